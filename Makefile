@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Both do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install system-deps bench clean
+
+# Make the virtualenv and install the package with every extra (server, fiftyone, widgets, dev).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+system-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: install Debian's chromium (apt-get install chromium) for the browser tests"; fi
+
+# The embedded service with demo data, and JupyterLab on the quickstart notebook.
+demo: $(STAMP)
+	$(PY) -m aion_pandas demo
+
+# The whole suite against the real service, SQLite, FiftyOne and headless Chromium.
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

@@ -1,0 +1,1 @@
+"""The ``df.aion`` accessor (registered on ``import aion_pandas``). Owned by the client work (issue 3)."""
