@@ -34,7 +34,15 @@ the pixels can be fetched), ``item_id`` (string, the batch item), ``item_status`
 """
 from __future__ import annotations
 
+import json
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
 import pandas as pd
+
+from aion_pandas.errors import FormatError
 
 CORE_COLUMNS: dict[str, str] = {
     "dataset_id": "string",
@@ -74,3 +82,367 @@ def empty_frame(extras: tuple[str, ...] = ()) -> pd.DataFrame:
     """
     columns = {**CORE_COLUMNS, **{name: EXTRA_COLUMNS[name] for name in extras}}
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+#: columns that describe a box (a count of them is in boxes); the others describe an image
+BOX_LEVEL: frozenset[str] = frozenset({"category", "category_id", "x", "y", "w", "h", "score",
+                                       "iscrowd", "area", "difficult", "truncated"})
+
+#: the format names the service and the readers use
+FORMATS: tuple[str, ...] = ("csv", "coco", "yolo", "pascal_voc")
+
+
+class LossyConversionWarning(UserWarning):
+    """A writer's target format cannot carry some of the frame's data; the message lists it with counts."""
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def categorical(codes: np.ndarray, names: Iterable[str]) -> pd.Categorical:
+    """The ``category`` column from integer codes (``-1`` = no box) and class names, with the
+    categories' dtype every reader uses (pandas' default ``str``); unused names are kept.
+
+    >>> list(categorical(np.array([1, -1]), ["cat", "dog"]))
+    ['dog', nan]
+    """
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype="str"))
+
+
+def validate_frame(frame: pd.DataFrame, *, where: str | None = None, row_word: str = "row") -> pd.DataFrame:
+    """Return ``frame`` coerced to the canonical columns and dtypes; raise :class:`FormatError`
+    naming the column and row of the first value that does not fit.
+
+    Missing core columns are added as nulls (``image_id`` is derived from ``file_name`` when absent);
+    columns outside the contract are kept after the contract's columns. Boxes must be whole (all of
+    ``x, y, w, h`` or none), have a category, and have ``w, h >= 0``.
+
+    >>> raw = pd.DataFrame({"file_name": ["a.jpg", "b.jpg"], "category": ["cat", None],
+    ...                     "x": [1, None], "y": [2, None], "w": [3, None], "h": [4, None]})
+    >>> frame = validate_frame(raw)
+    >>> frame[["image_id", "category", "x"]].to_dict("list")
+    {'image_id': [1, 2], 'category': ['cat', nan], 'x': [1.0, nan]}
+    >>> validate_frame(raw.assign(w=[-3, None]), where="labels.csv")
+    Traceback (most recent call last):
+    ...
+    aion_pandas.errors.FormatError: labels.csv: column 'w' row 0: negative box size -3.0
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise FormatError(f"expected a pandas DataFrame, got {type(frame).__name__}", path=where)
+    out = frame.copy(deep=False)
+    if "image_id" not in out.columns:
+        if "file_name" not in out.columns:
+            raise FormatError("the frame needs an 'image_id' or a 'file_name' column", path=where)
+        names = out["file_name"].astype("string")
+        uniques = np.sort(names.dropna().unique().to_numpy(dtype=object))
+        out["image_id"] = np.searchsorted(uniques, names.fillna("").to_numpy(dtype=object)) + 1
+    missing_box = [c for c in BOX_COLUMNS if c not in out.columns]
+    if missing_box and len(missing_box) < len(BOX_COLUMNS):
+        raise FormatError(f"the frame has some box columns but not {missing_box}", path=where)
+    for name, dtype in CORE_COLUMNS.items():
+        if name not in out.columns:
+            out[name] = pd.Series(pd.array([None] * len(out), dtype=dtype) if dtype != "category"
+                                  else pd.Categorical([None] * len(out)), index=out.index)
+    try:
+        for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items():
+            if name in out.columns:
+                out[name] = _coerce(out[name], name, dtype, where)
+        _check_values(out, where)
+    except FormatError as exc:
+        if row_word == "row":
+            raise
+        raise FormatError(exc.reason.replace(" row ", f" {row_word} ", 1), path=where) from None
+    known = [c for c in (*CORE_COLUMNS, *EXTRA_COLUMNS) if c in out.columns]
+    rest = [c for c in out.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
+    out = out[known + rest]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Series:
+    if dtype == "category":
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = col.cat.categories
+            if str(cats.dtype) == "str":
+                return col
+            return pd.Series(categorical(col.cat.codes.to_numpy(), [str(c) for c in cats]),
+                             index=col.index, name=col.name)
+        return col.astype("str").astype("category")
+    if dtype == "object":  # tags: a list of str per row
+        return _coerce_tags(col, name, where)
+    if str(col.dtype) == dtype:
+        return col
+    try:
+        if dtype in ("float64", "int64", "Int64"):
+            numeric = pd.to_numeric(col, errors="raise") if col.dtype == object or \
+                pd.api.types.is_string_dtype(col.dtype) else col
+            if dtype == "int64" and numeric.isna().any():
+                raise ValueError("null")
+            return numeric.astype(dtype)
+        if dtype == "boolean":
+            return _to_boolean(col)
+        return col.astype(dtype)
+    except (TypeError, ValueError):
+        pass
+    row, value = _first_bad(col, dtype)
+    raise FormatError(f"column {name!r} row {row}: cannot read {value!r} as {dtype}", path=where)
+
+
+def _to_boolean(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+        values = col.astype("Float64")
+        if not values.dropna().isin([0, 1]).all():
+            raise ValueError("not 0/1")
+        return values.astype("boolean")
+    text = col.astype("string").str.strip().str.lower()
+    mapping = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "": None}
+    mapped = text.map(mapping, na_action="ignore")
+    if (mapped.isna() & text.notna() & (text != "")).any():
+        raise ValueError("not a boolean")
+    return mapped.astype("boolean")
+
+
+def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
+    for row, value in col.items():
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            if dtype == "int64":
+                return row, value
+            continue
+        try:
+            if dtype == "boolean":
+                _to_boolean(pd.Series([value]))
+            else:
+                pd.Series([value]).pipe(lambda s: pd.to_numeric(s, errors="raise")).astype(dtype)
+        except (TypeError, ValueError):
+            return row, value
+    return "?", None
+
+
+def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
+    if col.dtype == object:
+        sample = col.iloc[:64]
+        if all(isinstance(v, list) for v in sample) and all(isinstance(v, list) for v in col):
+            return col
+    values = []
+    for row, value in col.items():
+        if isinstance(value, list):
+            values.append(value)
+        elif isinstance(value, (tuple, np.ndarray)):
+            values.append([str(v) for v in value])
+        elif value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
+                or value == "":
+            values.append([])
+        elif isinstance(value, str):
+            try:
+                parsed = json.loads(value) if value.lstrip().startswith("[") else None
+            except json.JSONDecodeError:
+                parsed = None
+            if not isinstance(parsed, list):
+                raise FormatError(f"column {name!r} row {row}: tags must be a JSON array of strings, "
+                                  f"got {value[:60]!r}", path=where)
+            values.append([str(v) for v in parsed])
+        else:
+            raise FormatError(f"column {name!r} row {row}: tags must be a list of str, got "
+                              f"{type(value).__name__}", path=where)
+    return pd.Series(values, index=col.index, dtype=object, name=col.name)
+
+
+def _check_values(frame: pd.DataFrame, where: str | None) -> None:
+    if frame["image_id"].isna().any():  # int64 already rules this out; kept for clarity
+        raise FormatError("column 'image_id' has nulls", path=where)
+    boxes = frame[list(BOX_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
+    nulls = np.isnan(boxes)
+    partial = nulls.any(axis=1) & ~nulls.all(axis=1)
+    if partial.any():
+        i = int(np.argmax(partial))
+        col = BOX_COLUMNS[int(np.argmax(nulls[i]))]
+        raise FormatError(f"column {col!r} row {frame.index[i]}: box is incomplete", path=where)
+    for j in (2, 3):
+        bad = boxes[:, j] < 0
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise FormatError(f"column {BOX_COLUMNS[j]!r} row {frame.index[i]}: negative box size "
+                              f"{boxes[i, j]}", path=where)
+    unlabeled = ~nulls[:, 0] & frame["category"].isna().to_numpy()
+    if unlabeled.any():
+        i = int(np.argmax(unlabeled))
+        raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
+                          path=where)
+
+
+# --------------------------------------------------------------------------------------------
+# box conversions (vectorized; a frame uses its x, y, w, h and width, height columns)
+
+
+def _xywh(boxes: pd.DataFrame | np.ndarray) -> np.ndarray:
+    if isinstance(boxes, pd.DataFrame):
+        return boxes[list(BOX_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
+    arr = np.asarray(boxes, dtype="float64")
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"expected boxes of shape (N, 4), got {arr.shape}")
+    return arr
+
+
+def _size(frame: Any, width: Any, height: Any) -> tuple[np.ndarray, np.ndarray]:
+    if width is None or height is None:
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError("width and height are needed when boxes are not a frame")
+        width = frame["width"] if width is None else width
+        height = frame["height"] if height is None else height
+    w = pd.Series(width).to_numpy(dtype="float64", na_value=np.nan) if not np.isscalar(width) \
+        else np.float64(width)
+    h = pd.Series(height).to_numpy(dtype="float64", na_value=np.nan) if not np.isscalar(height) \
+        else np.float64(height)
+    return w, h
+
+
+def to_xyxy(boxes: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Pixel ``x, y, w, h`` (a frame or an (N, 4) array) to corners ``x1, y1, x2, y2``.
+
+    >>> to_xyxy(np.array([[10, 20, 30, 40]]))
+    array([[10., 20., 40., 60.]])
+    """
+    arr = _xywh(boxes)
+    out = arr.copy()
+    out[:, 2] += arr[:, 0]
+    out[:, 3] += arr[:, 1]
+    return out
+
+
+def from_xyxy(xyxy: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Corners ``x1, y1, x2, y2`` (an (N, 4) array or a frame of 4 columns) to pixel ``x, y, w, h``.
+
+    >>> from_xyxy(np.array([[10, 20, 40, 60]]))
+    array([[10., 20., 30., 40.]])
+    """
+    arr = np.asarray(xyxy.to_numpy(dtype="float64", na_value=np.nan) if isinstance(xyxy, pd.DataFrame)
+                     else xyxy, dtype="float64")
+    out = arr.copy()
+    out[:, 2] -= arr[:, 0]
+    out[:, 3] -= arr[:, 1]
+    return out
+
+
+def to_cxcywh_norm(boxes: pd.DataFrame | np.ndarray, width: Any = None, height: Any = None) -> np.ndarray:
+    """Pixel ``x, y, w, h`` to YOLO's normalized centre boxes ``cx, cy, w, h`` (0..1).
+
+    A frame brings its own ``width``/``height`` columns; an array needs them (scalars or per row).
+
+    >>> to_cxcywh_norm(np.array([[10, 20, 30, 40]]), width=100, height=200)
+    array([[0.25, 0.2 , 0.3 , 0.2 ]])
+    """
+    arr = _xywh(boxes)
+    w, h = _size(boxes, width, height)
+    out = np.empty_like(arr)
+    out[:, 0] = (arr[:, 0] + arr[:, 2] / 2) / w
+    out[:, 1] = (arr[:, 1] + arr[:, 3] / 2) / h
+    out[:, 2] = arr[:, 2] / w
+    out[:, 3] = arr[:, 3] / h
+    return out
+
+
+def from_cxcywh_norm(cxcywh: np.ndarray | pd.DataFrame, width: Any, height: Any) -> np.ndarray:
+    """YOLO's normalized ``cx, cy, w, h`` to pixel ``x, y, w, h`` (top-left origin).
+
+    >>> from_cxcywh_norm(np.array([[0.25, 0.2, 0.3, 0.2]]), width=100, height=200)
+    array([[10., 20., 30., 40.]])
+    """
+    arr = np.asarray(cxcywh.to_numpy(dtype="float64", na_value=np.nan)
+                     if isinstance(cxcywh, pd.DataFrame) else cxcywh, dtype="float64")
+    w, h = _size(None, width, height)
+    out = np.empty_like(arr)
+    out[:, 2] = arr[:, 2] * w
+    out[:, 3] = arr[:, 3] * h
+    out[:, 0] = arr[:, 0] * w - out[:, 2] / 2
+    out[:, 1] = arr[:, 1] * h - out[:, 3] / 2
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# what a target format cannot carry
+
+
+def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Count, per column, the boxes or images whose value a format would lose.
+
+    Box-level columns count boxes with a value (``True`` for flags; ``area`` only where it differs
+    from ``w * h``); image-level columns count images with a non-empty value.
+
+    >>> f = validate_frame(pd.DataFrame({"file_name": ["a", "a"], "category": ["c", "c"],
+    ...     "x": [0, 0], "y": [0, 0], "w": [1, 1], "h": [1, 1], "score": [0.5, None]}))
+    >>> unsupported_counts(f, ["score", "tags"])
+    {'score': (1, 'boxes')}
+    """
+    counts: dict[str, tuple[int, str]] = {}
+    for name in columns:
+        if name not in frame.columns:
+            continue
+        col = frame[name]
+        if name in BOX_LEVEL:
+            if name == "area":
+                n = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum())
+            elif str(col.dtype) in ("boolean", "bool"):
+                n = int(col.fillna(False).astype(bool).sum())
+            else:
+                n = int(col.notna().sum())
+            unit = "boxes"
+        else:
+            if col.dtype == object:
+                has = col.map(lambda v: bool(v) if isinstance(v, (list, tuple)) else v is not None
+                              and v is not pd.NA and v == v, na_action=None).astype(bool)
+            else:
+                has = col.notna() & (col.astype("string") != "").fillna(False)
+            n = int(frame.loc[has.to_numpy(), "image_id"].nunique())
+            unit = "images"
+        if n:
+            counts[name] = (n, unit)
+    return counts
+
+
+def warn_unsupported(frame: pd.DataFrame, target_format: str,
+                     counts: Mapping[str, int | tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry.
+
+    ``counts`` is either the column names the format drops (counted here from ``frame``) or a
+    mapping name -> count (or (count, unit)). Nothing is emitted when every count is zero.
+    Returns the counts.
+
+    >>> f = validate_frame(pd.DataFrame({"file_name": ["a"], "category": ["c"], "x": [0],
+    ...     "y": [0], "w": [1], "h": [1], "score": [0.9]}))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_unsupported(f, "pascal_voc", ["score"])
+    >>> print(caught[0].message)
+    pascal_voc cannot carry: score (1 box)
+    """
+    if isinstance(counts, Mapping):
+        found: dict[str, tuple[int, str]] = {}
+        for name, value in counts.items():
+            n, unit = value if isinstance(value, tuple) else \
+                (value, "boxes" if name in BOX_LEVEL else "images")
+            if n:
+                found[name] = (int(n), unit)
+    else:
+        found = unsupported_counts(frame, counts)
+    if found:
+        parts = [f"{name} ({n:,} {_plural(unit, n)})" for name, (n, unit) in found.items()]
+        warnings.warn(f"{target_format} cannot carry: " + ", ".join(parts), LossyConversionWarning,
+                      stacklevel=_caller_level())
+    return found
+
+
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside aion_pandas.formats (the user's call)."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    package = __name__.rsplit(".", 1)[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _plural(unit: str, n: int) -> str:
+    singular = {"boxes": "box", "images": "image", "categories": "category"}.get(unit, unit)
+    return singular if n == 1 else unit

@@ -1,0 +1,85 @@
+"""Where a reader's bytes come from and where a writer's bytes go: a path, bytes or a binary file.
+
+>>> data, name = read_source(b'{"images": []}')
+>>> name, data[:10]
+('<bytes>', b'{"images":')
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, BinaryIO, Union
+
+from aion_pandas.errors import FormatError
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+Dest = Union[str, os.PathLike, BinaryIO]
+
+
+def source_name(source: Source) -> str:
+    """A printable name of ``source`` for errors and ``frame.attrs["source"]``.
+
+    >>> source_name("a/b.json"), source_name(b"{}")
+    ('a/b.json', '<bytes>')
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def read_source(source: Source) -> tuple[bytes, str]:
+    """All the bytes of ``source`` and its printable name; a missing file is a FormatError.
+
+    >>> read_source(b"abc")
+    (b'abc', '<bytes>')
+    """
+    name = source_name(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return Path(source).read_bytes(), name
+        except FileNotFoundError:
+            raise FormatError("no such file", path=name) from None
+        except IsADirectoryError:
+            raise FormatError("is a directory, not an export file", path=name) from None
+    read = getattr(source, "read", None)
+    if read is None:
+        raise FormatError(f"cannot read from a {type(source).__name__}: give a path, bytes or a "
+                          "binary file")
+    data = read()
+    if isinstance(data, str):
+        raise FormatError("the file is open in text mode: open it with 'rb'", path=name)
+    return bytes(data), name
+
+
+@contextlib.contextmanager
+def open_dest(dest: Dest) -> Iterator[IO[bytes]]:
+    """A binary file to write to: a path is written to a temporary name, then renamed (no half file).
+
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> with open_dest(buf) as out:
+    ...     _ = out.write(b"ok")
+    >>> buf.getvalue()
+    b'ok'
+    """
+    if isinstance(dest, (str, os.PathLike)):
+        path = Path(dest)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                yield out
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    else:
+        if not hasattr(dest, "write"):
+            raise TypeError(f"cannot write to a {type(dest).__name__}: give a path or a binary file")
+        yield dest  # type: ignore[misc]

@@ -1,0 +1,228 @@
+"""CSV (one row per box, image columns repeated) <-> the canonical annotation frame.
+
+An image with no box is one row whose box columns are empty; ``tags`` is a JSON array string; the
+dataset's ``include_timestamps`` adds an ``exported_at`` column. Reading and writing go through Arrow's
+CSV engine (multi-threaded, no per-row Python); ``parse_csv``/``serialize_csv`` are the pure halves.
+
+>>> frame = parse_csv(b"image_id,file_name,width,height,category,x,y,w,h\\n1,a.jpg,4,3,cat,0,1,2,2\\n"
+...                   b"2,b.jpg,4,3,,,,,\\n")
+>>> frame[["image_id", "category", "x"]].values.tolist()
+[[1, 'cat', 0.0], [2, nan, nan]]
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats._source import Dest, Source, open_dest, read_source
+from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, validate_frame,
+                                        warn_unsupported)
+
+#: the column order of our CSV exports (present extras only), then any other columns
+COLUMN_ORDER: tuple[str, ...] = (
+    "dataset_id", "image_id", "file_name", "width", "height", "image_url", "item_id", "item_status",
+    "description", "tags", "category", "category_id", "x", "y", "w", "h", "score", "iscrowd", "area",
+    "difficult", "truncated")
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64(),
+    "category": pa.string(), "object": pa.string(), "boolean": pa.string(),
+}
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(data: bytes) -> str:
+    """The delimiter of a CSV, guessed from its header line (``,`` ``;`` tab or ``|``).
+
+    >>> sniff_delimiter(b"image_id;file_name;x\\n1;a;2\\n")
+    ';'
+    """
+    header = data[:data.find(b"\n")] if b"\n" in data[:65536] else data[:65536]
+    counts = {d: header.count(d.encode()) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = None) -> pd.DataFrame:
+    """A CSV export (bytes) as a canonical frame; errors name the column and line.
+
+    >>> parse_csv(b"file_name;category;x;y;w;h\\na.jpg;dog;1;2;3;4\\n", delimiter=";").loc[0, "w"]
+    np.float64(3.0)
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise FormatError("the CSV is empty (no header line)", path=where)
+    delimiter = delimiter or sniff_delimiter(data)
+    table = _read_table(data, delimiter, where, typed=True)
+    frame = _to_frame(table)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))  # line numbers (the header is line 1)
+    try:
+        frame = validate_frame(frame, where=where, row_word="line")
+    except FormatError:
+        raise
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
+    """Read a CSV export (path, bytes or binary file) into a canonical frame.
+
+    ``delimiter`` is sniffed from the header when not given.
+
+    >>> frame = read_csv("export.csv")  # doctest: +SKIP
+    """
+    data, name = read_source(source)
+    frame = parse_csv(data, delimiter=delimiter, where=name)
+    frame.attrs.update({"format": "csv", "source": name})
+    return frame
+
+
+def serialize_csv(frame: pd.DataFrame, *, delimiter: str = ",", include_timestamps: bool = False,
+                  exported_at: str | None = None) -> bytes:
+    """The CSV export of a canonical frame, as bytes.
+
+    >>> frame = parse_csv(b"file_name,category,x,y,w,h\\na.jpg,dog,1,2,3,4\\n")
+    >>> print(serialize_csv(frame).decode().splitlines()[1])
+    ,1,"a.jpg",,,"dog",,1,2,3,4,
+    """
+    buf = io.BytesIO()
+    _write(frame, buf, delimiter=delimiter, include_timestamps=include_timestamps,
+           exported_at=exported_at, warn=False)
+    return buf.getvalue()
+
+
+def write_csv(frame: pd.DataFrame, dest: Dest, *, delimiter: str = ",", include_timestamps: bool = False,
+              exported_at: str | None = None) -> None:
+    """Write a canonical frame as CSV to a path (atomically) or a binary file.
+
+    ``include_timestamps`` adds an ``exported_at`` column (``exported_at`` or now, ISO 8601 UTC).
+
+    >>> write_csv(frame, "export.csv", delimiter=";")  # doctest: +SKIP
+    """
+    with open_dest(dest) as out:
+        _write(frame, out, delimiter=delimiter, include_timestamps=include_timestamps,
+               exported_at=exported_at, warn=True)
+
+
+def _write(frame: pd.DataFrame, out: Any, *, delimiter: str, include_timestamps: bool,
+           exported_at: str | None, warn: bool) -> None:
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise FormatError(f"the CSV delimiter must be one character other than a quote or newline, "
+                          f"got {delimiter!r}")
+    frame = validate_frame(frame, where="frame given to write_csv")
+    if warn:
+        unused = len(frame["category"].cat.categories) - frame["category"].nunique()
+        warn_unsupported(frame, "csv", {"categories without boxes": (unused, "categories")})
+    columns = [c for c in COLUMN_ORDER if c in frame.columns]
+    columns += [c for c in frame.columns if c not in columns]
+    arrays: dict[str, pa.Array] = {}
+    for name in columns:
+        arrays[name] = _arrow_column(frame, name)
+    if include_timestamps:
+        stamp = exported_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        arrays["exported_at"] = pa.array(np.full(len(frame), stamp, dtype=object), type=pa.string())
+    table = pa.table(arrays)
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(delimiter=delimiter, quoting_style="needed",
+                                                     batch_size=65536))
+
+
+def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
+    col = frame[name]
+    if name == "tags":
+        return _tags_json(frame)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return pa.array(col.astype("string").array, type=pa.string())
+    if col.dtype == object:
+        encode = msgspec.json.encode
+        return pa.array([None if v is None or v is pd.NA else v if isinstance(v, str)
+                         else encode(v).decode() for v in col], type=pa.string())
+    return pa.array(col.array if hasattr(col.array, "__arrow_array__") else col.to_numpy(),
+                    from_pandas=True)
+
+
+def _tags_json(frame: pd.DataFrame) -> pa.Array:
+    first = ~frame["image_id"].duplicated().to_numpy()
+    encode = msgspec.json.encode
+    per_image = [encode(t if isinstance(t, list) else []).decode() for t in frame["tags"].to_numpy()[first]]
+    codes = pd.factorize(frame["image_id"])[0]
+    return pa.array(per_image, type=pa.string()).take(pa.array(codes))
+
+
+def _read_table(data: bytes, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
+    types = {name: _ARROW_TYPES[dtype] for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items()}
+    convert = pa_csv.ConvertOptions(
+        column_types=types if typed else {}, strings_can_be_null=True, quoted_strings_can_be_null=False,
+        null_values=[""], true_values=["true", "True", "1"], false_values=["false", "False", "0"],
+        auto_dict_encode=False)
+    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    read = pa_csv.ReadOptions(block_size=1 << 24)
+    try:
+        return pa_csv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
+                               convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if typed and "conversion error" in message:
+            return _read_table(data, delimiter, where, typed=False)  # validate names the row
+        line = _line_of(message)
+        raise FormatError(f"malformed CSV: {message.split(':', 1)[-1].strip()}", path=where,
+                          line=line) from None
+
+
+def _line_of(message: str) -> int | None:
+    marker = "row "
+    if marker in message:
+        digits = message.split(marker, 1)[1].split(" ", 1)[0].rstrip(":,.")
+        if digits.isdigit():
+            return int(digits) + 1
+    return None
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for name, chunked in zip(table.column_names, table.columns):
+        if name == "category":
+            columns[name] = _categorical(chunked)
+        elif name == "tags":
+            columns[name] = _parse_tags(chunked)
+        elif pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
+            columns[name] = pd.array(chunked, dtype="string")
+        elif pa.types.is_null(chunked.type):
+            columns[name] = pd.array([None] * len(chunked), dtype="string")
+        elif pa.types.is_integer(chunked.type) and chunked.null_count:
+            columns[name] = pd.array(chunked, dtype="Int64") if name != "image_id" else chunked.to_pandas()
+        else:
+            columns[name] = chunked.to_pandas()
+    return pd.DataFrame(columns, copy=False)
+
+
+def _categorical(chunked: pa.ChunkedArray) -> pd.Categorical:
+    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" \
+        else codes.astype(np.int64)
+    return categorical(codes, encoded.dictionary.to_pylist())
+
+
+def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:
+    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
+    decode = msgspec.json.decode
+    uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    for i, text in enumerate(encoded.dictionary.to_pylist()):
+        try:
+            value = decode(text)
+        except msgspec.DecodeError:
+            value = text  # validate_frame names the row
+        uniques[i] = value if not isinstance(value, list) else [str(v) for v in value]
+    uniques[-1] = []
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return uniques[codes]
