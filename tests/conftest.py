@@ -20,3 +20,85 @@ os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_SANDBOX, "fiftyone-da
 os.environ["TQDM_DISABLE"] = "1"
 for _name in ("AIONVISION_API_KEY", "AIONVISION_BASE_URL"):
     os.environ.pop(_name, None)
+
+
+# ----------------------------------------------------------------------------------------------
+# The real Datasets API service (engineer A): a `python -m aion_pandas serve` subprocess on loopback.
+import dataclasses  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SERVICE_KEY = "aion_test_tenant_one_0123456789abcdef"
+OTHER_SERVICE_KEY = "aion_test_tenant_two_fedcba9876543210"
+
+
+@dataclasses.dataclass
+class RunningService:
+    """A service started for tests. ``base_url`` ends in /api/v2; ``root_url`` is http://127.0.0.1:PORT."""
+    base_url: str
+    root_url: str
+    api_key: str = dataclasses.field(repr=False)
+    other_api_key: str = dataclasses.field(repr=False)
+    data_dir: Path
+    process: subprocess.Popen = dataclasses.field(repr=False)
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def other_headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.other_api_key}"}
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _launch(data_dir: Path, *, demo: bool, api_keys: tuple[str, ...], extra_args: tuple[str, ...] = ()
+            ) -> RunningService:
+    from aion_pandas.embedded import start_server_process
+
+    proc, info = start_server_process(data_dir, demo=demo, api_keys=api_keys, extra_args=extra_args,
+                                      detached=False, timeout=120)
+    base = info["base_url"]
+    return RunningService(base, base.rsplit("/api/", 1)[0], api_keys[0], api_keys[-1], Path(data_dir), proc)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory):
+    """The shared demo service (first key: full demo; second key: its own small demo batch)."""
+    running = _launch(tmp_path_factory.mktemp("aion-service"), demo=True,
+                      api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def start_service(tmp_path: Path):
+    """Factory: ``start_service(data_dir=None, demo=False, api_keys=(...), extra_args=())`` -> RunningService.
+
+    Same ``data_dir`` twice = a restart on the same data. Every service started is stopped afterwards.
+    """
+    started: list[RunningService] = []
+
+    def start(data_dir: Path | None = None, demo: bool = False,
+              api_keys: tuple[str, ...] = (SERVICE_KEY, OTHER_SERVICE_KEY),
+              extra_args: tuple[str, ...] = ()) -> RunningService:
+        running = _launch(Path(data_dir or tmp_path / f"service-{len(started)}"), demo=demo,
+                          api_keys=tuple(api_keys), extra_args=tuple(extra_args))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
