@@ -1,19 +1,52 @@
 """Pascal VOC detection zips <-> the canonical annotation frame.
 
-Pixel convention (default ``one_based=False``): corners are continuous pixel coordinates from the
-top-left, ``xmin = x``, ``xmax = x + w``, as FiftyOne and supervision read them. ``one_based=True``
-follows the VOC devkit (``xmin = x + 1``, ``xmax = x + w``, inclusive pixel indices).
+Layout written (and read)::
 
-Work in progress: the signatures are final, the bodies land next.
+    Annotations/<stem>.xml   one per image, even with no box: folder, filename, size, segmented,
+                             and per box an object with name, pose, truncated, difficult, bndbox
+    manifest.csv             image_id, file_name, label_file, width, height, image_url, item_id,
+                             item_status, description, tags (JSON), dataset_id  (see manifest.py)
+
+Pixel convention. Default ``one_based=False``: corners are pixel edges counted from 0, as FiftyOne
+and supervision read them: ``xmin = x``, ``ymin = y``, ``xmax = x + w``, ``ymax = y + h``, written
+as whole numbers (rounded half up) because most VOC tools parse them with ``int()``. FiftyOne's
+``VOCDetectionDataset`` importer reads exactly the boxes we read. ``one_based=True`` follows the VOC
+devkit, whose pixels count from 1 and whose ``xmax`` is the last pixel inside the box:
+``xmin = x + 1``, ``xmax = x + w`` (read back as ``x = xmin - 1``, ``w = xmax - xmin + 1``); a
+0-based reader (FiftyOne) then sees the box within one pixel.
+
+VOC cannot carry ``score``, ``iscrowd`` nor an ``area`` other than ``w*h``: the writer warns with
+counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aion_pandas.formats import _vectext as vt
+from aion_pandas.formats.manifest import (
+    MANIFEST_NAME, ImageTable, image_extensions, member_stems, write_manifest)
+from aion_pandas.formats._zipwrite import write_zip
+from aion_pandas.formats.schema import validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
+_DROPPED = ("score", "iscrowd", "area")
+_OBJECT = ("  <object>\n    <name>", "</name>\n    <pose>Unspecified</pose>\n    <truncated>",
+           "</truncated>\n    <difficult>", "</difficult>\n    <bndbox>\n      <xmin>",
+           "</xmin>\n      <ymin>", "</ymin>\n      <xmax>", "</xmax>\n      <ymax>",
+           "</ymax>\n    </bndbox>\n  </object>\n")
+_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder>images</folder>\n'
+         "  <filename>", "</filename>\n  <source>\n    <database>aion-pandas</database>\n"
+         "  </source>\n  <size>\n    <width>", "</width>\n    <height>",
+         "</height>\n    <depth>3</depth>\n  </size>\n  <segmented>0</segmented>\n")
+_TAIL = "</annotation>\n"
 
 
 def read_voc(source: Source, *, one_based: bool = False) -> pd.DataFrame:
@@ -27,6 +60,65 @@ def read_voc(source: Source, *, one_based: bool = False) -> pd.DataFrame:
 def write_voc(frame: pd.DataFrame, dest: str | Path | BinaryIO, *, one_based: bool = False) -> None:
     """Write a canonical frame as a VOC zip: one ``Annotations/<stem>.xml`` per image and ``manifest.csv``.
 
-    >>> write_voc(frame, "export.zip")  # doctest: +SKIP
+    >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
+    ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]})
+    >>> import io, zipfile; buf = io.BytesIO(); write_voc(frame, buf)
+    >>> b"<xmin>10</xmin>" in zipfile.ZipFile(buf).read("Annotations/a.xml")
+    True
     """
-    raise NotImplementedError("write_voc is being written (B2)")
+    frame = validate_frame(frame, where=str(dest) if isinstance(dest, (str, Path)) else None)
+    warn_unsupported(frame, "pascal_voc", [c for c in _DROPPED if c in frame.columns])
+    table = ImageTable(frame)
+    stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
+    label_files = np.array(["Annotations/" + s + ".xml" for s in stems], dtype=object)
+    objects = _object_texts(frame, table, one_based)
+    basenames = pd.Series(stems, dtype="string").str.rsplit("/", n=1).str[-1]
+    filenames = vt.xml_escape_array(pa.array(
+        (basenames + image_extensions(table.images["file_name"]).to_numpy()).astype(object)
+        .to_numpy(), type=pa.string()))
+    width = table.images["width"].to_numpy(dtype="float64", na_value=np.nan)
+    height = table.images["height"].to_numpy(dtype="float64", na_value=np.nan)
+    heads = vt.join(_HEAD[0], filenames, _HEAD[1], pc.fill_null(vt.integers(width), ""), _HEAD[2],
+                    pc.fill_null(vt.integers(height), ""), _HEAD[3])
+    manifest = write_manifest(table.images, label_files)
+    write_zip(dest, chain([(MANIFEST_NAME, manifest)],
+                          zip(label_files.tolist(), _documents(heads, objects, table.offsets))))
+
+
+def _documents(heads: pa.Array, objects: pa.Array, offsets: np.ndarray) -> Iterator[bytes]:
+    """Each image's XML: its head, its objects (contiguous in ``objects``), the closing tag."""
+    tail = _TAIL.encode()
+    kind = "int64" if pa.types.is_large_string(objects.type) else "int32"
+    bounds = np.frombuffer(objects.buffers()[1], dtype=kind)[objects.offset:]
+    starts = bounds[offsets[:-1]].tolist()
+    ends = bounds[offsets[1:]].tolist()
+    data = objects.buffers()[2]
+    body = memoryview(data) if data is not None else memoryview(b"")
+    for head, start, end in zip(vt.views(heads), starts, ends):
+        yield b"".join((head, body[start:end], tail))
+
+
+def _object_texts(frame: pd.DataFrame, table: ImageTable, one_based: bool) -> pa.Array:
+    rows = table.box_rows
+    boxes = frame[["x", "y", "w", "h"]].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    x1 = np.floor(boxes[:, 0] + 0.5)
+    y1 = np.floor(boxes[:, 1] + 0.5)
+    x2 = np.floor(boxes[:, 0] + boxes[:, 2] + 0.5)
+    y2 = np.floor(boxes[:, 1] + boxes[:, 3] + 0.5)
+    if one_based:
+        x1, y1 = x1 + 1, y1 + 1
+    names = pa.array(vt.xml_escape([str(c) for c in frame["category"].cat.categories]),
+                     type=pa.string())
+    codes = frame["category"].cat.codes.to_numpy()[rows]
+    name = names.take(pa.array(codes))
+    flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]
+    o = _OBJECT
+    return vt.join(o[0], name, o[1], flags[0], o[2], flags[1], o[3], vt.integers(x1), o[4],
+                   vt.integers(y1), o[5], vt.integers(x2), o[6], vt.integers(y2), o[7])
+
+
+def _flag(frame: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
+    if column not in frame.columns:
+        return pa.array(np.full(len(rows), "0", dtype=object), type=pa.string())
+    values = frame[column].to_numpy(dtype="float64", na_value=0.0)[rows]
+    return pa.array(np.where(values > 0, "1", "0").astype(object), type=pa.string())

@@ -1,0 +1,180 @@
+"""The per-image side of the YOLO and VOC zips: image table, unique member stems, ``manifest.csv``.
+
+A YOLO or VOC zip names one label file per image; ``manifest.csv`` says which image each file is
+for and carries everything the label files cannot (the original file name, size, URL, item, ...):
+
+===============  ============================================================================
+column           meaning
+===============  ============================================================================
+image_id         the frame's image id (1-based item order in a service export)
+file_name        the image's original file name (``/`` separators), exactly as in the frame
+label_file       the zip member holding this image's labels (``labels/<stem>.txt`` or
+                 ``Annotations/<stem>.xml``)
+width, height    image size in pixels (empty when unknown)
+image_url        where the pixels can be fetched (empty when unknown)
+item_id          the batch item id
+item_status      ``completed`` or ``failed``
+description      the item's description
+tags             a JSON array of strings
+dataset_id       the service's dataset id
+===============  ============================================================================
+
+Stems are the file name without its extension, made safe (``\\`` to ``/``, no ``..``/absolute/drive
+parts, no characters Windows refuses) and unique case-insensitively: when two images would share a
+stem, each of them gets ``__<image_id>`` appended (``cat.jpg`` twice -> ``cat__3``, ``cat__8``).
+
+>>> stems = member_stems(pd.Series(["a/cat.jpg", "b\\\\dog.png", "cat.JPG", "Cat.jpg"]),
+...                      np.array([1, 2, 3, 4]))
+>>> list(stems)
+['a/cat', 'b/dog', 'cat__3', 'Cat__4']
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+
+from aion_pandas.errors import FormatError
+
+MANIFEST_NAME = "manifest.csv"
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "image_id", "file_name", "label_file", "width", "height", "image_url", "item_id",
+    "item_status", "description", "tags", "dataset_id",
+)
+_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id")
+
+
+class ImageTable:
+    """One row per image of a frame (first row of each ``image_id``, ascending ``image_id``), and the
+    positions that group the frame's boxes by image.
+
+    ``images``: frame rows of the images; ``box_rows``: indices (into the frame) of the rows with a
+    box, ordered by image then frame order; ``box_image``: for each of those, its image's position;
+    ``counts``: boxes per image.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        image_ids = frame["image_id"].to_numpy(dtype="int64")
+        uniques, first, inverse = np.unique(image_ids, return_index=True, return_inverse=True)
+        self.images = frame.iloc[first].reset_index(drop=True)
+        has_box = frame["x"].notna().to_numpy()
+        rows = np.flatnonzero(has_box)
+        order = np.argsort(inverse[rows], kind="stable")
+        self.box_rows = rows[order]
+        self.box_image = inverse[self.box_rows]
+        self.counts = np.bincount(self.box_image, minlength=len(uniques))
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype("int64")
+
+
+def member_stems(file_names: pd.Series, image_ids: np.ndarray) -> np.ndarray:
+    """Safe, unique (case-insensitively) member stems for the images' file names; see the module doc."""
+    ids = pd.Series(np.asarray(image_ids, dtype="int64")).astype(str)
+    names = pd.Series(file_names.to_numpy(dtype=object, na_value=None), dtype="string")
+    s = names.str.replace("\\", "/", regex=False)
+    s = s.str.replace(r"\.[^./]*$", "", regex=True)            # the extension of the last part
+    s = s.str.replace(r'[\x00-\x1f<>:"|?*\x7f]', "_", regex=True)
+    s = s.str.replace(r"(^|/)\.{1,2}(?=/|$)", "/", regex=True)  # . and .. parts
+    s = s.str.replace(r"[ .]+(?=/|$)", "", regex=True)          # Windows drops trailing dots/spaces
+    s = s.str.replace(r"/{2,}", "/", regex=True).str.strip("/")
+    s = s.where(s.notna() & (s != ""), "image_" + ids)
+    stems = s.astype(object).to_numpy().copy()
+    suffixes = ("__" + ids).to_numpy(dtype=object)
+    for _ in range(8):  # suffixing by the unique image_id settles it; a suffix may hit a real name
+        lower = pd.Series(stems).str.lower()
+        dup = lower.duplicated(keep=False).to_numpy()
+        if not dup.any():
+            return stems
+        stems[dup] = stems[dup] + suffixes[dup]
+    raise FormatError("could not make the image file names unique")  # pragma: no cover
+
+
+def image_extensions(file_names: pd.Series) -> pd.Series:
+    """The extension of each file name (``.jpg``), ``""`` when none."""
+    s = pd.Series(file_names.to_numpy(dtype=object, na_value=None), dtype="string")
+    return s.str.extract(r"(\.[^./\\]*)$", expand=False).fillna("")
+
+
+def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
+    """``manifest.csv`` for the image table (rows of a canonical frame, one per image)."""
+    out = pd.DataFrame({"image_id": images["image_id"].to_numpy(dtype="int64"),
+                        "file_name": images["file_name"].astype("string"),
+                        "label_file": label_files})
+    for name in ("width", "height"):
+        out[name] = images[name].astype("Int64") if name in images else pd.NA
+    for name in ("image_url", "item_id", "item_status", "description"):
+        out[name] = images[name].astype("string") if name in images else pd.NA
+    out["tags"] = _tags_json(images["tags"]) if "tags" in images else "[]"
+    out["dataset_id"] = images["dataset_id"].astype("string") if "dataset_id" in images else pd.NA
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def _tags_json(tags: pd.Series) -> list[str]:
+    cache: dict[tuple, str] = {}
+    out = []
+    for value in tags:
+        key = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else ()
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = json.dumps([str(v) for v in key], ensure_ascii=False)
+        out.append(text)
+    return out
+
+
+def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
+    """Parse ``manifest.csv`` into typed columns; raise :class:`FormatError` naming the problem.
+
+    >>> m = read_manifest(b"image_id,file_name,label_file,width,height\\n1,a.jpg,labels/a.txt,4,3\\n",
+    ...                   where="x.zip")
+    >>> int(m.loc[0, "width"]), m.loc[0, "label_file"]
+    (4, 'labels/a.txt')
+    """
+    try:
+        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
+    for name in ("image_id", "label_file"):
+        if name not in raw.columns:
+            raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
+    out = pd.DataFrame({"label_file": raw["label_file"].astype("string").str.replace(
+        "\\", "/", regex=False)})
+    for name in ("image_id", "width", "height"):
+        if name not in raw.columns:
+            out[name] = pd.array([pd.NA] * len(raw), dtype="Int64")
+            continue
+        values = pd.to_numeric(raw[name], errors="coerce")
+        bad = values.isna() & raw[name].notna()
+        if name == "image_id":
+            bad |= raw[name].isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise FormatError(f"line {row + 2}: {name} {raw[name].iloc[row]!r} is not a whole number",
+                              path=where, member=MANIFEST_NAME)
+        out[name] = values.astype("Int64")
+    out["image_id"] = out["image_id"].astype("int64")
+    out["file_name"] = raw["file_name"].astype("string") if "file_name" in raw else pd.NA
+    for name in _IMAGE_STRING_COLUMNS:
+        if name in raw.columns:
+            out[name] = raw[name].astype("string")
+    if "tags" in raw.columns:
+        out["tags"] = [_parse_tags(v, row, where) for row, v in enumerate(raw["tags"].tolist())]
+    if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
+        raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
+    return out
+
+
+def _parse_tags(value: object, row: int, where: str) -> list[str]:
+    if not isinstance(value, str) or value == "":
+        return []
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, list):
+        raise FormatError(f"line {row + 2}: tags must be a JSON array, got {value[:60]!r}",
+                          path=where, member=MANIFEST_NAME)
+    return [str(v) for v in parsed]
+
