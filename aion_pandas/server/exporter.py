@@ -32,6 +32,7 @@ WRITERS = {"csv": ("aion_pandas.formats.csv", "write_csv"), "coco": ("aion_panda
 OPTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
     "delimiter": (("csv",), lambda v: isinstance(v, str) and len(v) == 1 and v not in "\r\n\""),
     "include_timestamps": (("csv",), lambda v: isinstance(v, bool)),
+    "one_based": (("pascal_voc",), lambda v: isinstance(v, bool)),
 }
 
 
@@ -135,7 +136,10 @@ def run_export(store: Store, settings: Settings, signer: Signer, tenant: str, da
     """Export ``dataset`` to ``fmt``, record it, and return the ExportPublic fields."""
     opts = export_options(fmt, json.loads(dataset["format_config"] or "{}"), options)
     started = time.perf_counter()
-    include_ts = bool(opts.pop("include_timestamps", False))
+    now = utc_now()
+    include_ts = bool(opts.get("include_timestamps", False))
+    if include_ts:  # the CSV writer adds exported_at; the frame adds each item's processed_at
+        opts["exported_at"] = now
     frame, record_count = build_frame(store, dataset, include_failed, base_url, include_ts)
     export_id = str(uuid.uuid4())
     file_name = f"dataset_{dataset['id'][:8]}.{EXTENSIONS[fmt]}"
@@ -152,7 +156,6 @@ def run_export(store: Store, settings: Settings, signer: Signer, tenant: str, da
         tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     size = final.stat().st_size
-    now = utc_now()
     store.add_export({"id": export_id, "tenant": tenant, "dataset_id": dataset["id"], "format": fmt,
                       "status": "completed", "record_count": record_count,
                       "box_count": int(frame["x"].notna().sum()), "file_name": file_name, "file_size_bytes": size,

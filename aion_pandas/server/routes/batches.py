@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from ..responses import DownloadResponse as FileResponse
 
 from ..errors import ApiError, not_found
 from ..images import save_image, sniff_size

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from ..responses import DownloadResponse as FileResponse
 
 from ..errors import ApiError
 from ..models import ErrorEnvelope
