@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import warnings
 from pathlib import Path
@@ -48,6 +49,10 @@ def _remove_server_json(data_dir: Path) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 class _Server(uvicorn.Server):
@@ -94,6 +99,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, *, demo
             on_ready(info)
 
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, access_log=log_level == "debug")
+    # uvicorn re-raises the signal that stopped it after shutting down; exit cleanly so `finally` runs
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         _Server(config, ready).run(sockets=[sock])
     finally:

@@ -1,0 +1,114 @@
+"""Batches: list, filter, status, results pages, import (POST /batches) and image downloads."""
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from .helpers import all_results, api, assert_envelope, batches_by_name, png_base64, wait_status
+
+
+def test_demo_batches_listed_newest_first(service):
+    body = api(service, "GET", "/batches").json()
+    names = [b["name"] for b in body["batches"]]
+    assert {"street-scenes", "park-scenes", "warehouse-safety", "beach-live"} <= set(names)
+    created = [b["created_at"] for b in body["batches"]]
+    assert created == sorted(created, reverse=True)
+    street = batches_by_name(service)["street-scenes"]
+    assert (street["total_items"], street["successful_items"], street["failed_items"]) == (120, 114, 6)
+    assert street["status"] == "completed" and street["progress_percent"] == 100.0
+
+
+def test_status_filter_and_bounds(service):
+    running = api(service, "GET", "/batches", params={"status": "processing"}).json()
+    assert [b["name"] for b in running["batches"]] == ["beach-live"]
+    assert running["batches"][0]["progress_percent"] < 100 and running["batches"][0]["completed_at"] is None
+    assert_envelope(api(service, "GET", "/batches", params={"status": "nope"}), 422, "VALIDATION_ERROR")
+    assert_envelope(api(service, "GET", "/batches", params={"limit": 1001}), 422, "VALIDATION_ERROR")
+    page = api(service, "GET", "/batches", params={"limit": 1, "offset": 1}).json()
+    assert len(page["batches"]) == 1 and page["has_more"] is True
+
+
+def test_get_batch_and_results_pages(service):
+    street = batches_by_name(service)["street-scenes"]
+    assert api(service, "GET", f"/batch/{street['batch_id']}").json() == street
+    first = api(service, "GET", f"/batch/{street['batch_id']}/results", params={"limit": 50}).json()
+    assert first["total_count"] == 120 and first["has_more"] is True and len(first["results"]) == 50
+    results = all_results(service, street["batch_id"])
+    assert [r["item_index"] for r in results] == list(range(120))
+    failed = [r for r in results if r["status"] == "failed"]
+    assert len(failed) == 6
+    assert all(r["error_message"] and r["output_data"] is None for r in failed)
+    done = [r for r in results if r["status"] == "completed"]
+    assert all(r["output_data"]["width"] > 0 and r["output_data"]["description"] for r in done)
+    det = next(d for r in done for d in r["output_data"]["detections"])
+    assert set(det) == {"label", "confidence", "bbox"} and set(det["bbox"]) == {"x", "y", "width", "height"}
+    assert_envelope(api(service, "GET", f"/batch/{street['batch_id']}/results", params={"limit": 0}),
+                    422, "VALIDATION_ERROR")
+
+
+def test_demo_images_are_the_scenes_they_describe(service):
+    street = batches_by_name(service)["street-scenes"]
+    item = next(r for r in all_results(service, street["batch_id"])
+                if r["status"] == "completed" and r["output_data"]["detections"])
+    resp = api(service, "GET", f"/user-files/{item['file_id']}/download")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/jpeg"
+    img = Image.open(io.BytesIO(resp.content))
+    assert img.size == (item["output_data"]["width"], item["output_data"]["height"])
+    # the centre of a detection's box is the object's colour, not the background's
+    box = item["output_data"]["detections"][-1]["bbox"]  # drawn last, so on top
+    edge = img.convert("RGB").getpixel((int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] * 0.9)))
+    background = img.convert("RGB").getpixel((0, 0))
+    assert sum(abs(a - b) for a, b in zip(edge, background)) > 30
+
+
+def test_import_batch_then_dataset(service):
+    body = {"name": "imported", "items": [
+        {"file_name": "cams/a.png", "image_base64": png_base64(64, 48),
+         "output_data": {"description": "one dog", "tags": ["pets"],
+                         "detections": [{"label": "dog", "confidence": 0.9,
+                                         "bbox": {"x": 4, "y": 5, "width": 20, "height": 10}}]}},
+        {"file_name": "cams/b.png", "image_base64": png_base64(32, 32), "output_data": {}},
+        {"file_name": "cams/c.png", "status": "failed", "error_message": "blurred"},
+    ]}
+    resp = api(service, "POST", "/batches", json=body)
+    assert resp.status_code == 201, resp.text
+    batch = resp.json()
+    assert (batch["status"], batch["total_items"], batch["successful_items"], batch["failed_items"]) == (
+        "completed", 3, 2, 1)
+    results = all_results(service, batch["batch_id"])
+    a, b, c = results
+    assert (a["output_data"]["width"], a["output_data"]["height"]) == (64, 48)  # read from the image
+    assert a["output_data"]["detections"][0]["bbox"] == {"x": 4.0, "y": 5.0, "width": 20.0, "height": 10.0}
+    assert a["output_data"]["tags"] == ["pets"] and b["output_data"]["detections"] == []
+    assert c["error_message"] == "blurred" and c["file_id"] is None
+    png = api(service, "GET", f"/user-files/{a['file_id']}/download")
+    assert png.content == base64.b64decode(body["items"][0]["image_base64"])
+    assert png.headers["content-type"] == "image/png"
+    dataset = api(service, "POST", "/datasets", json={"batch_id": batch["batch_id"], "name": "imp"}).json()
+    assert wait_status(service, dataset["id"])["status"] == "ready"
+    export = api(service, "POST", f"/datasets/{dataset['id']}/export",
+                 json={"format": "coco", "include_failed_items": True}).json()
+    assert export["record_count"] == 3
+
+
+@pytest.mark.parametrize("item,field", [
+    ({"file_name": "../x.png"}, "file_name"),
+    ({"file_name": "/etc/passwd"}, "file_name"),
+    ({"file_name": "a.png", "image_base64": "***"}, "image_base64"),
+    ({"file_name": "a.png", "path": "/etc/passwd"}, "path"),
+    ({"file_name": "a.png", "output_data": {"detections": [{"label": "x", "bbox": {"x": 0, "y": 0, "width": -1,
+                                                                                    "height": 1}}]}}, "width"),
+    ({"file_name": "a.png", "output_data": {"detections": [{"label": "x", "confidence": 2,
+                                                            "bbox": {"x": 0, "y": 0, "width": 1, "height": 1}}]}},
+     "confidence"),
+])
+def test_import_rejects_bad_items(service, item, field):
+    error = assert_envelope(api(service, "POST", "/batches", json={"items": [item]}), 422, "VALIDATION_ERROR")
+    assert field in error["message"]
+
+
+def test_import_needs_items(service):
+    assert_envelope(api(service, "POST", "/batches", json={"items": []}), 422, "VALIDATION_ERROR")
