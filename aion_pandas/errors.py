@@ -1,5 +1,8 @@
 """The error tree of aion-pandas.
 
+``AionError`` -> ``FormatError`` (export files), ``APIError`` (the service answered an error envelope:
+``AuthenticationError``, ``PermissionDeniedError``, ``NotFoundError``, ``ConflictError``,
+``ValidationError``, ``RateLimitError``, ``ServerError``), ``ConnectionError`` -> ``TimeoutError``.
 Every error the package raises derives from :class:`AionError`. Messages name what was wrong and
 where (file, member, line, field, request id) and what to do; they never show an API key.
 
@@ -10,6 +13,10 @@ where (file, member, line, field, request id) and what to do; they never show an
 export.zip: labels/a.txt line 3: expected 5 fields, got 4
 """
 from __future__ import annotations
+
+import builtins as _builtins
+from typing import Any as _Any
+from urllib.parse import urlsplit as _urlsplit, urlunsplit as _urlunsplit
 
 
 class AionError(Exception):
@@ -29,3 +36,151 @@ class FormatError(AionError, ValueError):
         if line is not None and member is None:
             where = f"{where} line {line}" if where else f"line {line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+# ---------------------------------------------------------------- the API error tree
+
+
+def _display_url(url: str | None) -> str | None:
+    """A URL fit for a message: the query (which may hold a signature) is dropped."""
+    if not url:
+        return url
+    parts = _urlsplit(url)
+    return _urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class APIError(AionError):
+    """The service answered with an error envelope (or a non-2xx without one).
+
+    Carries ``status`` (HTTP), ``code`` (e.g. ``NOT_FOUND``), ``message``, ``details`` and
+    ``request_id`` (quote it when reporting a problem).
+
+    >>> err = error_from_response(404, {"error": {"code": "NOT_FOUND", "message": "dataset 'x' not found",
+    ...                                 "details": {}}, "request_id": "req-1"}, method="GET",
+    ...                           url="http://127.0.0.1:8765/api/v2/datasets/x")
+    >>> type(err).__name__, err.code, err.request_id
+    ('NotFoundError', 'NOT_FOUND', 'req-1')
+    >>> print(err)
+    404 NOT_FOUND: dataset 'x' not found (GET http://127.0.0.1:8765/api/v2/datasets/x, request_id=req-1)
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 details: dict[str, _Any] | None = None, request_id: str | None = None,
+                 method: str | None = None, url: str | None = None) -> None:
+        self.status, self.code, self.message = status, code, message
+        self.details = details or {}
+        self.request_id, self.method, self.url = request_id, method, _display_url(url)
+        head = " ".join(str(p) for p in (status, code) if p is not None)
+        where = ", ".join(p for p in (" ".join(p for p in (method, self.url) if p) or None,
+                                      f"request_id={request_id}" if request_id else None) if p)
+        text = f"{head}: {message}" if head else message
+        super().__init__(f"{text} ({where})" if where else text)
+
+
+class BadRequestError(APIError):
+    """400: the request could not be understood."""
+
+
+class AuthenticationError(APIError):
+    """401 ``INVALID_API_KEY``: the key is missing or wrong (check ``AIONVISION_API_KEY``)."""
+
+
+class PermissionDeniedError(APIError):
+    """403: e.g. ``INVALID_SIGNATURE`` / ``URL_EXPIRED`` on an export download (export again)."""
+
+
+class NotFoundError(APIError):
+    """404 ``NOT_FOUND``: no such dataset, batch, export or file for this key."""
+
+
+class ConflictError(APIError):
+    """409, e.g. ``DATASET_NOT_READY``: wait until the dataset is ``ready``."""
+
+
+class ValidationError(APIError, ValueError):
+    """422 ``VALIDATION_ERROR``: a field was invalid (``details`` says which)."""
+
+
+class RateLimitError(APIError):
+    """429 ``RATE_LIMITED``; ``retry_after`` is the server's ``Retry-After`` in seconds (or None)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: _Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the service failed; retried for GETs, safe to retry later."""
+
+
+class ConnectionError(AionError, _builtins.ConnectionError):  # noqa: A001 (the issue's name)
+    """The service could not be reached (refused, reset, DNS, cut off mid-response)."""
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        self.method, self.url = method, _display_url(url)
+        where = " ".join(p for p in (method, self.url) if p)
+        Exception.__init__(self, f"{message} ({where})" if where else message)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class TimeoutError(ConnectionError, _builtins.TimeoutError):  # noqa: A001
+    """The service did not answer within the client's ``timeout``."""
+
+
+APIConnectionError = ConnectionError
+APITimeoutError = TimeoutError
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
+    409: ConflictError, 422: ValidationError, 429: RateLimitError,
+}
+
+
+def error_from_response(status: int, body: _Any, *, headers: _Any = None, method: str | None = None,
+                        url: str | None = None) -> APIError:
+    """The typed error for a non-2xx answer, built from the API's envelope when there is one."""
+    headers = headers or {}
+    envelope = body.get("error") if isinstance(body, dict) else None
+    if isinstance(envelope, dict):
+        code, message = envelope.get("code"), str(envelope.get("message") or "")
+        details = envelope.get("details") if isinstance(envelope.get("details"), dict) else {}
+        request_id = body.get("request_id")
+    else:
+        code, message, details, request_id = None, "", {}, None
+        if isinstance(body, dict) and "detail" in body:
+            message = str(body["detail"])
+        elif isinstance(body, str):
+            message = body.strip()[:300]
+    request_id = request_id or headers.get("X-Request-ID") or headers.get("x-request-id")
+    message = message or f"HTTP {status}"
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIError)
+    kw: dict[str, _Any] = dict(status=status, code=code, details=details, request_id=request_id,
+                               method=method, url=url)
+    if cls is RateLimitError:
+        kw["retry_after"] = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    return cls(message, **kw)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/invalid.
+
+    >>> parse_retry_after("2"), parse_retry_after(None), parse_retry_after("soon")
+    (2.0, None, None)
+    """
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
