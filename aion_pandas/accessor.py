@@ -1,1 +1,237 @@
-"""The ``df.aion`` accessor (registered on ``import aion_pandas``). Owned by the client work (issue 3)."""
+"""The ``df.aion`` accessor (registered on ``import aion_pandas``): act on the datasets in a frame.
+
+Works on any frame with dataset ids in an ``id`` or ``dataset_id`` column, or in an index named
+``id``/``dataset_id`` (as :func:`aion_pandas.datasets` returns). Only pandas is imported here; the
+client, formats and FiftyOne load on first use.
+
+>>> import aion_pandas as aion
+>>> df = aion.datasets(status="ready")                  # doctest: +SKIP
+>>> exports = df.head(2).aion.export("coco")            # doctest: +SKIP
+>>> boxes = df.aion.load("yolo")                        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .records import ExportResult
+
+T = TypeVar("T")
+ID_COLUMNS = ("id", "dataset_id")
+Errors = Literal["coerce", "raise"]
+
+
+def _dataset_ids(frame: pd.DataFrame) -> list[str]:
+    for name in ID_COLUMNS:
+        if name in frame.columns:
+            values = frame[name]
+            break
+    else:
+        if frame.index.name in ID_COLUMNS:
+            values = frame.index.to_series()
+        else:
+            raise AttributeError(
+                "df.aion needs dataset ids: a column 'id' or 'dataset_id', or an index named 'id' "
+                "(as aion.datasets() returns); this frame has columns "
+                f"{list(map(str, frame.columns))[:8]} and index {frame.index.name!r}")
+    ids = [str(v) for v in pd.unique(values.dropna())]
+    return ids
+
+
+@pd.api.extensions.register_dataframe_accessor("aion")
+class AionAccessor:
+    """``df.aion``: export, download, refresh, wait, load and open in FiftyOne the frame's datasets."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._ids = _dataset_ids(frame)
+        self._frame = frame
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def ids(self) -> list[str]:
+        """The frame's dataset ids, unique, in order.
+
+        >>> pd.DataFrame({"id": ["d1", "d2", "d1"]}).aion.ids
+        ['d1', 'd2']
+        """
+        return list(self._ids)
+
+    def client(self, client: "Client | None" = None) -> "Client":
+        """The client to use: ``client``, else the one the frame came from, else the default."""
+        from .client import resolve_client
+        from .frames import CLIENT_ATTR
+        return resolve_client(client, self._frame.attrs.get(CLIENT_ATTR))
+
+    def _map(self, fn: Callable[[str], T], what: str, *, max_workers: int, progress: bool) -> list[T | Exception]:
+        """``fn(id)`` for every id in a thread pool (a tqdm bar past one row); exceptions are returned."""
+        def run(dataset_id: str) -> T | Exception:
+            try:
+                return fn(dataset_id)
+            except Exception as exc:  # noqa: BLE001  (reported per row)
+                return exc
+
+        ids = self._ids
+        if len(ids) <= 1:
+            return [run(i) for i in ids]
+        from tqdm.auto import tqdm
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(ids)))) as pool:
+            return list(tqdm(pool.map(run, ids), total=len(ids), desc=what, unit="dataset",
+                             disable=not progress, leave=False))
+
+    @staticmethod
+    def _check(errors: str) -> None:
+        if errors not in ("coerce", "raise"):
+            raise ValueError(f"errors must be 'coerce' (an error column) or 'raise', got {errors!r}")
+
+    @staticmethod
+    def _raise_first(results: list[Any]) -> None:
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+
+    # ------------------------------------------------------------------ exports
+    def export(self, format: str, include_failed_items: bool = False,  # noqa: A002 (the API's name)
+               options: dict[str, Any] | None = None, *, errors: Errors = "coerce",
+               client: "Client | None" = None, max_workers: int = 4, progress: bool = True) -> pd.DataFrame:
+        """Export every dataset of the frame (in parallel); one row per dataset, indexed ``dataset_id``.
+
+        Columns: ``export_id, format, status, record_count, file_size_bytes, content_type,
+        download_url, exported_at, error``. A failed dataset gets its ``error`` and the others go on;
+        ``errors="raise"`` raises the first failure instead.
+
+        >>> df.aion.export("coco")[["record_count", "download_url", "error"]]   # doctest: +SKIP
+        """
+        from .frames import exports_frame
+        self._check(errors)
+        api = self.client(client)
+        results = self._map(lambda i: api.datasets.export(i, format, options=options,
+                                                          include_failed_items=include_failed_items),
+                            f"export {format}", max_workers=max_workers, progress=progress)
+        if errors == "raise":
+            self._raise_first(results)
+        return exports_frame(self._ids, results)
+
+    def _fetch(self, api: "Client", dataset_id: str, format: str, options: dict[str, Any] | None,  # noqa: A002
+               include_failed_items: bool, dest: Path | None, reuse: bool) -> "tuple[ExportResult, Path]":
+        """Export (or reuse the cached export) and download it; returns (export, local path)."""
+        from .client.cache import ExportCache
+        cache = ExportCache(api.cache_dir / "exports")
+        if reuse and dest is None:
+            hit = cache.lookup(api, dataset_id, format, options, include_failed_items)
+            if hit is not None:
+                return hit
+        export = api.datasets.export(dataset_id, format, options=options, include_failed_items=include_failed_items)
+        path = api.datasets.download(export, dest=dest if dest is not None else cache.path_for(export),
+                                     progress=False)
+        if dest is None:
+            cache.remember(api, dataset_id, format, options, include_failed_items, export)
+        return export, path
+
+    def download(self, format: str, dest: str | Path | None = None, *,  # noqa: A002
+                 include_failed_items: bool = False, options: dict[str, Any] | None = None,
+                 reuse: bool = True, errors: Errors = "coerce", client: "Client | None" = None,
+                 max_workers: int = 4, progress: bool = True) -> pd.DataFrame:
+        """Export and download every dataset; the export frame plus a ``path`` column.
+
+        ``dest``: a folder for the files (made if needed); None keeps them in the cache, where an
+        earlier download of the same dataset, format and options is reused (``reuse=False`` exports anew).
+
+        >>> df.aion.download("yolo", dest="exports/")["path"]   # doctest: +SKIP
+        """
+        from .frames import exports_frame
+        self._check(errors)
+        api = self.client(client)
+        folder = None
+        if dest is not None:
+            folder = Path(dest).expanduser()
+            folder.mkdir(parents=True, exist_ok=True)
+        results = self._map(lambda i: self._fetch(api, i, format, options, include_failed_items, folder, reuse),
+                            f"download {format}", max_workers=max_workers, progress=progress)
+        if errors == "raise":
+            self._raise_first(results)
+        frame = exports_frame(self._ids, [r[0] if isinstance(r, tuple) else r for r in results])
+        frame["path"] = pd.array([str(r[1]) if isinstance(r, tuple) else None for r in results], dtype="string")
+        return frame
+
+    def load(self, format: str = "coco", *, include_failed_items: bool = False,  # noqa: A002
+             options: dict[str, Any] | None = None, reuse: bool = True, client: "Client | None" = None,
+             max_workers: int = 4, progress: bool = True) -> pd.DataFrame:
+        """One canonical annotation frame (one row per box) of every dataset, with ``dataset_id``.
+
+        Exports each dataset (or reuses a cached export of the same dataset, format and options),
+        downloads it to the cache, reads it with :func:`aion_pandas.formats.read_export` and
+        concatenates. Any failure raises (nothing is silently left out).
+
+        >>> boxes = df.aion.load("coco")   # doctest: +SKIP
+        >>> boxes.groupby(["dataset_id", "category"], observed=True).size()   # doctest: +SKIP
+        """
+        from .formats import read_export
+        api = self.client(client)
+
+        def one(dataset_id: str) -> pd.DataFrame:
+            export, path = self._fetch(api, dataset_id, format, options, include_failed_items, None, reuse)
+            reader_options = {}
+            if format == "csv" and options and "delimiter" in options:
+                reader_options["delimiter"] = options["delimiter"]
+            frame = read_export(path, format=format, **reader_options)
+            frame["dataset_id"] = pd.array([dataset_id] * len(frame), dtype="string")
+            frame.attrs.update({"export_id": export.export_id})
+            return frame
+
+        results = self._map(one, f"load {format}", max_workers=max_workers, progress=progress)
+        self._raise_first(results)
+        frames: list[pd.DataFrame] = [r for r in results if isinstance(r, pd.DataFrame)]
+        if not frames:
+            from .formats.schema import empty_frame
+            return empty_frame()
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if "category" in out.columns and not isinstance(out["category"].dtype, pd.CategoricalDtype):
+            out["category"] = out["category"].astype("category")
+        out.attrs = {"format": format, "dataset_ids": list(self._ids)}
+        return out
+
+    # ------------------------------------------------------------------ status
+    def refresh(self, client: "Client | None" = None, *, max_workers: int = 4) -> pd.DataFrame:
+        """The frame's datasets fetched again (a datasets frame, same order).
+
+        >>> df = df.aion.refresh()   # doctest: +SKIP
+        """
+        from .frames import CLIENT_ATTR, datasets_frame
+        api = self.client(client)
+        results = self._map(api.datasets.get, "refresh", max_workers=max_workers, progress=False)
+        self._raise_first(results)
+        frame = datasets_frame(results)  # type: ignore[arg-type]
+        frame.attrs[CLIENT_ATTR] = api.token
+        return frame
+
+    def wait(self, timeout: float = 300.0, client: "Client | None" = None, *, max_workers: int = 4,
+             progress: bool = True) -> pd.DataFrame:
+        """Wait until every dataset is ``ready`` or ``failed``; the refreshed datasets frame.
+
+        >>> df = aion.datasets(status="pending").aion.wait(timeout=120)   # doctest: +SKIP
+        """
+        from .frames import CLIENT_ATTR, datasets_frame
+        api = self.client(client)
+        results = self._map(lambda i: api.datasets.wait(i, timeout=timeout), "wait", max_workers=max_workers,
+                            progress=progress)
+        self._raise_first(results)
+        frame = datasets_frame(results)  # type: ignore[arg-type]
+        frame.attrs[CLIENT_ATTR] = api.token
+        return frame
+
+    # ------------------------------------------------------------------ FiftyOne
+    def to_fiftyone(self, format: str = "coco", name: str | None = None, **kwargs: Any) -> Any:  # noqa: A002
+        """A FiftyOne dataset of the frame's datasets (via :func:`aion_pandas.fiftyone.to_fiftyone`).
+
+        >>> ds = df.aion.to_fiftyone("coco", name="safety")   # doctest: +SKIP
+        """
+        from .fiftyone import to_fiftyone
+        client = kwargs.pop("client", None)
+        frame = self.load(format, client=client, options=kwargs.pop("options", None),
+                          include_failed_items=kwargs.pop("include_failed_items", False))
+        return to_fiftyone(frame, name=name, client=self.client(client), **kwargs)
