@@ -10,6 +10,8 @@ so no per-box list); the columns are then pulled out once and everything after i
 from __future__ import annotations
 
 import json
+import re
+from operator import attrgetter
 from typing import Any, Optional, Union
 
 import msgspec
@@ -33,11 +35,10 @@ class _Box(msgspec.Struct, array_like=True, gc=False):
 class _Annotation(msgspec.Struct, gc=False):
     image_id: int
     category_id: int
-    bbox: Optional[_Box] = None
-    id: Optional[int] = None
-    area: Optional[float] = None
-    iscrowd: Optional[Number] = 0
-    score: Optional[float] = None
+    bbox: _Box
+    area: Optional[float] = float("nan")
+    iscrowd: Union[bool, int, None] = 0
+    score: Optional[float] = float("nan")
 
 
 class _Image(msgspec.Struct, gc=False):
@@ -59,13 +60,21 @@ class _Category(msgspec.Struct, gc=False):
 
 
 class CocoDocument(msgspec.Struct, gc=False):
+    """The document with ``annotations`` left as raw JSON slices, decoded later chunk by chunk."""
+
     images: list[_Image]
-    annotations: list[_Annotation] = []
+    annotations: msgspec.Raw = msgspec.Raw(b"[]")
     categories: list[_Category] = []
     info: Optional[dict[str, Any]] = None
 
 
 _DECODER = msgspec.json.Decoder(CocoDocument)
+_CHUNK_DECODER = msgspec.json.Decoder(list[_Annotation])
+_RAW_LIST_DECODER = msgspec.json.Decoder(list[msgspec.Raw])
+#: bytes of the annotations array decoded at once: bounds the Python objects alive (memory)
+CHUNK_BYTES = 8 << 20
+_SPLIT = re.compile(rb"\}\s*,\s*\{")
+_SPLIT_TAIL = re.compile(rb"\}?\s*,?\s*")
 
 
 def decode(data: dict[str, Any] | bytes | bytearray | memoryview, *, where: str | None = None) -> CocoDocument:
@@ -76,9 +85,11 @@ def decode(data: dict[str, Any] | bytes | bytearray | memoryview, *, where: str 
     ...
     aion_pandas.errors.FormatError: Object missing required field `file_name` - at `$.images[0]`
     """
+    if not isinstance(data, (dict, bytes, bytearray, memoryview)):
+        raise FormatError(f"expected a COCO dict or JSON bytes, got {type(data).__name__}", path=where)
     try:
         if isinstance(data, dict):
-            return msgspec.convert(data, CocoDocument)
+            data = msgspec.json.encode(data)
         return _DECODER.decode(data)
     except msgspec.ValidationError as exc:
         raise FormatError(str(exc), path=where) from None
@@ -121,7 +132,7 @@ def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
     [[3, 'a.jpg', nan]]
     """
     images, anns, cats = doc.images, doc.annotations, doc.categories
-    n_img, n_ann = len(images), len(anns)
+    n_img = len(images)
 
     # categories: ids and names, unique both ways
     cat_ids = np.fromiter((c.id for c in cats), dtype=np.int64, count=len(cats))
@@ -142,10 +153,11 @@ def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
     img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=n_img)
     _check_unique(img_ids, "images", "id", where)
 
-    # annotations -> columns
-    a_img = np.fromiter((a.image_id for a in anns), dtype=np.int64, count=n_ann)
-    a_cat = np.fromiter((a.category_id for a in anns), dtype=np.int64, count=n_ann)
-    boxes = _boxes(anns, where)
+    # annotations -> columns (decoded chunk by chunk)
+    cols = annotation_columns(anns, where=where)
+    a_img, a_cat, boxes = cols["image_id"], cols["category_id"], cols["bbox"]
+    n_ann = len(a_img)
+    doc.annotations = msgspec.Raw(b"[]")  # the raw bytes are no longer needed
 
     # join annotations to images and categories
     a_pos = _lookup(img_ids, a_img)
@@ -157,59 +169,58 @@ def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
         i = int(np.argmax(a_code < 0))
         raise FormatError(f"$.annotations[{i}]: category_id {int(a_cat[i])} is not in categories",
                           path=where)
-    bad = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+    bad = (boxes[2] < 0) | (boxes[3] < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise FormatError(f"$.annotations[{i}]: negative box size (w={boxes[i, 2]:g}, h={boxes[i, 3]:g})",
+        raise FormatError(f"$.annotations[{i}]: negative box size (w={boxes[2][i]:g}, h={boxes[3][i]:g})",
                           path=where)
 
     # rows: every annotation, plus one row for each image without annotations, in image order
     has_box = np.bincount(a_pos, minlength=n_img) > 0 if n_ann else np.zeros(n_img, dtype=bool)
     empty = np.flatnonzero(~has_box)
-    row_img = np.concatenate([a_pos, empty])
-    row_ann = np.concatenate([np.arange(n_ann), np.full(len(empty), -1)])
-    rows = np.argsort(row_img, kind="stable")
-    row_img, row_ann = row_img[rows], row_ann[rows]
-    is_box = row_ann >= 0
-    take_ann = np.where(is_box, row_ann, 0)
+    if not len(empty) and (n_ann < 2 or bool((a_pos[1:] >= a_pos[:-1]).all())):
+        row_img, row_ann = a_pos, None  # already in image order, every image has a box: no gather
+        n_rows = n_ann
+    else:
+        row_img = np.concatenate([a_pos, empty])
+        row_ann = np.concatenate([np.arange(n_ann), np.full(len(empty), -1)])
+        rows = np.argsort(row_img, kind="stable")
+        row_img, row_ann = row_img[rows], row_ann[rows]
+        del rows
+        n_rows = len(row_img)
+    is_box = np.ones(n_rows, dtype=bool) if row_ann is None else row_ann >= 0
+    box_rows = None if row_ann is None else row_ann[is_box]
+    in_order = box_rows is not None and (n_ann < 2 or bool((box_rows[1:] > box_rows[:-1]).all()))
 
-    def box_col(values: np.ndarray) -> np.ndarray:
-        out = np.full(len(rows), np.nan)
-        if n_ann:
-            out[is_box] = values[row_ann[is_box]]
+    def box_col(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
+        if box_rows is None:
+            return values
+        out = np.empty(n_rows, dtype=values.dtype)
+        out[~is_box] = fill
+        out[is_box] = values if in_order else values[box_rows]
         return out
 
-    codes = np.full(len(rows), -1, dtype=np.int64)
-    if n_ann:
-        codes[is_box] = a_code[row_ann[is_box]]
-    category = categorical(codes, names_sorted)
-    category_id = pd.array(np.where(is_box, a_cat[take_ann] if n_ann else 0, 0), dtype="Int64")
-    category_id[~is_box] = pd.NA
-
-    area = np.fromiter((np.nan if a.area is None else a.area for a in anns), dtype=np.float64, count=n_ann)
-    crowd = np.fromiter((bool(a.iscrowd) for a in anns), dtype=bool, count=n_ann)
-    score = np.fromiter((np.nan if a.score is None else a.score for a in anns), dtype=np.float64,
-                        count=n_ann)
-    iscrowd = pd.array(crowd[take_ann] if n_ann else np.zeros(len(rows), bool), dtype="boolean")
-    iscrowd[~is_box] = pd.NA
+    category = categorical(box_col(a_code, -1), names_sorted)
+    category_id = pd.arrays.IntegerArray(box_col(a_cat, 0), ~is_box)
+    iscrowd = pd.arrays.BooleanArray(box_col(cols["iscrowd"], False), ~is_box)
 
     columns: dict[str, Any] = {
-        "dataset_id": pd.array([None] * len(rows), dtype="string"),
+        "dataset_id": _const_str(None, n_rows),
         "image_id": img_ids[row_img],
         "file_name": _take_str([i.file_name for i in images], row_img),
         "width": _take_int([i.width for i in images], row_img, "width", where),
         "height": _take_int([i.height for i in images], row_img, "height", where),
         "category": category,
         "category_id": category_id,
-        "x": box_col(boxes[:, 0]), "y": box_col(boxes[:, 1]),
-        "w": box_col(boxes[:, 2]), "h": box_col(boxes[:, 3]),
-        "score": box_col(score),
+        "x": box_col(boxes[0]), "y": box_col(boxes[1]),
+        "w": box_col(boxes[2]), "h": box_col(boxes[3]),
+        "score": box_col(cols["score"]),
         "iscrowd": iscrowd,
-        "area": box_col(area),
+        "area": box_col(cols["area"]),
     }
     dataset_id = (doc.info or {}).get("aion_dataset_id")
     if isinstance(dataset_id, str):
-        columns["dataset_id"] = pd.array([dataset_id] * len(rows), dtype="string")
+        columns["dataset_id"] = _const_str(dataset_id, n_rows)
     for column, attr in (("description", "description"), ("image_url", "coco_url"),
                          ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
         values = [getattr(i, attr) for i in images]
@@ -231,29 +242,130 @@ def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def _boxes(anns: list[_Annotation], where: str | None) -> np.ndarray:
-    n = len(anns)
-    out = np.empty((n, 4), dtype=np.float64)
-    if not n:
-        return out
+def annotation_columns(raw: msgspec.Raw | bytes, *, where: str | None = None) -> dict[str, Any]:
+    """Decode the raw ``annotations`` array into numpy columns: ``image_id``, ``category_id``,
+    ``bbox`` (4 arrays x, y, w, h), ``area`` (NaN when absent), ``iscrowd`` (bool), ``score``.
+
+    The array is cut into ~8 MB pieces at ``},{`` between two annotations and each piece is decoded
+    with typed structs, so at most one piece's Python objects are alive. A cut that falls inside a
+    nested value can only give invalid JSON, never a wrong result: then the array is cut exactly
+    (one raw slice per annotation) instead.
+
+    >>> cols = annotation_columns(b'[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4]}]')
+    >>> cols["bbox"][2].tolist(), cols["score"].tolist()
+    ([3.0], [nan])
+    """
+    view = memoryview(raw)
     try:
-        for j, field in enumerate(("x", "y", "w", "h")):
-            getter = _box_getter(field)
-            out[:, j] = np.fromiter(map(getter, anns), dtype=np.float64, count=n)
-    except AttributeError:
-        i = next(k for k, a in enumerate(anns) if a.bbox is None)
-        raise FormatError(f"$.annotations[{i}]: missing 'bbox'", path=where) from None
+        parts = [_decode_piece(piece, first, where) for piece, first in _pieces(view)]
+    except _BadCut:
+        parts = _exact(view, where)
+    if not parts:
+        empty_f, empty_i = np.empty(0, np.float64), np.empty(0, np.int64)
+        return {"image_id": empty_i, "category_id": empty_i, "bbox": [empty_f] * 4, "area": empty_f,
+                "iscrowd": np.empty(0, bool), "score": empty_f}
+    return {
+        "image_id": np.concatenate([p["image_id"] for p in parts]),
+        "category_id": np.concatenate([p["category_id"] for p in parts]),
+        "bbox": [np.concatenate([p["bbox"][j] for p in parts]) for j in range(4)],
+        "area": np.concatenate([p["area"] for p in parts]),
+        "iscrowd": np.concatenate([p["iscrowd"] for p in parts]),
+        "score": np.concatenate([p["score"] for p in parts]),
+    }
+
+
+class _BadCut(Exception):
+    pass
+
+
+def _pieces(view: memoryview) -> Any:
+    """Yield ``(a JSON array of some annotations, True for the first piece)`` (zero-copy scan)."""
+    head = bytes(view[:64]).lstrip()
+    tail = bytes(view[-64:]).rstrip()
+    if not head.startswith(b"[") or not tail.endswith(b"]"):
+        raise _BadCut
+    body_start = (len(bytes(view[:64])) - len(head)) + 1
+    body_end = len(view) - (len(bytes(view[-64:])) - len(tail)) - 1
+    pos, first = body_start, True
+    while pos < body_end:
+        cut = body_end
+        if body_end - pos > CHUNK_BYTES:
+            found = _SPLIT.search(view, pos + CHUNK_BYTES, body_end)
+            if found:
+                cut = found.start() + 1
+        body = view[pos:cut]
+        if bytes(body[:256]).strip() or bytes(body).strip():  # skip an empty array's whitespace
+            yield b"[" + body + b"]", first
+            first = False
+        pos = _SPLIT_TAIL.match(view, cut, body_end).end() if cut < body_end else cut
+
+
+def _decode_piece(piece: bytes, first: bool, where: str | None) -> dict[str, Any]:
+    try:
+        anns = _CHUNK_DECODER.decode(piece)
+    except msgspec.ValidationError as exc:
+        if first:  # indices in the first piece are the array's own
+            raise FormatError(_shift(str(exc), 0), path=where) from None
+        raise _BadCut from None  # the exact path finds and names the annotation
+    except msgspec.DecodeError:
+        raise _BadCut from None
+    return _columns_of(anns)
+
+
+def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
+    raws = _RAW_LIST_DECODER.decode(view)
+    parts = []
+    for start in range(0, len(raws), 65_536):
+        piece = b"[" + b",".join(raws[start:start + 65_536]) + b"]"
+        try:
+            anns = _CHUNK_DECODER.decode(piece)
+        except msgspec.ValidationError as exc:
+            raise FormatError(_shift(str(exc), start), path=where) from None
+        parts.append(_columns_of(anns))
+    return parts
+
+
+def _columns_of(anns: list[_Annotation]) -> dict[str, Any]:
+    m = len(anns)
+    boxes = list(map(_BBOX, anns))
+    out = {
+        "image_id": np.fromiter(map(_IMAGE_ID, anns), np.int64, m),
+        "category_id": np.fromiter(map(_CATEGORY_ID, anns), np.int64, m),
+        "bbox": [np.fromiter(map(getter, boxes), np.float64, m) for getter in _BOX_FIELDS],
+        "area": _floats(anns, _AREA),
+        "score": _floats(anns, _SCORE),
+        "iscrowd": _flags(anns),
+    }
     return out
 
 
-def _box_getter(field: str) -> Any:
-    if field == "x":
-        return lambda a: a.bbox.x
-    if field == "y":
-        return lambda a: a.bbox.y
-    if field == "w":
-        return lambda a: a.bbox.w
-    return lambda a: a.bbox.h
+_IMAGE_ID, _CATEGORY_ID, _BBOX = attrgetter("image_id"), attrgetter("category_id"), attrgetter("bbox")
+_AREA, _SCORE, _ISCROWD = attrgetter("area"), attrgetter("score"), attrgetter("iscrowd")
+_BOX_FIELDS = (attrgetter("x"), attrgetter("y"), attrgetter("w"), attrgetter("h"))
+
+
+def _floats(anns: list[_Annotation], getter: Any) -> np.ndarray:
+    try:
+        return np.fromiter(map(getter, anns), np.float64, len(anns))
+    except TypeError:  # an explicit null
+        return np.array([np.nan if v is None else v for v in map(getter, anns)], dtype=np.float64)
+
+
+def _flags(anns: list[_Annotation]) -> np.ndarray:
+    try:
+        return np.fromiter(map(_ISCROWD, anns), np.int64, len(anns)) != 0
+    except TypeError:
+        return np.array([bool(v) for v in map(_ISCROWD, anns)], dtype=bool)
+
+
+def _shift(message: str, start: int) -> str:
+    """``... - at `$[5].bbox``` of a chunk -> ``... - at `$.annotations[start+5].bbox```."""
+    marker = "`$["
+    if marker not in message:
+        return message
+    head, tail = message.split(marker, 1)
+    index, rest = tail.split("]", 1)
+    return f"{head}`$.annotations[{int(index) + start}]{rest}" if index.isdigit() else message
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -279,7 +391,13 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
 
 def _take_str(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray:
     arr = pa.array(values, type=pa.large_string()).take(pa.array(rows))
-    return pd.array(arr.cast(pa.string()), dtype="string")
+    return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
+
+
+def _const_str(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
+    arr = pa.nulls(n, pa.large_string()) if value is None else \
+        pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, np.int64)))
+    return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
 
 
 def _take_int(values: list[Any], rows: np.ndarray, what: str, where: str | None) -> Any:

@@ -35,8 +35,10 @@ COLUMN_ORDER: tuple[str, ...] = (
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(), "int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64(),
-    "category": pa.string(), "object": pa.string(), "boolean": pa.string(),
+    "category": pa.string(), "object": pa.string(), "boolean": pa.bool_(),
 }
+_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
+                 pa.bool_(): pd.BooleanDtype(), pa.float64(): None}
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -60,7 +62,7 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(data)
     table = _read_table(data, delimiter, where, typed=True)
@@ -188,21 +190,36 @@ def _line_of(message: str) -> int | None:
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
-    columns: dict[str, Any] = {}
-    for name, chunked in zip(table.column_names, table.columns):
-        if name == "category":
-            columns[name] = _categorical(chunked)
-        elif name == "tags":
-            columns[name] = _parse_tags(chunked)
-        elif pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
-            columns[name] = pd.array(chunked, dtype="string")
-        elif pa.types.is_null(chunked.type):
-            columns[name] = pd.array([None] * len(chunked), dtype="string")
-        elif pa.types.is_integer(chunked.type) and chunked.null_count:
-            columns[name] = pd.array(chunked, dtype="Int64") if name != "image_id" else chunked.to_pandas()
-        else:
-            columns[name] = chunked.to_pandas()
-    return pd.DataFrame(columns, copy=False)
+    special = {"category": _categorical, "tags": _parse_tags}
+    plain = table.drop_columns([c for c in special if c in table.column_names])
+    int_types = {name: pd.Int64Dtype() for name, t in zip(plain.column_names, plain.schema.types)
+                 if pa.types.is_integer(t) and name != "image_id"}
+
+    def mapper(t: pa.DataType) -> Any:
+        return _PANDAS_TYPES.get(t) if not pa.types.is_null(t) else pd.StringDtype("pyarrow")
+
+    frame = plain.to_pandas(types_mapper=mapper, self_destruct=False)
+    for name, dtype in int_types.items():
+        if str(frame[name].dtype) != "Int64":
+            frame[name] = frame[name].astype(dtype)
+    for name, build in special.items():
+        if name in table.column_names:
+            frame[name] = build(table.column(name))
+    if "category" in frame.columns:
+        frame["category"] = _ordered(frame)
+    return frame[table.column_names]
+
+
+def _ordered(frame: pd.DataFrame) -> pd.Series:
+    """Categories ordered as the other readers order them: by class id when the file has ids, else
+    by name."""
+    cats = list(frame["category"].cat.categories)
+    ids: dict[str, float] = {}
+    if "category_id" in frame.columns:
+        pairs = frame[["category", "category_id"]].dropna().drop_duplicates("category")
+        ids = {str(n): float(i) for n, i in zip(pairs["category"], pairs["category_id"])}
+    order = sorted(cats, key=lambda n: (ids.get(n, float("inf")), n))
+    return frame["category"].cat.reorder_categories(order) if order != cats else frame["category"]
 
 
 def _categorical(chunked: pa.ChunkedArray) -> pd.Categorical:

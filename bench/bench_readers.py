@@ -1,0 +1,210 @@
+"""Benchmark: COCO and CSV exports into the canonical frame, against the tools people use today.
+
+Generates (fixed seed) a dataset of S = 10,000 images / 100,000 boxes or L = 100,000 / 1,000,000 with
+~20 categories whose ids are not contiguous (one has no box), ~10% images without boxes, ~1% crowd
+boxes and unicode, nested file names; writes it with our writers (timed), then reads it with every
+method, each run in its own subprocess (so peak RSS is that method's alone), 3 runs, median.
+
+    .venv/bin/python bench/bench_readers.py            # S
+    .venv/bin/python bench/bench_readers.py --size L   # L (heavy: never beside another heavy job)
+
+Peers: ``pycocotools.coco.COCO`` + pandas building the same frame (images joined to annotations,
+empty images kept, category names), ``supervision.DetectionDataset.from_coco``; for CSV
+``pandas.read_csv`` with its default C engine and with ``engine="pyarrow"`` (our reader uses Arrow's
+CSV engine too, then builds the canonical dtypes: categorical, Int64, JSON tags).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {"S": (10_000, 100_000), "L": (100_000, 1_000_000)}
+NAMES = ["person", "vélo", "自転車", "кошка", "dog", "car", "traffic light", "bird", "chaise",
+         "bottle", "cup", "laptop", "phone", "book", "clock", "vase", "Straße-sign", "kite", "boat",
+         "train", "root (no boxes)"]
+
+
+def generate(n_images: int, n_boxes: int, seed: int = 0):  # -> pd.DataFrame
+    """The canonical frame of a synthetic dataset (numpy only, deterministic)."""
+    import numpy as np
+    import pandas as pd
+
+    from aion_pandas.formats.schema import categorical, validate_frame
+
+    rng = np.random.default_rng(seed)
+    cat_ids = np.sort(rng.choice(np.arange(0, 300), size=len(NAMES), replace=False))
+    counts = np.zeros(n_images, dtype=np.int64)
+    nonempty = rng.random(n_images) >= 0.1
+    counts[nonempty] = rng.multinomial(n_boxes, np.full(nonempty.sum(), 1 / nonempty.sum()))
+    sizes = np.array([(640, 480), (1280, 720), (800, 600), (1024, 768), (333, 500)])
+    wh = sizes[rng.integers(0, len(sizes), n_images)]
+    folders = np.array(["train", "val/nuit", "données/été", "測試"], dtype=object)
+    names = pd.Series(folders[np.arange(n_images) % 4]) + "/img_" + \
+        pd.Series(np.arange(1, n_images + 1)).astype(str).str.zfill(7) + ".jpg"
+    rows_img = np.concatenate([np.repeat(np.arange(n_images), counts),
+                               np.flatnonzero(counts == 0)])
+    rows_img.sort(kind="stable")
+    is_box = np.ones(len(rows_img), dtype=bool)
+    first_empty = np.zeros(len(rows_img), dtype=bool)
+    is_box[np.isin(rows_img, np.flatnonzero(counts == 0))] = False
+    del first_empty
+    n = len(rows_img)
+    W, H = wh[rows_img, 0].astype(float), wh[rows_img, 1].astype(float)
+    x = np.round(rng.random(n) * W * 0.8, 2)
+    y = np.round(rng.random(n) * H * 0.8, 2)
+    w = np.round(1 + rng.random(n) * (W - x - 1), 2)
+    h = np.round(1 + rng.random(n) * (H - y - 1), 2)
+    code = rng.integers(0, len(NAMES) - 1, n)  # the last category never gets a box
+    for arr in (x, y, w, h):
+        arr[~is_box] = np.nan
+    code[~is_box] = -1
+    crowd = pd.array(rng.random(n) < 0.01, dtype="boolean")
+    crowd[~is_box] = pd.NA
+    cid = pd.array(np.where(is_box, cat_ids[np.maximum(code, 0)], 0), dtype="Int64")
+    cid[~is_box] = pd.NA
+    frame = pd.DataFrame({
+        "image_id": rows_img + 1, "file_name": pd.array(names.to_numpy()[rows_img], dtype="string"),
+        "width": pd.array(wh[rows_img, 0], dtype="Int64"), "height": pd.array(wh[rows_img, 1], dtype="Int64"),
+        "category": categorical(code, NAMES), "category_id": cid,
+        "x": x, "y": y, "w": w, "h": h, "iscrowd": crowd,
+    })
+    frame = validate_frame(frame)
+    frame.attrs["category_ids"] = dict(zip(NAMES, cat_ids.tolist()))
+    return frame
+
+
+# ---------------------------------------------------------------- methods (run in a child process)
+
+def _coco_aion(path: str):
+    from aion_pandas.formats import read_coco
+    return read_coco(path)
+
+
+def _coco_pycocotools_pandas(path: str):
+    import contextlib
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from pycocotools.coco import COCO
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(path)
+    images = pd.DataFrame(coco.dataset["images"])[["id", "file_name", "width", "height"]]
+    anns = pd.DataFrame(coco.dataset["annotations"])
+    boxes = np.array(anns["bbox"].tolist(), dtype=float).reshape(-1, 4)
+    anns = anns.drop(columns=["bbox"]).assign(x=boxes[:, 0], y=boxes[:, 1], w=boxes[:, 2], h=boxes[:, 3])
+    cats = {c["id"]: c["name"] for c in coco.dataset["categories"]}
+    frame = images.rename(columns={"id": "image_id"}).merge(
+        anns.rename(columns={"id": "annotation_id"}), on="image_id", how="left")
+    frame["category"] = pd.Categorical(frame["category_id"].map(cats), categories=list(cats.values()))
+    frame["iscrowd"] = frame["iscrowd"].astype("boolean")
+    return frame
+
+
+def _coco_supervision(path: str):
+    import supervision as sv
+    return sv.DetectionDataset.from_coco(images_directory_path=str(Path(path).parent / "images"),
+                                         annotations_path=path)
+
+
+def _csv_aion(path: str):
+    from aion_pandas.formats import read_csv
+    return read_csv(path)
+
+
+def _csv_pandas(path: str):
+    import pandas as pd
+    return pd.read_csv(path)
+
+
+def _csv_pandas_pyarrow(path: str):
+    import pandas as pd
+    return pd.read_csv(path, engine="pyarrow")
+
+
+METHODS = {
+    "coco: aion_pandas.read_coco": ("coco", _coco_aion, "aion_pandas.formats.coco"),
+    "coco: pycocotools COCO + pandas": ("coco", _coco_pycocotools_pandas, "pycocotools.coco"),
+    "coco: supervision from_coco": ("coco", _coco_supervision, "supervision"),
+    "csv: aion_pandas.read_csv": ("csv", _csv_aion, "aion_pandas.formats.csv"),
+    "csv: pandas.read_csv (C engine)": ("csv", _csv_pandas, "pandas"),
+    "csv: pandas.read_csv (pyarrow engine)": ("csv", _csv_pandas_pyarrow, "pyarrow.csv"),
+}
+
+
+def _child(method: str, path: str) -> None:
+    import importlib
+
+    import pandas  # noqa: F401  (imports are not timed: every method pays them alike)
+
+    _, fn, module = METHODS[method]
+    importlib.import_module(module)
+    start = time.perf_counter()
+    result = fn(path)
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "rows": len(result)}))
+
+
+def _run(method: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", method, str(path)], check=True,
+                         capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="S")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only methods whose name contains this")
+    parser.add_argument("--dir", default=None, help="keep the generated files here")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+
+    n_images, n_boxes = SIZES[args.size]
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix=f"bench-readers-{args.size}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "images").mkdir(exist_ok=True)
+    files = {"coco": workdir / "instances.json", "csv": workdir / "export.csv"}
+    if not all(p.exists() for p in files.values()):
+        import warnings
+
+        from aion_pandas.formats import write_coco, write_csv
+        frame = generate(n_images, n_boxes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for fmt, writer in (("coco", write_coco), ("csv", write_csv)):
+                start = time.perf_counter()
+                writer(frame, files[fmt])
+                print(f"wrote {fmt:4} {files[fmt].stat().st_size / 2**20:7.1f} MiB in "
+                      f"{time.perf_counter() - start:5.2f} s  ({files[fmt]})")
+        del frame
+
+    print(f"\nsize {args.size}: {n_images:,} images / {n_boxes:,} boxes; median of {args.runs} runs, "
+          "each in its own process\n")
+    print(f"| {'method':40} | size | median s | boxes/s    | peak RSS MiB |")
+    print(f"|{'-' * 42}|------|----------|------------|--------------|")
+    for method, (fmt, _, _) in METHODS.items():
+        if args.only and args.only not in method:
+            continue
+        runs = [_run(method, files[fmt]) for _ in range(args.runs)]
+        median = statistics.median(r["seconds"] for r in runs)
+        peak = max(r["peak_mib"] for r in runs)
+        print(f"| {method:40} | {args.size:4} | {median:8.2f} | {n_boxes / median:10,.0f} | {peak:12,.0f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
