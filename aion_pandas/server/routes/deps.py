@@ -47,6 +47,7 @@ def _err(description: str) -> dict[str, Any]:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _err("malformed request body (BAD_REQUEST)"),
     401: _err("missing or invalid API key (INVALID_API_KEY)"),
     404: _err("unknown id, or another tenant's (NOT_FOUND)"),
     422: _err("invalid input (VALIDATION_ERROR)"),
