@@ -1,0 +1,123 @@
+"""CSV: one row per box, an image without boxes as one row, delimiters, timestamps, bad input."""
+from __future__ import annotations
+
+import csv as stdlib_csv
+import io
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats import LossyConversionWarning, parse_csv, read_csv, serialize_csv, write_csv
+from aion_pandas.formats.csv import sniff_delimiter
+
+from .helpers import boxes_by_image
+
+HEADER = "image_id,file_name,width,height,category,category_id,x,y,w,h"
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("a,b,c\n1,2,3\n", ","), ("a;b;c\n1;2;3\n", ";"), ("a\tb\tc\n", "\t"), ("a|b\n", "|"),
+    ("only\n", ","), ("a;b,c;d\n", ";"),
+])
+def test_sniff_delimiter(text, delimiter):
+    assert sniff_delimiter(text.encode()) == delimiter
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("1,a.jpg,4,3,cat,5,0,1,2,2\n", [(1, "a.jpg", "cat", 5, 0.0, 2.0)]),
+    ("1,a.jpg,4,3,cat,5,0,1,2,2\n2,b.jpg,4,3,,,,,,\n", [(1, "a.jpg", "cat", 5, 0.0, 2.0),
+                                                        (2, "b.jpg", None, None, None, None)]),
+    ("7,\"d/é, 1.jpg\",4,3,\"a \"\"b\"\"\",0,0.5,1,2,2\n", [(7, "d/é, 1.jpg", 'a "b"', 0, 0.5, 2.0)]),
+])
+def test_parse_table(body, expected):
+    frame = parse_csv((HEADER + "\n" + body).encode())
+    got = [(r.image_id, r.file_name, None if pd.isna(r.category) else r.category,
+            None if pd.isna(r.category_id) else int(r.category_id),
+            None if np.isnan(r.x) else r.x, None if np.isnan(r.w) else r.w) for r in frame.itertuples()]
+    assert got == expected
+
+
+def test_other_delimiters_and_bom():
+    text = "\ufeff" + HEADER.replace(",", ";") + "\n1;a.jpg;4;3;cat;5;0;1,5;2;2\n"
+    with pytest.raises(FormatError):  # "1,5" is not a number with ';' as delimiter...
+        parse_csv(text.encode())
+    frame = parse_csv(text.replace("1,5", "1.5").encode())
+    assert frame.loc[0, "y"] == 1.5 and frame.loc[0, "image_id"] == 1
+
+
+def test_round_trip_keeps_everything(sample_frame, tmp_path):
+    path = tmp_path / "out.csv"
+    with pytest.warns(LossyConversionWarning, match=r"csv cannot carry: categories without boxes \(1 category\)"):
+        write_csv(sample_frame, path)
+    frame = read_csv(path)
+    assert frame.attrs == {"format": "csv", "source": str(path)}
+    assert boxes_by_image(frame) == boxes_by_image(sample_frame)
+    for column in ("dataset_id", "image_id", "file_name", "width", "height", "category_id", "score",
+                   "iscrowd", "description", "image_url", "item_id", "item_status", "x", "y", "w", "h"):
+        pd.testing.assert_series_equal(frame[column], sample_frame[column], check_names=False)
+    assert frame["tags"].tolist() == sample_frame["tags"].tolist()
+    assert list(frame["category"].cat.categories) == ["cat", "chien", "自転車"]  # by id
+
+
+def test_layout_one_row_per_box_and_an_empty_row_per_empty_image(sample_frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        text = serialize_csv(sample_frame).decode()
+    rows = list(stdlib_csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 6
+    empty = [r for r in rows if r["file_name"] == "val/b 2.png"]
+    assert len(empty) == 1 and all(empty[0][c] == "" for c in ("category", "x", "y", "w", "h", "score"))
+    assert json.loads(rows[0]["tags"]) == ["a", "b"] and rows[0]["image_url"].startswith("http")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_delimiter_option_and_timestamps(sample_frame, delimiter):
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        write_csv(sample_frame, buf, delimiter=delimiter, include_timestamps=True,
+                  exported_at="2025-01-15T10:30:00Z")
+    header = buf.getvalue().split(b"\n", 1)[0].decode()
+    assert header.split(delimiter)[-1].strip('"') == "exported_at"
+    frame = read_csv(buf.getvalue())                         # sniffed
+    assert boxes_by_image(frame) == boxes_by_image(sample_frame)
+    assert str(frame["exported_at"].iloc[0]).startswith("2025-01-15")
+    assert read_csv(buf.getvalue(), delimiter=delimiter)["file_name"].tolist() == frame["file_name"].tolist()
+
+
+def test_no_timestamps_by_default(sample_frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        assert b"exported_at" not in serialize_csv(sample_frame)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("1,a.jpg,4,3,cat,5,0,1,2,2\n2,b.jpg,4,3,cat,5,0,1,oops,2\n", "'w' line 3: cannot read 'oops'"),
+    ("1,a.jpg,4,3,cat,5,0,1,-2,2\n", "'w' line 2: negative box size"),
+    ("1,a.jpg,4,3,cat,5,0,1,2,\n", "'h' line 2: box is incomplete"),
+    ("1,a.jpg,4,3,,,0,1,2,2\n", "'category' line 2: a box without a category"),
+    ("1,a.jpg,4.5,3,cat,5,0,1,2,2\n", "'width' line 2: cannot read"),
+    ("1,a.jpg,4,3,cat,5,0,1,2,2,9\n", "malformed CSV"),
+])
+def test_bad_rows_name_column_and_line(body, words):
+    with pytest.raises(FormatError) as info:
+        read_csv((HEADER + "\n" + body).encode())
+    assert words in str(info.value) and str(info.value).startswith("<bytes>: ")
+
+
+def test_bad_tags_and_empty_file():
+    with pytest.raises(FormatError, match="'tags' line 2: tags must be a JSON array"):
+        read_csv(b'file_name,tags\na.jpg,"not json"\n')
+    with pytest.raises(FormatError, match="empty"):
+        read_csv(b"  \n")
+    with pytest.raises(FormatError, match="image_id.*file_name"):
+        read_csv(b"x,y\n1,2\n")
+
+
+def test_bad_delimiter_is_refused(sample_frame):
+    with pytest.raises(FormatError, match="delimiter"):
+        serialize_csv(sample_frame, delimiter='"')
