@@ -18,10 +18,14 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS labels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS batch_labels (bkey INTEGER NOT NULL, label_id INTEGER NOT NULL,
     PRIMARY KEY (bkey, label_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS detections (
-    bkey INTEGER NOT NULL, item_index INTEGER NOT NULL, seq INTEGER NOT NULL, label_id INTEGER NOT NULL,
-    confidence REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
-    PRIMARY KEY (bkey, item_index, seq)) WITHOUT ROWID;
+-- detections, stored by columns: each row holds up to CHUNK boxes of consecutive items as raw
+-- little-endian arrays (item_index <i8, seq <i4, label_id <i4, confidence/x/y/w/h <f8), so an export
+-- reads a million boxes as a few dozen blobs instead of a million rows
+CREATE TABLE IF NOT EXISTS box_chunks (
+    bkey INTEGER NOT NULL, chunk_no INTEGER NOT NULL, first_item INTEGER NOT NULL, last_item INTEGER NOT NULL,
+    n INTEGER NOT NULL, item_index BLOB NOT NULL, seq BLOB NOT NULL, label_id BLOB NOT NULL,
+    confidence BLOB NOT NULL, x BLOB NOT NULL, y BLOB NOT NULL, w BLOB NOT NULL, h BLOB NOT NULL,
+    PRIMARY KEY (bkey, chunk_no)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
     batch_id TEXT NOT NULL, bkey INTEGER NOT NULL REFERENCES batches(key), status TEXT NOT NULL,

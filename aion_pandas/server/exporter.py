@@ -70,24 +70,26 @@ def build_frame(store: Store, dataset: dict[str, Any], include_failed: bool, bas
         zip(*items) if items else ((),) * 10)
     index = np.asarray(index, dtype=np.int64)
     boxes = store.export_boxes(dataset["bkey"])
-    if len(boxes) and n_img:
-        keep = np.isin(boxes[:, 0].astype(np.int64), index)
-        boxes = boxes[keep]
-    elif not n_img:
-        boxes = boxes[:0]
-    pos = np.searchsorted(index, boxes[:, 0].astype(np.int64))
+    if n_img:  # keep boxes of included items only (failed items have none, but be exact)
+        keep = np.isin(boxes["item_index"], index)
+        if not keep.all():
+            boxes = {k: v[keep] for k, v in boxes.items()}
+    else:
+        boxes = {k: v[:0] for k, v in boxes.items()}
+    n_box = len(boxes["item_index"])
+    pos = np.searchsorted(index, boxes["item_index"])
     empty = np.flatnonzero(np.bincount(pos, minlength=n_img) == 0)
     row_img = np.concatenate([pos, empty])
-    row_box = np.concatenate([np.arange(len(boxes)), np.full(len(empty), -1)])
-    order = np.argsort(row_img, kind="stable")
-    row_img, row_box = row_img[order], row_box[order]
+    row_box = np.concatenate([np.arange(n_box), np.full(len(empty), -1)])
+    if len(empty):
+        order = np.argsort(row_img, kind="stable")
+        row_img, row_box = row_img[order], row_box[order]
     has_box = row_box >= 0
-    sel = np.where(has_box, row_box, 0)
+    sel = row_box[has_box]
 
-    def box_col(j: int) -> np.ndarray:
+    def box_col(name: str) -> np.ndarray:
         out = np.full(len(row_img), np.nan)
-        if len(boxes):
-            out[has_box] = boxes[sel[has_box], j]
+        out[has_box] = boxes[name][sel]
         return out
 
     labels = store.batch_labels(dataset["bkey"])
@@ -96,14 +98,15 @@ def build_frame(store: Store, dataset: dict[str, Any], include_failed: bool, bas
     for lid, name in labels.items():
         lut[lid] = names.index(name)
     codes = np.full(len(row_img), -1, dtype=np.int64)
-    if len(boxes):
-        codes[has_box] = lut[boxes[sel[has_box], 1].astype(np.int64)]
+    codes[has_box] = lut[boxes["label_id"][sel]]
 
     def per_image(values: Any, dtype: str) -> Any:
         return pd.array(list(values), dtype=dtype).take(row_img) if n_img else pd.array([], dtype=dtype)
 
     tag_lists = np.empty(n_img, dtype=object)
-    tag_lists[:] = [json.loads(t or "[]") for t in tags]
+    parsed: dict[str, list[str]] = {}  # images with the same tags share one list
+    for i, text in enumerate(tags):
+        tag_lists[i] = parsed.get(text) if text in parsed else parsed.setdefault(text, json.loads(text or "[]"))
     urls = [f"{base_url}{API_PREFIX}/user-files/{f}/download" if f else None for f in file_id]
     columns: dict[str, Any] = {
         "dataset_id": pd.array(np.full(len(row_img), dataset["id"], dtype=object), dtype="string"),
@@ -113,7 +116,8 @@ def build_frame(store: Store, dataset: dict[str, Any], include_failed: bool, bas
         "height": per_image(height, "Int64"),
         "category": pd.Categorical.from_codes(codes, categories=names),
         "category_id": pd.array(np.where(codes >= 0, codes + 1, 0), dtype="Int64"),
-        "x": box_col(3), "y": box_col(4), "w": box_col(5), "h": box_col(6), "score": box_col(2),
+        "x": box_col("x"), "y": box_col("y"), "w": box_col("w"), "h": box_col("h"),
+        "score": box_col("confidence"),
         "description": per_image(description, "string"),
         "tags": tag_lists[row_img],
         "image_url": per_image(urls, "string"),

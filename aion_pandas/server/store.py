@@ -24,7 +24,23 @@ import numpy as np
 
 from ._schema import SCHEMA
 
-BOX_FIELDS = ("item_index", "label_id", "confidence", "x", "y", "w", "h")
+BOX_DTYPES: dict[str, str] = {"item_index": "<i8", "seq": "<i4", "label_id": "<i4", "confidence": "<f8",
+                              "x": "<f8", "y": "<f8", "w": "<f8", "h": "<f8"}
+BOX_CHUNK = 65_536  # boxes per stored chunk
+
+
+def _pack_boxes(rows: list[tuple]) -> dict[str, bytes]:
+    """(item_index, seq, label_id, confidence, x, y, w, h) rows -> one little-endian blob per column."""
+    columns = list(zip(*rows))
+    return {name: np.asarray(col, dtype=dtype).tobytes() for (name, dtype), col in zip(BOX_DTYPES.items(), columns)}
+
+
+def _unpack_boxes(rows: Iterable[sqlite3.Row]) -> dict[str, np.ndarray]:
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in BOX_DTYPES}
+    for row in rows:
+        for name, dtype in BOX_DTYPES.items():
+            parts[name].append(np.frombuffer(row[name], dtype=dtype))
+    return {name: np.concatenate(p) if p else np.empty(0, dtype=BOX_DTYPES[name]) for name, p in parts.items()}
 
 
 def utc_now() -> str:
@@ -128,7 +144,9 @@ class Store:
             labels: dict[str, int] = {r[1]: r[0] for r in c.execute("SELECT id, name FROM labels")}
             counts = {"completed": 0, "failed": 0, "pending": 0, "processing": 0}
             used: set[int] = set()
-            item_rows, box_rows = [], []
+            item_rows: list[tuple] = []
+            box_rows: list[tuple] = []
+            chunk_no = 0
             for index, item in enumerate(items):
                 counts[item.status] += 1
                 item_rows.append((bkey, index, str(uuid.uuid4()), item.status, item.file_id, item.file_name,
@@ -140,18 +158,30 @@ class Store:
                         lid = c.execute("INSERT INTO labels(name) VALUES (?)", (label,)).lastrowid
                         labels[label] = lid
                     used.add(lid)
-                    box_rows.append((bkey, index, seq, lid, conf, x, y, w, h))
-                if len(box_rows) >= 100_000:
-                    c.executemany("INSERT INTO detections VALUES (?,?,?,?,?,?,?,?,?)", box_rows)
-                    box_rows.clear()
+                    box_rows.append((index, seq, lid, conf, x, y, w, h))
+                if len(box_rows) >= BOX_CHUNK:
+                    self._insert_chunk(c, bkey, chunk_no, box_rows)
+                    chunk_no, box_rows = chunk_no + 1, []
+                if len(item_rows) >= 50_000:
+                    c.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", item_rows)
+                    item_rows = []
+            if box_rows:
+                self._insert_chunk(c, bkey, chunk_no, box_rows)
             c.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", item_rows)
-            c.executemany("INSERT INTO detections VALUES (?,?,?,?,?,?,?,?,?)", box_rows)
             c.executemany("INSERT INTO batch_labels VALUES (?, ?)", [(bkey, lid) for lid in used])
+            n_items = sum(counts.values())
             done = status in ("completed", "failed")
             c.execute("UPDATE batches SET total_items=?, successful_items=?, failed_items=?, completed_at=?"
-                      " WHERE key=?", (len(item_rows), counts["completed"], counts["failed"],
+                      " WHERE key=?", (n_items, counts["completed"], counts["failed"],
                                        now if done else None, bkey))
         return bid
+
+    @staticmethod
+    def _insert_chunk(c: sqlite3.Connection, bkey: int, chunk_no: int, rows: list[tuple]) -> None:
+        blobs = _pack_boxes(rows)
+        c.execute(f"INSERT INTO box_chunks(bkey, chunk_no, first_item, last_item, n, {', '.join(blobs)})"
+                  f" VALUES (?,?,?,?,?,{','.join('?' * len(blobs))})",
+                  (bkey, chunk_no, rows[0][0], rows[-1][0], len(rows), *blobs.values()))
 
     def list_batches(self, tenant: str, status: str | None, limit: int, offset: int
                      ) -> tuple[list[dict[str, Any]], int]:
@@ -173,12 +203,15 @@ class Store:
         if not items:
             return items
         lo, hi = items[0]["item_index"], items[-1]["item_index"]
+        cols = _unpack_boxes(self._conn().execute(
+            "SELECT * FROM box_chunks WHERE bkey = ? AND last_item >= ? AND first_item <= ? ORDER BY chunk_no",
+            (batch_key, lo, hi)))
+        names = self.batch_labels(batch_key)
+        keep = (cols["item_index"] >= lo) & (cols["item_index"] <= hi)
         boxes: dict[int, list[tuple]] = {}
-        for r in self._conn().execute(
-                "SELECT d.item_index, l.name, d.confidence, d.x, d.y, d.w, d.h FROM detections d"
-                " JOIN labels l ON l.id = d.label_id WHERE d.bkey = ? AND d.item_index BETWEEN ? AND ?"
-                " ORDER BY d.item_index, d.seq", (batch_key, lo, hi)):
-            boxes.setdefault(r[0], []).append(tuple(r)[1:])
+        picked = zip(*(cols[k][keep].tolist() for k in ("item_index", "label_id", "confidence", "x", "y", "w", "h")))
+        for index, lid, conf, x, y, w, h in picked:
+            boxes.setdefault(index, []).append((names[lid], conf, x, y, w, h))
         for item in items:
             item["detections"] = boxes.get(item["item_index"], [])
         return items
@@ -196,18 +229,13 @@ class Store:
             f" processed_at FROM items WHERE bkey = ? AND status IN ({marks}) ORDER BY item_index",
             (batch_key, *statuses)).fetchall()
 
-    def export_boxes(self, batch_key: int, chunk: int = 131_072) -> np.ndarray:
-        """All boxes of a batch as one float64 array with columns ``BOX_FIELDS``, in item order.
+    def export_boxes(self, batch_key: int) -> dict[str, np.ndarray]:
+        """All boxes of a batch as numpy columns (``BOX_DTYPES``), in item order.
 
-        Fetched in chunks straight into numpy, so 1M boxes never live as 1M Python rows at once.
+        Read as a few blobs per 65,536 boxes, so a million boxes never exist as Python objects.
         """
-        cur = self._conn().execute(
-            "SELECT item_index, label_id, confidence, x, y, w, h FROM detections WHERE bkey = ?"
-            " ORDER BY item_index, seq", (batch_key,))
-        parts = []
-        while rows := cur.fetchmany(chunk):
-            parts.append(np.array(rows, dtype=np.float64))
-        return np.concatenate(parts) if parts else np.empty((0, len(BOX_FIELDS)))
+        return _unpack_boxes(self._conn().execute(
+            "SELECT * FROM box_chunks WHERE bkey = ? ORDER BY chunk_no", (batch_key,)))
 
     # ------------------------------------------------------------ datasets
     _DATASET = ("SELECT d.*, b.status AS batch_status,"
@@ -273,7 +301,7 @@ class Store:
         conn = self._conn()
         total, ok = conn.execute("SELECT COUNT(*), COALESCE(SUM(status = 'completed'), 0) FROM items"
                                  " WHERE bkey = ?", (batch_key,)).fetchone()
-        boxes = conn.execute("SELECT COUNT(*) FROM detections WHERE bkey = ?", (batch_key,)).fetchone()[0]
+        boxes = conn.execute("SELECT COALESCE(SUM(n), 0) FROM box_chunks WHERE bkey = ?", (batch_key,)).fetchone()[0]
         return total, ok, boxes
 
     # ------------------------------------------------------------ exports
