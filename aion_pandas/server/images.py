@@ -15,12 +15,12 @@ from pathlib import Path
 from .store import Store
 
 
-def sniff_size(data: bytes) -> tuple[int | None, int | None]:
-    """(width, height) read from an image header with Pillow, or (None, None)."""
+def sniff_size(data: bytes | Path) -> tuple[int | None, int | None]:
+    """(width, height) read from an image header (bytes or a file) with Pillow, or (None, None)."""
     try:
         from PIL import Image
 
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
             return int(img.width), int(img.height)
     except Exception:
         return None, None

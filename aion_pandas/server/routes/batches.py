@@ -66,8 +66,8 @@ def import_batch(body: BatchCreate, tenant: Tenant, store: StoreDep, request: Re
             source = _import_path(settings.import_root, spec.path, where)
         out = spec.output_data
         width, height = (out.width, out.height) if out else (None, None)
-        if data is not None and (width is None or height is None):
-            width, height = sniff_size(data)
+        if (data is not None or source is not None) and (width is None or height is None):
+            width, height = sniff_size(data if data is not None else source)
         file_id = None
         if data is not None or source is not None:
             file_id = save_image(store, settings.files_dir, tenant, spec.file_name, data=data, source=source,

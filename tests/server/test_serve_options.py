@@ -1,0 +1,53 @@
+"""`serve` options: --rate-limit (429 + Retry-After), --import-root (path imports), --public-url, --url-ttl."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+from .helpers import all_results, api, assert_envelope, new_dataset
+
+
+def test_rate_limit_answers_429_with_retry_after(start_service):
+    svc = start_service(extra_args=("--rate-limit", "3"))
+    codes = [api(svc, "GET", "/datasets").status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    limited = api(svc, "GET", "/datasets")
+    error = assert_envelope(limited, 429, "RATE_LIMITED")
+    assert int(limited.headers["retry-after"]) == error["details"]["retry_after_seconds"] >= 1
+    # the limit is per tenant: the other key still gets through
+    assert api(svc, "GET", "/datasets", key=svc.other_api_key).status_code == 200
+    assert requests.get(f"{svc.root_url}/healthz", timeout=10).status_code == 200  # no key, no limit
+
+
+def test_import_root_allows_paths_under_it_only(start_service, tmp_path):
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    Image.new("RGB", (30, 20), (9, 9, 9)).save(root / "sub" / "a.png")
+    (tmp_path / "secret.txt").write_text("not for you")
+    svc = start_service(extra_args=("--import-root", str(root)))
+    ok = api(svc, "POST", "/batches", json={"items": [{"file_name": "a.png", "path": "sub/a.png"}]})
+    assert ok.status_code == 201, ok.text
+    item = all_results(svc, ok.json()["batch_id"])[0]
+    assert (item["output_data"]["width"], item["output_data"]["height"]) == (30, 20)  # read from the file
+    assert api(svc, "GET", f"/user-files/{item['file_id']}/download").content == (root / "sub" / "a.png").read_bytes()
+    for outside in ("../secret.txt", str(tmp_path / "secret.txt"), "sub/missing.png"):
+        resp = api(svc, "POST", "/batches", json={"items": [{"file_name": "x.png", "path": outside}]})
+        assert "path" in assert_envelope(resp, 422, "VALIDATION_ERROR")["message"]
+
+
+def test_public_url_and_url_ttl(start_service):
+    svc = start_service(demo=True, extra_args=("--public-url", "https://datasets.example.org/", "--url-ttl", "60"))
+    dataset = new_dataset(svc, "warehouse-safety")
+    export = api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "csv"}).json()
+    assert export["download_url"].startswith("https://datasets.example.org/exports/")
+    expires = int(export["download_url"].split("expires=")[1].split("&")[0])
+    assert abs(expires - (time.time() + 60)) < 30
+    path = export["download_url"].split("example.org", 1)[1]
+    assert requests.get(svc.root_url + path, timeout=10).status_code == 200
+    coco = api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "coco"}).json()
+    doc = requests.get(svc.root_url + coco["download_url"].split("example.org", 1)[1], timeout=10).json()
+    assert doc["images"][0]["coco_url"].startswith("https://datasets.example.org/api/v2/user-files/")
+    assert Path(svc.data_dir / "server.json").exists()
