@@ -237,7 +237,9 @@ class Transport:
                     have = 0
                 if expected_size is not None and have == expected_size and have > 0:
                     break
-                headers = {"Range": f"bytes={have}-"} if have else None
+                headers = {"Accept-Encoding": "identity"}  # byte offsets of the file itself, for Range
+                if have:
+                    headers["Range"] = f"bytes={have}-"
                 resp = self.send("GET", url, stream=True, headers=headers,
                                  ok_status=lambda s: s < 400 or (s == 416 and have > 0))
                 with resp:
@@ -256,7 +258,8 @@ class Transport:
                         bar.update(have)
                     try:
                         with open(part, "ab" if resumed else "wb") as fh:
-                            for chunk in resp.iter_content(CHUNK):
+                            # read1: whatever arrived, so bytes before a cut are kept for the resume
+                            while chunk := resp.raw.read1(CHUNK):
                                 fh.write(chunk)
                                 if bar is not None:
                                     bar.update(len(chunk))
@@ -281,6 +284,7 @@ class Transport:
                 if failures > self.max_retries:
                     raise ConnectionError(f"download stopped at {size} of {expected_size} bytes; "
                                           "call again to resume", method="GET", url=url)
+                self._sleep(failures - 1, None, "GET", url, f"stopped at {size} bytes")
         finally:
             if bar is not None:
                 bar.close()
