@@ -1,0 +1,94 @@
+"""FiftyOne's own COCO importer and exporter agree with our COCO reader and writer, box for box."""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import pytest
+
+from aion_pandas.formats import LossyConversionWarning, read_coco, write_coco
+
+pytestmark = pytest.mark.fiftyone
+
+
+@pytest.fixture(scope="module")
+def fo():
+    import fiftyone
+
+    return fiftyone
+
+
+def _touch_images(root: Path, names) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+def test_fiftyone_importer_reads_our_coco_to_the_same_boxes(fo, sample_frame, tmp_path):
+    labels = tmp_path / "labels.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        write_coco(sample_frame, labels)
+    _touch_images(tmp_path / "data", sample_frame["file_name"].unique())
+    dataset = fo.Dataset.from_dir(dataset_type=fo.types.COCODetectionDataset,
+                                  data_path=str(tmp_path / "data"), labels_path=str(labels),
+                                  label_types="detections", label_field="gt")
+    try:
+        assert len(dataset) == 3  # the image without boxes is a sample too
+        seen = 0
+        for sample in dataset:
+            name = Path(sample.filepath).relative_to((tmp_path / "data").resolve()).as_posix()
+            rows = sample_frame[(sample_frame["file_name"] == name) & sample_frame["x"].notna()]
+            dets = sample.gt.detections if sample.gt is not None else []
+            assert len(dets) == len(rows), name
+            width, height = int(rows["width"].iloc[0]) if len(rows) else 0, \
+                int(rows["height"].iloc[0]) if len(rows) else 0
+            ours = sorted((r.category, r.x, r.y, r.w, r.h, r.score, bool(r.iscrowd)) for r in rows.itertuples())
+            theirs = sorted((d.label, d.bounding_box[0] * width, d.bounding_box[1] * height,
+                             d.bounding_box[2] * width, d.bounding_box[3] * height, d.confidence,
+                             bool(d.iscrowd)) for d in dets)
+            for a, b in zip(ours, theirs):
+                assert a[0] == b[0] and a[5] == b[5] and a[6] == b[6]
+                assert all(math.isclose(u, v, abs_tol=1e-9) for u, v in zip(a[1:5], b[1:5]))
+            seen += len(dets)
+        assert seen == 5
+        assert sorted(dataset.default_classes or dataset.info.get("classes", [])) == \
+            sorted(["cat", "chien", "自転車", "root"])
+    finally:
+        dataset.delete()
+
+
+def test_we_read_fiftyone_exported_coco_to_the_same_boxes(fo, tmp_path):
+    dataset = fo.Dataset()
+    specs = {
+        "a/一.jpg": (640, 480, [("cat", [0.1, 0.2, 0.3, 0.4], 0.9), ("dog", [0.5, 0.5, 0.25, 0.125], None)]),
+        "b.jpg": (100, 50, []),
+        "c/d/e.png": (333, 500, [("dog", [0.0, 0.0, 1.0, 1.0], 0.5)]),
+    }
+    try:
+        for name, (width, height, dets) in specs.items():
+            sample = fo.Sample(filepath=str(tmp_path / "media" / name),
+                               metadata=fo.ImageMetadata(width=width, height=height))
+            sample["gt"] = fo.Detections(detections=[
+                fo.Detection(label=label, bounding_box=box, confidence=score) for label, box, score in dets])
+            dataset.add_sample(sample)
+        labels = tmp_path / "fo_labels.json"
+        dataset.export(dataset_type=fo.types.COCODetectionDataset, labels_path=str(labels),
+                       label_field="gt", export_media=False, rel_dir=str(tmp_path / "media"))
+        frame = read_coco(labels)
+        assert sorted(frame["file_name"].unique()) == sorted(specs)  # every image, the empty one too
+        for name, (width, height, dets) in specs.items():
+            rows = frame[(frame["file_name"] == name) & frame["x"].notna()]
+            assert len(rows) == len(dets), name
+            assert set(rows["width"]) <= {width} and set(rows["height"]) <= {height}
+            got = sorted((r.category, r.x, r.y, r.w, r.h) for r in rows.itertuples())
+            want = sorted((label, b[0] * width, b[1] * height, b[2] * width, b[3] * height)
+                          for label, b, _ in dets)
+            for g, w in zip(got, want):
+                assert g[0] == w[0] and all(math.isclose(u, v, abs_tol=1e-6) for u, v in zip(g[1:], w[1:]))
+        scored = frame[frame["score"].notna()]
+        assert sorted(scored["score"]) == [0.5, 0.9]
+    finally:
+        dataset.delete()
