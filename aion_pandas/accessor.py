@@ -80,8 +80,8 @@ class AionAccessor:
             return [run(i) for i in ids]
         from tqdm.auto import tqdm
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(ids)))) as pool:
-            return list(tqdm(pool.map(run, ids), total=len(ids), desc=what, unit="dataset",
-                             disable=not progress, leave=False))
+            bar = {"desc": what, "unit": "dataset", "leave": False, **({} if progress else {"disable": True})}
+            return list(tqdm(pool.map(run, ids), total=len(ids), **bar))  # TQDM_DISABLE etc. still apply
 
     @staticmethod
     def _check(errors: str) -> None:
