@@ -1,0 +1,384 @@
+"""Annotation frames and export files -> FiftyOne datasets, and the FiftyOne App.
+
+``to_fiftyone`` makes one sample per image (images without boxes included) with a ``ground_truth``
+``fo.Detections`` field (relative boxes, ``confidence`` from ``score``, the category as label,
+``iscrowd``/``difficult``/``truncated`` as attributes), the image size as ``fo.ImageMetadata`` and the
+frame's per-image extras (``dataset_id``, ``image_id``, ``description``, ``item_id``, ``item_status``,
+``image_url``; ``tags`` as the sample tags) as fields. Pixels are fetched from each image's
+``image_url`` with the client's key, in parallel, into a cache that later calls reuse; an image that
+cannot be fetched is named in one :class:`MissingImagesWarning` and kept as a sample with its labels.
+
+>>> import aion_pandas as aion
+>>> frame = aion.read_export("instances.json")            # doctest: +SKIP
+>>> dataset = aion.to_fiftyone(frame, name="safety")      # doctest: +SKIP
+>>> session = aion.launch_app(dataset)                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aion_pandas.formats.schema import validate_frame
+
+if TYPE_CHECKING:  # FiftyOne is an optional extra: imported on first use only
+    import fiftyone as fo
+
+__all__ = ["to_fiftyone", "launch_app", "fetch_images", "image_cache_dir", "MissingImagesWarning"]
+
+#: per-image columns of the canonical frame that become sample fields (name -> FiftyOne field type)
+_SAMPLE_FIELDS: dict[str, str] = {"dataset_id": "StringField", "image_id": "IntField",
+                                  "description": "StringField", "item_id": "StringField",
+                                  "item_status": "StringField", "image_url": "StringField"}
+#: per-box flags of the canonical frame that become detection attributes
+_BOX_FLAGS: tuple[str, ...] = ("iscrowd", "difficult", "truncated")
+
+
+class MissingImagesWarning(UserWarning):
+    """Some images could not be fetched or found; the message names them (their samples are kept)."""
+
+
+def image_cache_dir() -> Path:
+    """Where fetched images are cached: ``$AION_PANDAS_CACHE/images``, else ``$XDG_CACHE_HOME``
+    (default ``~/.cache``) ``/aion-pandas/images``.
+
+    >>> image_cache_dir().name
+    'images'
+    """
+    root = os.environ.get("AION_PANDAS_CACHE")
+    if root:
+        return Path(root) / "images"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aion-pandas" / "images"
+
+
+# --------------------------------------------------------------------------------------------
+# where each image's pixels are
+
+
+def _cache_path(cache_dir: Path, url: str, file_name: str) -> Path:
+    key = hashlib.sha1(url.split("?", 1)[0].encode()).hexdigest()[:20]
+    base = re.sub(r"[^\w.\-]+", "_", file_name.replace("\\", "/").rsplit("/", 1)[-1]) or "image"
+    return cache_dir / key[:2] / key[2:] / base
+
+
+def _fetch_one(client: Any, url: str, dest: Path) -> None:
+    data = client.get_bytes(url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0]
+    return (text[:80] + "...") if len(text) > 80 else (text or type(exc).__name__)
+
+
+def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None, client: Any = None,
+                 relative_to: str | os.PathLike | None = None, max_workers: int = 8,
+                 progress: bool | None = None) -> tuple[list[str], dict[str, str]]:
+    """Local paths for images (a frame with ``file_name`` and, optionally, ``image_url``), and the
+    images that could not be had (``{file_name: reason}``).
+
+    With ``images_dir`` the pixels are ``images_dir/file_name``. Otherwise an ``image_url`` is fetched
+    with ``client`` (default: ``aion_pandas.client.default_client()``, its key is sent only to URLs
+    under its base URL) into ``cache_dir`` (default :func:`image_cache_dir`), in parallel, with a
+    progress bar; cached files are reused. Without a URL, ``file_name`` is read relative to
+    ``relative_to`` (the export's folder) or the working directory.
+
+    >>> paths, missing = fetch_images(frame.drop_duplicates("image_id"))   # doctest: +SKIP
+    """
+    names = images["file_name"].astype("string").fillna("").tolist()
+    urls = images["image_url"].astype("string").tolist() if "image_url" in images else [None] * len(names)
+    cache = Path(cache_dir) if cache_dir is not None else image_cache_dir()
+    paths: list[str] = []
+    todo: list[tuple[int, str, Path]] = []
+    for i, (name, url) in enumerate(zip(names, urls)):
+        if images_dir is not None:
+            path = Path(images_dir) / name
+        elif url is not None and url is not pd.NA and url:
+            path = _cache_path(cache, url, name)
+            if not path.exists():
+                todo.append((i, url, path))
+        else:
+            path = Path(name) if os.path.isabs(name) else Path(relative_to or ".") / name
+        paths.append(os.path.abspath(path))
+    missing: dict[str, str] = {}
+    if todo:
+        missing.update(_download(todo, names, client, max_workers, progress))
+    fetched = {i for i, _, _ in todo}
+    for i, path in enumerate(paths):
+        if i not in fetched and names[i] not in missing and not os.path.exists(path):
+            missing[names[i]] = "no such file"
+    return paths, missing
+
+
+def _download(todo: list[tuple[int, str, Path]], names: list[str], client: Any, max_workers: int,
+              progress: bool | None) -> dict[str, str]:
+    from tqdm.auto import tqdm
+
+    if client is None:
+        from aion_pandas.client import default_client
+        client = default_client()
+    base = str(getattr(client, "base_url", "") or "").rstrip("/")
+    missing: dict[str, str] = {}
+
+    def one(job: tuple[int, str, Path]) -> tuple[int, str | None]:
+        i, url, path = job
+        if base and not url.startswith(base + "/"):
+            return i, f"not under the client's base URL {base}"
+        try:
+            _fetch_one(client, url, path)
+        except Exception as exc:  # noqa: BLE001 - one image failing never loses the others
+            return i, _short_reason(exc)
+        return i, None
+
+    bar = tqdm(total=len(todo), desc="images", unit="img", disable=(progress is False) or None)
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        for i, reason in pool.map(one, todo):
+            bar.update(1)
+            if reason is not None:
+                missing[names[i]] = reason
+    bar.close()
+    return missing
+
+
+def _warn_missing(missing: dict[str, str]) -> None:
+    shown = [f"{name} ({reason})" for name, reason in list(missing.items())[:20]]
+    more = f", and {len(missing) - 20:,} more" if len(missing) > 20 else ""
+    warnings.warn(f"{len(missing):,} image(s) could not be fetched or found; their samples are kept "
+                  f"without pixels: " + ", ".join(shown) + more, MissingImagesWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------------
+# frame -> FiftyOne
+
+
+def _as_frame(source: Any) -> tuple[pd.DataFrame, str | None]:
+    """The canonical frame of ``source`` and the folder its relative image paths are under."""
+    if isinstance(source, pd.DataFrame):
+        return validate_frame(source, where="frame given to to_fiftyone"), None
+    from aion_pandas.formats import read_export
+    frame = read_export(source)
+    folder = None
+    if isinstance(source, (str, os.PathLike)) and not str(source).lower().startswith(("http://", "https://")):
+        folder = os.path.dirname(os.path.abspath(source))
+    return frame, folder
+
+
+def _image_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the image it belongs to (0..n-1 in order of first appearance), and each image's first row."""
+    codes = frame.groupby(["dataset_id", "image_id"], sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    return codes, first
+
+
+def _column(images: pd.DataFrame, name: str) -> list[Any]:
+    col = images[name]
+    if name == "tags":
+        return [list(v) if isinstance(v, (list, tuple, np.ndarray)) else [] for v in col]
+    return col.astype(object).where(col.notna(), None).tolist()
+
+
+def _sizes(images: pd.DataFrame, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Image widths and heights (float, NaN when unknown); a size the frame lacks is read from the file."""
+    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
+    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
+    unknown = np.flatnonzero(np.isnan(width) | np.isnan(height))
+    if len(unknown):
+        from PIL import Image
+        for i in unknown:
+            try:
+                with Image.open(paths[i]) as im:
+                    width[i], height[i] = im.size
+            except OSError:
+                pass
+    return width, height
+
+
+def _detection_docs(frame: pd.DataFrame, codes: np.ndarray, n_images: int, width: np.ndarray,
+                    height: np.ndarray) -> tuple[list[list[dict[str, Any]]], int]:
+    """Per image, its boxes as plain dicts (label, relative bounding_box, confidence, flags), and the
+    number of boxes left out because their image's size is unknown."""
+    xywh = frame[["x", "y", "w", "h"]].to_numpy(dtype="float64", na_value=np.nan)
+    rows = np.flatnonzero(~np.isnan(xywh[:, 0]))
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    img = codes[rows]
+    w, h = width[img], height[img]
+    rel = np.column_stack([xywh[rows, 0] / w, xywh[rows, 1] / h, xywh[rows, 2] / w, xywh[rows, 3] / h])
+    sized = ~np.isnan(rel).any(axis=1)
+    labels = frame["category"].astype(object).to_numpy()[rows].tolist()
+    score = frame["score"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    conf = np.where(np.isnan(score), None, score.astype(object)).tolist()
+    flags = {name: _column(frame.iloc[rows], name) for name in _BOX_FLAGS if name in frame.columns}
+    boxes, ok = rel.tolist(), sized.tolist()
+    per_image: list[list[dict[str, Any]]] = [[] for _ in range(n_images)]
+    for k, image in enumerate(img.tolist()):
+        if not ok[k]:
+            continue
+        det = {"label": str(labels[k]), "bounding_box": boxes[k], "confidence": conf[k]}
+        for name, values in flags.items():
+            if values[k] is not None:
+                det[name] = bool(values[k])
+        per_image[image].append(det)
+    return per_image, int((~sized).sum())
+
+
+def _new_dataset(name: str | None, overwrite: bool, frame: pd.DataFrame) -> fo.Dataset:
+    import fiftyone as fo
+
+    if name is None:
+        ids = frame["dataset_id"].dropna().unique()
+        source = str(frame.attrs.get("source") or "")
+        stem = f"aion-{ids[0]}" if len(ids) == 1 else \
+            (Path(source.split("?", 1)[0]).stem if source else "aion-frame")
+        return fo.Dataset(fo.make_unique_dataset_name(stem or "aion-frame"))
+    if fo.dataset_exists(name) and not overwrite:
+        raise ValueError(f"a FiftyOne dataset named {name!r} exists: pass overwrite=True to replace "
+                         f"it, or another name")
+    return fo.Dataset(name, overwrite=overwrite)
+
+
+def _declare_fields(dataset: fo.Dataset, columns: pd.Index, label_field: str, flags: list[str]) -> None:
+    import fiftyone as fo
+
+    for field, kind in _SAMPLE_FIELDS.items():
+        if field in columns:
+            dataset.add_sample_field(field, getattr(fo, kind))
+    dataset.add_sample_field(label_field, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
+    for flag in flags:
+        dataset.add_sample_field(f"{label_field}.detections.{flag}", fo.BooleanField)
+
+
+def _base_samples(paths: list[str], images: pd.DataFrame, width: np.ndarray,
+                  height: np.ndarray) -> list[fo.Sample]:
+    import fiftyone as fo
+
+    fields = {name: _column(images, name) for name in _SAMPLE_FIELDS if name in images.columns}
+    tags = _column(images, "tags") if "tags" in images.columns else [[] for _ in paths]
+    sizes = zip(np.where(np.isnan(width), None, width.astype(object)).tolist(),
+                np.where(np.isnan(height), None, height.astype(object)).tolist())
+    samples = []
+    for i, (path, (w, h)) in enumerate(zip(paths, sizes)):
+        meta = fo.ImageMetadata(width=int(w), height=int(h)) if w is not None and h is not None else None
+        samples.append(fo.Sample(filepath=path, tags=tags[i], metadata=meta,
+                                 **{name: values[i] for name, values in fields.items()}))
+    return samples
+
+
+def _add_bulk(dataset: fo.Dataset, samples: list[fo.Sample], per_image: list[list[dict[str, Any]]],
+              label_field: str, progress: bool | None) -> None:
+    """Samples through ``add_samples``, then every image's detections in one ``set_values`` bulk
+    write of their stored form (FiftyOne's own layout: ``fo.Detection(...).to_mongo()``)."""
+    from bson import ObjectId
+    import fiftyone as fo
+
+    ids = dataset.add_samples(samples, progress=bool(progress))
+    samples.clear()  # FiftyOne reloads in-memory samples after a bulk write: drop ours first
+    stored = dict(fo.Detection(label="", bounding_box=[0, 0, 0, 0]).to_mongo())
+    kind, kinds = stored["_cls"], fo.Detections().to_mongo()["_cls"]
+    docs = {}
+    for sample_id, dets in zip(ids, per_image):
+        docs[sample_id] = {"_cls": kinds, "detections": [
+            {"_id": ObjectId(), "_cls": kind, "attributes": {}, "tags": [], **det} for det in dets]}
+    dataset.set_values(label_field, docs, key_field="id", validate=False, expand_schema=False,
+                       progress=bool(progress))
+
+
+def _add_objects(dataset: fo.Dataset, samples: list[fo.Sample], per_image: list[list[dict[str, Any]]],
+                 label_field: str, progress: bool | None) -> None:
+    """Samples carrying ``fo.Detections`` objects, through ``add_samples`` (FiftyOne validates each)."""
+    import fiftyone as fo
+
+    for sample, dets in zip(samples, per_image):
+        sample[label_field] = fo.Detections(detections=[fo.Detection(**det) for det in dets])
+    dataset.add_samples(samples, progress=bool(progress))
+    samples.clear()
+
+
+def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: str | None = None,
+                overwrite: bool = False, persistent: bool = False, client: Any = None, *,
+                images_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+                label_field: str = "ground_truth", method: str = "bulk", max_workers: int = 8,
+                progress: bool | None = None) -> fo.Dataset:
+    """A FiftyOne dataset from a canonical annotation frame or an export (path, bytes, file, URL).
+
+    One sample per image (images without boxes too, with an empty ``Detections``); boxes are
+    relative ``[x, y, w, h]`` in ``label_field``; image size in ``metadata``; the frame's per-image
+    extras as fields and ``tags`` as sample tags. Pixels: ``images_dir/file_name`` when given, else
+    fetched from ``image_url`` into the cache (see :func:`fetch_images`). ``method="bulk"`` writes
+    detections in one bulk update (fast); ``"objects"`` builds ``fo.Detection`` objects (slower).
+    ``name`` defaults to one made from the dataset id or file name; an existing name needs
+    ``overwrite=True``.
+
+    >>> dataset = to_fiftyone(aion.read_export("instances.json"), name="safety")  # doctest: +SKIP
+    >>> dataset.count("ground_truth.detections")                                 # doctest: +SKIP
+    1523
+    """
+    if method not in ("bulk", "objects"):
+        raise ValueError(f"method must be 'bulk' or 'objects', got {method!r}")
+    frame, folder = _as_frame(source)
+    codes, first = _image_codes(frame)
+    images = frame.iloc[first]
+    paths, missing = fetch_images(images, images_dir=images_dir, cache_dir=cache_dir, client=client,
+                                  relative_to=folder, max_workers=max_workers, progress=progress)
+    width, height = _sizes(images, paths)
+    per_image, unsized = _detection_docs(frame, codes, len(first), width, height)
+
+    dataset = _new_dataset(name, overwrite, frame)
+    try:
+        flags = [f for f in _BOX_FLAGS if f in frame.columns]
+        _declare_fields(dataset, frame.columns, label_field, flags)
+        samples = _base_samples(paths, images, width, height)
+        (_add_bulk if method == "bulk" else _add_objects)(dataset, samples, per_image, label_field,
+                                                           progress)
+        categories = frame["category"].cat.categories
+        dataset.default_classes = [str(c) for c in categories]
+        dataset.info = {"source": str(frame.attrs.get("source") or "frame"),
+                        "format": frame.attrs.get("format"), "missing_images": sorted(missing)}
+        dataset.persistent = persistent
+        dataset.save()
+    except BaseException:
+        dataset.delete()
+        raise
+    if missing:
+        _warn_missing(missing)
+    if unsized:
+        warnings.warn(f"{unsized:,} box(es) left out: their image's width/height is unknown and the "
+                      f"image could not be read", MissingImagesWarning, stacklevel=2)
+    return dataset
+
+
+def launch_app(dataset: fo.Dataset | Any, **kw: Any) -> fo.Session:
+    """Open the FiftyOne App on ``dataset`` (or a view): ``fo.launch_app`` with its keywords.
+
+    In a notebook the App shows in the output cell; ``remote=True, address="127.0.0.1", port=P``
+    serves it for a browser instead. ``auto=False`` starts the server without displaying it (as a
+    headless notebook run should).
+
+    >>> session = launch_app(dataset, auto=False)   # doctest: +SKIP
+    >>> session.url                                 # doctest: +SKIP
+    'http://localhost:5151/'
+    """
+    import fiftyone as fo
+
+    if not isinstance(dataset, fo.core.collections.SampleCollection):
+        raise TypeError(f"launch_app needs a FiftyOne dataset or view, got {type(dataset).__name__}")
+    if isinstance(dataset, fo.Dataset):
+        return fo.launch_app(dataset, **kw)
+    return fo.launch_app(view=dataset, **kw)
