@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -93,12 +94,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .embedded import ensure_local_service
+    from .embedded import ensure_local_service, stop_local_service
 
     service = ensure_local_service(args.data_dir, demo=True)
     print(f"Local Datasets API: {service.base_url} ({'started' if service.started else 'already running'},"
           f" pid {service.pid}, data in {service.data_dir})", flush=True)
-    notebook = args.notebook or Path.cwd() / "notebooks" / "quickstart.ipynb"
+    notebook = args.notebook or _default_notebook()
     env = {**os.environ, "AIONVISION_BASE_URL": service.base_url, "AIONVISION_API_KEY": service.api_key}
     cmd = [sys.executable, "-m", "jupyterlab", str(notebook), f"--port={args.port}"]
     if args.no_browser:
@@ -111,10 +112,31 @@ def _demo(args: argparse.Namespace) -> int:
     if shutil.which("jupyter") is None and not _has_module("jupyterlab"):
         print("JupyterLab is not installed: pip install 'aion-pandas[widgets]'", file=sys.stderr)
         return 1
+    lab = subprocess.Popen(cmd, env=env)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+        return lab.wait()
+    except (KeyboardInterrupt, SystemExit):
+        lab.terminate()
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            lab.kill()
         return 0
+    finally:
+        if service.started:  # the service this command started ends with it
+            stop_local_service(service)
+
+
+def _default_notebook() -> Path:
+    """notebooks/quickstart.ipynb of the current folder, else of the source checkout this package is in."""
+    here = Path.cwd() / "notebooks" / "quickstart.ipynb"
+    checkout = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+    return here if here.exists() or not checkout.exists() else checkout
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _has_module(name: str) -> bool:

@@ -137,3 +137,20 @@ def ensure_local_service(data_dir: Path | str | None = None, demo: bool = True) 
             return LocalService(info["base_url"], key, data_dir, int(info["pid"]), started=False)
         proc, info = start_server_process(data_dir, demo=demo)
         return LocalService(info["base_url"], key, data_dir, proc.pid, started=True)
+
+
+def stop_local_service(service: LocalService, timeout: float = 15.0) -> bool:
+    """Stop a local service (SIGTERM) and wait until it is gone; False when it was not running."""
+    import signal
+
+    if not _pid_alive(service.pid):
+        return False
+    os.kill(service.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(service.pid) and time.monotonic() < deadline:
+        try:  # reap it when it is our child
+            os.waitpid(service.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    return True

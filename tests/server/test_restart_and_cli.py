@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import requests
 from PIL import Image
@@ -121,3 +122,39 @@ def test_serve_makes_and_prints_a_key_once(tmp_path):
     proc.terminate()
     proc.wait(timeout=15)
     assert (data_dir / "server.log").read_text().count(key) == 1
+
+
+def test_demo_command_runs_jupyterlab_against_the_embedded_service(tmp_path):
+    import socket
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tmp_path / "aion-home"
+    env = {**os.environ, "AION_PANDAS_HOME": str(home)}
+    demo = subprocess.Popen([sys.executable, "-m", "aion_pandas", "demo", "--no-browser", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        lab_up = False
+        while time.monotonic() < deadline and not lab_up:
+            try:
+                lab_up = requests.get(f"http://127.0.0.1:{port}/lab", timeout=2, allow_redirects=False).status_code in (200, 302)
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        assert lab_up, "JupyterLab did not answer"
+        info = read_server_json(home)
+        key = (home / "api_key").read_text().strip()
+        lab = next(p for p in psutil.Process(demo.pid).children(recursive=True) if "jupyterlab" in " ".join(p.cmdline()))
+        lab_env = lab.environ()
+        assert lab_env["AIONVISION_BASE_URL"] == info["base_url"] and lab_env["AIONVISION_API_KEY"] == key
+        assert "quickstart.ipynb" in " ".join(lab.cmdline())
+        server_pid = info["pid"]
+    finally:
+        demo.terminate()
+        out, _ = demo.communicate(timeout=60)
+    assert key not in out
+    assert not psutil.pid_exists(server_pid) or psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
+    assert not (home / "server.json").exists()
