@@ -1,7 +1,10 @@
 """COCO JSON -> columns -> canonical frame (the fast path of :func:`aion_pandas.formats.coco.parse_coco`).
 
-msgspec decodes the document into typed, GC-untracked structs (bbox as a 4-field array-like struct,
-so no per-box list); the columns are then pulled out once and everything after is numpy/Arrow.
+msgspec decodes ``images`` and ``categories`` into typed, GC-untracked structs and keeps
+``annotations`` as one raw slice (checked, not built). That slice is then decoded in ~8 MB pieces
+into typed structs (bbox an array-like struct: no per-box list) whose fields are pulled into numpy
+columns before the next piece, so memory stays bounded; everything after is numpy/Arrow.
+(A pure numpy byte scan of the annotations was measured too: 1.5x slower than these pieces here.)
 
 >>> doc = decode(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [], "categories": []}')
 >>> doc.images[0].file_name
@@ -279,7 +282,7 @@ class _BadCut(Exception):
 
 
 def _pieces(view: memoryview) -> Any:
-    """Yield ``(a JSON array of some annotations, True for the first piece)`` (zero-copy scan)."""
+    """Yield ``(the text of some annotations without the brackets, True for the first piece)``."""
     head = bytes(view[:64]).lstrip()
     tail = bytes(view[-64:]).rstrip()
     if not head.startswith(b"[") or not tail.endswith(b"]"):
@@ -294,15 +297,15 @@ def _pieces(view: memoryview) -> Any:
             if found:
                 cut = found.start() + 1
         body = view[pos:cut]
-        if bytes(body[:256]).strip() or bytes(body).strip():  # skip an empty array's whitespace
-            yield b"[" + body + b"]", first
+        if len(body) > 64 or bytes(body).strip():  # skip an empty array's whitespace
+            yield body, first
             first = False
         pos = _SPLIT_TAIL.match(view, cut, body_end).end() if cut < body_end else cut
 
 
-def _decode_piece(piece: bytes, first: bool, where: str | None) -> dict[str, Any]:
+def _decode_piece(body: memoryview, first: bool, where: str | None) -> dict[str, Any]:
     try:
-        anns = _CHUNK_DECODER.decode(piece)
+        anns = _CHUNK_DECODER.decode(b"[" + body + b"]")
     except msgspec.ValidationError as exc:
         if first:  # indices in the first piece are the array's own
             raise FormatError(_shift(str(exc), 0), path=where) from None
