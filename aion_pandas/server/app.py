@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.keys = KeyRing(settings.api_keys)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.signer = Signer(load_or_create_secret(settings.data_dir))
+    app.state.export_slots = threading.BoundedSemaphore(max(1, settings.export_concurrency))
     app.add_middleware(RequestIdMiddleware)
     _install_error_handlers(app)
     app.include_router(datasets.router, prefix=API_PREFIX)

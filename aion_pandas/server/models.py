@@ -60,6 +60,7 @@ class LatestExport(BaseModel):
 
 
 class DatasetPublic(BaseModel):
+    """A dataset: a snapshot of a completed batch's results that can be exported."""
     id: str
     name: str
     description: str | None
@@ -74,7 +75,7 @@ class DatasetPublic(BaseModel):
     supported_formats: list[ExportFormat]
     latest_export: LatestExport | None
     format_config: dict[str, Any]
-    failure_reason: str | None = None
+    failure_reason: str | None = Field(None, description="why the dataset failed (status 'failed')")
 
 
 class DatasetsPage(BaseModel):
@@ -93,11 +94,12 @@ class ExportCreate(BaseModel):
 
 
 class ExportPublic(BaseModel):
+    """A finished export. ``download_url`` is absolute, signed and expiring: it needs no API key."""
     export_id: str
     dataset_id: str
     format: ExportFormat
     status: Literal["completed"]
-    record_count: int
+    record_count: int = Field(description="images (items) in the file")
     download_url: str
     file_size_bytes: int
     content_type: str
@@ -136,6 +138,7 @@ class Period(BaseModel):
 
 
 class StatisticsPublic(BaseModel):
+    """Datasets created and exports made in the period, for the calling tenant."""
     dataset_statistics: DatasetStatistics
     export_statistics: ExportStatistics
     popular_formats: list[PopularFormat]
@@ -199,6 +202,7 @@ class BatchCreate(BaseModel):
 
 
 class BatchPublic(BaseModel):
+    """A batch's status: items are processed into results; a completed batch can become a dataset."""
     batch_id: str
     name: str | None
     status: BatchStatus
@@ -220,17 +224,19 @@ class BatchesPage(BaseModel):
 
 
 class BatchItemResult(BaseModel):
-    item_id: str
-    item_index: int
+    """One item's result. ``output_data`` is null unless ``status`` is ``completed``."""
+    item_id: str = Field(description="the item's id (stable)")
+    item_index: int = Field(description="0-based position of the item in its batch")
     status: ItemStatus
-    file_id: str | None
+    file_id: str | None = Field(description="the image: GET /user-files/{file_id}/download (null: no bytes)")
     file_name: str
     output_data: OutputData | None
-    error_message: str | None
+    error_message: str | None = Field(description="why a failed item failed")
     processed_at: datetime | None
 
 
 class BatchResultsPage(BaseModel):
+    """A page of a batch's results, in item order."""
     batch_id: str
     batch_status: BatchStatus
     results: list[BatchItemResult]

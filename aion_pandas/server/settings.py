@@ -25,6 +25,7 @@ class Settings:
     rate_limit_per_minute: int = 0         # per tenant; 0 = no limit
     import_root: Path | None = None        # POST /batches may reference image paths under this folder
     worker_poll_seconds: float = 0.2
+    export_concurrency: int = 2            # exports built at once (each holds its frame in memory)
 
     @property
     def db_path(self) -> Path:

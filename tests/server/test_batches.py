@@ -5,6 +5,7 @@ import base64
 import io
 
 import pytest
+import requests
 from PIL import Image
 
 from .helpers import all_results, api, assert_envelope, batches_by_name, png_base64, wait_status
@@ -112,3 +113,24 @@ def test_import_rejects_bad_items(service, item, field):
 
 def test_import_needs_items(service):
     assert_envelope(api(service, "POST", "/batches", json={"items": []}), 422, "VALIDATION_ERROR")
+
+
+def test_openapi_documents_every_route_and_shape(service):
+    doc = requests.get(f"{service.root_url}/openapi.json", timeout=10).json()
+    paths = doc["paths"]
+    for path, method in [("/api/v2/datasets", "post"), ("/api/v2/datasets", "get"),
+                         ("/api/v2/datasets/{dataset_id}", "get"), ("/api/v2/datasets/{dataset_id}/export", "post"),
+                         ("/api/v2/datasets/statistics/summary", "get"), ("/api/v2/batches", "get"),
+                         ("/api/v2/batches", "post"), ("/api/v2/batch/{batch_id}", "get"),
+                         ("/api/v2/batch/{batch_id}/results", "get"),
+                         ("/api/v2/user-files/{file_id}/download", "get"),
+                         ("/exports/{export_id}/{filename}", "get"), ("/healthz", "get")]:
+        assert method in paths[path], (path, method)
+    export_op = paths["/api/v2/datasets/{dataset_id}/export"]["post"]
+    assert {"401", "404", "409", "422"} <= set(export_op["responses"])
+    schemas = doc["components"]["schemas"]
+    assert {"ErrorEnvelope", "BatchItemResult", "OutputData", "Detection", "BBox", "DatasetPublic",
+            "ExportPublic", "StatisticsPublic"} <= set(schemas)
+    assert set(schemas["BatchItemResult"]["properties"]) >= {"item_id", "item_index", "status", "output_data",
+                                                            "error_message", "file_id", "file_name"}
+    assert "HTTPBearer" in doc["components"]["securitySchemes"]

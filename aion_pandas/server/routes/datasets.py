@@ -96,6 +96,7 @@ def export_dataset(dataset_id: str, body: ExportCreate, tenant: Tenant, store: S
         raise ApiError(409, "DATASET_NOT_READY", f"dataset {dataset_id!r} is {row['status']}, not ready;"
                        " wait until its status is 'ready'", {"dataset_id": dataset_id, "status": row["status"]})
     state = request.app.state
-    result = run_export(store, state.settings, state.signer, tenant, row, body.format, body.options,
-                        body.include_failed_items, public_base(request))
+    with state.export_slots:  # a few exports at a time, so memory stays bounded under load
+        result = run_export(store, state.settings, state.signer, tenant, row, body.format, body.options,
+                            body.include_failed_items, public_base(request))
     return ExportPublic(**result)
