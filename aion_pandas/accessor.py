@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 ID_COLUMNS = ("id", "dataset_id")
 Errors = Literal["coerce", "raise"]
+# export options the reader must know too: (format, option)
+_READER_OPTIONS = {("csv", "delimiter"), ("pascal_voc", "one_based")}
 
 
 def _dataset_ids(frame: pd.DataFrame) -> list[str]:
@@ -175,9 +177,7 @@ class AionAccessor:
 
         def one(dataset_id: str) -> pd.DataFrame:
             export, path = self._fetch(api, dataset_id, format, options, include_failed_items, None, reuse)
-            reader_options = {}
-            if format == "csv" and options and "delimiter" in options:
-                reader_options["delimiter"] = options["delimiter"]
+            reader_options = {k: v for k, v in (options or {}).items() if (format, k) in _READER_OPTIONS}
             frame = read_export(path, format=format, **reader_options)
             frame["dataset_id"] = pd.array([dataset_id] * len(frame), dtype="string")
             frame.attrs.update({"export_id": export.export_id})
