@@ -3,7 +3,7 @@
 ``to_fiftyone`` makes one sample per image (images without boxes included) with a ``ground_truth``
 ``fo.Detections`` field (relative boxes, ``confidence`` from ``score``, the category as label,
 ``iscrowd``/``difficult``/``truncated`` as attributes), the image size as ``fo.ImageMetadata`` and the
-frame's per-image extras (``dataset_id``, ``image_id``, ``description``, ``item_id``, ``item_status``,
+frame's per-image extras (``aion_dataset_id``, ``image_id``, ``description``, ``item_id``, ``item_status``,
 ``image_url``; ``tags`` as the sample tags) as fields. Pixels are fetched from each image's
 ``image_url`` with the client's key, in parallel, into a cache that later calls reuse; an image that
 cannot be fetched is named in one :class:`MissingImagesWarning` and kept as a sample with its labels.
@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # FiftyOne is an optional extra: imported on first use only
 
 __all__ = ["to_fiftyone", "launch_app", "fetch_images", "image_cache_dir", "MissingImagesWarning"]
 
-#: per-image columns of the canonical frame that become sample fields (name -> FiftyOne field type)
+#: per-image columns of the canonical frame that become sample fields (name -> FiftyOne field type);
+#: ``dataset_id`` is stored as ``aion_dataset_id`` (FiftyOne's samples have their own ``dataset_id``)
 _SAMPLE_FIELDS: dict[str, str] = {"dataset_id": "StringField", "image_id": "IntField",
                                   "description": "StringField", "item_id": "StringField",
                                   "item_status": "StringField", "image_url": "StringField"}
@@ -46,18 +47,17 @@ class MissingImagesWarning(UserWarning):
     """Some images could not be fetched or found; the message names them (their samples are kept)."""
 
 
-def image_cache_dir() -> Path:
-    """Where fetched images are cached: ``$AION_PANDAS_CACHE/images``, else ``$XDG_CACHE_HOME``
-    (default ``~/.cache``) ``/aion-pandas/images``.
+def image_cache_dir(client: Any = None) -> Path:
+    """Where fetched images are cached: ``images/`` under the client's cache dir (``client.cache_dir``,
+    else the configured one: ``$AION_PANDAS_CACHE_DIR`` or ``<data dir>/cache``).
 
     >>> image_cache_dir().name
     'images'
     """
-    root = os.environ.get("AION_PANDAS_CACHE")
-    if root:
-        return Path(root) / "images"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aion-pandas" / "images"
+    if client is not None and getattr(client, "cache_dir", None) is not None:
+        return Path(client.cache_dir) / "images"
+    from aion_pandas.config import cache_dir
+    return cache_dir() / "images"
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,16 +96,16 @@ def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None =
     images that could not be had (``{file_name: reason}``).
 
     With ``images_dir`` the pixels are ``images_dir/file_name``. Otherwise an ``image_url`` is fetched
-    with ``client`` (default: ``aion_pandas.client.default_client()``, its key is sent only to URLs
-    under its base URL) into ``cache_dir`` (default :func:`image_cache_dir`), in parallel, with a
-    progress bar; cached files are reused. Without a URL, ``file_name`` is read relative to
+    with ``client`` (default: ``aion_pandas.client.default_client()``; it sends its key only to its
+    own service) into ``cache_dir`` (default :func:`image_cache_dir`), in parallel, with a progress
+    bar; a cached file is never fetched again. Without a URL, ``file_name`` is read relative to
     ``relative_to`` (the export's folder) or the working directory.
 
     >>> paths, missing = fetch_images(frame.drop_duplicates("image_id"))   # doctest: +SKIP
     """
     names = images["file_name"].astype("string").fillna("").tolist()
     urls = images["image_url"].astype("string").tolist() if "image_url" in images else [None] * len(names)
-    cache = Path(cache_dir) if cache_dir is not None else image_cache_dir()
+    cache = Path(cache_dir) if cache_dir is not None else image_cache_dir(client)
     paths: list[str] = []
     todo: list[tuple[int, str, Path]] = []
     for i, (name, url) in enumerate(zip(names, urls)):
@@ -135,13 +135,10 @@ def _download(todo: list[tuple[int, str, Path]], names: list[str], client: Any, 
     if client is None:
         from aion_pandas.client import default_client
         client = default_client()
-    base = str(getattr(client, "base_url", "") or "").rstrip("/")
     missing: dict[str, str] = {}
 
     def one(job: tuple[int, str, Path]) -> tuple[int, str | None]:
         i, url, path = job
-        if base and not url.startswith(base + "/"):
-            return i, f"not under the client's base URL {base}"
         try:
             _fetch_one(client, url, path)
         except Exception as exc:  # noqa: BLE001 - one image failing never loses the others
@@ -254,12 +251,16 @@ def _new_dataset(name: str | None, overwrite: bool, frame: pd.DataFrame) -> fo.D
     return fo.Dataset(name, overwrite=overwrite)
 
 
+def _field_name(column: str) -> str:
+    return "aion_dataset_id" if column == "dataset_id" else column
+
+
 def _declare_fields(dataset: fo.Dataset, columns: pd.Index, label_field: str, flags: list[str]) -> None:
     import fiftyone as fo
 
     for field, kind in _SAMPLE_FIELDS.items():
         if field in columns:
-            dataset.add_sample_field(field, getattr(fo, kind))
+            dataset.add_sample_field(_field_name(field), getattr(fo, kind))
     dataset.add_sample_field(label_field, fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections)
     for flag in flags:
         dataset.add_sample_field(f"{label_field}.detections.{flag}", fo.BooleanField)
@@ -269,7 +270,7 @@ def _base_samples(paths: list[str], images: pd.DataFrame, width: np.ndarray,
                   height: np.ndarray) -> list[fo.Sample]:
     import fiftyone as fo
 
-    fields = {name: _column(images, name) for name in _SAMPLE_FIELDS if name in images.columns}
+    fields = {_field_name(name): _column(images, name) for name in _SAMPLE_FIELDS if name in images.columns}
     tags = _column(images, "tags") if "tags" in images.columns else [[] for _ in paths]
     sizes = zip(np.where(np.isnan(width), None, width.astype(object)).tolist(),
                 np.where(np.isnan(height), None, height.astype(object)).tolist())
