@@ -160,7 +160,14 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name in raw.columns:
             out[name] = raw[name].astype("string")
     if "tags" in raw.columns:
-        out["tags"] = [_parse_tags(v, row, where) for row, v in enumerate(raw["tags"].tolist())]
+        cache: dict[object, list[str]] = {}
+        tags = []
+        for row, value in enumerate(raw["tags"].tolist()):
+            parsed = cache.get(value)
+            if parsed is None:
+                parsed = cache[value] = _parse_tags(value, row, where)
+            tags.append(list(parsed) if parsed else [])
+        out["tags"] = tags
     if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
@@ -178,3 +185,85 @@ def _parse_tags(value: object, row: int, where: str) -> list[str]:
                           path=where, member=MANIFEST_NAME)
     return [str(v) for v in parsed]
 
+
+
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def is_image(name: str) -> bool:
+    """Whether a member name looks like an image file."""
+    return name.lower().endswith(_IMAGE_EXTENSIONS)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from an image's header (Pillow reads no pixels), ``None`` if unreadable."""
+    try:
+        from PIL import Image
+        with Image.open(io.BytesIO(data)) as image:
+            return int(image.size[0]), int(image.size[1])
+    except Exception:  # noqa: BLE001 - any unreadable image just has no size
+        return None
+
+
+def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
+             fmt: str, where: str) -> pd.DataFrame:
+    """The canonical frame from one row per image and the boxes (``box_image``: each box's image
+    position, in order). Images without a box become one row with null box columns.
+
+    ``images`` has ``image_id, file_name, width, height`` and any image-level extras; ``boxes``
+    maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
+    extras) to arrays of the boxes' length.
+    """
+    n_images = len(images)
+    has_box = np.zeros(n_images, dtype=bool)
+    has_box[box_image] = True
+    empty = np.flatnonzero(~has_box)
+    image_pos = np.concatenate([box_image, empty]).astype("int64")
+    order = np.argsort(image_pos, kind="stable")
+    image_pos = image_pos[order]
+    n_boxes, n_rows = len(box_image), len(image_pos)
+    out: dict[str, object] = {}
+    take = pd.Index(image_pos)
+    dataset = images["dataset_id"] if "dataset_id" in images else pd.Series(
+        pd.array([pd.NA] * n_images, dtype="string"))
+    out["dataset_id"] = dataset.astype("string").take(take).to_numpy()
+    out["image_id"] = images["image_id"].to_numpy(dtype="int64")[image_pos]
+    out["file_name"] = images["file_name"].astype("string").take(take).array
+    for name in ("width", "height"):
+        out[name] = images[name].astype("Int64").take(take).array
+    for name, dtype in (("category", None), ("category_id", "Int64"), ("x", "float64"),
+                        ("y", "float64"), ("w", "float64"), ("h", "float64"),
+                        ("score", "float64"), ("difficult", "boolean"), ("truncated", "boolean")):
+        if name not in boxes:
+            if name in ("difficult", "truncated"):
+                continue
+            values = np.full(n_boxes, np.nan) if dtype == "float64" else \
+                pd.array([pd.NA] * n_boxes, dtype="Int64")
+        else:
+            values = boxes[name]
+        out[name] = _pad(values, n_rows, order, n_boxes, dtype)
+    for name in ("description", "image_url", "item_id", "item_status"):
+        if name in images:
+            out[name] = images[name].astype("string").take(take).array
+    if "tags" in images:
+        tags = images["tags"].to_numpy(dtype=object)
+        out["tags"] = tags[image_pos]
+    frame = pd.DataFrame(out)
+    frame["dataset_id"] = frame["dataset_id"].astype("string")
+    frame.attrs = {"format": fmt, "source": where}
+    return frame
+
+
+def _pad(values: object, n_rows: int, order: np.ndarray, n_boxes: int, dtype: str | None) -> object:
+    """Box values extended with nulls for the image-only rows, in the frame's row order."""
+    if dtype is None:  # categorical
+        cat = values if isinstance(values, pd.Categorical) else pd.Categorical(values)
+        codes = np.concatenate([cat.codes, np.full(n_rows - n_boxes, -1, dtype=cat.codes.dtype)])
+        return pd.Categorical.from_codes(codes[order], categories=cat.categories)
+    if dtype == "float64":
+        arr = np.concatenate([np.asarray(values, dtype="float64"), np.full(n_rows - n_boxes, np.nan)])
+        return arr[order]
+    arr = pd.array(values, dtype=dtype)
+    padded = pd.concat([pd.Series(arr), pd.Series(pd.array([pd.NA] * (n_rows - n_boxes),
+                                                            dtype=dtype))], ignore_index=True)
+    return padded.take(order).array

@@ -31,10 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aion_pandas.formats import _vectext as vt
+from aion_pandas.errors import FormatError
+from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, image_extensions, member_stems, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, image_extensions, member_stems, read_manifest,
+    write_manifest)
+from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 _DROPPED = ("score", "iscrowd", "area")
@@ -49,12 +53,78 @@ _HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder>images
 _TAIL = "</annotation>\n"
 
 
-def read_voc(source: Source, *, one_based: bool = False) -> pd.DataFrame:
-    """Read a VOC zip (``Annotations/*.xml`` + ``manifest.csv``) into a canonical frame.
+def read_voc(source: Source, *, one_based: bool = False,
+             limits: Limits | None = None) -> pd.DataFrame:
+    """Read a VOC zip (or folder) into a canonical frame.
 
-    >>> frame = read_voc("export.zip")  # doctest: +SKIP
+    Annotation files are the ``.xml`` members (``Annotations/`` or anywhere); ``manifest.csv``,
+    when present, gives image ids, original file names and the other image columns, else images
+    are numbered 1.. in file-name order and named by ``<filename>``. ``one_based`` says how to
+    read the corners (module doc). XML with a DOCTYPE or ENTITY declaration is refused.
+
+    >>> import io; buf = io.BytesIO()
+    >>> write_voc(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
+    ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]}), buf)
+    >>> read_voc(buf.getvalue())[["file_name", "category", "x", "y", "w", "h"]].to_dict("records")
+    [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
-    raise NotImplementedError("read_voc is being written (B2)")
+    with open_archive(source, limits=limits) as archive:
+        members = [n for n in archive.names if n.lower().endswith(".xml")]
+        parsed = parse_documents(archive, members)
+        images = _images(archive, members, parsed)
+    obj = parsed.objects
+    xyxy = np.column_stack([obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])
+    if one_based:
+        xyxy[:, 0:2] -= 1
+    boxes_xywh = from_xyxy(xyxy)
+    bad = (boxes_xywh[:, 2] < 0) | (boxes_xywh[:, 3] < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise FormatError(f"object {int(obj['index'][i]) + 1}: xmax/ymax lie before xmin/ymin",
+                          path=archive.where, member=members[int(obj["doc"][i])])
+    doc_pos = images.pop("doc_pos").to_numpy()
+    image_of_doc = np.empty(len(members), dtype="int64")
+    image_of_doc[doc_pos[doc_pos >= 0]] = np.flatnonzero(doc_pos >= 0)
+    n = len(obj["name"])
+    boxes = {"category": pd.Categorical(obj["name"]),
+             "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
+             "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2],
+             "h": boxes_xywh[:, 3],
+             "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
+    return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
+
+
+def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
+    values = np.asarray(values, dtype="float64")
+    return pd.arrays.BooleanArray(np.nan_to_num(values) > 0, np.isnan(values))
+
+
+def _images(archive: SafeArchive, members: list[str], parsed: ParsedDocuments) -> pd.DataFrame:
+    """One row per image (``doc_pos``: its annotation file's position in ``members``, -1 if none)."""
+    position = {name: i for i, name in enumerate(members)}
+    docs = parsed.documents
+    if MANIFEST_NAME in archive:
+        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+        pos = manifest["label_file"].map(position).fillna(-1).astype("int64").to_numpy()
+        listed = set(manifest["label_file"].dropna())
+        unlisted = [n for n in members if n not in listed]
+        if unlisted:
+            raise FormatError(f"{len(unlisted):,} annotation files are not in manifest.csv, e.g. "
+                              f"{unlisted[0]!r}", path=archive.where, member=MANIFEST_NAME)
+        for name, values in (("width", docs["width"]), ("height", docs["height"])):
+            from_xml = pd.array(np.where(pos >= 0, np.asarray(values)[np.maximum(pos, 0)], np.nan),
+                                dtype="Float64").round().astype("Int64")
+            manifest[name] = manifest[name].fillna(pd.Series(from_xml, index=manifest.index))
+        return manifest.assign(doc_pos=pos)
+    file_names = [f if f else m.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                  for f, m in zip(docs["filename"], members)]
+    images = pd.DataFrame({"file_name": pd.array(file_names, dtype="string"),
+                           "width": pd.array(docs["width"], dtype="Float64").round().astype("Int64"),
+                           "height": pd.array(docs["height"], dtype="Float64").round().astype("Int64"),
+                           "doc_pos": np.arange(len(members), dtype="int64")})
+    images = images.sort_values(["file_name", "doc_pos"], kind="stable").reset_index(drop=True)
+    images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
+    return images
 
 
 def write_voc(frame: pd.DataFrame, dest: str | Path | BinaryIO, *, one_based: bool = False) -> None:

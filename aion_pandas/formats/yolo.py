@@ -20,29 +20,311 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, member_stems, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, image_size, is_image, member_stems, read_manifest,
+    write_manifest)
+from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.schema import from_cxcywh_norm, validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
 _DROPPED = ("iscrowd", "difficult", "truncated", "area")
 
 
-def read_yolo(source: Source, *, class_names: list[str] | None = None) -> pd.DataFrame:
-    """Read a YOLO zip (``labels/*.txt`` + ``data.yaml``/``classes.txt`` + ``manifest.csv``) into a frame.
+def read_yolo(source: Source, *, class_names: list[str] | None = None,
+              limits: Limits | None = None) -> pd.DataFrame:
+    """Read a YOLO zip (or folder) into a canonical frame.
 
-    >>> frame = read_yolo("export.zip")  # doctest: +SKIP
+    Label files are the ``.txt`` members under a ``labels/`` folder (any depth), or, with no such
+    folder, ``.txt`` members named like an image beside them (YOLOv4). Class names come from
+    ``class_names``, else ``data.yaml``/``dataset.yaml`` ``names``, else ``classes.txt`` or
+    ``obj.names``, else the class index as text. Image sizes and ids come from ``manifest.csv``,
+    else from the images in the archive (header only), else they are unknown: then width/height
+    are ``<NA>``, the boxes ``NaN``, and a :class:`MissingImageSizeWarning` says how many.
+    Lines of 5 fields are boxes, 6 add a confidence (``score``); segmentation lines (1 + 2k
+    fields, k >= 3) are read as their bounding box; anything else is a :class:`FormatError`
+    naming the member and line. An empty label file is an image with no box.
+
+    >>> import io; buf = io.BytesIO()
+    >>> write_yolo(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
+    ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]}), buf)
+    >>> read_yolo(buf.getvalue())[["file_name", "category", "x", "y", "w", "h"]].to_dict("records")
+    [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
-    raise NotImplementedError("read_yolo is being written (B2)")
+    with open_archive(source, limits=limits) as archive:
+        return _read(archive, class_names)
+
+
+class MissingImageSizeWarning(UserWarning):
+    """A YOLO archive's boxes cannot become pixels: no manifest, no image to read the size from."""
+
+
+def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
+    where = archive.where
+    labels = _label_members(archive)
+    names = list(class_names) if class_names is not None else _class_names(archive)
+    images = _images(archive, labels)
+    contents = list(archive.read_many(labels))
+    box_label, values, counts = _parse_lines(contents, labels, where)
+    label_pos = images["label_pos"].to_numpy()
+    image_of_label = np.full(len(labels), -1, dtype="int64")
+    has_label = label_pos >= 0
+    image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
+    box_image = image_of_label[box_label]
+    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    unsized = np.isnan(width) | np.isnan(height)
+    if unsized.any():
+        warnings.warn(f"{where}: {int(unsized.sum()):,} boxes on "
+                      f"{len(np.unique(box_image[unsized])):,} images have no image size (no "
+                      "manifest.csv and no image in the archive): their x, y, w, h are NaN",
+                      MissingImageSizeWarning, stacklevel=3)
+    pixels = from_cxcywh_norm(values[:, 1:5], width, height)
+    classes = values[:, 0].astype("int64")
+    category = _categories(classes, names)
+    boxes = {"category": category, "category_id": pd.array(classes, dtype="Int64"),
+             "x": pixels[:, 0], "y": pixels[:, 1], "w": pixels[:, 2], "h": pixels[:, 3],
+             "score": values[:, 5]}
+    return assemble(images.drop(columns="label_pos"), box_image, boxes, "yolo", where)
+
+
+def _label_members(archive: SafeArchive) -> list[str]:
+    txt = [n for n in archive.names if n.lower().endswith(".txt")]
+    labels = [n for n in txt if "labels" in n.split("/")[:-1]]
+    if labels:
+        return labels
+    image_stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}
+    return [n for n in txt if n[:-4] in image_stems]
+
+
+def _class_names(archive: SafeArchive) -> list[str] | None:
+    yamls = sorted((n for n in archive.names if n.rsplit("/", 1)[-1] in _YAML_NAMES),
+                   key=lambda n: (n.count("/"), n))
+    for name in yamls:
+        found = _yaml_names(archive, name)
+        if found is not None:
+            return found
+    for name in sorted(archive.names, key=lambda n: (n.count("/"), n)):
+        if name.rsplit("/", 1)[-1] in ("classes.txt", "obj.names"):
+            text = _text(archive, name)
+            return [line.strip() for line in text.splitlines() if line.strip()]
+    return None
+
+
+_YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+
+
+def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
+    try:
+        data = yaml.safe_load(_text(archive, name))
+    except yaml.YAMLError as exc:
+        raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
+    names = data.get("names") if isinstance(data, dict) else None
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        try:
+            indexed = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise FormatError("names must map class indices to names", path=archive.where,
+                              member=name) from None
+        return [indexed.get(i, str(i)) for i in range(max(indexed, default=-1) + 1)]
+    if isinstance(names, list):
+        return [str(v) for v in names]
+    raise FormatError("names must be a list or a mapping", path=archive.where, member=name)
+
+
+def _text(archive: SafeArchive, name: str) -> str:
+    if archive.size(name) > _SMALL_FILE:
+        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
+    try:
+        return archive.read(name).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=name) from None
+
+
+_SMALL_FILE = 16 << 20
+
+
+def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
+    """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none)."""
+    position = {name: i for i, name in enumerate(labels)}
+    if MANIFEST_NAME in archive:
+        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+        pos = manifest["label_file"].map(position).fillna(-1).astype("int64")
+        listed = set(manifest["label_file"].dropna())
+        unlisted = [n for n in labels if n not in listed]
+        if unlisted:
+            raise FormatError(f"{len(unlisted):,} label files are not in manifest.csv, e.g. "
+                              f"{unlisted[0]!r}", path=archive.where, member=MANIFEST_NAME)
+        return manifest.assign(label_pos=pos.to_numpy())
+    pictures = {_label_of_image(n): n for n in archive.names if is_image(n)}
+    keys = sorted(set(labels) | set(pictures))
+    rows = []
+    for key in keys:
+        picture = pictures.get(key)
+        size = image_size(archive.read(picture)) if picture else None
+        rows.append((_file_name(picture or key), size[0] if size else None,
+                     size[1] if size else None, position.get(key, -1)))
+    images = pd.DataFrame(rows, columns=["file_name", "width", "height", "label_pos"])
+    images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
+    images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
+    images["width"] = images["width"].astype("Int64")
+    images["height"] = images["height"].astype("Int64")
+    return images
+
+
+def _label_of_image(name: str) -> str:
+    """The label member an image member pairs with: ``.../images/...x.jpg`` -> ``.../labels/...x.txt``."""
+    parts = name.split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return "/".join(parts).rsplit(".", 1)[0] + ".txt"
+
+
+def _file_name(member: str) -> str:
+    """An image's file name: its path below ``images/``/``labels/`` (a label keeps no extension)."""
+    parts = member.split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] in ("images", "labels"):
+            parts = parts[i + 1:]
+            break
+    name = "/".join(parts)
+    return name[:-4] if name.lower().endswith(".txt") else name
+
+
+def _categories(classes: np.ndarray, names: list[str] | None) -> pd.Categorical:
+    names = list(names or [])
+    top = int(classes.max()) + 1 if len(classes) else 0
+    extra = [str(i) for i in range(len(names), top)]
+    if extra and names:
+        warnings.warn(f"class indices {extra[0]}..{extra[-1]} are beyond the {len(names)} class "
+                      "names: named by their index", UserWarning, stacklevel=4)
+    categories = names + extra
+    if len(set(categories)) != len(categories):
+        raise FormatError(f"the class names repeat a name: {categories}")
+    return pd.Categorical.from_codes(classes, categories=pd.Index(categories, dtype="str"))
+
+
+def _parse_lines(contents: list[bytes], labels: list[str],
+                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All label lines at once: each box's label position, and an (N, 6) array ``class, cx, cy,
+    w, h, score`` (score NaN when absent).
+
+    Fast path: single spaces between fields, no blank line (what writers write); any other
+    whitespace takes the general path. Both are vectorized (pyarrow compute).
+    """
+    for i, data in enumerate(contents):
+        if data and not data.endswith(b"\n"):
+            contents[i] = data + b"\n"
+    counts = np.fromiter((c.count(b"\n") for c in contents), dtype="int64", count=len(contents))
+    blob = b"".join(contents)
+    if b"\r" in blob:
+        blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b" ")
+    try:
+        text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
+    except pa.ArrowInvalid:
+        bad = next(i for i, c in enumerate(contents) if not _is_utf8(c))
+        raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
+    del blob
+    lines = pc.split_pattern(text, "\n").flatten()[:-1]
+    line_label = np.repeat(np.arange(len(contents)), counts)
+    first_line = np.concatenate([[0], np.cumsum(counts)])
+    where_line = _Lines(labels, line_label, first_line, where)
+    try:
+        tokens = pc.split_pattern(lines, " ")
+        numbers = pc.cast(tokens.flatten(), pa.float64()).to_numpy(zero_copy_only=False)
+        box_lines = np.arange(len(lines))
+        nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype("int64")
+        where_line.check_counts(nfields, box_lines)
+    except pa.ArrowInvalid:
+        trimmed = pc.utf8_trim_whitespace(lines)
+        keep = pc.not_equal(trimmed, "")
+        box_lines = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+        tokens = pc.utf8_split_whitespace(pc.filter(trimmed, keep))
+        nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype("int64")
+        where_line.check_counts(nfields, box_lines)
+        flat = tokens.flatten()
+        numbers = pd.to_numeric(pd.Series(flat.to_numpy(zero_copy_only=False)),
+                                errors="coerce").to_numpy(dtype="float64")
+        owner = np.repeat(np.arange(len(nfields)), nfields)
+        bad = np.isnan(numbers) & ~pc.match_substring_regex(
+            flat, "^[+-]?nan$", ignore_case=True).to_numpy(zero_copy_only=False)
+        if bad.any():
+            k = int(np.argmax(bad))
+            where_line.fail(box_lines[owner[k]], f"{flat[k].as_py()!r} is not a number")
+    starts = np.concatenate([[0], np.cumsum(nfields)])[:-1]
+    values = np.full((len(starts), 6), np.nan)
+    values[:, 0] = numbers[starts]
+    plain = nfields <= 6
+    for j in range(1, 5):
+        values[plain, j] = numbers[starts[plain] + j]
+    scored = nfields == 6
+    values[scored, 5] = numbers[starts[scored] + 5]
+    if (~plain).any():
+        values[~plain, 1:5] = _polygon_boxes(numbers, starts[~plain], nfields[~plain])
+    problems = [
+        (np.isnan(values[:, 0:5]).any(axis=1) | (np.isnan(values[:, 5]) & scored),
+         "a field is not a number"),
+        ((values[:, 0] < 0) | (values[:, 0] != np.floor(values[:, 0])),
+         "the class must be a whole number >= 0"),
+        ((values[:, 3] < 0) | (values[:, 4] < 0), "negative box size"),
+    ]
+    for bad, reason in problems:
+        if bad.any():
+            where_line.fail(box_lines[int(np.argmax(bad))], reason)
+    return line_label[box_lines], values, counts
+
+
+class _Lines:
+    """Turns a global line index into "member, line N" for errors."""
+
+    def __init__(self, labels: list[str], line_label: np.ndarray, first_line: np.ndarray,
+                 where: str) -> None:
+        self.labels, self.line_label, self.first_line, self.where = labels, line_label, first_line, where
+
+    def fail(self, line: int, reason: str) -> None:
+        label = int(self.line_label[line])
+        raise FormatError(f"line {line - int(self.first_line[label]) + 1}: {reason}",
+                          path=self.where, member=self.labels[label])
+
+    def check_counts(self, nfields: np.ndarray, lines: np.ndarray) -> None:
+        bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            self.fail(lines[i], f"expected 5 fields (class cx cy w h) or 6 (with a confidence), "
+                                f"got {nfields[i]}")
+
+
+def _polygon_boxes(numbers: np.ndarray, starts: np.ndarray, nf: np.ndarray) -> np.ndarray:
+    """Segmentation lines (class x1 y1 x2 y2 ...) as normalized centre boxes."""
+    out = np.empty((len(starts), 4))
+    for k, (s, n) in enumerate(zip(starts.tolist(), nf.tolist())):
+        xs, ys = numbers[s + 1:s + n:2], numbers[s + 2:s + n:2]
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        out[k] = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
+    return out
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:

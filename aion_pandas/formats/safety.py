@@ -1,0 +1,341 @@
+"""Defensive reading of archives and XML that come from outside.
+
+Nothing is ever extracted to disk: members are read into memory, one by one or in a batch.
+Before any member is decompressed, :func:`open_archive` checks the zip's central directory and
+raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and the reason for:
+
+- a member whose path is absolute (``/x``, ``C:\\x``, ``\\\\server\\x``) or climbs out of the
+  archive's folder (``../x``, ``a/../../x``); ``\\`` separators are read as ``/``;
+- a symbolic link, an encrypted member, two members with the same name;
+- more than ``max_members`` members;
+- a total uncompressed size over ``max_total_bytes`` or a member over ``max_member_bytes``;
+- a compression ratio over ``max_ratio`` (uncompressed / compressed, for the archive and for each
+  member, once the uncompressed size passes ``ratio_floor_bytes``: small text files compress well);
+- and, while reading, a member that inflates past the size its header declares or fails its CRC.
+
+XML (:func:`check_xml`, :func:`parse_xml`) with a ``DOCTYPE`` or an ``ENTITY`` declaration is
+refused before parsing (no entity is ever expanded: no billion laughs, no external entities), and
+lxml parses with ``resolve_entities=False, no_network=True, load_dtd=False``.
+
+Defaults (:data:`DEFAULT_LIMITS`): 2,000,000 members, 8 GiB in all, 2 GiB per member, ratio 200
+above 1 MiB. Pass ``limits=Limits(...)`` to the readers to change them.
+
+>>> import io, zipfile
+>>> buf = io.BytesIO()
+>>> with zipfile.ZipFile(buf, "w") as z:
+...     z.writestr("../evil.txt", "x")
+>>> open_archive(buf.getvalue(), where="upload.zip")
+Traceback (most recent call last):
+...
+aion_pandas.errors.FormatError: upload.zip: ../evil.txt: the member's path climbs out of the archive's folder
+"""
+from __future__ import annotations
+
+import bz2
+import mmap
+import os
+import posixpath
+import re
+import stat
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from lxml import etree
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats._zipread import Entry, ZipStructureError, central_directory, data_start
+
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an archive from outside may hold before it is refused (see the module doc)."""
+
+    max_members: int = 2_000_000
+    max_total_bytes: int = 8 << 30
+    max_member_bytes: int = 2 << 30
+    max_ratio: float = 200.0
+    ratio_floor_bytes: int = 1 << 20
+
+
+DEFAULT_LIMITS = Limits()
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_PLAIN = re.compile(r"(?!/)(?:(?!\.\.?(?:/|$))[^/\\:\x00]+/)*(?!\.\.?/?\Z)[^/\\:\x00]+/?\Z")
+
+
+def safe_member_name(raw: str, *, where: str | None = None) -> str:
+    """A member name with ``/`` separators and no ``.`` parts; refuse absolute or escaping paths.
+
+    >>> safe_member_name("labels\\\\a\\\\.\\\\b.txt")
+    'labels/a/b.txt'
+    >>> safe_member_name("C:\\\\Windows\\\\x.txt")
+    Traceback (most recent call last):
+    ...
+    aion_pandas.errors.FormatError: C:\\Windows\\x.txt: the member's path is absolute
+    """
+    if _PLAIN.match(raw):
+        return raw
+    name = raw.replace("\\", "/")
+    if "\x00" in name:
+        raise FormatError("the member's name holds a NUL character", path=where, member=raw)
+    if name.startswith("/") or _DRIVE.match(name):
+        raise FormatError("the member's path is absolute", path=where, member=raw)
+    is_dir = name.endswith("/")
+    norm = posixpath.normpath(name)
+    if norm == ".." or norm.startswith("../"):
+        raise FormatError("the member's path climbs out of the archive's folder", path=where,
+                          member=raw)
+    return norm + "/" if is_dir and norm != "." else norm
+
+
+class SafeArchive:
+    """A checked zip (or folder) whose members are read in memory. ``names``: the file members."""
+
+    def __init__(self, where: str, entries: dict[str, Entry] | None = None,
+                 buffer: memoryview | None = None, files: dict[str, Path] | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self.where, self._entries, self._buffer = where, entries or {}, buffer
+        self._files, self.limits = files or {}, limits
+        self.names: list[str] = sorted(self._entries or self._files)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries or name in self._files
+
+    def size(self, name: str) -> int:
+        """The uncompressed size of a member."""
+        return self._entries[name].file_size if self._entries else self._files[name].stat().st_size
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one member (checked against its declared size and CRC)."""
+        if self._files:
+            return self._files[name].read_bytes()
+        entry = self._entries[name]
+        data = self._inflate(name, entry)
+        if len(data) != entry.file_size:
+            raise FormatError(f"the member inflates to more or less than the {entry.file_size:,} "
+                              "bytes its header declares", path=self.where, member=name)
+        if zlib.crc32(data) != entry.crc:
+            raise FormatError("the member is corrupt (CRC mismatch)", path=self.where, member=name)
+        return data
+
+    def read_many(self, names: list[str]) -> Iterator[bytes]:
+        """The bytes of many members, in order (the batch path of the readers)."""
+        for name in names:
+            yield self.read(name)
+
+    def _inflate(self, name: str, entry: Entry) -> bytes:
+        buf = self._buffer
+        try:
+            begin = data_start(buf, entry)  # type: ignore[arg-type]
+        except ZipStructureError as exc:
+            raise FormatError(str(exc), path=self.where, member=name) from None
+        raw = buf[begin:begin + entry.compress_size]  # type: ignore[index]
+        limit = entry.file_size + 1
+        try:
+            if entry.method == 0:
+                return bytes(raw[:limit])
+            if entry.method == 8:
+                return zlib.decompressobj(-15).decompress(raw, limit)
+            if entry.method == 12:
+                return bz2.BZ2Decompressor().decompress(raw, limit)
+        except (zlib.error, OSError, ValueError) as exc:
+            raise FormatError(f"the member is corrupt ({exc})", path=self.where,
+                              member=name) from None
+        raise FormatError(f"compression method {entry.method} is not supported (use deflate)",
+                          path=self.where, member=name)
+
+    def close(self) -> None:
+        """Release the archive (a mapped file stays mapped until its last member view is gone)."""
+        if self._buffer is not None:
+            owner = self._buffer.obj
+            self._buffer.release()
+            self._buffer = None
+            if isinstance(owner, mmap.mmap):
+                try:
+                    owner.close()
+                except BufferError:
+                    pass
+
+    def __enter__(self) -> SafeArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_archive(source: Source, *, where: str | None = None,
+                 limits: Limits | None = None) -> SafeArchive:
+    """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("labels\\\\a.txt", "0 0.5 0.5 0.1 0.1\\n")
+    >>> archive = open_archive(buf.getvalue())
+    >>> archive.names, archive.read("labels/a.txt")
+    (['labels/a.txt'], b'0 0.5 0.5 0.1 0.1\\n')
+    """
+    limits = limits or DEFAULT_LIMITS
+    raw: bytes | mmap.mmap
+    if isinstance(source, (str, os.PathLike)):
+        where = where or os.fspath(source)
+        if os.path.isdir(source):
+            return _open_folder(Path(source), where, limits)
+        try:
+            with open(source, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except FileNotFoundError:
+            raise FormatError("no such file", path=where) from None
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        where = where or "<bytes>"
+        raw = bytes(source)
+    else:
+        where = where or getattr(source, "name", None) or "<stream>"
+        raw = source.read()
+        if isinstance(raw, str):
+            raise FormatError("the file is open in text mode: open it with 'rb'", path=where)
+        raw = bytes(raw)
+    buffer = memoryview(raw)
+    try:
+        entries = central_directory(buffer)
+        checked = _check_entries(entries, where, limits)
+    except (ZipStructureError, struct.error) as exc:
+        buffer.release()
+        raise FormatError(f"not a readable zip ({exc})", path=where) from None
+    except FormatError:
+        buffer.release()
+        raise
+    return SafeArchive(where, entries=checked, buffer=buffer, limits=limits)
+
+
+def _check_entries(entries: list[Entry], where: str, limits: Limits) -> dict[str, Entry]:
+    if len(entries) > limits.max_members:
+        raise FormatError(f"the archive holds {len(entries):,} members, more than the limit of "
+                          f"{limits.max_members:,}", path=where)
+    checked: dict[str, Entry] = {}
+    total = packed = 0
+    floor, ratio, most = limits.ratio_floor_bytes, limits.max_ratio, limits.max_member_bytes
+    for entry in entries:
+        name = safe_member_name(entry.name, where=where)
+        if entry.create_system == 3 and stat.S_ISLNK(entry.external_attr >> 16):
+            raise FormatError("the member is a symbolic link", path=where, member=entry.name)
+        if entry.flags & 0x1:
+            raise FormatError("the member is encrypted", path=where, member=entry.name)
+        if name.endswith("/") or name == ".":
+            continue
+        if name in checked:
+            raise FormatError("two members have this name", path=where, member=entry.name)
+        size = entry.file_size
+        if size > most:
+            raise FormatError(f"the member is {size:,} bytes uncompressed, more than the limit "
+                              f"of {most:,}", path=where, member=name)
+        if size > floor and size > ratio * max(entry.compress_size, 1):
+            raise FormatError(f"the member's compression ratio "
+                              f"{size / max(entry.compress_size, 1):,.0f}:1 passes the limit of "
+                              f"{ratio:,.0f}:1 (a zip bomb?)", path=where, member=name)
+        total += size
+        packed += entry.compress_size
+        checked[name] = entry
+    if total > limits.max_total_bytes:
+        raise FormatError(f"the archive is {total:,} bytes uncompressed, more than the limit of "
+                          f"{limits.max_total_bytes:,}", path=where)
+    if total > floor and total > ratio * max(packed, 1):
+        raise FormatError(f"the archive's compression ratio {total / max(packed, 1):,.0f}:1 passes "
+                          f"the limit of {ratio:,.0f}:1 (a zip bomb?)", path=where)
+    return checked
+
+
+def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
+    files: dict[str, Path] = {}
+    total = 0
+    base = root.resolve()
+    for folder, dirs, names in os.walk(root):  # symlinked folders are not followed
+        for file in names:
+            path = Path(folder) / file
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink() and not path.resolve().is_relative_to(base):
+                raise FormatError("the file is a link out of the folder", path=where, member=rel)
+            if not path.is_file():
+                continue
+            files[rel] = path
+            total += path.stat().st_size
+            if len(files) > limits.max_members or total > limits.max_total_bytes:
+                raise FormatError("the folder holds more files or bytes than the limits allow "
+                                  f"({limits.max_members:,} files, {limits.max_total_bytes:,} bytes)",
+                                  path=where)
+    return SafeArchive(where, files=files, limits=limits)
+
+
+# ------------------------------------------------------------------------------------------------
+# XML
+
+_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                       huge_tree=False, remove_comments=True, remove_pis=True)
+
+
+def xml_parser() -> etree.XMLParser:
+    """An lxml parser that never loads a DTD, resolves an entity or touches the network."""
+    return etree.XMLParser(**_PARSER_OPTIONS)
+
+
+def check_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
+    """Return ``data`` as UTF-8 XML; refuse a ``DOCTYPE`` or ``ENTITY`` declaration.
+
+    UTF-16 (with a BOM) and encodings declared in the XML declaration are re-encoded to UTF-8.
+
+    >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
+    Traceback (most recent call last):
+    ...
+    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused (entities are never expanded)
+    """
+    data = to_utf8(data, where=where, member=member)
+    if b"<!" in data and _FORBIDDEN.search(data):
+        raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
+                          "expanded)", path=where, member=member)
+    return data
+
+
+def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> etree._Element:
+    """Parse one XML document safely (see :func:`check_xml`); errors name the member and line."""
+    data = check_xml(data, where=where, member=member)
+    try:
+        return etree.fromstring(data, xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise FormatError(f"line {exc.lineno}: not well-formed XML ({exc.msg})", path=where,
+                          member=member) from None
+
+
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
+
+
+def to_utf8(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
+    """XML bytes re-encoded to UTF-8 (BOMs removed, the declaration's encoding honoured)."""
+    if data[:1] == b"<":
+        if data[:5] != b"<?xml":
+            return data
+        declaration = data[:data.find(b"?>", 0, 400)].lower()
+        if b"encoding" not in declaration or b"utf-8" in declaration or b"utf8" in declaration:
+            return data
+    if data[:3] == b"\xef\xbb\xbf":
+        return data[3:]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = data.decode("utf-16")
+    else:
+        found = _DECLARATION.match(data[:200])
+        encoding = found.group(1).decode().lower() if found else "utf-8"
+        if encoding in ("utf-8", "utf8", "us-ascii", "ascii"):
+            return data
+        try:
+            text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
+                              member=member) from None
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    return text.encode("utf-8")

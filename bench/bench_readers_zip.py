@@ -1,0 +1,239 @@
+"""YOLO and Pascal VOC zips: our readers and writers against their peers, in one run.
+
+Data: a fixed-seed canonical frame (S = 10,000 images / 100,000 boxes, L = 100,000 / 1,000,000),
+20 categories (unicode names among them), ~5% images without a box, the service's extras
+(image_url, item_id, description, tags, score), written once with our writers. Every method runs
+in its own subprocess (so its peak RSS is its own), three times; the table shows the median.
+
+Peers: reading every member of the zip with ``zipfile`` and doing nothing else (the floor);
+``numpy.loadtxt`` file by file for YOLO; ``xml.etree.ElementTree`` file by file for VOC (both
+building the same frame with pandas).
+
+    .venv/bin/python bench/bench_readers_zip.py            # S
+    .venv/bin/python bench/bench_readers_zip.py --size L   # L (heavy: run alone)
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SIZES = {"S": (10_000, 100_000), "L": (100_000, 1_000_000)}
+NAMES = [f"class_{i:02d}" for i in range(16)] + ["café", "自転車", "traffic light", "a&b <c>"]
+
+
+def make_frame(n_images: int, n_boxes: int, seed: int = 7) -> pd.DataFrame:
+    """A canonical frame like the service's exporter builds (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    labelled = rng.random(n_images) > 0.05
+    owners = np.flatnonzero(labelled)
+    box_image = np.sort(rng.choice(owners, n_boxes))
+    empty = np.flatnonzero(~labelled)
+    width = rng.integers(320, 1920, n_images)
+    height = rng.integers(240, 1080, n_images)
+    bw = width[box_image] * rng.uniform(0.02, 0.5, n_boxes)
+    bh = height[box_image] * rng.uniform(0.02, 0.5, n_boxes)
+    bx = rng.uniform(0, 1, n_boxes) * (width[box_image] - bw)
+    by = rng.uniform(0, 1, n_boxes) * (height[box_image] - bh)
+    image = np.concatenate([box_image, empty])
+    n_empty = len(empty)
+    codes = np.concatenate([rng.integers(0, len(NAMES), n_boxes), np.full(n_empty, -1)])
+    names = sorted(NAMES)
+    ids = np.array([3 * i + 2 for i in range(len(names))])  # not contiguous
+    nan = np.full(n_empty, np.nan)
+    file_names = np.array([f"batch{i % 3}/img_{i:06d}.jpg" for i in range(n_images)], dtype=object)
+    frame = pd.DataFrame({
+        "dataset_id": "ds_bench",
+        "image_id": image + 1,
+        "file_name": file_names[image],
+        "width": width[image], "height": height[image],
+        "category": pd.Categorical.from_codes(codes, categories=names),
+        "category_id": pd.array(np.where(codes >= 0, ids[codes], 0), dtype="Int64"),
+        "x": np.concatenate([bx, nan]), "y": np.concatenate([by, nan]),
+        "w": np.concatenate([bw, nan]), "h": np.concatenate([bh, nan]),
+        "score": np.concatenate([rng.uniform(0.25, 1, n_boxes), nan]),
+        "image_url": np.array([f"http://127.0.0.1:8765/api/v2/user-files/f{i}/download"
+                               for i in range(n_images)], dtype=object)[image],
+        "item_id": np.array([f"item_{i}" for i in range(n_images)], dtype=object)[image],
+        "item_status": "completed", "description": "a generated scene",
+    })
+    frame.loc[codes < 0, "category_id"] = pd.NA
+    frame["tags"] = pd.Series([["generated", "bench"]] * len(frame), dtype=object)
+    return frame.sort_values("image_id", kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# methods (each returns the number of boxes it read)
+
+
+def floor_read_members(path: str) -> int:
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            archive.read(info)
+    return 0
+
+
+def aion_read_yolo(path: str) -> int:
+    from aion_pandas.formats.yolo import read_yolo
+    return int(read_yolo(path)["x"].notna().sum())
+
+
+def aion_read_voc(path: str) -> int:
+    from aion_pandas.formats.voc import read_voc
+    return int(read_voc(path)["x"].notna().sum())
+
+
+def numpy_loadtxt_yolo(path: str) -> int:
+    """Peer: each label file with numpy.loadtxt, sizes from manifest.csv, then one frame."""
+    with zipfile.ZipFile(path) as archive:
+        manifest = pd.read_csv(io.BytesIO(archive.read("manifest.csv")))
+        names = [line for line in archive.read("classes.txt").decode().splitlines()]
+        sizes = dict(zip(manifest["label_file"], zip(manifest["width"], manifest["height"])))
+        parts = []
+        for info in archive.infolist():
+            if not info.filename.startswith("labels/"):
+                continue
+            rows = np.loadtxt(io.BytesIO(archive.read(info)), ndmin=2)
+            width, height = sizes[info.filename]
+            if len(rows):
+                part = pd.DataFrame(rows[:, :5], columns=["c", "cx", "cy", "w", "h"])
+                part["file"] = info.filename
+                part["x"] = (part["cx"] - part["w"] / 2) * width
+                part["y"] = (part["cy"] - part["h"] / 2) * height
+                part["w"] *= width
+                part["h"] *= height
+                parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame["category"] = pd.Categorical.from_codes(frame["c"].astype(int), categories=names)
+    return len(frame)
+
+
+def etree_voc(path: str) -> int:
+    """Peer: each annotation file with xml.etree, then one frame."""
+    import xml.etree.ElementTree as ET
+    rows = []
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".xml"):
+                continue
+            root = ET.fromstring(archive.read(info))
+            filename = root.findtext("filename")
+            width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
+            for obj in root.iter("object"):
+                box = obj.find("bndbox")
+                x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+                rows.append((filename, width, height, obj.findtext("name"), x1, y1, x2 - x1,
+                             y2 - y1, obj.findtext("difficult") == "1",
+                             obj.findtext("truncated") == "1"))
+    frame = pd.DataFrame(rows, columns=["file_name", "width", "height", "category", "x", "y", "w",
+                                        "h", "difficult", "truncated"])
+    frame["category"] = frame["category"].astype("category")
+    return len(frame)
+
+
+def aion_write_yolo(path: str) -> int:
+    return _write("yolo", path)
+
+
+def aion_write_voc(path: str) -> int:
+    return _write("voc", path)
+
+
+def _write(fmt: str, path: str) -> int:
+    from aion_pandas.formats.voc import write_voc
+    from aion_pandas.formats.yolo import write_yolo
+    frame = pd.read_pickle(path)
+    out = path + f".{fmt}.out.zip"
+    start = time.perf_counter()
+    (write_yolo if fmt == "yolo" else write_voc)(frame, out)
+    _WRITE_SECONDS.append(time.perf_counter() - start)
+    os.unlink(out)
+    return int(frame["x"].notna().sum())
+
+
+_WRITE_SECONDS: list[float] = []
+METHODS = {
+    "yolo": [("zipfile: read members only (floor)", floor_read_members, "yolo.zip"),
+             ("aion read_yolo", aion_read_yolo, "yolo.zip"),
+             ("numpy.loadtxt per file", numpy_loadtxt_yolo, "yolo.zip"),
+             ("aion write_yolo (frame -> zip)", aion_write_yolo, "frame.pkl")],
+    "voc": [("zipfile: read members only (floor)", floor_read_members, "voc.zip"),
+            ("aion read_voc", aion_read_voc, "voc.zip"),
+            ("xml.etree per file", etree_voc, "voc.zip"),
+            ("aion write_voc (frame -> zip)", aion_write_voc, "frame.pkl")],
+}
+
+
+def _child(fmt: str, index: int, path: str, repeat: int) -> None:
+    """Run one method ``repeat`` times in this process; print median seconds, boxes, peak RSS."""
+    warnings.simplefilter("ignore")
+    _, func, _ = METHODS[fmt][index]
+    times, boxes = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        boxes = func(path)
+        times.append(time.perf_counter() - start)
+    if _WRITE_SECONDS:  # a writer: time the write only, not loading the pickled frame
+        times = _WRITE_SECONDS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": statistics.median(times), "boxes": boxes, "peak": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="S")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--formats", default="yolo,voc")
+    parser.add_argument("--child", nargs=3, metavar=("FMT", "INDEX", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], int(args.child[1]), args.child[2], args.repeat)
+        return
+    from aion_pandas.formats.voc import write_voc
+    from aion_pandas.formats.yolo import write_yolo
+    n_images, n_boxes = SIZES[args.size]
+    with tempfile.TemporaryDirectory(prefix="bench-zip-") as tmp:
+        warnings.simplefilter("ignore")
+        frame = make_frame(n_images, n_boxes)
+        files = {"frame.pkl": os.path.join(tmp, "frame.pkl"), "yolo.zip": os.path.join(tmp, "y.zip"),
+                 "voc.zip": os.path.join(tmp, "v.zip")}
+        frame.to_pickle(files["frame.pkl"])
+        write_yolo(frame, files["yolo.zip"])
+        write_voc(frame, files["voc.zip"])
+        del frame
+        print(f"size {args.size}: {n_images:,} images, {n_boxes:,} boxes; YOLO zip "
+              f"{os.path.getsize(files['yolo.zip']) / 2**20:.1f} MiB, VOC zip "
+              f"{os.path.getsize(files['voc.zip']) / 2**20:.1f} MiB; median of {args.repeat}")
+        print(f"| {'method':<36} | {'format':<6} | size | {'median s':>8} | {'boxes/s':>11} | "
+              f"{'peak RSS':>9} |")
+        print(f"|{'-' * 38}|{'-' * 8}|------|{'-' * 10}|{'-' * 13}|{'-' * 11}|")
+        for fmt in args.formats.split(","):
+            for index, (label, _, key) in enumerate(METHODS[fmt]):
+                out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
+                                      "--child", fmt, str(index), files[key]],
+                                     capture_output=True, text=True, check=False)
+                if out.returncode:
+                    print(f"| {label:<36} | {fmt:<6} | {args.size:<4} | failed: "
+                          f"{out.stderr.strip().splitlines()[-1][:60]}")
+                    continue
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                rate = f"{n_boxes / result['seconds']:,.0f}"
+                print(f"| {label:<36} | {fmt:<6} | {args.size:<4} | {result['seconds']:>8.2f} | "
+                      f"{rate:>11} | {result['peak'] / 2**20:>6.0f} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
