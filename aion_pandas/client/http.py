@@ -24,6 +24,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 import urllib3.exceptions
 
 from .. import __version__
@@ -37,6 +38,7 @@ RETRY_STATUS_POST = frozenset({429, 503})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 MAX_RETRY_AFTER = 60.0
 CHUNK = 1 << 20
+POOL_SIZE = 16  # connections kept per host (the accessor exports with a few threads)
 
 
 def should_retry(method: str, status: int | None = None, *, connect_failed: bool = False,
@@ -109,7 +111,7 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class Transport:
-    """Sends requests to one service. Thread-safe: one ``requests.Session`` per thread."""
+    """Sends requests to one service; safe to share between threads."""
 
     def __init__(self, base_url: str, api_key: Secret, *, timeout: float = 30.0, max_retries: int = 3,
                  backoff: float = 0.5, backoff_cap: float = 8.0) -> None:
@@ -119,8 +121,7 @@ class Transport:
         self.backoff, self.backoff_cap = backoff, backoff_cap
         parts = urlsplit(self.base_url)
         self._auth = _BearerAuth(api_key, (parts.scheme, parts.netloc))
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -129,23 +130,24 @@ class Transport:
     # ------------------------------------------------------------------ sessions
     @property
     def session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = f"aion-pandas/{__version__}"
-            session.auth = self._auth
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
+        """One session shared by all threads (urllib3's pool is thread-safe; no cookies are used)."""
+        with self._lock:
+            if self._session is None:
+                session = requests.Session()
+                session.headers["User-Agent"] = f"aion-pandas/{__version__}"
+                session.auth = self._auth
+                adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._session = session
+            return self._session
 
     def close(self) -> None:
-        """Close every session this transport opened."""
+        """Close the session's connections (a later request opens a new session)."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
+            session, self._session = self._session, None
+        if session is not None:
             session.close()
-        self._local = threading.local()
 
     def url(self, path: str) -> str:
         """An absolute URL: ``path`` under the base URL, or ``path`` itself when already absolute."""
