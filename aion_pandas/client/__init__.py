@@ -13,6 +13,7 @@ Client(base_url='http://127.0.0.1:41234/api/v2', api_key='aion_…x7Qa')
 """
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from pathlib import Path
@@ -26,6 +27,7 @@ from .http import Transport
 
 __all__ = ["Client", "connect", "default_client", "set_default_client"]
 
+log = logging.getLogger("aion_pandas.client")
 _default: "Client | None" = None
 _default_lock = threading.Lock()
 _registry: "weakref.WeakValueDictionary[str, Client]" = weakref.WeakValueDictionary()
@@ -131,6 +133,7 @@ def connect(api_key: str | None = None, base_url: str | None = None, timeout: fl
     client = Client(key, url, timeout=settings.timeout, max_retries=settings.max_retries,
                     cache_dir=settings.cache_dir)
     set_default_client(client)
+    log.info("connected: %r", client)  # base URL and masked key only
     return client
 
 

@@ -305,7 +305,11 @@ class Transport:
             body: Any = resp.json()
         except ValueError:
             body = resp.text[:300]
-        return error_from_response(resp.status_code, body, headers=resp.headers, method=method, url=url)
+        error = error_from_response(resp.status_code, body, headers=resp.headers, method=method, url=url)
+        if resp.status_code == 401 and _same_origin(url, self.base_url):
+            error.args = (f"{error.args[0]}; the key used was {self._key.masked} "
+                          "(check api_key= or AIONVISION_API_KEY)",)
+        return error
 
     def _connection_error(self, exc: BaseException, method: str, url: str, connect: bool, timed_out: bool,
                           attempt: int) -> ConnectionError:
@@ -316,6 +320,11 @@ class Transport:
         what = "could not connect to the service" if connect else "the connection failed"
         return ConnectionError(f"{what} ({tries}, {type(exc).__name__}); is it running at {self.base_url}?",
                                method=method, url=url)
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc) == (pb.scheme, pb.netloc)
 
 
 def _path(url: str) -> str:

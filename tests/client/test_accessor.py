@@ -41,6 +41,11 @@ def test_export_a_filtered_frame(frame, own_client):
         assert own_client.datasets.get(dataset_id).latest_export.export_id == row["export_id"]
 
 
+def test_an_empty_frame_exports_nothing(frame):
+    out = frame.iloc[:0].aion.export("coco")
+    assert out.empty and list(out.columns) == EXPORT_COLUMNS and out.index.name == "dataset_id"
+
+
 def test_export_keeps_going_when_one_dataset_fails(frame, own_client):
     failed = frame[frame["status"] == "failed"]
     assert len(failed) >= 1

@@ -132,6 +132,7 @@ def test_a_bad_key_is_an_authentication_error_that_never_shows_the_key(service, 
     assert "SECRETPART" not in "".join(repr(f.locals) for f in ours)  # locals of our frames, as repr'd
     assert "SECRETPART" not in repr(err) and "SECRETPART" not in str(err) and "SECRETPART" not in repr(vars(err))
     assert "aion_…6789" in text  # the masked form is what a traceback shows
+    assert "the key used was aion_…6789" in str(err)
 
 
 def test_another_tenant_sees_none_of_it(client, service, tmp_path):
