@@ -24,8 +24,11 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
     negative = scaled < 0
     magnitude = np.abs(scaled)
     whole = pc.cast(pa.array(magnitude // scale), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % scale), pa.string()), decimals, "0")
-    text = pc.binary_join_element_wise(whole, frac, ".")
+    if decimals == 0:
+        text = whole
+    else:
+        frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % scale), pa.string()), decimals, "0")
+        text = pc.binary_join_element_wise(whole, frac, ".")
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
     return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), text)

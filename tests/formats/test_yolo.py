@@ -1,0 +1,288 @@
+"""YOLO zips: layout of what we write, round trips, class names, sizes, bad input."""
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats import LossyConversionWarning
+from aion_pandas.formats._vectext import fixed
+from aion_pandas.formats.manifest import MANIFEST_COLUMNS, member_stems
+from aion_pandas.formats.schema import CORE_COLUMNS
+from aion_pandas.formats.yolo import MissingImageSizeWarning, read_yolo, write_yolo
+
+from .helpers import boxes_by_image
+
+pytestmark = pytest.mark.filterwarnings("ignore::aion_pandas.formats.yolo.MissingImageSizeWarning")
+
+
+def _write(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        write_yolo(frame, buf)
+    return buf.getvalue()
+
+
+def _zip(members: dict[str, str | bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def _png(width: int, height: int) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "gray").save(buf, "PNG")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# pure functions
+
+
+@pytest.mark.parametrize("names, ids, expected", [
+    (["a.jpg", "b.png"], [1, 2], ["a", "b"]),
+    (["dir/a.jpg", "dir\\b.jpg"], [1, 2], ["dir/a", "dir/b"]),                     # Windows
+    (["a.jpg", "a.png", "b.jpg"], [4, 9, 2], ["a__4", "a__9", "b"]),              # same stem
+    (["cat.jpg", "Cat.JPG"], [1, 2], ["cat__1", "Cat__2"]),                       # case-insensitive
+    (["../../etc/passwd", "/abs/x.jpg", "C:\\win\\y.jpg"], [1, 2, 3], ["etc/passwd", "abs/x", "C_/win/y"]),
+    (["a:b*?.jpg", "trailing. .jpg", ""], [1, 2, 3], ["a_b__", "trailing", "image_3"]),
+    (["été/測試.jpeg", "x.tar.gz"], [1, 2], ["été/測試", "x.tar"]),
+    (["a.jpg", "a.jpg", "a__2.jpg"], [1, 2, 3], ["a__1", "a__2__2", "a__2__3"]),   # suffix meets a name
+])
+def test_member_stems_are_safe_and_unique(names, ids, expected):
+    stems = member_stems(pd.Series(names, dtype="string"), np.array(ids))
+    assert list(stems) == expected
+    assert len({s.lower() for s in stems}) == len(stems)
+
+
+@pytest.mark.parametrize("value, decimals, text", [
+    (0.5, 6, "0.500000"), (1.0, 6, "1.000000"), (0.1234565, 6, "0.123456"), (0.9999996, 6, "1.000000"),
+    (-0.25, 6, "-0.250000"), (-0.0000004, 6, "0.000000"), (12.5, 0, "12"), (3.14159, 2, "3.14"),
+])
+def test_fixed_point_text(value, decimals, text):
+    assert fixed(np.array([value]), decimals).to_pylist() == [text]
+
+
+# ------------------------------------------------------------------------------------------------
+# what the writer writes
+
+
+def test_layout_one_label_file_per_image_with_yaml_classes_and_manifest(sample_frame):
+    archive = zipfile.ZipFile(io.BytesIO(_write(sample_frame)))
+    names = set(archive.namelist())
+    assert {"data.yaml", "classes.txt", "manifest.csv"} <= names
+    labels = sorted(n for n in names if n.startswith("labels/"))
+    assert labels == ["labels/train/été/a.txt", "labels/val/b 2.txt", "labels/測試/c.txt"]
+    assert archive.read("labels/val/b 2.txt") == b""  # the image without boxes has its file
+    data = yaml.safe_load(archive.read("data.yaml"))
+    assert data["names"] == {0: "cat", 1: "chien", 2: "root", 3: "自転車"} and data["nc"] == 4
+    assert archive.read("classes.txt").decode().splitlines() == ["cat", "chien", "root", "自転車"]
+    lines = archive.read("labels/測試/c.txt").decode().splitlines()
+    # chien (index 1) at 333.33,250 66.67x125.5 on 1000x750, confidence 0.25
+    assert lines[0] == "1 0.366665 0.417000 0.066670 0.167333 0.250000"
+    manifest = pd.read_csv(io.BytesIO(archive.read("manifest.csv")), dtype=str, keep_default_na=False)
+    assert tuple(manifest.columns) == MANIFEST_COLUMNS
+    row = manifest.set_index("file_name").loc["測試/c.jpg"]
+    assert row["label_file"] == "labels/測試/c.txt" and row["width"] == "1000"
+    assert json.loads(row["tags"]) == ["ünï"] and row["item_status"] == "completed"
+    assert row["image_url"].endswith("/user-files/f3/download")
+
+
+def test_writer_is_deterministic_and_readable_by_unzip_tools(sample_frame):
+    first, second = _write(sample_frame), _write(sample_frame)
+    assert first == second
+    assert zipfile.ZipFile(io.BytesIO(first)).testzip() is None
+
+
+def test_score_is_the_sixth_field_only_when_present(sample_frame):
+    frame = sample_frame.copy()
+    frame.loc[frame.index[0], "score"] = np.nan
+    text = zipfile.ZipFile(io.BytesIO(_write(frame))).read("labels/train/été/a.txt").decode()
+    assert [len(line.split()) for line in text.splitlines()] == [5, 6]
+
+
+def test_writer_warns_what_yolo_cannot_carry(sample_frame):
+    with pytest.warns(LossyConversionWarning, match=r"yolo cannot carry: iscrowd \(1 box\)"):
+        write_yolo(sample_frame, io.BytesIO())
+
+
+def test_boxes_without_image_size_are_refused(sample_frame):
+    frame = sample_frame.drop(columns="iscrowd")
+    frame["width"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    with pytest.raises(FormatError, match=r"'train/été/a.jpg' \(image_id 1\) has boxes but no width"):
+        write_yolo(frame, io.BytesIO())
+
+
+def test_writes_to_a_path_atomically(sample_frame, tmp_path):
+    path = tmp_path / "out.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        write_yolo(sample_frame, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zip"]
+    assert len(read_yolo(path)) == len(sample_frame)
+
+
+# ------------------------------------------------------------------------------------------------
+# round trips
+
+
+def test_round_trip_keeps_images_boxes_names_and_extras(sample_frame):
+    frame = read_yolo(_write(sample_frame))
+    assert list(frame.columns[:12]) == list(CORE_COLUMNS)
+    for name, dtype in CORE_COLUMNS.items():
+        assert str(frame[name].dtype) == str(pd.Series(dtype=dtype).dtype), name
+    assert boxes_by_image(frame, 3) == boxes_by_image(sample_frame, 3)
+    assert frame["image_id"].tolist() == sample_frame["image_id"].tolist()
+    assert sorted(frame["category"].cat.categories) == ["cat", "chien", "root", "自転車"]
+    for column in ("file_name", "width", "height", "description", "image_url", "item_id",
+                   "item_status", "dataset_id"):
+        assert frame[column].tolist() == sample_frame[column].tolist(), column
+    assert frame["tags"].tolist() == sample_frame["tags"].tolist()
+    assert np.allclose(frame["score"], sample_frame["score"], equal_nan=True)
+    assert frame.attrs == {"format": "yolo", "source": "<bytes>"}
+
+
+def test_round_trip_of_images_sharing_a_file_name():
+    frame = pd.DataFrame({"image_id": [1, 2, 3], "file_name": ["a/x.jpg", "b/x.jpg", "a/x.jpg"],
+                          "width": [10, 20, 30], "height": [10, 20, 30],
+                          "category": ["p", "q", None], "x": [1.0, 2.0, None],
+                          "y": [1.0, 2.0, None], "w": [2.0, 4.0, None], "h": [3.0, 5.0, None]})
+    data = _write(frame)
+    labels = sorted(n for n in zipfile.ZipFile(io.BytesIO(data)).namelist() if n.startswith("labels/"))
+    assert labels == ["labels/a/x__1.txt", "labels/a/x__3.txt", "labels/b/x.txt"]
+    back = read_yolo(data)
+    assert back["file_name"].tolist() == ["a/x.jpg", "b/x.jpg", "a/x.jpg"]
+    assert back["width"].tolist() == [10, 20, 30]
+    assert np.allclose(back["w"], [2.0, 4.0, np.nan], equal_nan=True)
+
+
+def test_class_ids_that_already_number_0_to_k_are_kept():
+    frame = pd.DataFrame({"file_name": ["a.jpg"] * 2, "width": [10] * 2, "height": [10] * 2,
+                          "category": ["zebra", "ant"], "category_id": [0, 1],
+                          "x": [0.0, 1.0], "y": [0.0, 1.0], "w": [1.0, 1.0], "h": [1.0, 1.0]})
+    archive = zipfile.ZipFile(io.BytesIO(_write(frame)))
+    assert archive.read("classes.txt").decode().split() == ["zebra", "ant"]
+    back = read_yolo(archive.fp.getvalue())
+    assert back["category"].astype(str).tolist() == ["zebra", "ant"]
+    assert back["category_id"].tolist() == [0, 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# files from elsewhere
+
+_LABEL = "0 0.5 0.5 0.2 0.4\n1 0.25 0.25 0.1 0.1 0.9\n"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"data.yaml": "names: [person, car]\n"}, ["person", "car"]),
+    ({"data.yaml": "names:\n  0: person\n  1: car\nnc: 2\n"}, ["person", "car"]),
+    ({"dataset.yaml": "names: {1: car, 0: person}\n"}, ["person", "car"]),
+    ({"classes.txt": "person\ncar\n"}, ["person", "car"]),
+    ({"obj.names": "person\r\ncar\r\n"}, ["person", "car"]),
+    ({}, ["0", "1"]),
+])
+def test_class_names_from_yaml_or_classes_txt(extra, expected):
+    frame = read_yolo(_zip({"labels/a.txt": _LABEL, **extra}))
+    assert frame["category"].astype(str).tolist() == expected
+
+
+def test_class_names_argument_wins():
+    frame = read_yolo(_zip({"labels/a.txt": _LABEL, "classes.txt": "x\ny\n"}), class_names=["p", "q"])
+    assert frame["category"].astype(str).tolist() == ["p", "q"]
+
+
+def test_sizes_from_images_in_the_zip_and_empty_label_files():
+    data = _zip({"images/train/a.png": _png(200, 100), "labels/train/a.txt": _LABEL,
+                 "images/train/b.png": _png(50, 40), "labels/train/b.txt": "",
+                 "images/train/c.png": _png(30, 20)})                       # c: no label file
+    frame = read_yolo(data)
+    assert frame["file_name"].tolist() == ["train/a.png", "train/a.png", "train/b.png", "train/c.png"]
+    assert frame["image_id"].tolist() == [1, 1, 2, 3]
+    assert frame["width"].tolist() == [200, 200, 50, 30]
+    assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == [80.0, 30.0, 40.0, 40.0]
+    assert frame["score"].iloc[1] == 0.9 and frame["x"].iloc[2:].isna().all()
+
+
+def test_without_sizes_boxes_are_nan_with_a_warning():
+    with pytest.warns(MissingImageSizeWarning, match=r"2 boxes on 1 images have no image size"):
+        frame = read_yolo(_zip({"labels/a.txt": _LABEL, "labels/b.txt": ""}))
+    assert frame["file_name"].tolist() == ["a", "a", "b"]
+    assert frame["width"].isna().all() and frame["x"].isna().all()
+    assert frame["category"].notna().tolist() == [True, True, False]
+
+
+def test_windows_separators_unicode_and_nested_names():
+    data = _zip({"labels\\été\\深\\a.txt": _LABEL, "images\\été\\深\\a.png": _png(10, 10)})
+    frame = read_yolo(data)
+    assert frame["file_name"].unique().tolist() == ["été/深/a.png"]
+    assert frame["w"].tolist() == pytest.approx([2.0, 1.0])
+
+
+@pytest.mark.parametrize("text", [
+    "0 0.5 0.5 0.2 0.4\r\n1 0.25 0.25 0.1 0.1 0.9\r\n",      # CRLF
+    "\n0\t0.5 0.5  0.2 0.4 \n\n  1 0.25 0.25 0.1 0.1 0.9",    # blank lines, tabs, no final newline
+])
+def test_odd_whitespace_is_read(text):
+    frame = read_yolo(_zip({"labels/a.txt": text, "classes.txt": "p\nq\n"}))
+    assert frame["category"].astype(str).tolist() == ["p", "q"]
+    assert frame["category_id"].tolist() == [0, 1]
+    assert np.allclose(frame["score"], [np.nan, 0.9], equal_nan=True)
+
+
+def test_segmentation_lines_are_read_as_their_bounding_box():
+    data = _zip({"labels/a.txt": "0 0.1 0.2 0.5 0.2 0.3 0.6\n", "images/a.png": _png(100, 100)})
+    frame = read_yolo(data)
+    assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == pytest.approx([10, 20, 40, 40])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0 0.5 0.5 0.2 0.4\n0 0.5 0.5 0.2\n", r"labels/bad.txt: line 2: expected 5 fields .* got 4"),
+    ("0 0.5 0.5 0.2 0.4 0.9 1 0.5\n", r"labels/bad.txt: line 1: expected 5 fields .* got 8"),
+    ("\n\n0 0.5 0.5 0.2 zero\n", r"labels/bad.txt: line 3: 'zero' is not a number"),
+    ("1.5 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: the class must be a whole number"),
+    ("-1 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: the class must be a whole number"),
+    ("0 0.5 0.5 -0.2 0.4\n", r"labels/bad.txt: line 1: negative box size"),
+    ("0 nan 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: a field is not a number"),
+    (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: not UTF-8 text"),
+])
+def test_bad_label_lines_name_the_member_and_line(text, message):
+    data = _zip({"labels/ok.txt": _LABEL, "labels/bad.txt": text})
+    with pytest.raises(FormatError, match=message) as caught:
+        read_yolo(data)
+    assert caught.value.member == "labels/bad.txt"
+
+
+def test_bad_yaml_and_bad_manifest_are_format_errors():
+    with pytest.raises(FormatError, match=r"data.yaml: not valid YAML"):
+        read_yolo(_zip({"labels/a.txt": _LABEL, "data.yaml": "names: [a, b\n"}))
+    manifest = "image_id,file_name,label_file,width,height\nx,a.jpg,labels/a.txt,10,10\n"
+    with pytest.raises(FormatError, match=r"manifest.csv: line 2: image_id 'x' is not a whole number"):
+        read_yolo(_zip({"labels/a.txt": _LABEL, "manifest.csv": manifest}))
+    manifest = "image_id,file_name,label_file,width,height\n1,a.jpg,labels/a.txt,10,10\n"
+    with pytest.raises(FormatError, match=r"1 label files are not in manifest.csv, e.g. 'labels/b.txt'"):
+        read_yolo(_zip({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
+
+
+def test_not_a_zip_is_a_format_error(tmp_path):
+    path = tmp_path / "x.zip"
+    path.write_bytes(b"not a zip at all")
+    with pytest.raises(FormatError, match=r"x.zip: not a readable zip"):
+        read_yolo(path)
+
+
+def test_reads_a_folder_too(tmp_path, sample_frame):
+    with zipfile.ZipFile(io.BytesIO(_write(sample_frame))) as archive:
+        archive.extractall(tmp_path)  # a zip we wrote ourselves, in a test
+    frame = read_yolo(tmp_path)
+    assert boxes_by_image(frame, 3) == boxes_by_image(sample_frame, 3)
