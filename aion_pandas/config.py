@@ -85,6 +85,9 @@ class Secret:
     def __reduce__(self):  # never pickled along with a frame's attrs or a notebook's state
         raise TypeError("an API key is not picklable")
 
+    def __copy__(self) -> "Secret":
+        return self
+
     def __deepcopy__(self, memo: dict) -> "Secret":
         return self
 

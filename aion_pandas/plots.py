@@ -48,7 +48,8 @@ def plot_statistics(stats: "Statistics", *, figsize: tuple[float, float] = (6.5,
     axes = fig.subplots(2, 2)
     statuses = [str(s) for s in stats.by_status.index]
     _bars(axes[0, 0], statuses, [float(v) for v in stats.by_status["count"]],
-          [STATUS_COLORS.get(s, "#7f7f7f") for s in statuses], title=PANELS[0], ylabel="datasets (count)", fmt=".0f", integer=True)
+          [STATUS_COLORS.get(s, "#7f7f7f") for s in statuses], title=PANELS[0], ylabel="datasets (count)",
+          fmt=".0f", integer=True)
     by_format = stats.by_format
     labels = [FORMAT_LABELS.get(str(f), str(f)) for f in by_format.index]
     _bars(axes[0, 1], labels, [float(v) for v in by_format["count"]], "#1f77b4",

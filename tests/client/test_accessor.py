@@ -97,7 +97,8 @@ def test_load_reads_every_dataset_into_one_canonical_frame(frame, own_client):
         assert len(part) == len(direct)
         counts = part["category"].astype("string").fillna("<no box>").value_counts().to_dict()
         assert counts == direct["category"].astype("string").fillna("<no box>").value_counts().to_dict()
-        assert part[["x", "y", "w", "h"]].sum().round(3).tolist() == direct[["x", "y", "w", "h"]].sum().round(3).tolist()
+        box_sums = part[["x", "y", "w", "h"]].sum().round(3).tolist()
+        assert box_sums == direct[["x", "y", "w", "h"]].sum().round(3).tolist()
 
 
 def test_load_reuses_the_cached_export(frame, own_client):

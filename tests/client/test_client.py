@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import traceback
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 import requests

@@ -116,9 +116,9 @@ def test_a_slow_answer_is_a_timeout_error(own_service, proxy, tmp_path):
 
 
 def test_a_get_that_times_out_once_is_retried(own_service, proxy, tmp_path):
-    client = Client(own_service.api_key, proxy.base_url, timeout=0.5, max_retries=2, backoff=0.01,
+    client = Client(own_service.api_key, proxy.base_url, timeout=1.5, max_retries=2, backoff=0.01,
                     cache_dir=tmp_path)
-    proxy.delay(2.0, times=1, method="GET", path="/batches")
+    proxy.delay(4.0, times=1, method="GET", path="/batches")
     assert client.batches.list().total_count >= 4
     assert [s.action for s in proxy.seen("/batches")] == ["delay", "forward"]
 
