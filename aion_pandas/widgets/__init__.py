@@ -1,0 +1,28 @@
+"""The JupyterLab panel: ``aion.panel()`` browses, creates and exports datasets without code.
+
+>>> import aion_pandas as aion
+>>> panel = aion.panel()    # doctest: +SKIP
+>>> panel                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .panel import Panel
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+__all__ = ["Panel", "panel"]
+
+
+def panel(client: "Client | None" = None) -> Panel:
+    """The datasets panel for ``client`` (default: the client of ``aion.connect()``).
+
+    Make it the last expression of a cell to show it; ``panel.frame`` holds what "Load into
+    DataFrame" read; ``panel.close()`` stops its background work.
+
+    >>> p = panel()   # doctest: +SKIP
+    >>> p             # doctest: +SKIP
+    """
+    return Panel(client)

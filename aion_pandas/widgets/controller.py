@@ -1,0 +1,378 @@
+"""The panel's controller: wires the view's buttons to the client, off the kernel's main thread.
+
+Slow calls (list, create, export, load, statistics) run on a small thread pool so the notebook stays
+responsive; their results land in the :class:`PanelState`, which the view draws. A background poller
+follows datasets that are still ``pending``/``processing`` until they are ``ready`` or ``failed`` (or
+the panel closes). A click while an export runs does nothing (the buttons are disabled and a lock
+guards the start). Errors become one line with the code and request id: never a traceback or a key.
+
+>>> controller = PanelController(state, view, client)   # doctest: +SKIP
+>>> controller.export(["660f9500-..."]); controller.wait_idle()   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import AionError, APIError, ConnectionError, FormatError
+from .render import when
+from .state import PanelState
+from .view import PanelView
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..records import Dataset
+
+log = logging.getLogger(__name__)
+
+POLL_START, POLL_MAX = 0.3, 2.0  # seconds between status polls of pending datasets (doubling)
+
+
+def dataset_row(d: "Dataset") -> dict[str, Any]:
+    """A dataset record as a row of the panel's table (display strings for times).
+
+    >>> from aion_pandas.records import Dataset
+    >>> dataset_row(Dataset.from_api({"id": "d1", "name": "Q1", "status": "ready", "created_at": None}))["status"]
+    'ready'
+    """
+    latest = d.latest_export
+    return {"id": d.id, "name": d.name, "status": d.status, "batch_id": d.batch_id,
+            "batch_status": d.batch_status, "description": d.description, "total_items": d.total_items,
+            "successful_items": d.successful_items, "export_count": d.export_count,
+            "latest_export_id": latest.export_id if latest else None,
+            "latest_export_format": latest.format if latest else None,
+            "latest_export_at": when(latest.created_at) if latest else None,
+            "created_at": when(d.created_at), "updated_at": when(d.updated_at),
+            "supported_formats": list(d.supported_formats), "failure_reason": d.failure_reason}
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the panel: ``CODE: message (request id …)``; no traceback.
+
+    >>> from aion_pandas.errors import NotFoundError
+    >>> describe_error(NotFoundError("batch 'x' not found", status=404, code="NOT_FOUND", request_id="r1"))
+    "NOT_FOUND: batch 'x' not found (request id r1)"
+    """
+    if isinstance(exc, APIError):
+        text = f"{exc.code or f'HTTP {exc.status}'}: {exc.message}"
+        if exc.request_id:
+            text += f" (request id {exc.request_id})"
+    elif isinstance(exc, ConnectionError):
+        text = f"CONNECTION_ERROR: {exc}"
+    elif isinstance(exc, FormatError):
+        text = f"FORMAT_ERROR: {exc}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "…"
+
+
+class PanelController:
+    """Binds a :class:`PanelView` over a :class:`PanelState` to a client."""
+
+    def __init__(self, state: PanelState, view: PanelView, client: "Client") -> None:
+        self.state, self.view, self._client = state, view, client
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="aion-panel")
+        self._futures: set[Future] = set()
+        self._futures_lock = threading.Lock()
+        self._busy_lock = threading.Lock()
+        self._rows_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._poller_lock = threading.Lock()
+        self._stats_loaded = False
+        self.fiftyone_session: Any = None
+        v = view
+        v.control("refresh").on_click(lambda _: self.refresh())
+        v.control("export").on_click(lambda _: self.export())
+        v.control("load").on_click(lambda _: self.load())
+        v.control("fiftyone").on_click(lambda _: self.open_in_fiftyone())
+        v.control("create").on_click(lambda _: self.create_from_form())
+        v.control("stats-refresh").on_click(lambda _: self.load_statistics())
+        v.control("tabs").observe(self._on_tab, "selected_index")
+        state.observe(lambda _: self._stats_loaded and self.load_statistics(), "stats_days")
+
+    # ------------------------------------------------------------------ running work off the main thread
+    def _submit(self, job: Callable[..., Any], *args: Any) -> Future | None:
+        if self._stop.is_set():
+            return None
+        future = self._pool.submit(self._guarded, job, *args)
+        with self._futures_lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future) -> None:
+        with self._futures_lock:
+            self._futures.discard(future)
+
+    def _guarded(self, job: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return job(*args)
+        except Exception as exc:  # shown as one line; the traceback goes to the debug log only
+            self._report(exc)
+            return None
+
+    def _report(self, exc: BaseException) -> None:
+        log.debug("panel action failed", exc_info=exc)
+        self.state.error = self._scrub(describe_error(exc))
+
+    def _scrub(self, text: str) -> str:
+        key = self._client.settings.api_key
+        raw = key.reveal() if key is not None else ""
+        return text.replace(raw, str(key)) if raw and raw in text else text
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no job is running (the poller excepted); True if idle before ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._futures_lock:
+                pending = list(self._futures)
+            if not pending:
+                return True
+            for future in pending:
+                try:
+                    future.result(timeout=max(0.0, deadline - time.monotonic()))
+                except Exception:  # noqa: BLE001 (already reported into the state)
+                    pass
+        return False
+
+    @property
+    def poller_alive(self) -> bool:
+        """True while the background status poller runs."""
+        return self._poller is not None and self._poller.is_alive()
+
+    def close(self) -> None:
+        """Stop the poller and drop queued work (running calls finish in their threads)."""
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._poller is not None:
+            self._poller.join(timeout=POLL_MAX + 5)
+
+    # ------------------------------------------------------------------ the datasets table
+    def refresh(self) -> Future | None:
+        """Reload every dataset (all pages) and the completed batches, in the background."""
+        self.state.loading = True
+        return self._submit(self._refresh_job)
+
+    def _refresh_job(self) -> None:
+        try:
+            rows = [dataset_row(d) for d in self._client.datasets.list(limit=100).auto_paging_iter()]
+            with self._rows_lock:
+                self.state.rows = rows
+            self.state.error = ""
+            self.state.batches = [
+                {"batch_id": b.batch_id, "name": b.name, "status": b.status, "total_items": b.total_items}
+                for b in self._client.batches.list(status="completed", limit=100).auto_paging_iter()]
+            self._watch([r["id"] for r in rows if r["status"] in ("pending", "processing")])
+        finally:
+            self.state.loading = False
+
+    def _update_row(self, dataset: "Dataset") -> None:
+        with self._rows_lock:
+            self.state.upsert_row(dataset_row(dataset))
+
+    # ------------------------------------------------------------------ status poller
+    def _watch(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        with self._poller_lock:
+            self.state.watching = list(dict.fromkeys([*self.state.watching, *ids]))
+            if not self.poller_alive and not self._stop.is_set():
+                self._poller = threading.Thread(target=self._poll_loop, name="aion-panel-poller", daemon=True)
+                self._poller.start()
+
+    def _poll_loop(self) -> None:
+        interval = POLL_START
+        while not self._stop.wait(interval):
+            with self._poller_lock:
+                watching = list(self.state.watching)
+                if not watching:
+                    self._poller = None if self._poller is threading.current_thread() else self._poller
+                    return
+            done: list[str] = []
+            for dataset_id in watching:
+                try:
+                    dataset = self._client.datasets.get(dataset_id)
+                except AionError as exc:
+                    self._report(exc)
+                    done.append(dataset_id)
+                    continue
+                self._update_row(dataset)
+                if dataset.is_done:
+                    done.append(dataset_id)
+            with self._poller_lock:
+                self.state.watching = [i for i in self.state.watching if i not in done]
+            interval = min(POLL_MAX, interval * 1.5)
+
+    # ------------------------------------------------------------------ create
+    def create_from_form(self) -> Future | None:
+        """Create a dataset from what the Create tab holds (checked here, created in the background)."""
+        form = self.view.create_form()
+        if not form["batch_id"]:
+            self.state.error = "Pick a batch or type a batch id."
+            return None
+        if not form["name"]:
+            self.state.error = "Give the dataset a name."
+            return None
+        config = None
+        if form["format_config"]:
+            try:
+                config = json.loads(form["format_config"])
+            except json.JSONDecodeError as exc:
+                self.state.error = f"Format config is not valid JSON (line {exc.lineno}, column {exc.colno})."
+                return None
+            if not isinstance(config, dict):
+                self.state.error = "Format config must be a JSON object, e.g. {\"csv_delimiter\": \";\"}."
+                return None
+        return self.create(form["batch_id"], form["name"], form["description"] or None, config)
+
+    def create(self, batch_id: str, name: str, description: str | None = None,
+               format_config: dict[str, Any] | None = None) -> Future | None:
+        """Create a dataset; its row appears at once and follows its status until ready or failed."""
+        self.state.error = ""
+        return self._submit(self._create_job, batch_id, name, description, format_config)
+
+    def _create_job(self, batch_id: str, name: str, description: str | None,
+                    format_config: dict[str, Any] | None) -> None:
+        dataset = self._client.datasets.create(batch_id, name, description=description, format_config=format_config)
+        self._update_row(dataset)
+        self.state.selected_ids = [dataset.id]
+        self.state.message = f"Created '{dataset.name}' ({dataset.status}); its status updates below."
+        self.view.show_tab("Datasets")
+        if not dataset.is_done:
+            self._watch([dataset.id])
+
+    # ------------------------------------------------------------------ export / load / FiftyOne
+    def _start_busy(self) -> bool:
+        with self._busy_lock:
+            if self.state.busy:
+                self.state.message = "An export is already running; wait for it to finish."
+                return False
+            self.state.busy = True
+            return True
+
+    def _selection(self, ids: list[str] | None) -> list[str] | None:
+        chosen = list(ids if ids is not None else self.state.selected_ids)
+        if not chosen:
+            self.state.error = "Select a dataset first."
+            return None
+        return chosen
+
+    def export(self, ids: list[str] | None = None) -> Future | None:
+        """Export the selected datasets (or ``ids``) with the chosen format and options."""
+        chosen = self._selection(ids)
+        if chosen is None or not self._start_busy():
+            return None
+        s = self.state
+        s.error, s.progress, s.progress_max = "", 0, len(chosen)
+        options = {"delimiter": s.delimiter} if s.export_format == "csv" and s.delimiter else {}
+        future = self._submit(self._export_job, chosen, s.export_format, options, s.include_failed_items)
+        if future is None:
+            s.busy = False
+        return future
+
+    def _export_one(self, dataset_id: str, fmt: str, options: dict[str, Any], include_failed: bool) -> dict[str, Any]:
+        row = self.state.row(dataset_id) or {}
+        started = time.perf_counter()
+        result = self._client.datasets.export(dataset_id, fmt, options=options, include_failed_items=include_failed)
+        seconds = time.perf_counter() - started
+        return {"dataset_id": dataset_id, "name": row.get("name"), "export_id": result.export_id,
+                "format": result.format, "record_count": result.record_count,
+                "file_size_bytes": result.file_size_bytes, "download_url": result.download_url,
+                "file_name": result.file_name, "seconds": seconds}
+
+    def _export_job(self, ids: list[str], fmt: str, options: dict[str, Any], include_failed: bool) -> None:
+        results: list[dict[str, Any]] = []
+        try:
+            for index, dataset_id in enumerate(ids):
+                try:
+                    results.append(self._export_one(dataset_id, fmt, options, include_failed))
+                    self._update_row(self._client.datasets.get(dataset_id))
+                except AionError as exc:
+                    self._report(exc)
+                    row = self.state.row(dataset_id) or {}
+                    results.append({"dataset_id": dataset_id, "name": row.get("name"),
+                                    "error": self._scrub(describe_error(exc))})
+                self.state.progress = index + 1
+                self.state.exports = list(results)
+            ok = sum(1 for r in results if not r.get("error"))
+            self.state.message = f"Exported {ok} of {len(ids)} dataset(s) as {fmt}."
+        finally:
+            self.state.busy = False
+
+    def load(self, dataset_id: str | None = None) -> Future | None:
+        """Read the selected dataset (its export from this panel, else a new one) into ``panel.frame``."""
+        chosen = self._selection([dataset_id] if dataset_id else None)
+        if chosen is None or not self._start_busy():
+            return None
+        self.state.error, self.state.progress, self.state.progress_max = "", 0, 1
+        future = self._submit(self._load_job, chosen[0], self.state.export_format, False)
+        if future is None:
+            self.state.busy = False
+        return future
+
+    def open_in_fiftyone(self, dataset_id: str | None = None) -> Future | None:
+        """Load the selected dataset and open it in the FiftyOne App (when FiftyOne is installed)."""
+        chosen = self._selection([dataset_id] if dataset_id else None)
+        if chosen is None or not self._start_busy():
+            return None
+        self.state.error, self.state.progress, self.state.progress_max = "", 0, 2
+        future = self._submit(self._load_job, chosen[0], self.state.export_format, True)
+        if future is None:
+            self.state.busy = False
+        return future
+
+    def _load_job(self, dataset_id: str, fmt: str, fiftyone: bool) -> None:
+        from ..formats import read_export
+
+        try:
+            done = [r for r in self.state.exports
+                    if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
+            exported = done[-1] if done else self._export_one(dataset_id, fmt, {}, False)
+            frame = read_export(exported["download_url"], format=fmt)
+            name = exported.get("name") or dataset_id
+            self.state.frame_label = f"{name} ({fmt})"
+            self.state.frame = frame
+            self.state.progress = 1
+            images = frame["image_id"].nunique() if "image_id" in frame.columns else 0
+            self.state.message = (f"Loaded '{name}' into panel.frame: {len(frame):,} rows, {images:,} images "
+                                  f"(from its {fmt} export).")
+            if fiftyone:
+                from ..fiftyone import launch_app, to_fiftyone
+
+                dataset = to_fiftyone(frame, name=f"aion-{name}", overwrite=True, client=self._client)
+                self.fiftyone_session = launch_app(dataset, auto=False)
+                self.state.progress = 2
+                self.state.message = (f"Opened '{name}' in FiftyOne ({len(dataset)} samples): "
+                                      f"{getattr(self.fiftyone_session, 'url', '')}")
+        finally:
+            self.state.busy = False
+
+    # ------------------------------------------------------------------ statistics
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if self.view.selected_tab == "Statistics" and not self._stats_loaded:
+            self.load_statistics()
+
+    def load_statistics(self) -> Future | None:
+        """Fetch the statistics of the chosen period and draw their chart (PNG) in the background."""
+        self._stats_loaded = True
+        self.state.stats_loading = True
+        return self._submit(self._stats_job, self.state.stats_days)
+
+    def _stats_job(self, days: int) -> None:
+        try:
+            stats = self._client.datasets.statistics(days=days)
+            figure = stats.plot()
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=100)
+            if days == self.state.stats_days:  # a newer period may have been chosen meanwhile
+                self.state.stats_summary = stats._repr_html_()
+                self.state.stats_png = buffer.getvalue()
+        finally:
+            self.state.stats_loading = False

@@ -1,0 +1,201 @@
+"""The panel's view: ipywidgets drawn from a :class:`PanelState`, with private children.
+
+Each control carries a CSS class ``aion-<name>`` (browser tests select on it) and is reachable by the
+same name through :meth:`PanelView.control` (Python tests ``click()`` it). The view links its inputs to
+the state and redraws when the state changes; it never calls the service (the controller does).
+
+>>> from aion_pandas.widgets.state import PanelState
+>>> view = PanelView(PanelState())
+>>> view.control("export").description
+'Export'
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+from traitlets import link
+
+from . import render
+from .state import EXPORT_FORMATS, PERIODS, PanelState
+
+_STATUS_OPTIONS = [("all statuses", ""), ("pending", "pending"), ("processing", "processing"),
+                   ("ready", "ready"), ("failed", "failed")]
+_FORMAT_LABELS = {"csv": "CSV", "coco": "COCO", "yolo": "YOLO", "pascal_voc": "Pascal VOC"}
+TABS = ("Datasets", "Create", "Statistics")
+
+
+def _hook(widget: w.Widget, name: str) -> w.Widget:
+    widget.add_class(f"aion-{name}")
+    return widget
+
+
+class PanelView(w.VBox):
+    """Datasets (table, details, export, load), Create and Statistics tabs, plus a message line."""
+
+    def __init__(self, state: PanelState, *, fiftyone: bool = False, **kwargs: Any) -> None:
+        self._state = state
+        self._controls: dict[str, w.Widget] = {}
+        self._syncing = False
+        c = self._make
+        wide = w.Layout(width="auto")
+        # header
+        self._message = c("message", w.HTML())
+        self._error = c("error", w.HTML())
+        # datasets tab
+        self._status = c("status-filter", w.Dropdown(options=_STATUS_OPTIONS, description="Status",
+                                                      layout=w.Layout(width="210px")))
+        self._search = c("search", w.Text(placeholder="search by name", continuous_update=True,
+                                          layout=w.Layout(width="220px")))
+        self._refresh = c("refresh", w.Button(description="Refresh", icon="refresh", layout=w.Layout(width="100px")))
+        self._prev = c("prev-page", w.Button(description="◀", tooltip="previous page", layout=w.Layout(width="40px")))
+        self._next = c("next-page", w.Button(description="▶", tooltip="next page", layout=w.Layout(width="40px")))
+        self._page_label = c("page-label", w.HTML())
+        self._table = c("table", w.HTML(layout=w.Layout(max_height="320px", overflow="auto")))
+        self._select = c("dataset-select", w.SelectMultiple(options=[], rows=6, description="Select",
+                                                            layout=w.Layout(width="98%")))
+        self._details = c("details", w.HTML())
+        self._format = c("export-format", w.Dropdown(options=[(_FORMAT_LABELS[f], f) for f in EXPORT_FORMATS],
+                                                      description="Format", layout=w.Layout(width="200px")))
+        self._delimiter = c("delimiter", w.Text(description="Delimiter", layout=w.Layout(width="140px")))
+        self._include_failed = c("include-failed", w.Checkbox(description="include failed items", indent=False))
+        self._export = c("export", w.Button(description="Export", icon="download", button_style="primary"))
+        self._progress = c("progress", w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="160px",
+                                                                                             visibility="hidden")))
+        self._results = c("export-result", w.HTML())
+        self._load = c("load", w.Button(description="Load into DataFrame", icon="table", layout=w.Layout(width="auto")))
+        self._fiftyone = c("fiftyone", w.Button(description="Open in FiftyOne", icon="eye", layout=w.Layout(
+            width="auto", display=None if fiftyone else "none")))
+        datasets_tab = w.VBox([
+            w.HBox([self._status, self._search, self._refresh, self._prev, self._page_label, self._next]),
+            self._table, self._select, self._details,
+            w.HBox([self._format, self._delimiter, self._include_failed], layout=wide),
+            w.HBox([self._export, self._progress, self._load, self._fiftyone]), self._results])
+        # create tab
+        self._batch = c("batch", w.Dropdown(options=[("— pick a batch —", "")], description="Batch",
+                                            layout=w.Layout(width="460px")))
+        self._batch_id = c("batch-id", w.Text(description="or batch id", placeholder="550e8400-…",
+                                              layout=w.Layout(width="460px")))
+        self._name = c("name", w.Text(description="Name", layout=w.Layout(width="460px")))
+        self._description = c("description", w.Textarea(description="Description", layout=w.Layout(width="460px")))
+        self._format_config = c("format-config", w.Textarea(description="Format config",
+                                                            placeholder='{"csv_delimiter": ",", "include_timestamps": true}',
+                                                            layout=w.Layout(width="460px")))
+        self._create = c("create", w.Button(description="Create dataset", icon="plus", button_style="success"))
+        create_tab = w.VBox([self._batch, self._batch_id, self._name, self._description, self._format_config,
+                             self._create])
+        # statistics tab
+        self._days = c("stats-days", w.Dropdown(options=[(f"last {d} days", d) for d in PERIODS], value=30,
+                                                description="Period"))
+        self._stats_refresh = c("stats-refresh", w.Button(description="Refresh", icon="refresh"))
+        self._chart = c("stats-chart", w.Image(format="png", layout=w.Layout(max_width="680px")))
+        self._summary = c("stats-summary", w.HTML())
+        stats_tab = w.VBox([w.HBox([self._days, self._stats_refresh]), self._summary, self._chart])
+
+        self._tabs = c("tabs", w.Tab(children=[datasets_tab, create_tab, stats_tab], titles=TABS))
+        title = w.HTML("<b style='font-size:14px'>Aionvision datasets</b>")
+        super().__init__([title, self._error, self._message, self._tabs], **kwargs)
+        self.add_class("aion-panel")
+        self._link()
+        self._redraw_table()
+        self._redraw_busy()
+
+    # -------------------------------------------------------------------------------- public
+    def control(self, name: str) -> w.Widget:
+        """The widget with CSS class ``aion-<name>`` (e.g. ``control("export").click()``)."""
+        return self._controls[name]
+
+    @property
+    def selected_tab(self) -> str:
+        """The title of the tab in front."""
+        return TABS[self._tabs.selected_index or 0]
+
+    def show_tab(self, title: str) -> None:
+        """Bring the tab titled ``title`` to the front."""
+        self._tabs.selected_index = TABS.index(title)
+
+    def walk(self) -> list[w.Widget]:
+        """This widget and every descendant (for checks over the whole tree)."""
+        out, todo = [], [self]
+        while todo:
+            widget = todo.pop()
+            out.append(widget)
+            todo.extend(getattr(widget, "children", ()) or ())
+        return out
+
+    # -------------------------------------------------------------------------------- wiring
+    def _make(self, name: str, widget: w.Widget) -> w.Widget:
+        self._controls[name] = _hook(widget, name)
+        return widget
+
+    def _link(self) -> None:
+        s = self._state
+        for name, widget in (("status_filter", self._status), ("search", self._search),
+                             ("export_format", self._format), ("delimiter", self._delimiter),
+                             ("include_failed_items", self._include_failed), ("stats_days", self._days)):
+            link((s, name), (widget, "value"))
+        self._select.observe(self._on_select, "value")
+        self._prev.on_click(lambda _: setattr(s, "page", s.page - 1))
+        self._next.on_click(lambda _: setattr(s, "page", s.page + 1))
+        s.observe(lambda _: self._redraw_table(), ["rows", "status_filter", "search", "page", "selected_ids"])
+        s.observe(lambda _: self._redraw_busy(), ["busy", "progress", "progress_max", "loading", "stats_loading"])
+        s.observe(lambda ch: setattr(self._results, "value", render.export_results(ch.new)), "exports")
+        s.observe(lambda ch: setattr(self._message, "value", render.message(ch.new)), "message")
+        s.observe(lambda ch: setattr(self._error, "value", render.error(ch.new)), "error")
+        s.observe(lambda ch: setattr(self._chart, "value", ch.new), "stats_png")
+        s.observe(lambda ch: setattr(self._summary, "value", ch.new), "stats_summary")
+        s.observe(self._redraw_batches, "batches")
+
+    def _on_select(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self._state.selected_ids = list(change["new"])
+
+    def _redraw_table(self) -> None:
+        s = self._state
+        visible = s.visible_rows()
+        self._table.value = render.datasets_table(visible, s.selected_ids)
+        total = len(s.filtered_rows())
+        first = min(s.page, s.page_count() - 1) * 100
+        self._page_label.value = (f"<span style='font-size:12px'>{first + 1 if total else 0}–{first + len(visible)} "
+                                  f"of {total} · page {min(s.page, s.page_count() - 1) + 1}/{s.page_count()}</span>")
+        self._prev.disabled = s.page <= 0
+        self._next.disabled = s.page >= s.page_count() - 1
+        options = [(f"{r.get('name')} · {r.get('status')} · {r.get('id')}", r["id"]) for r in visible]
+        keep = tuple(i for i in s.selected_ids if any(v == i for _, v in options))
+        self._syncing = True
+        try:
+            if list(self._select.options) != options:
+                self._select.options = options
+            if tuple(self._select.value) != keep:
+                self._select.value = keep
+        finally:
+            self._syncing = False
+        rows = [s.row(i) for i in s.selected_ids]
+        rows = [r for r in rows if r is not None]
+        self._details.value = render.details(rows[0] if rows else None, more=len(rows) - 1)
+
+    def _redraw_busy(self) -> None:
+        s = self._state
+        self._export.disabled = s.busy
+        self._load.disabled = s.busy
+        self._fiftyone.disabled = s.busy
+        self._export.description = "Exporting…" if s.busy else "Export"
+        self._progress.max = max(1, s.progress_max)
+        self._progress.value = min(s.progress, self._progress.max)
+        self._progress.layout.visibility = "visible" if s.busy else "hidden"
+        self._refresh.disabled = s.loading
+        self._stats_refresh.disabled = s.stats_loading
+
+    def _redraw_batches(self, change: dict[str, Any]) -> None:
+        options = [("— pick a batch —", "")] + [
+            (f"{b.get('name') or b['batch_id']} · {b.get('status')} · {b.get('total_items')} items", b["batch_id"])
+            for b in change["new"]]
+        value = self._batch.value if any(v == self._batch.value for _, v in options) else ""
+        self._batch.options = options
+        self._batch.value = value
+
+    def create_form(self) -> dict[str, str]:
+        """What the Create tab's fields hold (batch id typed in wins over the picker)."""
+        return {"batch_id": (self._batch_id.value or "").strip() or self._batch.value,
+                "name": self._name.value.strip(), "description": self._description.value.strip(),
+                "format_config": self._format_config.value.strip()}

@@ -1,0 +1,41 @@
+"""Fixtures of the panel tests: a client of the shared demo service and a panel on it."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import pytest
+
+
+@pytest.fixture
+def client(service):
+    from aion_pandas.client import Client
+
+    with Client(service.api_key, service.base_url, max_retries=1) as c:
+        yield c
+
+
+@pytest.fixture
+def panel(client):
+    from aion_pandas.widgets import panel as make_panel
+
+    p = make_panel(client)
+    assert p.wait_idle(60)
+    yield p
+    p.close()
+
+
+def _wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(condition, timeout=30, what=...)``: poll until truthy (background threads update the state)."""
+    return _wait_for

@@ -1,0 +1,254 @@
+"""The panel without a browser: set traits, click buttons, check the state and the service's side."""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+
+from aion_pandas.widgets import Panel, panel as make_panel
+from aion_pandas.widgets.state import PAGE_SIZE
+
+
+def _ready(panel: Panel) -> dict:
+    return next(r for r in panel.state.rows if r["status"] == "ready")
+
+
+def _widget_texts(panel: Panel) -> list[str]:
+    """Every trait value of every widget of the panel, as JSON text (what a browser could see)."""
+    texts = []
+    for widget in panel.view.walk():
+        state = widget.get_state()
+        texts.append(json.dumps({k: v for k, v in state.items() if not isinstance(v, (bytes, memoryview))},
+                                default=str))
+    return texts
+
+
+def test_table_lists_the_services_datasets(panel, client):
+    page = client.datasets.list(limit=100)
+    assert len(panel.state.rows) == page.total_count > 0
+    table = panel.view.control("table").value
+    for d in page:
+        assert f"data-id='{d.id}'" in table
+    assert "aion-status-ready" in table and "#2ca02c" in table  # status colour
+    options = [v for _, v in panel.view.control("dataset-select").options]
+    assert options == [d.id for d in page][:PAGE_SIZE]
+    # completed batches for the Create tab
+    batches = [b.batch_id for b in client.batches.list(status="completed").auto_paging_iter()]
+    assert [v for _, v in panel.view.control("batch").options][1:] == batches
+
+
+def test_filter_search_and_selection_details(panel):
+    ready = _ready(panel)
+    panel.view.control("status-filter").value = "ready"
+    assert panel.state.status_filter == "ready"
+    assert {r["status"] for r in panel.state.visible_rows()} == {"ready"}
+    panel.view.control("search").value = ready["name"].upper()
+    assert ready["id"] in [v for _, v in panel.view.control("dataset-select").options]
+    assert all(ready["name"].lower() in r["name"].lower() for r in panel.state.visible_rows())
+    panel.view.control("search").value = "no dataset is called this"
+    assert panel.state.visible_rows() == [] and "no datasets" in panel.view.control("table").value
+    panel.view.control("search").value = ""
+    panel.view.control("status-filter").value = ""
+    panel.view.control("dataset-select").value = (ready["id"],)
+    assert panel.state.selected_ids == [ready["id"]]
+    details = panel.view.control("details").value
+    assert ready["id"] in details and ready["batch_id"] in details
+    assert "aion-selected" in panel.view.control("table").value
+
+
+def test_export_button_exports_for_real(panel, client):
+    ready = _ready(panel)
+    before = client.datasets.get(ready["id"]).export_count
+    panel.state.selected_ids = [ready["id"]]
+    panel.view.control("export-format").value = "yolo"
+    panel.view.control("export").click()
+    assert panel.wait_idle(60)
+    after = client.datasets.get(ready["id"])
+    assert after.export_count == before + 1 and after.latest_export.format == "yolo"
+    (result,) = panel.state.exports
+    assert result["format"] == "yolo" and result["record_count"] > 0 and result["file_size_bytes"] > 0
+    assert panel.state.row(ready["id"])["export_count"] == before + 1  # the table follows without refresh
+    html = panel.view.control("export-result").value
+    assert f"href='{result['download_url']}'".replace("&", "&amp;") in html
+    with urllib.request.urlopen(result["download_url"]) as resp:  # the link works without a key
+        assert len(resp.read()) == result["file_size_bytes"]
+    assert not panel.state.busy and not panel.view.control("export").disabled
+    assert panel.state.error == ""
+
+
+def test_csv_export_sends_delimiter_and_include_failed(panel, client):
+    ready = _ready(panel)
+    panel.state.selected_ids = [ready["id"]]
+    panel.state.export_format = "csv"
+    panel.view.control("delimiter").value = ";"
+    panel.view.control("include-failed").value = True
+    panel.view.control("export").click()
+    assert panel.wait_idle(60)
+    (result,) = panel.state.exports
+    with urllib.request.urlopen(result["download_url"]) as resp:
+        head = resp.read().split(b"\n", 1)[0]
+    assert b";" in head and b"," not in head
+    exported_all = client.datasets.export(ready["id"], "csv", include_failed_items=True)
+    assert result["record_count"] == exported_all.record_count
+
+
+def test_second_click_while_busy_does_not_start_a_second_export(panel, client):
+    ready = _ready(panel)
+    before = client.datasets.get(ready["id"]).export_count
+    panel.state.selected_ids = [ready["id"]]
+    gate = threading.Event()
+    panel.controller._pool.submit(gate.wait, 30)  # occupy the pool so the first export is queued
+    panel.controller._pool.submit(gate.wait, 30)
+    panel.controller._pool.submit(gate.wait, 30)
+    panel.view.control("export").click()
+    assert panel.state.busy and panel.view.control("export").disabled
+    panel.view.control("export").click()           # the browser would not send it; the controller ignores it
+    assert panel.controller.export() is None
+    assert "already running" in panel.state.message
+    gate.set()
+    assert panel.wait_idle(60)
+    assert client.datasets.get(ready["id"]).export_count == before + 1
+    assert len(panel.state.exports) == 1
+
+
+def test_load_into_dataframe(panel):
+    ready = _ready(panel)
+    panel.state.selected_ids = [ready["id"]]
+    panel.state.export_format = "coco"
+    panel.view.control("load").click()
+    assert panel.wait_idle(60)
+    frame = panel.frame
+    assert frame is not None and len(frame) > 0 and frame.attrs["format"] == "coco"
+    assert {"image_id", "file_name", "category", "x", "y", "w", "h"} <= set(frame.columns)
+    assert frame["image_id"].nunique() == ready["successful_items"]
+    assert "panel.frame" in panel.view.control("message").value
+    assert "panel.frame" not in panel.state.error
+
+
+def test_create_from_batch_row_appears_and_turns_ready_without_refresh(panel, client, wait_for):
+    batch_id = [v for _, v in panel.view.control("batch").options if v][0]
+    panel.view.control("batch").value = batch_id
+    panel.view.control("name").value = "made in the panel"
+    panel.view.control("description").value = "a panel test"
+    panel.view.control("format-config").value = '{"csv_delimiter": ";"}'
+    panel.view.control("create").click()
+    new_id = wait_for(lambda: next((r["id"] for r in panel.state.rows if r["name"] == "made in the panel"), None),
+                      what="the new row")
+    assert panel.state.selected_ids == [new_id] and panel.view.selected_tab == "Datasets"
+    row = wait_for(lambda: (r := panel.state.row(new_id)) and r["status"] in ("ready", "failed") and r,
+                   timeout=60, what="the new dataset to become ready")
+    assert row["status"] == "ready"
+    created = client.datasets.get(new_id)
+    assert created.batch_id == batch_id and created.description == "a panel test"
+    assert created.format_config.get("csv_delimiter") == ";"
+    assert f"data-id='{new_id}'" in panel.view.control("table").value
+    wait_for(lambda: not panel.controller.poller_alive, timeout=10, what="the poller to stop")
+    assert panel.state.watching == []
+
+
+def test_poller_stops_when_the_panel_closes(client, service):
+    batch_id = client.batches.list(status="completed").items[0].batch_id
+    p = make_panel(client)
+    try:
+        assert p.wait_idle(60)
+        p.controller.create(batch_id, "closed early")
+        assert p.wait_idle(60)
+        # the poller is following it (or it was already done, then nothing polls)
+        alive = p.controller.poller_alive
+    finally:
+        p.close()
+    assert not p.controller.poller_alive
+    assert alive or client.datasets.get(p.state.selected_ids[0]).is_done
+
+
+def test_typed_unknown_batch_shows_code_and_request_id(panel):
+    panel.view.control("batch-id").value = "00000000-0000-0000-0000-000000000000"
+    panel.view.control("name").value = "nope"
+    panel.view.control("create").click()
+    assert panel.wait_idle(30)
+    error = panel.state.error
+    assert error.startswith(("NOT_FOUND", "VALIDATION_ERROR")) and "request id " in error
+    assert "Traceback" not in error
+    assert "request id" in panel.view.control("error").value
+
+
+def test_bad_format_config_is_refused_before_any_call(panel):
+    panel.view.control("batch").value = [v for _, v in panel.view.control("batch").options if v][0]
+    panel.view.control("name").value = "x"
+    panel.view.control("format-config").value = "{not json"
+    rows = len(panel.state.rows)
+    panel.view.control("create").click()
+    assert "not valid JSON" in panel.state.error
+    assert panel.controller.wait_idle(5) and len(panel.state.rows) == rows
+
+
+def test_bad_key_error_has_code_and_request_id_and_no_key(service):
+    from aion_pandas.client import Client
+
+    bad = "aion_this_is_not_a_valid_key_0123456789"
+    with Client(bad, service.base_url, max_retries=0) as c:
+        p = make_panel(c)
+        try:
+            assert p.wait_idle(30)
+            assert p.state.error.startswith("INVALID_API_KEY") and "request id " in p.state.error
+            texts = _widget_texts(p)
+            assert any("INVALID_API_KEY" in t for t in texts)
+            assert not any(bad in t for t in texts) and bad not in repr(p)
+        finally:
+            p.close()
+
+
+def test_the_key_never_appears_in_any_widget(panel, service, wait_for):
+    ready = _ready(panel)
+    panel.state.selected_ids = [ready["id"]]
+    panel.view.control("export").click()
+    assert panel.wait_idle(60)
+    panel.view.show_tab("Statistics")
+    wait_for(lambda: panel.state.stats_png, what="the chart")
+    assert panel.wait_idle(30)
+    texts = _widget_texts(panel)
+    assert any("download" in t for t in texts)
+    assert not any(service.api_key in t for t in texts)
+    assert service.api_key not in repr(panel)
+
+
+def test_statistics_tab_draws_the_chart_per_period(panel, client, wait_for):
+    assert panel.state.stats_png == b""  # nothing fetched before the tab is opened
+    panel.view.show_tab("Statistics")
+    png = wait_for(lambda: panel.state.stats_png, what="the chart")
+    assert panel.wait_idle(30)
+    assert png.startswith(b"\x89PNG") and bytes(panel.view.control("stats-chart").value) == png
+    stats = client.datasets.statistics(days=30)
+    assert f"{stats.total_datasets} datasets" in panel.view.control("stats-summary").value
+    panel.view.control("stats-days").value = 7
+    assert panel.wait_idle(30)
+    assert "(7 days)" in panel.view.control("stats-summary").value
+    assert bytes(panel.view.control("stats-chart").value).startswith(b"\x89PNG")
+
+
+def test_pages_past_100_rows(start_service):
+    from aion_pandas.client import Client
+
+    svc = start_service(demo=True)
+    with Client(svc.api_key, svc.base_url, max_retries=1) as c:
+        batch_id = c.batches.list(status="completed").items[0].batch_id
+        existing = c.datasets.list().total_count
+        for i in range(PAGE_SIZE + 5 - existing):
+            c.datasets.create(batch_id, f"bulk {i:03d}")
+        p = make_panel(c)
+        try:
+            assert p.wait_idle(60)
+            total = c.datasets.list().total_count
+            assert len(p.state.rows) == total > PAGE_SIZE
+            assert len(p.view.control("dataset-select").options) == PAGE_SIZE
+            assert p.view.control("prev-page").disabled and not p.view.control("next-page").disabled
+            p.view.control("next-page").click()
+            assert p.state.page == 1 and len(p.state.visible_rows()) == total - PAGE_SIZE
+            assert f"of {total}" in p.view.control("page-label").value
+            assert p.view.control("next-page").disabled
+            shown = {v for _, v in p.view.control("dataset-select").options}
+            assert shown == {r["id"] for r in p.state.rows[PAGE_SIZE:]}
+        finally:
+            p.close()
