@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -165,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default="", help="run only methods whose name contains this")
+    parser.add_argument("--only", default="", help="run only methods whose name matches this regex")
     parser.add_argument("--dir", default=None, help="keep the generated files here")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,7 +198,7 @@ def main() -> None:
     print(f"| {'method':40} | size | median s | boxes/s    | peak RSS MiB |")
     print(f"|{'-' * 42}|------|----------|------------|--------------|")
     for method, (fmt, _, _) in METHODS.items():
-        if args.only and args.only not in method:
+        if args.only and not re.search(args.only, method):
             continue
         runs = [_run(method, files[fmt]) for _ in range(args.runs)]
         median = statistics.median(r["seconds"] for r in runs)

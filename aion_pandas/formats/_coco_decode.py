@@ -66,7 +66,7 @@ class CocoDocument(msgspec.Struct, gc=False):
     """The document with ``annotations`` left as raw JSON slices, decoded later chunk by chunk."""
 
     images: list[_Image]
-    annotations: msgspec.Raw = msgspec.Raw(b"[]")
+    annotations: msgspec.Raw = msgspec.Raw(b"null")
     categories: list[_Category] = []
     info: Optional[dict[str, Any]] = None
 
@@ -127,7 +127,72 @@ def _opt_ints(values: list[Any]) -> pd.arrays.IntegerArray:
     return pd.array(values, dtype="Int64")
 
 
-def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
+def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
+                   where: str | None = None) -> tuple[CocoDocument, dict[str, Any]]:
+    """The decoded document and its annotation columns, parsing the annotations' bytes once.
+
+    The ``annotations`` array is found by its key and end (``],"categories":`` or the document's
+    end); the rest of the document is decoded with the array replaced by ``[]``. Both parts are
+    fully validated, so a wrong guess can only fail, and then the whole document is decoded the
+    plain way (which also names the line of any JSON error).
+
+    >>> doc, cols = decode_columns(b'{"images": [], "annotations": [{"image_id": 1, "category_id": 2,'
+    ...                            b' "bbox": [1, 2, 3, 4]}], "categories": []}')
+    >>> cols["image_id"].tolist()
+    [1]
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        found = _split_annotations(bytes(data) if not isinstance(data, bytes) else data)
+        if found is not None:
+            rest, region = found
+            try:
+                doc = _DECODER.decode(rest)
+                if bytes(doc.annotations) == b"[]":
+                    return doc, annotation_columns(region, where=where)
+            except (msgspec.DecodeError, _BadCut):
+                pass
+    doc = decode(data, where=where)
+    return doc, annotation_columns(doc.annotations, where=where)
+
+
+_ANNOTATIONS_KEY = re.compile(rb'(?<!\\)"annotations"\s*:\s*\[')
+
+
+def _split_annotations(data: bytes) -> tuple[bytes, memoryview] | None:
+    at = data.find(b'"annotations"')
+    key = _ANNOTATIONS_KEY.match(data, at) if at >= 0 else None
+    if key is None:
+        return None
+    start = key.end() - 1
+    # the array ends before a top-level key in the document's last MB, or with the document
+    tail_at = max(start, len(data) - _TAIL)
+    tail = data[tail_at:]
+    end = -1
+    for name in _FOLLOWERS:
+        found = tail.find(name)
+        if found != -1 and _BEFORE_KEY.match(tail[max(0, found - 64):found][::-1]) is not None \
+                and (end == -1 or tail_at + found < end):
+            end = tail_at + found
+    if end != -1:
+        end = data.rindex(b"]", start, end) + 1
+    else:
+        end = data.rfind(b"]") + 1
+        if end <= start or data[end:].strip() != b"}":
+            return None  # something big follows the array: decode it all
+    rest = data[:start] + b"[]" + data[end:]
+    if rest.count(b'"annotations"') != 1:
+        return None  # the key also elsewhere (nested, or in a string): decode it all
+    return rest, memoryview(data)[start:end]
+
+
+_TAIL = 1 << 20
+_FOLLOWERS = tuple(b'"%s"' % k for k in (b"categories", b"images", b"info", b"licenses", b"type"))
+# reversed text before a following key: optional spaces, a comma, optional spaces, then ']'
+_BEFORE_KEY = re.compile(rb"\s*,\s*\]")
+
+
+def build_frame(doc: CocoDocument, *, where: str | None = None,
+                columns: dict[str, Any] | None = None) -> pd.DataFrame:
     """The canonical frame of a decoded COCO document: rows in image order, then annotation order.
 
     >>> doc = decode(b'{"images": [{"id": 3, "file_name": "a.jpg"}], "annotations": [], "categories": []}')
@@ -157,7 +222,7 @@ def build_frame(doc: CocoDocument, *, where: str | None = None) -> pd.DataFrame:
     _check_unique(img_ids, "images", "id", where)
 
     # annotations -> columns (decoded chunk by chunk)
-    cols = annotation_columns(anns, where=where)
+    cols = columns if columns is not None else annotation_columns(anns, where=where)
     a_img, a_cat, boxes = cols["image_id"], cols["category_id"], cols["bbox"]
     n_ann = len(a_img)
     doc.annotations = msgspec.Raw(b"[]")  # the raw bytes are no longer needed
@@ -259,6 +324,8 @@ def annotation_columns(raw: msgspec.Raw | bytes, *, where: str | None = None) ->
     ([3.0], [nan])
     """
     view = memoryview(raw)
+    if len(view) < 64 and bytes(view).strip() == b"null":
+        view = memoryview(b"[]")
     try:
         parts = [_decode_piece(piece, first, where) for piece, first in _pieces(view)]
     except _BadCut:

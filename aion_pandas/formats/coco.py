@@ -36,8 +36,8 @@ def parse_coco(data: dict[str, Any] | bytes, *, where: str | None = None) -> pd.
     >>> parse_coco(b'{"images": [], "annotations": [], "categories": []}').shape[0]
     0
     """
-    doc = _coco_decode.decode(data, where=where)
-    return _coco_decode.build_frame(doc, where=where)
+    doc, columns = _coco_decode.decode_columns(data, where=where)
+    return _coco_decode.build_frame(doc, where=where, columns=columns)
 
 
 def read_coco(source: Source) -> pd.DataFrame:

@@ -223,3 +223,34 @@ def test_pycocotools_loads_our_coco(sample_frame, tmp_path):
     boxes = sample_frame[sample_frame["x"].notna()]
     want = sorted(zip(boxes["file_name"], boxes["x"], boxes["y"], boxes["w"], boxes["h"]))
     assert got == want
+
+
+_ANN = {"id": 1, "image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4]}
+
+
+@pytest.mark.parametrize("text", [
+    # the annotations array first, in the middle, last; pretty-printed; a look-alike in a string
+    json.dumps({"annotations": [_ANN], "images": _doc()["images"], "categories": _doc()["categories"]}),
+    json.dumps({"images": _doc()["images"], "annotations": [_ANN], "categories": _doc()["categories"]}),
+    json.dumps({"images": _doc()["images"], "categories": _doc()["categories"], "annotations": [_ANN]}),
+    json.dumps(_doc([_ANN]), indent=4),
+    json.dumps({"info": {"description": 'has "annotations": [ in it'}, **_doc([_ANN])}),
+    json.dumps({"info": {"annotations": [{"x": 1}]}, **_doc([_ANN])}),
+    json.dumps({"images": _doc()["images"], "annotations": [{**_ANN, "extra": {"images": [1]}}],
+                "categories": _doc()["categories"]}),
+])
+def test_annotations_found_wherever_they_are(text):
+    frame = parse_coco(text.encode())
+    assert frame["x"].tolist()[0] == 1.0 and frame["x"].notna().sum() == 1
+    assert frame["file_name"].tolist() == ["a.jpg", "b.jpg"]
+
+
+@pytest.mark.parametrize("annotations", ["null", None])
+def test_no_annotations_means_images_only(annotations):
+    doc = _doc()
+    if annotations is None:
+        del doc["annotations"]
+    else:
+        doc["annotations"] = None
+    frame = parse_coco(json.dumps(doc).encode())
+    assert frame["file_name"].tolist() == ["a.jpg", "b.jpg"] and frame["x"].isna().all()
