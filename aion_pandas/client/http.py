@@ -170,6 +170,7 @@ class Transport:
                 resp = self.session.request(method, url, params=params, json=json, headers=headers,
                                             stream=stream, timeout=(self.timeout, self.timeout))
             except requests.exceptions.RequestException as exc:
+                _scrub(exc)
                 connect = _is_connect_failure(exc)
                 timed_out = isinstance(exc, requests.exceptions.Timeout)
                 if attempt < self.max_retries and should_retry(method, connect_failed=connect,
@@ -320,6 +321,15 @@ class Transport:
         what = "could not connect to the service" if connect else "the connection failed"
         return ConnectionError(f"{what} ({tries}, {type(exc).__name__}); is it running at {self.base_url}?",
                                method=method, url=url)
+
+
+def _scrub(exc: BaseException) -> None:
+    """Drop the Authorization header from the request a requests exception keeps (it stays in __context__)."""
+    for holder in (exc, getattr(exc, "response", None)):
+        request = getattr(holder, "request", None)
+        headers = getattr(request, "headers", None)
+        if headers is not None:
+            headers.pop("Authorization", None)
 
 
 def _same_origin(a: str, b: str) -> bool:

@@ -102,6 +102,8 @@ def test_connect_errors_are_retried_then_reported(tmp_path):
         with pytest.raises(errors.ConnectionError) as info:
             call()
         text = str(info.value)
+        context = info.value.__context__  # the requests exception (suppressed) keeps its request
+        assert "Authorization" not in getattr(getattr(context, "request", None), "headers", {})
         assert "could not connect" in text and "3 attempts" in text and f"127.0.0.1:{port}" in text
         assert "SECRETPART" not in text and "SECRETPART" not in repr(info.value)
 
@@ -113,6 +115,8 @@ def test_a_slow_answer_is_a_timeout_error(own_service, proxy, tmp_path):
     with pytest.raises(errors.TimeoutError) as info:
         client.datasets.list()
     assert "0.3 s" in str(info.value) and isinstance(info.value, TimeoutError)
+    request = info.value.__context__.request  # what requests kept of the request: no key in it
+    assert request is not None and "Authorization" not in request.headers
 
 
 def test_a_get_that_times_out_once_is_retried(own_service, proxy, tmp_path):
