@@ -1,7 +1,8 @@
 """Benchmark of the service: 100,000 images / 1,000,000 boxes, creation-to-ready and each format's export.
 
 The batch is imported straight into a fresh data dir's store (``Store.import_batch``, the same call
-``aion-pandas import-batch --data-dir`` uses; no image bytes, so ``image_url`` is empty); then a real
+``aion-pandas import-batch --data-dir`` uses; each item has a file id, so exports carry image URLs, but no
+image bytes are stored); then a real
 ``python -m aion_pandas serve`` process is started on that dir and everything after goes over HTTP:
 ``POST /datasets`` until ``ready``, then ``POST /datasets/{id}/export`` per format (median of 3 runs),
 while a sampler thread records the server process's peak RSS. Peers, run in the same process on the
@@ -18,6 +19,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +52,8 @@ def make_items(n_images: int, per_image: int, seed: int = 0) -> list[NewItem]:
     rows = list(zip(labels.tolist(), conf.tolist(), x.tolist(), y.tolist(), w.tolist(), h.tolist()))
     items = []
     for i in range(n_images):
-        items.append(NewItem(f"images/{i:06d}.jpg", "completed", description=f"image {i}", tags=["bench"],
+        items.append(NewItem(f"images/{i:06d}.jpg", "completed", file_id=str(uuid.UUID(int=i + 1)),
+                             description=f"a generated bench image, number {i}", tags=["bench"],
                              detections=rows[i * per_image:(i + 1) * per_image],
                              width=int(dims[i, 0]), height=int(dims[i, 1])))
     return items

@@ -51,6 +51,16 @@ def _remove_server_json(data_dir: Path) -> None:
         pass
 
 
+def _use_system_allocator() -> None:
+    """Arrow's default pool keeps freed memory for reuse; the system pool lets exports give it back."""
+    try:
+        import pyarrow
+
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    except ImportError:
+        pass
+
+
 def _exit_cleanly(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
@@ -71,6 +81,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, *, demo
     """Serve until interrupted (SIGINT/SIGTERM); seeds the demo first when ``demo`` is true."""
     # exports drop what a format cannot carry (e.g. VOC has no score) by design: no warning per export
     warnings.filterwarnings("ignore", category=UserWarning, message=".* cannot carry")
+    _use_system_allocator()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
