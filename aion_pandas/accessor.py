@@ -11,6 +11,7 @@ client, formats and FiftyOne load on first use.
 """
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar
@@ -69,7 +70,17 @@ class AionAccessor:
         from .frames import CLIENT_ATTR
         return resolve_client(client, self._frame.attrs.get(CLIENT_ATTR))
 
-    def _map(self, fn: Callable[[str], T], what: str, *, max_workers: int, progress: bool) -> list[T | Exception]:
+    def _not_ready(self) -> dict[str, str]:
+        """Datasets the frame itself says are not ``ready`` (from its ``status`` column): id -> status."""
+        if "status" not in self._frame.columns:
+            return {}
+        ids = self._frame["id"] if "id" in self._frame.columns else (
+            self._frame["dataset_id"] if "dataset_id" in self._frame.columns else self._frame.index.to_series())
+        pairs = zip(ids.astype("string"), self._frame["status"].astype("string"))
+        return {str(i): str(s) for i, s in pairs if not pd.isna(i) and not pd.isna(s) and s != "ready"}
+
+    def _map(self, fn: Callable[[str], T], what: str, *, max_workers: int, progress: bool,
+             ids: list[str] | None = None) -> list[T | Exception]:
         """``fn(id)`` for every id in a thread pool (a tqdm bar past one row); exceptions are returned."""
         def run(dataset_id: str) -> T | Exception:
             try:
@@ -77,7 +88,7 @@ class AionAccessor:
             except Exception as exc:  # noqa: BLE001  (reported per row)
                 return exc
 
-        ids = self._ids
+        ids = self._ids if ids is None else ids
         if len(ids) <= 1:
             return [run(i) for i in ids]
         from tqdm.auto import tqdm
@@ -167,7 +178,8 @@ class AionAccessor:
 
         Exports each dataset (or reuses a cached export of the same dataset, format and options),
         downloads it to the cache, reads it with :func:`aion_pandas.formats.read_export` and
-        concatenates. Any failure raises (nothing is silently left out).
+        concatenates. Datasets whose ``status`` column says they are not ready are skipped with a
+        warning naming them; any other failure raises (nothing is silently left out).
 
         >>> boxes = df.aion.load("coco")   # doctest: +SKIP
         >>> boxes.groupby(["dataset_id", "category"], observed=True).size()   # doctest: +SKIP
@@ -183,7 +195,14 @@ class AionAccessor:
             frame.attrs.update({"export_id": export.export_id})
             return frame
 
-        results = self._map(one, f"load {format}", max_workers=max_workers, progress=progress)
+        skipped = self._not_ready()
+        if skipped:
+            listed = ", ".join(f"{i} ({s})" for i, s in list(skipped.items())[:5])
+            warnings.warn(f"df.aion.load skipped {len(skipped)} dataset(s) that are not ready: {listed}"
+                          f"{', ...' if len(skipped) > 5 else ''}; use df.aion.wait() or filter on status",
+                          UserWarning, stacklevel=2)
+        ids = [i for i in self._ids if i not in skipped]
+        results = self._map(one, f"load {format}", max_workers=max_workers, progress=progress, ids=ids)
         self._raise_first(results)
         frames: list[pd.DataFrame] = [r for r in results if isinstance(r, pd.DataFrame)]
         if not frames:
@@ -192,7 +211,7 @@ class AionAccessor:
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if "category" in out.columns and not isinstance(out["category"].dtype, pd.CategoricalDtype):
             out["category"] = out["category"].astype("category")
-        out.attrs = {"format": format, "dataset_ids": list(self._ids)}
+        out.attrs = {"format": format, "dataset_ids": ids}
         return out
 
     # ------------------------------------------------------------------ status

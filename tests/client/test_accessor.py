@@ -118,10 +118,16 @@ def test_load_reuses_the_cached_export(frame, own_client):
     assert own_client.datasets.get(dataset_id).export_count == count + 2
 
 
-def test_load_of_a_failed_dataset_raises(frame):
-    failed = frame[frame["status"] == "failed"].head(1)
-    with pytest.raises(errors.ConflictError):
-        failed.aion.load("coco")
+def test_load_skips_datasets_the_frame_says_are_not_ready_and_says_so(frame, own_client):
+    some = pd.concat([frame[frame["status"] == "ready"].head(1), frame[frame["status"] == "failed"].head(1)])
+    failed_id = some.index[1]
+    with pytest.warns(UserWarning, match=f"skipped 1 dataset.*{failed_id} \\(failed\\)"):
+        boxes = some.aion.load("coco")
+    assert set(boxes["dataset_id"].unique()) == {some.index[0]}
+    with pytest.warns(UserWarning, match="not ready"):
+        assert some.iloc[1:].aion.load("coco").empty
+    with pytest.raises(errors.ConflictError):  # a frame without a status column: the service says so
+        pd.DataFrame({"id": [failed_id]}).aion.load("coco", client=own_client)
 
 
 def test_refresh_and_wait(own_client):
