@@ -1,0 +1,243 @@
+"""Archives and XML from outside: every refusal, with the FormatError naming file, member, reason."""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import warnings
+import zipfile
+import zlib
+
+import pytest
+from lxml import etree
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats.safety import (DEFAULT_LIMITS, Limits, check_xml, open_archive,
+                                        safe_member_name, to_utf8, xml_parser)
+from aion_pandas.formats.voc import read_voc
+from aion_pandas.formats.yolo import read_yolo
+
+
+def _zip(members: dict[str, bytes | str], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names
+        with zipfile.ZipFile(buf, "w", method) as archive:
+            for name, data in members.items() if isinstance(members, dict) else members:
+                archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def _patch_sizes(data: bytes, *, file_size: int | None = None, crc: int | None = None,
+                 central_only: bool = False) -> bytes:
+    """Rewrite the declared uncompressed size / CRC of every member (local and central headers)."""
+    out = bytearray(data)
+    for signature, size_at, crc_at in ((b"PK\x01\x02", 24, 16), (b"PK\x03\x04", 22, 14)):
+        if central_only and signature == b"PK\x03\x04":
+            continue
+        start = 0
+        while (pos := out.find(signature, start)) >= 0:
+            if file_size is not None:
+                struct.pack_into("<I", out, pos + size_at, file_size)
+            if crc is not None:
+                struct.pack_into("<I", out, pos + crc_at, crc)
+            start = pos + 4
+    return bytes(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# member paths
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("labels/a.txt", "labels/a.txt"),
+    ("labels\\sub\\a.txt", "labels/sub/a.txt"),
+    ("./labels//a.txt", "labels/a.txt"),
+    ("labels/x/../a.txt", "labels/a.txt"),
+    ("été/測試.txt", "été/測試.txt"),
+    ("dir/", "dir/"),
+])
+def test_safe_member_names(raw, safe):
+    assert safe_member_name(raw) == safe
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("../evil.txt", "climbs out of the archive's folder"),
+    ("labels/../../evil.txt", "climbs out of the archive's folder"),
+    ("..\\..\\evil.txt", "climbs out of the archive's folder"),
+    ("/etc/passwd", "is absolute"),
+    ("\\\\server\\share\\x.txt", "is absolute"),
+    ("C:\\Windows\\x.txt", "is absolute"),
+    ("c:relative.txt", "is absolute"),
+])
+def test_escaping_or_absolute_members_are_refused_before_reading(raw, reason, tmp_path):
+    data = _zip({"labels/ok.txt": "", raw: "pwned"})
+    os.chdir(tmp_path)
+    with pytest.raises(FormatError, match=reason) as caught:
+        read_yolo(data)
+    assert caught.value.path == "<bytes>" and caught.value.member == raw
+    assert str(caught.value).startswith("<bytes>: ")
+    assert list(tmp_path.iterdir()) == []          # nothing was ever written
+
+
+def test_a_nul_in_a_name_is_refused():
+    with pytest.raises(FormatError, match=r"x.zip: a\x00b.txt: the member's name holds a NUL"):
+        safe_member_name("a\x00b.txt", where="x.zip")
+
+
+def test_symlinks_encrypted_and_duplicate_members_are_refused():
+    link = zipfile.ZipInfo("labels/link.txt")
+    link.create_system = 3
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(FormatError, match=r"<bytes>: labels/link.txt: the member is a symbolic link"):
+        open_archive(_zip([(link, "/etc/passwd")]))
+    secret = bytearray(_zip({"labels/secret.txt": "x"}))
+    central = secret.find(b"PK\x01\x02")
+    secret[central + 8] |= 0x1  # the "encrypted" flag bit
+    with pytest.raises(FormatError, match=r"labels/secret.txt: the member is encrypted"):
+        open_archive(bytes(secret))
+    with pytest.raises(FormatError, match=r"labels\\a.txt: two members have this name"):
+        open_archive(_zip([("labels/a.txt", "1"), ("labels\\a.txt", "2")]))
+
+
+# ------------------------------------------------------------------------------------------------
+# sizes, ratios, counts (refused before anything is decompressed)
+
+
+def test_zip_bomb_by_ratio_is_refused():
+    bomb = _zip({"labels/a.txt": b"\0" * (32 << 20)})  # 32 MiB of zeros -> ~32 KiB
+    assert len(bomb) < 100_000
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member's compression ratio [\d,]+:1 "
+                                          r"passes the limit of 200:1 \(a zip bomb\?\)"):
+        read_yolo(bomb)
+
+
+def test_ratio_of_the_whole_archive_counts_too():
+    members = {f"labels/{i}.txt": b"\0" * (512 << 10) for i in range(8)}  # each under the floor
+    with pytest.raises(FormatError, match=r"<bytes>: the archive's compression ratio"):
+        open_archive(_zip(members))
+
+
+def test_a_member_declaring_a_huge_size_is_refused_by_default():
+    data = _patch_sizes(_zip({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}), file_size=0xFFFFFF00)
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member is 4,294,967,040 bytes "
+                                          r"uncompressed, more than the limit of 2,147,483,648"):
+        read_yolo(data)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_total_size_limit():
+    members = {f"labels/{i}.txt": b"0 0.5 0.5 0.1 0.1\n" * 4000 for i in range(4)}  # 72 kB each
+    limits = Limits(max_total_bytes=200_000, max_ratio=1e9)
+    with pytest.raises(FormatError, match=r"the archive is 288,000 bytes uncompressed, more than "
+                                          r"the limit of 200,000"):
+        read_yolo(_zip(members), limits=limits)
+    assert len(read_yolo(_zip(members), limits=Limits(max_total_bytes=300_000), class_names=["a"])) \
+        == 16_000
+
+
+def test_member_count_limit():
+    members = {f"labels/{i}.txt": "" for i in range(5)}
+    with pytest.raises(FormatError, match=r"holds 5 members, more than the limit of 4"):
+        open_archive(_zip(members), limits=Limits(max_members=4))
+
+
+def test_a_member_inflating_past_its_declared_size_is_refused():
+    data = _patch_sizes(_zip({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n" * 100}), file_size=10)
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member inflates to more or less than "
+                                          r"the 10 bytes its header declares"):
+        read_yolo(data)
+
+
+def test_a_corrupt_member_is_refused():
+    data = _patch_sizes(_zip({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}), crc=12345)
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member is corrupt \(CRC mismatch\)"):
+        read_yolo(data)
+
+
+def test_defaults_are_sane():
+    assert DEFAULT_LIMITS.max_members >= 1_000_000          # 1M images fit
+    assert DEFAULT_LIMITS.max_ratio >= 100 and DEFAULT_LIMITS.max_total_bytes >= 4 << 30
+
+
+def test_stored_members_and_prepended_bytes_are_read():
+    data = b"#!/bin/sh\n" + _zip({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}, zipfile.ZIP_STORED)
+    archive = open_archive(data)
+    assert archive.read("labels/a.txt") == b"0 0.5 0.5 0.1 0.1\n"
+
+
+def test_folder_with_a_link_out_is_refused(tmp_path):
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("secret")
+    (tmp_path / "labels" / "b.txt").symlink_to(outside)
+    with pytest.raises(FormatError, match=r"labels/b.txt: the file is a link out of the folder"):
+        open_archive(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# XML: no DOCTYPE, no entity, ever
+
+_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<annotation><object><name>&lol3;</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax>
+<ymax>2</ymax></bndbox></object></annotation>"""
+_EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE annotation [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<annotation><filename>&xxe;</filename></annotation>"""
+_PARAMETER = """<!DOCTYPE a [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;]><annotation/>"""
+_DTD_ONLY = """<!DOCTYPE annotation SYSTEM "http://127.0.0.1:9/voc.dtd"><annotation/>"""
+
+
+@pytest.mark.parametrize("doc", [_LAUGHS, _EXTERNAL, _PARAMETER, _DTD_ONLY,
+                                 "<annotation><!ENTITY x 'y'></annotation>"])
+def test_xml_with_doctype_or_entities_is_refused(doc):
+    data = _zip({"Annotations/ok.xml": "<annotation/>", "Annotations/evil.xml": doc})
+    with pytest.raises(FormatError, match=r"<bytes>: Annotations/evil.xml: XML with a DOCTYPE/ENTITY "
+                                          r"declaration is refused \(entities are never expanded\)"):
+        read_voc(data)
+
+
+def test_declarations_hidden_behind_another_encoding_are_refused():
+    doc = _EXTERNAL.replace('version="1.0"', 'version="1.0" encoding="UTF-16"')
+    with pytest.raises(FormatError, match="DOCTYPE/ENTITY declaration is refused"):
+        check_xml(b"\xff\xfe" + doc.encode("utf-16-le"), member="a.xml")
+
+
+def test_the_parser_itself_never_expands_entities():
+    # defence in depth: even past the DOCTYPE check, lxml runs without entity resolution or network
+    root = etree.fromstring(_LAUGHS.encode(), xml_parser())
+    assert "lollollol" not in etree.tostring(root).decode()
+    root = etree.fromstring(_EXTERNAL.encode(), xml_parser())
+    assert "root:" not in (root.findtext("filename") or "")
+
+
+@pytest.mark.parametrize("data, text", [
+    (b'<?xml version="1.0" encoding="utf-8"?><a>\xc3\xa9</a>', "é"),
+    (b"\xef\xbb\xbf<a>\xc3\xa9</a>", "é"),
+    (b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>', "é"),
+    ("\ufeff<a>é</a>".encode("utf-16"), "é"),
+])
+def test_xml_is_reencoded_to_utf8(data, text):
+    assert etree.fromstring(to_utf8(data), xml_parser()).text == text
+
+
+def test_an_unknown_encoding_is_a_format_error():
+    with pytest.raises(FormatError, match=r"a.xml: cannot decode the XML as klingon"):
+        to_utf8(b'<?xml version="1.0" encoding="klingon"?><a/>', member="a.xml")
+
+
+def test_zlib_is_not_fooled_by_a_truncated_stream():
+    data = bytearray(_zip({"labels/a.txt": os.urandom(2000)}))
+    start = data.find(b"PK\x03\x04") + 30 + len("labels/a.txt")
+    data[start:start + 40] = b"\xff" * 40  # garbage in the deflate stream
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member (is corrupt|inflates)"):
+        open_archive(bytes(data)).read("labels/a.txt")
+    assert zlib  # (imported for readers of this test: the check is zlib's own)
