@@ -89,7 +89,14 @@ def _serve(args: argparse.Namespace) -> int:
     def ready(info: dict) -> None:
         print(f"aion-pandas service listening: {info['base_url']}  (data: {data_dir})", flush=True)
 
-    serve(settings, args.host, args.port, demo=args.demo, log_level=args.log_level, on_ready=ready)
+    try:
+        serve(settings, args.host, args.port, demo=args.demo, log_level=args.log_level, on_ready=ready)
+    except OSError as exc:
+        if exc.errno in (98, 48, 13, 99):  # address in use / permission / not available
+            print(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror}; choose another --port "
+                  f"(0 picks a free one)", file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

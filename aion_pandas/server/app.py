@@ -85,7 +85,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+        log.error("internal error %s on %s %s: %s", _request_id(request), request.method, request.url.path,
+                  type(exc).__name__, exc_info=exc)
         return _error_response(request, 500, "INTERNAL_ERROR", "internal server error; quote the request id",
                                {})
 

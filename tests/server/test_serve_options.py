@@ -51,3 +51,37 @@ def test_public_url_and_url_ttl(start_service):
     doc = requests.get(svc.root_url + coco["download_url"].split("example.org", 1)[1], timeout=10).json()
     assert doc["images"][0]["coco_url"].startswith("https://datasets.example.org/api/v2/user-files/")
     assert Path(svc.data_dir / "server.json").exists()
+
+
+def test_internal_error_is_an_envelope_and_leaves_nothing_behind(start_service):
+    svc = start_service(demo=True)
+    dataset = new_dataset(svc, "warehouse-safety")
+    exports_dir = svc.data_dir / "exports"
+    before = {p.name for p in exports_dir.iterdir()}
+    moved = svc.data_dir / "exports-moved"
+    exports_dir.rename(moved)
+    exports_dir.write_text("a file where the export store should be")  # fault injected on disk
+    try:
+        resp = api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "coco"})
+    finally:
+        exports_dir.unlink()
+        moved.rename(exports_dir)
+    error = assert_envelope(resp, 500, "INTERNAL_ERROR")
+    assert "Traceback" not in resp.text and "exports" not in error["message"]
+    assert f"internal error {resp.json()['request_id']}" in (svc.data_dir / "server.log").read_text()
+    assert api(svc, "GET", f"/datasets/{dataset['id']}").json()["export_count"] == 0
+    assert {p.name for p in exports_dir.iterdir()} == before
+    # and the service goes on working
+    assert api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "coco"}).status_code == 200
+
+
+def test_serve_reports_a_busy_port(start_service):
+    import subprocess
+    import sys
+
+    svc = start_service()
+    port = svc.root_url.rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "aion_pandas", "serve", "--port", port, "--data-dir",
+                           str(svc.data_dir / "other")], capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "AION_PANDAS_SERVER_API_KEYS": "aion_x"})
+    assert done.returncode == 1 and "choose another --port" in done.stderr and "Traceback" not in done.stderr
