@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import AionError, APIError, ConnectionError, FormatError
-from .render import when
+from .render import stats_summary, when
 from .state import PanelState
 from .view import PanelView
 
@@ -372,7 +372,7 @@ class PanelController:
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=100)
             if days == self.state.stats_days:  # a newer period may have been chosen meanwhile
-                self.state.stats_summary = stats._repr_html_()
+                self.state.stats_summary = stats_summary(stats)
                 self.state.stats_png = buffer.getvalue()
         finally:
             self.state.stats_loading = False

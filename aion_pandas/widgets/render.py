@@ -120,3 +120,10 @@ def message(text: str) -> str:
 def error(text: str) -> str:
     """An error line in red (empty stays empty)."""
     return f"<span style='color:#d62728'>⚠ {_e(text)}</span>" if text else ""
+
+
+def stats_summary(stats: Any) -> str:
+    """One line over the statistics chart: period, datasets, items, exports and volume."""
+    return (f"<div class='aion-stats-line'><b>{_e(stats.period_label)}</b>: {stats.total_datasets} datasets, "
+            f"{stats.total_items:,} items (avg {stats.avg_items_per_dataset:.1f}), {stats.total_exports} exports, "
+            f"{_e(human_size(stats.total_data_volume))}</div>")

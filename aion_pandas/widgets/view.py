@@ -70,7 +70,7 @@ class PanelView(w.VBox):
             w.HBox([self._status, self._search, self._refresh, self._prev, self._page_label, self._next]),
             self._table, self._select, self._details,
             w.HBox([self._format, self._delimiter, self._include_failed], layout=wide),
-            w.HBox([self._export, self._progress, self._load, self._fiftyone]), self._results])
+            w.HBox([self._export, self._load, self._fiftyone, self._progress]), self._results])
         # create tab
         self._batch = c("batch", w.Dropdown(options=[("— pick a batch —", "")], description="Batch",
                                             layout=w.Layout(width="460px")))
@@ -137,7 +137,7 @@ class PanelView(w.VBox):
         self._select.observe(self._on_select, "value")
         self._prev.on_click(lambda _: setattr(s, "page", s.page - 1))
         self._next.on_click(lambda _: setattr(s, "page", s.page + 1))
-        s.observe(lambda _: self._redraw_table(), ["rows", "status_filter", "search", "page", "selected_ids"])
+        s.observe(lambda _: self._redraw_table(), ["rows", "status_filter", "search", "page", "selected_ids", "loading"])
         s.observe(lambda _: self._redraw_busy(), ["busy", "progress", "progress_max", "loading", "stats_loading"])
         s.observe(lambda ch: setattr(self._results, "value", render.export_results(ch.new)), "exports")
         s.observe(lambda ch: setattr(self._message, "value", render.message(ch.new)), "message")
@@ -145,6 +145,8 @@ class PanelView(w.VBox):
         s.observe(lambda ch: setattr(self._chart, "value", ch.new), "stats_png")
         s.observe(lambda ch: setattr(self._summary, "value", ch.new), "stats_summary")
         s.observe(self._redraw_batches, "batches")
+        s.observe(lambda ch: setattr(self._delimiter, "disabled", ch.new != "csv"), "export_format")
+        self._delimiter.disabled = s.export_format != "csv"
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -156,8 +158,10 @@ class PanelView(w.VBox):
         self._table.value = render.datasets_table(visible, s.selected_ids)
         total = len(s.filtered_rows())
         first = min(s.page, s.page_count() - 1) * 100
-        self._page_label.value = (f"<span style='font-size:12px'>{first + 1 if total else 0}–{first + len(visible)} "
-                                  f"of {total} · page {min(s.page, s.page_count() - 1) + 1}/{s.page_count()}</span>")
+        label = "loading…" if s.loading and not s.rows else (
+            f"{first + 1 if total else 0}–{first + len(visible)} of {total} · "
+            f"page {min(s.page, s.page_count() - 1) + 1}/{s.page_count()}")
+        self._page_label.value = f"<span style='font-size:12px'>{label}</span>"
         self._prev.disabled = s.page <= 0
         self._next.disabled = s.page >= s.page_count() - 1
         options = [(f"{r.get('name')} · {r.get('status')} · {r.get('id')}", r["id"]) for r in visible]

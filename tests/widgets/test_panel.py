@@ -252,3 +252,19 @@ def test_pages_past_100_rows(start_service):
             assert shown == {r["id"] for r in p.state.rows[PAGE_SIZE:]}
         finally:
             p.close()
+
+
+def test_dataset_from_an_unfinished_batch_turns_failed_with_its_reason(panel, client, wait_for):
+    processing = [b for b in client.batches.list(status="processing").auto_paging_iter()]
+    if not processing:
+        pytest.skip("the demo service has no processing batch")
+    panel.view.control("batch-id").value = processing[0].batch_id
+    panel.view.control("name").value = "from a processing batch"
+    panel.view.control("create").click()
+    new_id = wait_for(lambda: next((r["id"] for r in panel.state.rows if r["name"] == "from a processing batch"),
+                                   None), what="the new row")
+    row = wait_for(lambda: (r := panel.state.row(new_id)) and r["status"] in ("ready", "failed") and r,
+                   timeout=60, what="the dataset to finish")
+    assert row["status"] == "failed" and row["failure_reason"]
+    assert "aion-status-failed" in panel.view.control("table").value
+    assert row["failure_reason"] in panel.view.control("details").value
