@@ -132,6 +132,45 @@ def _csv_pandas_pyarrow(path: str):
     return pd.read_csv(path, engine="pyarrow")
 
 
+def _write_coco(path: str):
+    from aion_pandas.formats import write_coco
+    return _timed_write(write_coco, path, ".json")
+
+
+def _write_csv(path: str):
+    from aion_pandas.formats import write_csv
+    return _timed_write(write_csv, path, ".csv")
+
+
+def _timed_write(writer, path: str, suffix: str):
+    """Generate the frame (not timed), then time the writer; returns (rows, seconds, peak MiB
+    sampled during the write, frame included)."""
+    import threading
+    import warnings
+
+    n_images, n_boxes = SIZES[os.environ.get("BENCH_READERS_SIZE", "S")]
+    frame = generate(n_images, n_boxes)
+    peak, stop = [0], threading.Event()
+
+    def sample() -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not stop.is_set():
+            with open("/proc/self/statm") as fh:
+                peak[0] = max(peak[0], int(fh.read().split()[1]) * page)
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        writer(frame, str(Path(path).with_name("written" + suffix)))
+    seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    return len(frame), seconds, peak[0] / 2**20
+
+
 METHODS = {
     "coco: aion_pandas.read_coco": ("coco", _coco_aion, "aion_pandas.formats.coco"),
     "coco: pycocotools COCO + pandas": ("coco", _coco_pycocotools_pandas, "pycocotools.coco"),
@@ -139,6 +178,8 @@ METHODS = {
     "csv: aion_pandas.read_csv": ("csv", _csv_aion, "aion_pandas.formats.csv"),
     "csv: pandas.read_csv (C engine)": ("csv", _csv_pandas, "pandas"),
     "csv: pandas.read_csv (pyarrow engine)": ("csv", _csv_pandas_pyarrow, "pyarrow.csv"),
+    "write: aion_pandas.write_coco": ("coco", _write_coco, "aion_pandas.formats.coco"),
+    "write: aion_pandas.write_csv": ("csv", _write_csv, "aion_pandas.formats.csv"),
 }
 
 
@@ -149,6 +190,10 @@ def _child(method: str, path: str) -> None:
 
     _, fn, module = METHODS[method]
     importlib.import_module(module)
+    if method.startswith("write"):
+        rows, seconds, peak_mib = fn(path)
+        print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "rows": rows}))
+        return
     start = time.perf_counter()
     result = fn(path)
     seconds = time.perf_counter() - start
@@ -156,9 +201,10 @@ def _child(method: str, path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "rows": len(result)}))
 
 
-def _run(method: str, path: Path) -> dict:
+def _run(method: str, path: Path, size: str) -> dict:
+    env = {**os.environ, "TQDM_DISABLE": "1", "BENCH_READERS_SIZE": size}
     out = subprocess.run([sys.executable, __file__, "--child", method, str(path)], check=True,
-                         capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+                         capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -195,12 +241,13 @@ def main() -> None:
 
     print(f"\nsize {args.size}: {n_images:,} images / {n_boxes:,} boxes; median of {args.runs} runs, "
           "each in its own process\n")
+    print("(write rows: peak RSS sampled during the write, the frame included)\n")
     print(f"| {'method':40} | size | median s | boxes/s    | peak RSS MiB |")
     print(f"|{'-' * 42}|------|----------|------------|--------------|")
     for method, (fmt, _, _) in METHODS.items():
         if args.only and not re.search(args.only, method):
             continue
-        runs = [_run(method, files[fmt]) for _ in range(args.runs)]
+        runs = [_run(method, files[fmt], args.size) for _ in range(args.runs)]
         median = statistics.median(r["seconds"] for r in runs)
         peak = max(r["peak_mib"] for r in runs)
         print(f"| {method:40} | {args.size:4} | {median:8.2f} | {n_boxes / median:10,.0f} | {peak:12,.0f} |",

@@ -291,11 +291,11 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         columns["dataset_id"] = _const_str(dataset_id, n_rows)
     for column, attr in (("description", "description"), ("image_url", "coco_url"),
                          ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
-        values = [getattr(i, attr) for i in images]
-        if any(v is not None for v in values):
+        values = list(map(attrgetter(attr), images))
+        if values.count(None) != len(values):
             columns[column] = _take_str(values, row_img)
-    tags = [i.tags for i in images]
-    if any(t is not None for t in tags):
+    tags = list(map(attrgetter("tags"), images))
+    if tags.count(None) != len(tags):
         per_image = np.empty(n_img, dtype=object)
         per_image[:] = [t if t is not None else [] for t in tags]
         columns["tags"] = per_image[row_img]
@@ -439,9 +439,19 @@ def _shift(message: str, start: int) -> str:
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index in ``keys`` of each wanted key (``-1`` when absent)."""
+    """Index in ``keys`` (unique) of each wanted key (``-1`` when absent).
+
+    >>> _lookup(np.array([10, 11, 12]), np.array([12, 10, 99])).tolist()
+    [2, 0, -1]
+    """
     if not len(keys):
         return np.full(len(wanted), -1, dtype=np.int64)
+    low, high = int(keys.min()), int(keys.max())
+    if high - low < 4 * len(keys) + 1024:  # dense ids (the usual case): a lookup table
+        table = np.full(high - low + 1, -1, dtype=np.int64)
+        table[keys - low] = np.arange(len(keys))
+        inside = (wanted >= low) & (wanted <= high)
+        return np.where(inside, table[np.clip(wanted - low, 0, high - low)], -1)
     sorter = np.argsort(keys, kind="stable")
     sorted_keys = keys[sorter]
     idx = np.minimum(np.searchsorted(sorted_keys, wanted), len(keys) - 1)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from aion_pandas.formats import _coco_decode, _coco_encode
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
 #: what COCO cannot carry (a count of each is reported by write_coco)
 UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "dataset_id")
@@ -68,7 +68,8 @@ def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **
     """Write a canonical frame as COCO detection JSON to a path (atomically) or a binary file.
 
     Category ids: the frame's ``category_id`` when each name has one id, else names sorted, 1..K.
-    Reports what COCO cannot carry (``difficult``, ``truncated``) as a LossyConversionWarning.
+    Reports what COCO cannot carry (``difficult``, ``truncated``, columns outside the canonical
+    frame, ``dataset_id`` when the frame mixes datasets) as one LossyConversionWarning.
 
     >>> write_coco(frame, "instances.json")  # doctest: +SKIP
     """
@@ -81,8 +82,9 @@ def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **
 def _write(frame: pd.DataFrame, out: Any, *, chunk_rows: int, warn: bool) -> None:
     frame = validate_frame(frame, where="frame given to write_coco")
     if warn:
+        others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
         warn_unsupported(frame, "coco", [c for c in UNSUPPORTED if c != "dataset_id"]
-                         + (["dataset_id"] if _many_datasets(frame) else []))
+                         + (["dataset_id"] if _many_datasets(frame) else []) + others)
     _coco_encode.write_document(frame, out, chunk_rows=chunk_rows)
 
 

@@ -167,7 +167,7 @@ def _read_table(data: bytes, delimiter: str, where: str | None, *, typed: bool) 
         null_values=[""], true_values=["true", "True", "1"], false_values=["false", "False", "0"],
         auto_dict_encode=False)
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    read = pa_csv.ReadOptions(block_size=1 << 24)
+    read = pa_csv.ReadOptions()
     try:
         return pa_csv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
                                convert_options=convert)

@@ -158,8 +158,9 @@ def test_error_index_is_exact_in_a_later_piece(monkeypatch):
 
 
 def test_writer_reports_what_coco_cannot_carry(sample_frame, tmp_path):
-    frame = sample_frame.assign(difficult=[True, False, None, False, False, False])
-    with pytest.warns(LossyConversionWarning, match=r"coco cannot carry: difficult \(1 box\)"):
+    frame = sample_frame.assign(difficult=[True, False, None, False, False, False],
+                                note=["x", "x", None, None, None, None])
+    with pytest.warns(LossyConversionWarning, match=r"coco cannot carry: difficult \(1 box\), note \(1 image\)$"):
         write_coco(frame, tmp_path / "x.json")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
