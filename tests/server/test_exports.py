@@ -164,5 +164,8 @@ def test_range_requests(service, street):
     assert part.headers["content-range"] == f"bytes 10-99/{len(whole)}"
     tail = requests.get(export["download_url"], headers={"Range": "bytes=-16"}, timeout=30)
     assert tail.status_code == 206 and tail.content == whole[-16:]
+    head = requests.head(export["download_url"], timeout=30)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(whole) and not head.content
+    assert head.headers["accept-ranges"] == "bytes"
     assert_envelope(requests.get(export["download_url"], headers={"Range": f"bytes={len(whole) + 5}-"},
                                  timeout=30), 416, "RANGE_NOT_SATISFIABLE")

@@ -13,7 +13,7 @@ from ..models import ErrorEnvelope
 router = APIRouter(tags=["exports"])
 
 
-@router.get("/exports/{export_id}/{filename}", response_class=FileResponse,
+@router.api_route("/exports/{export_id}/{filename}", methods=["GET", "HEAD"], response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}}, "description": "the export file"},
                        206: {"description": "a byte range of the export file (HTTP Range)"},
                        403: {"model": ErrorEnvelope, "description": "INVALID_SIGNATURE or URL_EXPIRED"},
