@@ -255,3 +255,51 @@ def test_no_annotations_means_images_only(annotations):
         doc["annotations"] = None
     frame = parse_coco(json.dumps(doc).encode())
     assert frame["file_name"].tolist() == ["a.jpg", "b.jpg"] and frame["x"].isna().all()
+
+
+def _classic_coco():
+    """A COCO file in the style of the 2017 release: licenses, segmentation polygons and RLE."""
+    return {
+        "info": {"description": "COCO 2017 Dataset", "year": 2017, "contributor": "COCO Consortium"},
+        "licenses": [{"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1, "name": "BY-NC-SA"}],
+        "images": [
+            {"license": 1, "file_name": "000000397133.jpg", "coco_url": "http://images.cocodataset.org/val2017/000000397133.jpg",
+             "height": 427, "width": 640, "date_captured": "2013-11-14 17:02:52", "flickr_url": "http://x", "id": 397133},
+            {"license": 1, "file_name": "000000037777.jpg", "height": 230, "width": 352, "id": 37777},
+            {"license": 1, "file_name": "000000252219.jpg", "height": 428, "width": 640, "id": 252219},
+        ],
+        "annotations": [
+            {"segmentation": [[224.24, 297.18, 228.29, 297.18, 234.91, 298.29, 224.24, 297.18]], "area": 702.1057,
+             "iscrowd": 0, "image_id": 397133, "bbox": [217.62, 240.54, 38.99, 57.75], "category_id": 44, "id": 82445},
+            {"segmentation": {"counts": [272, 2, 4, 4, 4, 4, 2, 9, 1, 2], "size": [230, 352]}, "area": 220834,
+             "iscrowd": 1, "image_id": 37777, "bbox": [0, 34, 639, 388], "category_id": 1, "id": 900100037777},
+            {"segmentation": {"counts": "PPYo0=j0", "size": [427, 640]}, "area": 37, "iscrowd": 1,
+             "image_id": 397133, "bbox": [1.0, 2.0, 3.0, 4.0], "category_id": 1, "id": 900100397133},
+            {"segmentation": [[10.0, 10.0, 20.0, 10.0, 20.0, 20.0]], "area": 50.0, "iscrowd": 0,
+             "image_id": 37777, "bbox": [10.0, 10.0, 10.0, 10.0], "category_id": 44, "id": 1},
+        ],
+        "categories": [{"supercategory": "person", "id": 1, "name": "person"},
+                       {"supercategory": "kitchen", "id": 44, "name": "bottle"},
+                       {"supercategory": "animal", "id": 90, "name": "toothbrush"}],
+    }
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_classic_coco_reads_to_the_boxes_pycocotools_sees(tmp_path, indent):
+    from pycocotools.coco import COCO
+
+    path = tmp_path / "instances_val2017.json"
+    path.write_text(json.dumps(_classic_coco(), indent=indent))
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(path))
+    want = sorted((coco.imgs[a["image_id"]]["file_name"], coco.cats[a["category_id"]]["name"], *a["bbox"],
+                   bool(a["iscrowd"]), a["area"]) for a in coco.loadAnns(coco.getAnnIds()))
+    frame = read_coco(path)
+    boxes = frame[frame["x"].notna()]
+    got = sorted(zip(boxes["file_name"], boxes["category"].astype(str), boxes["x"], boxes["y"], boxes["w"],
+                     boxes["h"], boxes["iscrowd"].astype(bool), boxes["area"]))
+    assert got == want
+    assert sorted(frame["file_name"].unique()) == sorted(i["file_name"] for i in coco.dataset["images"])
+    assert frame.attrs["supercategories"] == {"person": "person", "bottle": "kitchen", "toothbrush": "animal"}
+    assert frame.loc[frame["file_name"] == "000000252219.jpg", "x"].isna().all()  # no annotations
+    assert frame["image_url"].iloc[0].startswith("http://images.cocodataset.org/")
