@@ -87,6 +87,8 @@ class PanelController:
         self._poller_lock = threading.Lock()
         self._stats_loaded = False
         self.fiftyone_session: Any = None
+        #: keywords for ``launch_app`` (e.g. ``{"remote": True, "address": "127.0.0.1", "port": 5152}``)
+        self.fiftyone_app_options: dict[str, Any] = {"auto": False}
         v = view
         v.control("refresh").on_click(lambda _: self.refresh())
         v.control("export").on_click(lambda _: self.export())
@@ -151,8 +153,14 @@ class PanelController:
         """Stop the poller and drop queued work (running calls finish in their threads)."""
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._poller is not None:
-            self._poller.join(timeout=POLL_MAX + 5)
+        poller = self._poller
+        if poller is not None:
+            poller.join(timeout=POLL_MAX + 5)
+        if self.fiftyone_session is not None:
+            try:
+                self.fiftyone_session.close()
+            except Exception:  # noqa: BLE001 (the App may already be gone)
+                log.debug("closing the FiftyOne session failed", exc_info=True)
 
     # ------------------------------------------------------------------ the datasets table
     def refresh(self) -> Future | None:
@@ -347,7 +355,7 @@ class PanelController:
                 from ..fiftyone import launch_app, to_fiftyone
 
                 dataset = to_fiftyone(frame, name=f"aion-{name}", overwrite=True, client=self._client)
-                self.fiftyone_session = launch_app(dataset, auto=False)
+                self.fiftyone_session = launch_app(dataset, **self.fiftyone_app_options)
                 self.state.progress = 2
                 self.state.message = (f"Opened '{name}' in FiftyOne ({len(dataset)} samples): "
                                       f"{getattr(self.fiftyone_session, 'url', '')}")

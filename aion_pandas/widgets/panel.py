@@ -61,7 +61,8 @@ class Panel:
     def close(self) -> None:
         """Stop the background poller and close the widgets."""
         self.controller.close()
-        self.view.close()
+        for widget in self.view.walk():
+            widget.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.view._repr_mimebundle_(**kwargs)

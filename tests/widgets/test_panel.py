@@ -268,3 +268,68 @@ def test_dataset_from_an_unfinished_batch_turns_failed_with_its_reason(panel, cl
     assert row["status"] == "failed" and row["failure_reason"]
     assert "aion-status-failed" in panel.view.control("table").value
     assert row["failure_reason"] in panel.view.control("details").value
+
+
+def test_export_of_several_datasets_keeps_going_past_one_that_fails(panel, client):
+    ready = _ready(panel)
+    failed = next((r for r in panel.state.rows if r["status"] == "failed"), None)
+    if failed is None:
+        pytest.skip("no failed dataset in the demo data")
+    before = client.datasets.get(ready["id"]).export_count
+    panel.view.control("dataset-select").value = (failed["id"], ready["id"])
+    panel.state.export_format = "pascal_voc"
+    panel.view.control("export").click()
+    assert panel.wait_idle(60)
+    assert panel.state.progress == panel.state.progress_max == 2
+    by_id = {r["dataset_id"]: r for r in panel.state.exports}
+    assert by_id[failed["id"]]["error"].startswith("DATASET_NOT_READY") and "request id" in by_id[failed["id"]]["error"]
+    assert by_id[ready["id"]]["format"] == "pascal_voc" and by_id[ready["id"]]["record_count"] > 0
+    assert client.datasets.get(ready["id"]).export_count == before + 1
+    html = panel.view.control("export-result").value
+    assert "aion-export-failed" in html and "aion-download" in html
+    assert "DATASET_NOT_READY" in panel.state.error and "1 of 2" in panel.state.message
+
+
+def test_refresh_shows_a_dataset_made_elsewhere(panel, client, wait_for):
+    batch_id = client.batches.list(status="completed").items[0].batch_id
+    made = client.datasets.create(batch_id, "made outside the panel")
+    assert panel.state.row(made.id) is None
+    panel.view.control("refresh").click()
+    assert panel.wait_idle(30)
+    assert panel.state.row(made.id) is not None
+    wait_for(lambda: panel.state.row(made.id)["status"] == "ready", timeout=60, what="ready")
+
+
+def test_export_without_a_selection_says_so(panel, client):
+    panel.state.selected_ids = []
+    panel.view.control("export").click()
+    assert panel.state.error == "Select a dataset first." and not panel.state.busy
+
+
+def test_panel_shows_itself_as_a_widget(panel):
+    bundle = panel._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    view = data["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == panel.view.model_id
+    assert "Panel" in repr(panel) and panel.view.selected_tab == "Datasets"
+
+
+@pytest.mark.fiftyone
+@pytest.mark.slow
+def test_open_in_fiftyone_makes_a_dataset_with_every_image(panel, client):
+    pytest.importorskip("fiftyone")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    panel.controller.fiftyone_app_options = {"auto": False, "remote": True, "address": "127.0.0.1", "port": port}
+    ready = _ready(panel)
+    panel.state.selected_ids = [ready["id"]]
+    panel.view.control("fiftyone").click()
+    assert panel.wait_idle(120), panel.state.error
+    assert panel.state.error == ""
+    session = panel.controller.fiftyone_session
+    assert session is not None and len(session.dataset) == ready["successful_items"]
+    assert session.dataset.count("ground_truth.detections") == panel.frame["x"].notna().sum()
+    assert "Opened" in panel.state.message and str(port) in panel.state.message
