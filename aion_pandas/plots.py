@@ -42,9 +42,12 @@ def plot_statistics(stats: "Statistics", *, figsize: tuple[float, float] = (6.5,
 
     >>> fig = plot_statistics(aion.statistics(days=7))   # doctest: +SKIP
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    # made through pyplot so the notebook backend is loaded (it renders a returned Figure as PNG),
+    # then closed so pyplot does not show it a second time at the end of the cell
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    plt.close(fig)
     axes = fig.subplots(2, 2)
     statuses = [str(s) for s in stats.by_status.index]
     _bars(axes[0, 0], statuses, [float(v) for v in stats.by_status["count"]],
