@@ -100,6 +100,27 @@ class LossyConversionWarning(UserWarning):
 # validation
 
 
+def null_column(dtype: str, n: int) -> Any:
+    """An all-null column of a contract dtype, built without a Python object per row.
+
+    >>> null_column("Int64", 2).tolist(), null_column("float64", 1).tolist()
+    ([<NA>, <NA>], [nan])
+    """
+    if dtype == "float64":
+        return np.full(n, np.nan)
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool))
+    if dtype == "boolean":
+        return pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, bool))
+    if dtype == "category":
+        return categorical(np.full(n, -1), [])
+    if dtype == "string":
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.chunked_array([pa.nulls(n, pa.large_string())]))
+    return pd.array([None] * n, dtype=dtype)
+
+
 def categorical(codes: np.ndarray, names: Iterable[str]) -> pd.Categorical:
     """The ``category`` column from integer codes (``-1`` = no box) and class names, with the
     categories' dtype every reader uses (pandas' default ``str``); unused names are kept.
@@ -142,8 +163,7 @@ def validate_frame(frame: pd.DataFrame, *, where: str | None = None, row_word: s
         raise FormatError(f"the frame has some box columns but not {missing_box}", path=where)
     for name, dtype in CORE_COLUMNS.items():
         if name not in out.columns:
-            out[name] = pd.Series(pd.array([None] * len(out), dtype=dtype) if dtype != "category"
-                                  else pd.Categorical([None] * len(out)), index=out.index)
+            out[name] = pd.Series(null_column(dtype, len(out)), index=out.index)
     try:
         for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items():
             if name in out.columns:
@@ -224,28 +244,36 @@ def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
         sample = col.iloc[:64]
         if all(isinstance(v, list) for v in sample) and all(isinstance(v, list) for v in col):
             return col
-    values = []
-    for row, value in col.items():
-        if isinstance(value, list):
-            values.append(value)
-        elif isinstance(value, (tuple, np.ndarray)):
-            values.append([str(v) for v in value])
-        elif value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
-                or value == "":
-            values.append([])
-        elif isinstance(value, str):
-            try:
-                parsed = json.loads(value) if value.lstrip().startswith("[") else None
-            except json.JSONDecodeError:
-                parsed = None
-            if not isinstance(parsed, list):
-                raise FormatError(f"column {name!r} row {row}: tags must be a JSON array of strings, "
-                                  f"got {value[:60]!r}", path=where)
-            values.append([str(v) for v in parsed])
-        else:
-            raise FormatError(f"column {name!r} row {row}: tags must be a list of str, got "
-                              f"{type(value).__name__}", path=where)
+    if col.dtype != object or all(isinstance(v, str) or v is None for v in col.iloc[:64]):
+        # JSON strings (as CSV and the service store them): parse each distinct value once
+        codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+        parsed = np.empty(len(uniques) + 1, dtype=object)
+        for k, value in enumerate(uniques):
+            parsed[k] = _one_tags(value, name, int(np.argmax(codes == k)), col.index, where)
+        parsed[-1] = []
+        return pd.Series(parsed[codes], index=col.index, dtype=object, name=col.name)
+    values = [_one_tags(value, name, i, col.index, where) for i, value in enumerate(col)]
     return pd.Series(values, index=col.index, dtype=object, name=col.name)
+
+
+def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None) -> list[str]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (tuple, np.ndarray)):
+        return [str(v) for v in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value) if value.lstrip().startswith("[") else None
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [str(v) for v in parsed]
+        raise FormatError(f"column {name!r} row {index[i]}: tags must be a JSON array of strings, "
+                          f"got {value[:60]!r}", path=where)
+    raise FormatError(f"column {name!r} row {index[i]}: tags must be a list of str, got "
+                      f"{type(value).__name__}", path=where)
 
 
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
