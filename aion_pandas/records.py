@@ -46,6 +46,18 @@ def parse_time(value: Any) -> datetime | None:
     return when.astimezone(timezone.utc)
 
 
+def safe_segment(name: str, fallback: str | None = None) -> str:
+    """``name`` as one safe path segment: no separators, no control characters, not ``.``/``..``.
+
+    >>> safe_segment("a/../b"), safe_segment(".."), safe_segment("ok.json")
+    ('a_.._b', 'unnamed', 'ok.json')
+    """
+    cleaned = "".join("_" if ch in '/\\:*?"<>|' or ord(ch) < 32 else ch for ch in str(name)).strip()
+    if cleaned.strip(".") == "":
+        return fallback or "unnamed"
+    return cleaned[:200]
+
+
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
@@ -117,11 +129,20 @@ class ExportResult:
 
     @property
     def file_name(self) -> str:
-        """The file name at the end of ``download_url`` (no folders, no query)."""
-        from pathlib import PurePosixPath
+        """The file name at the end of ``download_url``: no folders, no query, safe on any OS.
+
+        >>> ExportResult("e1", "d1", "coco", "completed", 1, "https://h/exports/e1/..%5C..%5Cx.json?sig=1",
+        ...              1, "application/json", None).file_name
+        'x.json'
+        """
         from urllib.parse import unquote, urlsplit
-        name = PurePosixPath(unquote(urlsplit(self.download_url).path)).name
-        return name if name not in ("", ".", "..") else f"{self.export_id}.{self.format}"
+        name = unquote(urlsplit(self.download_url).path).replace("\\", "/").rsplit("/", 1)[-1]
+        return safe_segment(name, fallback=f"{safe_segment(self.export_id)}.{self.format}")
+
+    @property
+    def cache_folder(self) -> str:
+        """A folder name for this export (its id, made safe)."""
+        return safe_segment(self.export_id)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "ExportResult":

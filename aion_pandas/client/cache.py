@@ -47,7 +47,7 @@ class ExportCache:
 
     def path_for(self, export: ExportResult) -> Path:
         """Where an export's file is kept: ``<root>/<export_id>/<file name>``."""
-        return self.root / export.export_id / export.file_name
+        return self.root / export.cache_folder / export.file_name
 
     def _read(self) -> dict[str, Any]:
         try:

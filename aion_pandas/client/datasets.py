@@ -132,7 +132,7 @@ class Datasets:
         if not isinstance(export, ExportResult):
             raise TypeError(f"download() takes the ExportResult of export(), got {type(export).__name__}")
         if dest is None:
-            target = self._client.cache_dir / "exports" / export.export_id / export.file_name
+            target = self._client.cache_dir / "exports" / export.cache_folder / export.file_name
         else:
             target = Path(dest).expanduser()
             if target.is_dir() or str(dest).endswith(("/", "\\")):

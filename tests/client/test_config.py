@@ -126,3 +126,16 @@ def test_connection_errors_are_both_ours_and_builtin():
     assert isinstance(err, errors.ConnectionError) and isinstance(err, errors.AionError)
     assert isinstance(err, TimeoutError) and isinstance(err, ConnectionError)
     assert str(err) == "no answer (GET http://h/x)"
+
+
+@pytest.mark.parametrize("export_id, url, folder, name", [
+    ("e1", "https://h/exports/e1/dataset_1.json?expires=1&signature=ab", "e1", "dataset_1.json"),
+    ("../../etc", "https://h/exports/x/..%2F..%2Fpasswd", ".._.._etc", "passwd"),
+    ("e2", "https://h/exports/e2/..%5C..%5Cevil.zip", "e2", "evil.zip"),
+    ("e3", "https://h/exports/e3/..", "e3", "e3.coco"),
+    ("..", "https://h/exports/a%00b%0A.json", "unnamed", "a_b_.json"),
+])
+def test_export_file_names_from_a_service_are_made_safe(export_id, url, folder, name):
+    from aion_pandas.records import ExportResult
+    export = ExportResult(export_id, "d1", "coco", "completed", 1, url, 1, "application/json", None)
+    assert (export.cache_folder, export.file_name) == (folder, name)
