@@ -70,10 +70,16 @@ def _into_store(items: list[NewItem], images: Path, name: str, data_dir: Path | 
     key = api_key or load_or_create_api_key(data_dir)[0]
     settings = Settings(data_dir=data_dir, api_keys=(key,))
     store, tenant = Store(settings.db_path), tenant_id(key)
+    from .images import sniff_size
+
     for item in items:
         path = images / item.file_name
         if path.is_file():
             item.file_id = save_image(store, settings.files_dir, tenant, item.file_name, source=path)
+            if item.width is None or item.height is None:
+                item.width, item.height = sniff_size(path)
+        if item.detections and (item.width is None or item.height is None):
+            raise ValueError(f"{item.file_name}: no width/height in the COCO file and no readable image")
     batch_id = store.import_batch(tenant, name, items)
     return batch_public(store.get_batch(tenant, batch_id)).model_dump(mode="json")
 

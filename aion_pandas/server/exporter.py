@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import FormatError
 from .errors import ApiError
 from .settings import API_PREFIX, Settings
 from .signing import Signer
@@ -171,6 +172,9 @@ def run_export(store: Store, settings: Settings, signer: Signer, tenant: str, da
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
+    except FormatError as exc:  # the data cannot be written in this format (e.g. YOLO without image sizes)
+        raise ApiError(422, "VALIDATION_ERROR", f"dataset cannot be exported as {fmt}: {exc}",
+                       {"format": fmt, "reason": str(exc)}) from None
     finally:
         tmp.unlink(missing_ok=True)
         del frame

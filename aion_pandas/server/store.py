@@ -224,7 +224,9 @@ class Store:
     def export_items(self, batch_key: int, statuses: tuple[str, ...]) -> list[tuple]:
         """Image-level rows (one per item) for an export, in item order."""
         marks = ",".join("?" * len(statuses))
-        return self._conn().execute(
+        cur = self._conn().cursor()
+        cur.row_factory = None  # plain tuples: lighter than sqlite3.Row for 100k images
+        return cur.execute(
             "SELECT item_index, item_id, status, file_id, file_name, width, height, description, tags,"
             f" processed_at FROM items WHERE bkey = ? AND status IN ({marks}) ORDER BY item_index",
             (batch_key, *statuses)).fetchall()

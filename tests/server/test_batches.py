@@ -134,3 +134,12 @@ def test_openapi_documents_every_route_and_shape(service):
     assert set(schemas["BatchItemResult"]["properties"]) >= {"item_id", "item_index", "status", "output_data",
                                                             "error_message", "file_id", "file_name"}
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+def test_boxes_need_an_image_size(service):
+    item = {"file_name": "nosize.jpg", "output_data": {"detections": [
+        {"label": "dog", "bbox": {"x": 1, "y": 1, "width": 2, "height": 2}}]}}
+    error = assert_envelope(api(service, "POST", "/batches", json={"items": [item]}), 422, "VALIDATION_ERROR")
+    assert "width and height" in error["message"] and error["details"]["field"] == "items[0].output_data"
+    item["output_data"].update(width=10, height=8)
+    assert api(service, "POST", "/batches", json={"items": [item]}).status_code == 201

@@ -85,3 +85,21 @@ def test_serve_reports_a_busy_port(start_service):
                            str(svc.data_dir / "other")], capture_output=True, text=True, timeout=60,
                           env={**__import__("os").environ, "AION_PANDAS_SERVER_API_KEYS": "aion_x"})
     assert done.returncode == 1 and "choose another --port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, tmp_path):
+    from aion_pandas.server.auth import tenant_id
+    from aion_pandas.server.store import NewItem, Store
+
+    from conftest import SERVICE_KEY
+
+    data_dir = tmp_path / "legacy"
+    store = Store(data_dir / "aion.sqlite3")  # a batch stored without image sizes (no image, no width)
+    store.import_batch(tenant_id(SERVICE_KEY), "legacy", [NewItem("a.jpg", detections=[("dog", 0.9, 1, 1, 2, 2)])])
+    svc = start_service(data_dir=data_dir)
+    dataset = new_dataset(svc, "legacy")
+    error = assert_envelope(api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "yolo"}),
+                            422, "VALIDATION_ERROR")
+    assert error["details"]["format"] == "yolo" and "width" in error["message"]
+    assert api(svc, "GET", f"/datasets/{dataset['id']}").json()["export_count"] == 0
+    assert api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "coco"}).status_code == 200

@@ -68,6 +68,9 @@ def import_batch(body: BatchCreate, tenant: Tenant, store: StoreDep, request: Re
         width, height = (out.width, out.height) if out else (None, None)
         if (data is not None or source is not None) and (width is None or height is None):
             width, height = sniff_size(data if data is not None else source)
+        if spec.status == "completed" and out and out.detections and (width is None or height is None):
+            raise ApiError(422, "VALIDATION_ERROR", f"{where}.output_data: width and height are needed for an"
+                           " item with detections (give them, or send the image)", {"field": f"{where}.output_data"})
         file_id = None
         if data is not None or source is not None:
             file_id = save_image(store, settings.files_dir, tenant, spec.file_name, data=data, source=source,
