@@ -22,7 +22,8 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 _TABLE_STYLE = ("<style>.aion-table{border-collapse:collapse;font-size:12px;width:100%}"
                 ".aion-table th,.aion-table td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
                 ".aion-table td.num{text-align:right}.aion-table tr.aion-selected{background:#e3f0ff}"
-                ".aion-badge{color:#fff;border-radius:8px;padding:0 7px;font-size:11px}</style>")
+                ".aion-badge{color:#fff;border-radius:8px;padding:0 7px;font-size:11px}"
+                "a.aion-download{color:#1a73e8;text-decoration:underline}</style>")
 
 
 def _e(value: Any) -> str:
@@ -109,7 +110,7 @@ def export_results(results: Iterable[dict[str, Any]]) -> str:
             f"{_e(human_size(r.get('file_size_bytes')))}, {float(r.get('seconds') or 0):.2f} s — "
             f"<a class='aion-download' href='{_e(r.get('download_url'))}' target='_blank' rel='noopener' "
             f"download='{_e(r.get('file_name'))}'>download {_e(r.get('file_name'))}</a></li>")
-    return f"<ul class='aion-export-list'>{''.join(lines)}</ul>" if lines else ""
+    return f"{_TABLE_STYLE}<ul class='aion-export-list'>{''.join(lines)}</ul>" if lines else ""
 
 
 def message(text: str) -> str:

@@ -11,6 +11,7 @@ the state and redraws when the state changes; it never calls the service (the co
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -37,6 +38,7 @@ class PanelView(w.VBox):
         self._state = state
         self._controls: dict[str, w.Widget] = {}
         self._syncing = False
+        self._draw_lock = threading.RLock()  # the poller and jobs redraw from their threads
         c = self._make
         wide = w.Layout(width="auto")
         # header
@@ -72,15 +74,16 @@ class PanelView(w.VBox):
             w.HBox([self._format, self._delimiter, self._include_failed], layout=wide),
             w.HBox([self._export, self._load, self._fiftyone, self._progress]), self._results])
         # create tab
-        self._batch = c("batch", w.Dropdown(options=[("— pick a batch —", "")], description="Batch",
-                                            layout=w.Layout(width="460px")))
-        self._batch_id = c("batch-id", w.Text(description="or batch id", placeholder="550e8400-…",
-                                              layout=w.Layout(width="460px")))
-        self._name = c("name", w.Text(description="Name", layout=w.Layout(width="460px")))
-        self._description = c("description", w.Textarea(description="Description", layout=w.Layout(width="460px")))
-        self._format_config = c("format-config", w.Textarea(description="Format config",
+        form = {"style": {"description_width": "110px"}}
+        self._batch = c("batch", w.Dropdown(options=[("— pick a batch —", "")], description="Batch", **form,
+                                            layout=w.Layout(width="520px")))
+        self._batch_id = c("batch-id", w.Text(description="or batch id", **form, placeholder="550e8400-…",
+                                              layout=w.Layout(width="520px")))
+        self._name = c("name", w.Text(description="Name", **form, layout=w.Layout(width="520px")))
+        self._description = c("description", w.Textarea(description="Description", **form, layout=w.Layout(width="520px")))
+        self._format_config = c("format-config", w.Textarea(description="Format config", **form,
                                                             placeholder='{"csv_delimiter": ",", "include_timestamps": true}',
-                                                            layout=w.Layout(width="460px")))
+                                                            layout=w.Layout(width="520px")))
         self._create = c("create", w.Button(description="Create dataset", icon="plus", button_style="success"))
         create_tab = w.VBox([self._batch, self._batch_id, self._name, self._description, self._format_config,
                              self._create])
@@ -153,6 +156,10 @@ class PanelView(w.VBox):
             self._state.selected_ids = list(change["new"])
 
     def _redraw_table(self) -> None:
+        with self._draw_lock:
+            self._draw_table()
+
+    def _draw_table(self) -> None:
         s = self._state
         visible = s.visible_rows()
         self._table.value = render.datasets_table(visible, s.selected_ids)

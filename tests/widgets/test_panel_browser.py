@@ -138,6 +138,17 @@ def test_select_export_yolo_download_and_statistics_in_chromium(voila, page, ser
     frame = read_export(answer.body())                                 # a real YOLO export of that dataset
     assert frame.attrs["format"] == "yolo" and frame["image_id"].nunique() == after.successful_items
 
+    # create a dataset from a batch: its row appears and turns ready without pressing Refresh
+    page.locator(".aion-tabs .lm-TabBar-tab", has_text="Create").click()
+    page.locator(".aion-batch select").select_option(index=1)
+    page.locator(".aion-name input").fill("made in Chromium")
+    page.locator(".aion-description textarea").fill("created by the browser test")
+    page.screenshot(path=str(ARTIFACTS / "panel-create.png"))
+    page.locator("button.aion-create").click()
+    new_row = page.locator(".aion-table tr", has_text="made in Chromium")
+    new_row.locator(".aion-status-ready").wait_for()
+    assert page.locator(".aion-details").get_by_text("created by the browser test").is_visible()
+
     page.locator(".aion-tabs .lm-TabBar-tab", has_text="Statistics").click()
     chart = page.locator("img.aion-stats-chart[src^='blob:']")
     chart.wait_for()
