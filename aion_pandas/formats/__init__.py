@@ -79,6 +79,33 @@ def _fetch(url: str, timeout: float) -> bytes:
         raise FormatError(f"could not download the export ({reason})", path=shown) from None
 
 
+def _is_zip_file(path: Any) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+    except OSError:
+        return False  # read_source names the problem
+
+
+def _sniff_zip(archive: Any) -> str:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n.replace("\\", "/") for n in zf.namelist()]
+    except zipfile.BadZipFile as exc:
+        raise FormatError(f"not a readable zip: {exc}", path=_path_of(archive)) from None
+    parts = [n.split("/") for n in names]
+    if any("Annotations" in p[:-1] for p in parts):
+        return "pascal_voc"
+    if any("labels" in p[:-1] or p[-1] in ("data.yaml", "classes.txt") for p in parts):
+        return "yolo"
+    raise FormatError("a zip without labels/, data.yaml or Annotations/: not a YOLO or VOC export",
+                      path=_path_of(archive))
+
+
+def _path_of(archive: Any) -> str | None:
+    return source_name(archive) if isinstance(archive, (str, os.PathLike)) else None
+
+
 def sniff_format(data: bytes) -> str:
     """The format of an export's bytes: ``coco``, ``yolo``, ``pascal_voc`` or ``csv``.
 
@@ -90,17 +117,8 @@ def sniff_format(data: bytes) -> str:
         return "coco"
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         import io
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = [n.replace("\\", "/") for n in archive.namelist()]
-        except zipfile.BadZipFile as exc:
-            raise FormatError(f"not a readable zip: {exc}") from None
-        parts = [n.split("/") for n in names]
-        if any("Annotations" in p[:-1] for p in parts):
-            return "pascal_voc"
-        if any("labels" in p[:-1] or p[-1] in ("data.yaml", "classes.txt") for p in parts):
-            return "yolo"
-        raise FormatError("a zip without labels/, data.yaml or Annotations/: not a YOLO or VOC export")
+
+        return _sniff_zip(io.BytesIO(data))
     return "csv"
 
 
@@ -118,14 +136,15 @@ def read_export(source: Source | str, format: str | None = None, *, timeout: flo
     if _is_url(source):
         name = str(source).split("?", 1)[0]
         data = _fetch(str(source), timeout)
-    elif isinstance(source, (str, os.PathLike)) and format is not None:
-        data, name = source, source_name(source)  # the reader opens the file itself
+    elif isinstance(source, (str, os.PathLike)) and (format is not None or _is_zip_file(source)):
+        data, name = source, source_name(source)  # the reader opens the file (zips stream)
+        format = format or _sniff_zip(source)
     else:
         data, name = read_source(source)
-    fmt = format or sniff_format(data)  # type: ignore[arg-type]
-    module, fmt = _format_module(fmt)
-    reader: Callable[..., pd.DataFrame] = getattr(module, f"read_{_MODULES[fmt]}")
     try:
+        fmt = format or sniff_format(data)  # type: ignore[arg-type]
+        module, fmt = _format_module(fmt)
+        reader: Callable[..., pd.DataFrame] = getattr(module, f"read_{_MODULES[fmt]}")
         frame = reader(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):

@@ -188,9 +188,16 @@ def test_sniff_zips(names, fmt):
     assert sniff_format(_zip(names)) == fmt
 
 
-def test_sniff_refuses_other_zips_and_unknown_formats():
-    with pytest.raises(FormatError, match="not a YOLO or VOC"):
+def test_sniff_refuses_other_zips_and_unknown_formats(tmp_path):
+    with pytest.raises(FormatError, match="^<bytes>: a zip without .*not a YOLO or VOC"):
         read_export(_zip(["readme.txt"]))
+    path = tmp_path / "other.zip"
+    path.write_bytes(_zip(["readme.txt"]))
+    with pytest.raises(FormatError, match=f"^{path}: a zip without"):
+        read_export(path)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(FormatError, match=f"^{path}: not a readable zip"):
+        read_export(path)
     with pytest.raises(ValueError, match="unknown format 'parquet'"):
         read_export(b"{}", format="parquet")
 
