@@ -30,7 +30,14 @@ Extras (present when the format carries them; writers keep what their format can
 the pixels can be fetched), ``item_id`` (string, the batch item), ``item_status`` (string,
 ``completed`` or ``failed``).
 
-``frame.attrs`` holds ``{"format": "coco", "source": "<path or url>"}`` after a read.
+``frame.attrs`` holds ``{"format": "coco", "source": "<path or url>"}`` after a read (COCO adds
+``category_ids`` and ``supercategories``, so classes without boxes keep their ids).
+
+``category`` keeps every class of the file, also those without boxes; its categories have pandas'
+default ``str`` dtype and are ordered by class id when the file has ids, else by name
+(:func:`categorical` builds it). Readers and writers check frames with :func:`validate_frame`;
+:func:`to_xyxy`, :func:`to_cxcywh_norm` and their inverses convert boxes; writers report what their
+format cannot carry with :func:`warn_unsupported` (one :class:`LossyConversionWarning`).
 """
 from __future__ import annotations
 
