@@ -25,7 +25,8 @@ def test_plot_and_html_view_in_a_kernel(monkeypatch):
     monkeypatch.delenv("MPLBACKEND")  # the kernel picks Jupyter's inline backend, as in a user's notebook
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(CELL), nbformat.v4.new_code_cell("stats")]
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", cwd=os.getcwd()).execute()
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                          resources={"metadata": {"path": os.getcwd()}}).execute()
     plot_outputs, html_outputs = nb.cells[0].outputs, nb.cells[1].outputs
     assert len(plot_outputs) == 1 and "image/png" in plot_outputs[0]["data"]  # shown once, as an image
     png = base64.b64decode(plot_outputs[0]["data"]["image/png"])
