@@ -19,8 +19,9 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import AionError, APIError, ConnectionError, FormatError
-from .render import stats_summary, when
+from ..errors import AionError
+from .render import stats_summary
+from .rows import dataset_row, describe_error
 from .state import PanelState
 from .view import PanelView
 
@@ -31,45 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_START, POLL_MAX = 0.3, 2.0  # seconds between status polls of pending datasets (doubling)
-
-
-def dataset_row(d: "Dataset") -> dict[str, Any]:
-    """A dataset record as a row of the panel's table (display strings for times).
-
-    >>> from aion_pandas.records import Dataset
-    >>> dataset_row(Dataset.from_api({"id": "d1", "name": "Q1", "status": "ready", "created_at": None}))["status"]
-    'ready'
-    """
-    latest = d.latest_export
-    return {"id": d.id, "name": d.name, "status": d.status, "batch_id": d.batch_id,
-            "batch_status": d.batch_status, "description": d.description, "total_items": d.total_items,
-            "successful_items": d.successful_items, "export_count": d.export_count,
-            "latest_export_id": latest.export_id if latest else None,
-            "latest_export_format": latest.format if latest else None,
-            "latest_export_at": when(latest.created_at) if latest else None,
-            "created_at": when(d.created_at), "updated_at": when(d.updated_at),
-            "supported_formats": list(d.supported_formats), "failure_reason": d.failure_reason}
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for the panel: ``CODE: message (request id …)``; no traceback.
-
-    >>> from aion_pandas.errors import NotFoundError
-    >>> describe_error(NotFoundError("batch 'x' not found", status=404, code="NOT_FOUND", request_id="r1"))
-    "NOT_FOUND: batch 'x' not found (request id r1)"
-    """
-    if isinstance(exc, APIError):
-        text = f"{exc.code or f'HTTP {exc.status}'}: {exc.message}"
-        if exc.request_id:
-            text += f" (request id {exc.request_id})"
-    elif isinstance(exc, ConnectionError):
-        text = f"CONNECTION_ERROR: {exc}"
-    elif isinstance(exc, FormatError):
-        text = f"FORMAT_ERROR: {exc}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "…"
 
 
 class PanelController:

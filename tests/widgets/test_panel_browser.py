@@ -102,7 +102,7 @@ def test_select_export_yolo_download_and_statistics_in_chromium(voila, page, ser
 
     ARTIFACTS.mkdir(exist_ok=True)
     with Client(service.api_key, service.base_url) as client:
-        ready = next(d for d in client.datasets.list(status="ready").auto_paging_iter())
+        ready = max(client.datasets.list(status="ready").auto_paging_iter(), key=lambda d: d.successful_items)
         before = client.datasets.get(ready.id).export_count
 
     page.set_default_timeout(60_000)
