@@ -262,7 +262,7 @@ class Transport:
                     try:
                         with open(part, "ab" if resumed else "wb") as fh:
                             # read1: whatever arrived, so bytes before a cut are kept for the resume
-                            while chunk := resp.raw.read1(CHUNK):
+                            while chunk := resp.raw.read1(CHUNK, decode_content=True):
                                 fh.write(chunk)
                                 if bar is not None:
                                     bar.update(len(chunk))
