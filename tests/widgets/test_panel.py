@@ -334,3 +334,21 @@ def test_open_in_fiftyone_makes_a_dataset_with_every_image(panel, client):
     assert session is not None and len(session.dataset) == ready["successful_items"]
     assert session.dataset.count("ground_truth.detections") == panel.frame["x"].notna().sum()
     assert "Opened" in panel.state.message and str(port) in panel.state.message
+
+
+def test_fiftyone_button_only_when_fiftyone_is_there():
+    from aion_pandas.widgets.state import PanelState
+    from aion_pandas.widgets.view import PanelView
+
+    assert PanelView(PanelState(), fiftyone=False).control("fiftyone").layout.display == "none"
+    assert PanelView(PanelState(), fiftyone=True).control("fiftyone").layout.display is None
+
+
+def test_the_notebook_is_committed_without_outputs():
+    import nbformat
+    from pathlib import Path
+
+    nb = nbformat.read(Path(__file__).resolve().parents[2] / "notebooks" / "panel.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    assert code[0].source.rstrip().endswith("panel")  # the panel is the cell's last expression
