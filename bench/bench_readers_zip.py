@@ -6,8 +6,10 @@ Data: a fixed-seed canonical frame (S = 10,000 images / 100,000 boxes, L = 100,0
 in its own subprocess (so its peak RSS is its own), three times; the table shows the median.
 
 Peers: reading every member of the zip with ``zipfile`` and doing nothing else (the floor);
-``numpy.loadtxt`` file by file for YOLO; ``xml.etree.ElementTree`` file by file for VOC (both
-building the same frame with pandas).
+``numpy.loadtxt`` file by file for YOLO; ``xml.etree.ElementTree`` file by file for VOC. Both
+peers build the same frame as ours with pandas: one row per box with the manifest's image columns,
+pixel boxes, and a row for each image without a box. Writers are timed without loading the frame;
+their peak RSS includes the frame itself.
 
     .venv/bin/python bench/bench_readers_zip.py            # S
     .venv/bin/python bench/bench_readers_zip.py --size L   # L (heavy: run alone)
@@ -96,52 +98,72 @@ def aion_read_voc(path: str) -> int:
     return int(read_voc(path)["x"].notna().sum())
 
 
+def _manifest_images(archive: zipfile.ZipFile) -> pd.DataFrame:
+    manifest = pd.read_csv(io.BytesIO(archive.read("manifest.csv")), keep_default_na=False,
+                           na_values=[""], dtype={"file_name": "string", "image_url": "string",
+                                                  "item_id": "string", "description": "string",
+                                                  "dataset_id": "string", "item_status": "string"})
+    manifest["tags"] = [json.loads(t) for t in manifest["tags"]]
+    return manifest.set_index("label_file")
+
+
+def _frame(images: pd.DataFrame, files: list[str], counts: np.ndarray, boxes: dict) -> pd.DataFrame:
+    """The peers' frame: one row per box with its image's manifest columns, plus image-only rows."""
+    image_rows = images.loc[files]
+    frame = image_rows.iloc[np.repeat(np.arange(len(files)), counts)].reset_index(drop=True)
+    for name, values in boxes.items():
+        frame[name] = values
+    empty = image_rows.iloc[np.flatnonzero(counts == 0)].reset_index(drop=True)
+    return pd.concat([frame, empty], ignore_index=True).sort_values("image_id", kind="stable")
+
+
 def numpy_loadtxt_yolo(path: str) -> int:
-    """Peer: each label file with numpy.loadtxt, sizes from manifest.csv, then one frame."""
+    """Peer: each label file with numpy.loadtxt, then the same frame (manifest columns, pixels)."""
+    arrays, files, counts = [], [], []
     with zipfile.ZipFile(path) as archive:
-        manifest = pd.read_csv(io.BytesIO(archive.read("manifest.csv")))
-        names = [line for line in archive.read("classes.txt").decode().splitlines()]
-        sizes = dict(zip(manifest["label_file"], zip(manifest["width"], manifest["height"])))
-        parts = []
+        images = _manifest_images(archive)
+        names = archive.read("classes.txt").decode().splitlines()
         for info in archive.infolist():
-            if not info.filename.startswith("labels/"):
-                continue
-            rows = np.loadtxt(io.BytesIO(archive.read(info)), ndmin=2)
-            width, height = sizes[info.filename]
-            if len(rows):
-                part = pd.DataFrame(rows[:, :5], columns=["c", "cx", "cy", "w", "h"])
-                part["file"] = info.filename
-                part["x"] = (part["cx"] - part["w"] / 2) * width
-                part["y"] = (part["cy"] - part["h"] / 2) * height
-                part["w"] *= width
-                part["h"] *= height
-                parts.append(part)
-    frame = pd.concat(parts, ignore_index=True)
-    frame["category"] = pd.Categorical.from_codes(frame["c"].astype(int), categories=names)
-    return len(frame)
+            if info.filename.startswith("labels/"):
+                rows = np.loadtxt(io.BytesIO(archive.read(info)), ndmin=2)
+                arrays.append(rows[:, :6] if rows.shape[1] >= 6 else
+                              np.column_stack([rows, np.full(len(rows), np.nan)]))
+                files.append(info.filename)
+                counts.append(len(rows))
+    values = np.concatenate([a for a in arrays if len(a)])
+    counts = np.array(counts)
+    width = np.repeat(images.loc[files, "width"].to_numpy(dtype=float), counts)
+    height = np.repeat(images.loc[files, "height"].to_numpy(dtype=float), counts)
+    boxes = {"category": pd.Categorical.from_codes(values[:, 0].astype(int), categories=names),
+             "x": (values[:, 1] - values[:, 3] / 2) * width, "y": (values[:, 2] - values[:, 4] / 2) * height,
+             "w": values[:, 3] * width, "h": values[:, 4] * height, "score": values[:, 5]}
+    return int(_frame(images, files, counts, boxes)["x"].notna().sum())
 
 
 def etree_voc(path: str) -> int:
-    """Peer: each annotation file with xml.etree, then one frame."""
+    """Peer: each annotation file with xml.etree, then the same frame (manifest columns)."""
     import xml.etree.ElementTree as ET
-    rows = []
+    rows, files, counts = [], [], []
     with zipfile.ZipFile(path) as archive:
+        images = _manifest_images(archive)
         for info in archive.infolist():
             if not info.filename.endswith(".xml"):
                 continue
             root = ET.fromstring(archive.read(info))
-            filename = root.findtext("filename")
-            width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
+            n = 0
             for obj in root.iter("object"):
                 box = obj.find("bndbox")
                 x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-                rows.append((filename, width, height, obj.findtext("name"), x1, y1, x2 - x1,
-                             y2 - y1, obj.findtext("difficult") == "1",
-                             obj.findtext("truncated") == "1"))
-    frame = pd.DataFrame(rows, columns=["file_name", "width", "height", "category", "x", "y", "w",
-                                        "h", "difficult", "truncated"])
-    frame["category"] = frame["category"].astype("category")
-    return len(frame)
+                rows.append((obj.findtext("name"), x1, y1, x2 - x1, y2 - y1,
+                             obj.findtext("difficult") == "1", obj.findtext("truncated") == "1"))
+                n += 1
+            files.append(info.filename)
+            counts.append(n)
+    names, x, y, w, h, difficult, truncated = zip(*rows)
+    boxes = {"category": pd.Categorical(names), "x": np.array(x), "y": np.array(y),
+             "w": np.array(w), "h": np.array(h), "difficult": np.array(difficult),
+             "truncated": np.array(truncated)}
+    return int(_frame(images, files, np.array(counts), boxes)["x"].notna().sum())
 
 
 def aion_write_yolo(path: str) -> int:

@@ -132,10 +132,14 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     >>> int(m.loc[0, "width"]), m.loc[0, "label_file"]
     (4, 'labels/a.txt')
     """
+    options = dict(dtype=str, keep_default_na=False, na_values=[""])
     try:
-        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
+        raw = pd.read_csv(io.BytesIO(data), engine="pyarrow", **options)
+    except Exception:  # noqa: BLE001 - the C parser below gives the error users can act on
+        try:
+            raw = pd.read_csv(io.BytesIO(data), **options)
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
     for name in ("image_id", "label_file"):
         if name not in raw.columns:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)

@@ -4,6 +4,7 @@ Layout written (and read)::
 
     Annotations/<stem>.xml   one per image, even with no box: folder, filename, size, segmented,
                              and per box an object with name, pose, truncated, difficult, bndbox
+    classes.txt              every category name, one per line (also those without a box)
     manifest.csv             image_id, file_name, label_file, width, height, image_url, item_id,
                              item_status, description, tags (JSON), dataset_id  (see manifest.py)
 
@@ -42,6 +43,7 @@ from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupport
 
 Source = str | Path | bytes | BinaryIO
 _DROPPED = ("score", "iscrowd", "area")
+CLASSES_NAME = "classes.txt"
 _OBJECT = ("  <object>\n    <name>", "</name>\n    <pose>Unspecified</pose>\n    <truncated>",
            "</truncated>\n    <difficult>", "</difficult>\n    <bndbox>\n      <xmin>",
            "</xmin>\n      <ymin>", "</ymin>\n      <xmax>", "</xmax>\n      <ymax>",
@@ -72,6 +74,7 @@ def read_voc(source: Source, *, one_based: bool = False,
         members = [n for n in archive.names if n.lower().endswith(".xml")]
         parsed = parse_documents(archive, members)
         images = _images(archive, members, parsed)
+        classes = _class_list(archive)
     obj = parsed.objects
     xyxy = np.column_stack([obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])
     if one_based:
@@ -86,12 +89,29 @@ def read_voc(source: Source, *, one_based: bool = False,
     image_of_doc = np.empty(len(members), dtype="int64")
     image_of_doc[doc_pos[doc_pos >= 0]] = np.flatnonzero(doc_pos >= 0)
     n = len(obj["name"])
-    boxes = {"category": pd.Categorical(obj["name"]),
+    boxes = {"category": _category(obj["name"], classes),
              "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
              "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2],
              "h": boxes_xywh[:, 3],
              "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
+
+
+def _class_list(archive: SafeArchive) -> list[str]:
+    """The names in ``classes.txt`` (our zips list every category, with or without boxes)."""
+    if CLASSES_NAME not in archive or archive.size(CLASSES_NAME) > 16 << 20:
+        return []
+    try:
+        text = archive.read(CLASSES_NAME).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=CLASSES_NAME) from None
+    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+
+def _category(names: np.ndarray, classes: list[str]) -> pd.Categorical:
+    found = pd.unique(pd.Series(names, dtype=object)).tolist()
+    categories = classes + sorted(set(found) - set(classes))
+    return pd.Categorical(names, categories=pd.Index(categories, dtype="str"))
 
 
 def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
@@ -151,7 +171,8 @@ def write_voc(frame: pd.DataFrame, dest: str | Path | BinaryIO, *, one_based: bo
     heads = vt.join(_HEAD[0], filenames, _HEAD[1], pc.fill_null(vt.integers(width), ""), _HEAD[2],
                     pc.fill_null(vt.integers(height), ""), _HEAD[3])
     manifest = write_manifest(table.images, label_files)
-    write_zip(dest, chain([(MANIFEST_NAME, manifest)],
+    classes = "".join(str(c).replace("\n", " ") + "\n" for c in frame["category"].cat.categories)
+    write_zip(dest, chain([(MANIFEST_NAME, manifest), (CLASSES_NAME, classes)],
                           zip(label_files.tolist(), _documents(heads, objects, table.offsets))))
 
 

@@ -77,7 +77,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     images = _images(archive, labels)
     contents = list(archive.read_many(labels))
     box_label, values, counts = _parse_lines(contents, labels, where)
-    label_pos = images["label_pos"].to_numpy()
+    label_pos = images["label_pos"].to_numpy(dtype="int64")
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
     image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
@@ -92,7 +92,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
                       MissingImageSizeWarning, stacklevel=3)
     pixels = from_cxcywh_norm(values[:, 1:5], width, height)
     classes = values[:, 0].astype("int64")
-    category = _categories(classes, names)
+    category = _categories(classes, names, where)
     boxes = {"category": category, "category_id": pd.array(classes, dtype="Int64"),
              "x": pixels[:, 0], "y": pixels[:, 1], "w": pixels[:, 2], "h": pixels[:, 3],
              "score": values[:, 5]}
@@ -182,6 +182,7 @@ def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images["width"] = images["width"].astype("Int64")
     images["height"] = images["height"].astype("Int64")
+    images["file_name"] = images["file_name"].astype("string")
     return images
 
 
@@ -206,7 +207,7 @@ def _file_name(member: str) -> str:
     return name[:-4] if name.lower().endswith(".txt") else name
 
 
-def _categories(classes: np.ndarray, names: list[str] | None) -> pd.Categorical:
+def _categories(classes: np.ndarray, names: list[str] | None, where: str) -> pd.Categorical:
     names = list(names or [])
     top = int(classes.max()) + 1 if len(classes) else 0
     extra = [str(i) for i in range(len(names), top)]
@@ -215,7 +216,7 @@ def _categories(classes: np.ndarray, names: list[str] | None) -> pd.Categorical:
                       "names: named by their index", UserWarning, stacklevel=4)
     categories = names + extra
     if len(set(categories)) != len(categories):
-        raise FormatError(f"the class names repeat a name: {categories}")
+        raise FormatError(f"the class names repeat a name: {categories}", path=where)
     return pd.Categorical.from_codes(classes, categories=pd.Index(categories, dtype="str"))
 
 

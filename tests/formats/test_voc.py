@@ -63,7 +63,8 @@ def test_layout_and_xml_of_one_image(sample_frame):
     archive = zipfile.ZipFile(io.BytesIO(_write(sample_frame)))
     names = sorted(archive.namelist())
     assert names == ["Annotations/train/été/a.xml", "Annotations/val/b 2.xml",
-                     "Annotations/測試/c.xml", "manifest.csv"]
+                     "Annotations/測試/c.xml", "classes.txt", "manifest.csv"]
+    assert archive.read("classes.txt").decode().splitlines() == ["cat", "chien", "自転車", "root"]
     root = ET.fromstring(archive.read("Annotations/測試/c.xml"))
     assert root.findtext("filename") == "c.jpg"
     assert (root.findtext("size/width"), root.findtext("size/height")) == ("1000", "750")
@@ -140,6 +141,7 @@ def test_round_trip_keeps_images_boxes_to_the_pixel_and_extras(sample_frame):
     assert frame["tags"].tolist() == sample_frame["tags"].tolist()
     assert frame["difficult"].tolist() == [False, False, pd.NA, False, False, False]
     assert frame["score"].isna().all() and frame["category_id"].isna().all()
+    assert list(frame["category"].cat.categories) == ["cat", "chien", "自転車", "root"]  # root: no box
     assert frame.attrs["format"] == "pascal_voc"
 
 
