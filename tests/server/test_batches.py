@@ -143,3 +143,12 @@ def test_boxes_need_an_image_size(service):
     assert "width and height" in error["message"] and error["details"]["field"] == "items[0].output_data"
     item["output_data"].update(width=10, height=8)
     assert api(service, "POST", "/batches", json={"items": [item]}).status_code == 201
+
+
+def test_refused_import_stores_no_image(service):
+    files = service.data_dir / "files"
+    before = sum(1 for p in files.rglob("*") if p.is_file())
+    body = {"items": [{"file_name": "ok.png", "image_base64": png_base64(8, 8)},
+                      {"file_name": "bad.png", "image_base64": "not base64!"}]}
+    assert_envelope(api(service, "POST", "/batches", json=body), 422, "VALIDATION_ERROR")
+    assert sum(1 for p in files.rglob("*") if p.is_file()) == before

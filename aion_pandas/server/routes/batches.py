@@ -12,7 +12,7 @@ from ..responses import DownloadResponse as FileResponse
 
 from ..errors import ApiError, not_found
 from ..images import save_image, sniff_size
-from ..models import (BatchCreate, BatchesPage, BatchItemResult, BatchPublic, BatchResultsPage, BatchStatus)
+from ..models import (BatchCreate, BatchesPage, BatchItemCreate, BatchItemResult, BatchPublic, BatchResultsPage, BatchStatus)
 from ..store import NewItem
 from .deps import ERRORS, Limit, Offset, StoreDep, Tenant
 
@@ -52,30 +52,14 @@ def list_batches(tenant: Tenant, store: StoreDep, status: BatchStatus | None = N
              summary="Import a completed batch: images (base64 or a path under --import-root) and results")
 def import_batch(body: BatchCreate, tenant: Tenant, store: StoreDep, request: Request) -> BatchPublic:
     settings = request.app.state.settings
-    items = []
-    for index, spec in enumerate(body.items):
-        where = f"items[{index}]"
-        data, source = None, None
-        if spec.image_base64 is not None:
-            try:
-                data = base64.b64decode(spec.image_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiError(422, "VALIDATION_ERROR", f"{where}.image_base64 is not valid base64",
-                               {"field": f"{where}.image_base64"}) from None
-        elif spec.path is not None:
-            source = _import_path(settings.import_root, spec.path, where)
-        out = spec.output_data
-        width, height = (out.width, out.height) if out else (None, None)
-        if (data is not None or source is not None) and (width is None or height is None):
-            width, height = sniff_size(data if data is not None else source)
-        if spec.status == "completed" and out and out.detections and (width is None or height is None):
-            raise ApiError(422, "VALIDATION_ERROR", f"{where}.output_data: width and height are needed for an"
-                           " item with detections (give them, or send the image)", {"field": f"{where}.output_data"})
+    checked = [_check_item(spec, f"items[{i}]", settings.import_root) for i, spec in enumerate(body.items)]
+    items = []  # every item is valid: only now store images, so a refused batch leaves nothing behind
+    for spec, data, source, width, height in checked:
         file_id = None
         if data is not None or source is not None:
             file_id = save_image(store, settings.files_dir, tenant, spec.file_name, data=data, source=source,
                                  content_type=spec.content_type)
-        completed = spec.status == "completed"
+        out, completed = spec.output_data, spec.status == "completed"
         items.append(NewItem(
             file_name=spec.file_name, status=spec.status, width=width, height=height, file_id=file_id,
             description=out.description if out and completed else None,
@@ -85,6 +69,28 @@ def import_batch(body: BatchCreate, tenant: Tenant, store: StoreDep, request: Re
             error_message=None if completed else (spec.error_message or "processing failed")))
     batch_id = store.import_batch(tenant, body.name, items)
     return batch_public(store.get_batch(tenant, batch_id))
+
+
+def _check_item(spec: BatchItemCreate, where: str, import_root: Path | None
+                ) -> tuple[BatchItemCreate, bytes | None, Path | None, int | None, int | None]:
+    """Decode and check one item: (spec, image bytes, image path, width, height), or a 422."""
+    data, source = None, None
+    if spec.image_base64 is not None:
+        try:
+            data = base64.b64decode(spec.image_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(422, "VALIDATION_ERROR", f"{where}.image_base64 is not valid base64",
+                           {"field": f"{where}.image_base64"}) from None
+    elif spec.path is not None:
+        source = _import_path(import_root, spec.path, where)
+    out = spec.output_data
+    width, height = (out.width, out.height) if out else (None, None)
+    if (data is not None or source is not None) and (width is None or height is None):
+        width, height = sniff_size(data if data is not None else source)
+    if spec.status == "completed" and out and out.detections and (width is None or height is None):
+        raise ApiError(422, "VALIDATION_ERROR", f"{where}.output_data: width and height are needed for an"
+                       " item with detections (give them, or send the image)", {"field": f"{where}.output_data"})
+    return spec, data, source, width, height
 
 
 def _import_path(root: Path | None, given: str, where: str) -> Path:
