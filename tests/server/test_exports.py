@@ -61,11 +61,12 @@ def test_format_config_defaults_and_options_override(service):
                           format_config={"csv_delimiter": ";", "include_timestamps": False})
     default = requests.get(_export(service, dataset["id"], format="csv")["download_url"], timeout=30).text
     header = default.splitlines()[0]
-    assert ";" in header and "exported_at" not in header
+    assert ";" in header and "exported_at" not in header and "processed_at" not in header
     overridden = _export(service, dataset["id"], format="csv", options={"delimiter": "|", "include_timestamps": True})
     text = requests.get(overridden["download_url"], timeout=30).text
     rows = list(csv.DictReader(io.StringIO(text), delimiter="|"))
     assert "exported_at" in rows[0] and rows[0]["exported_at"] == overridden["exported_at"]
+    assert all(r["processed_at"].endswith("Z") for r in rows)  # when each item was processed
     assert len({r["file_name"] for r in rows}) == overridden["record_count"] == 77
     assert_envelope(api(service, "POST", f"/datasets/{dataset['id']}/export",
                         json={"format": "csv", "options": {"delimiter": ";;"}}), 422, "VALIDATION_ERROR")
