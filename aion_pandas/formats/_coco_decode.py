@@ -1,10 +1,8 @@
 """COCO JSON -> columns -> canonical frame (the fast path of :func:`aion_pandas.formats.coco.parse_coco`).
 
-msgspec decodes ``images`` and ``categories`` into typed, GC-untracked structs and keeps
-``annotations`` as one raw slice (checked, not built). That slice is then decoded in ~8 MB pieces
-into typed structs (bbox an array-like struct: no per-box list) whose fields are pulled into numpy
-columns before the next piece, so memory stays bounded; everything after is numpy/Arrow.
-(A pure numpy byte scan of the annotations was measured too: 1.5x slower than these pieces here.)
+msgspec decodes ``images`` and ``categories`` into typed, GC-untracked structs; the ``annotations``
+array is found in the bytes and decoded in bounded pieces straight into numpy columns
+(:mod:`._coco_annotations`); joining images, categories and boxes is numpy/Arrow.
 
 >>> doc = decode(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [], "categories": []}')
 >>> doc.images[0].file_name
@@ -13,7 +11,6 @@ columns before the next piece, so memory stays bounded; everything after is nump
 from __future__ import annotations
 
 import json
-import re
 from operator import attrgetter
 from typing import Any, Optional, Union
 
@@ -23,25 +20,10 @@ import pandas as pd
 import pyarrow as pa
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._coco_annotations import BadCut, annotation_columns, split_annotations
 from aion_pandas.formats.schema import categorical
 
 Number = Union[int, float]
-
-
-class _Box(msgspec.Struct, array_like=True, gc=False):
-    x: float
-    y: float
-    w: float
-    h: float
-
-
-class _Annotation(msgspec.Struct, gc=False):
-    image_id: int
-    category_id: int
-    bbox: _Box
-    area: Optional[float] = float("nan")
-    iscrowd: Union[bool, int, None] = 0
-    score: Optional[float] = float("nan")
 
 
 class _Image(msgspec.Struct, gc=False):
@@ -72,12 +54,6 @@ class CocoDocument(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(CocoDocument)
-_CHUNK_DECODER = msgspec.json.Decoder(list[_Annotation])
-_RAW_LIST_DECODER = msgspec.json.Decoder(list[msgspec.Raw])
-#: bytes of the annotations array decoded at once: bounds the Python objects alive (memory)
-CHUNK_BYTES = 8 << 20
-_SPLIT = re.compile(rb"\}\s*,\s*\{")
-_SPLIT_TAIL = re.compile(rb"\}?\s*,?\s*")
 
 
 def decode(data: dict[str, Any] | bytes | bytearray | memoryview, *, where: str | None = None) -> CocoDocument:
@@ -123,10 +99,6 @@ def _malformed(data: bytes, message: str) -> str:
     return f"malformed JSON: {message}"
 
 
-def _opt_ints(values: list[Any]) -> pd.arrays.IntegerArray:
-    return pd.array(values, dtype="Int64")
-
-
 def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
                    where: str | None = None) -> tuple[CocoDocument, dict[str, Any]]:
     """The decoded document and its annotation columns, parsing the annotations' bytes once.
@@ -142,53 +114,17 @@ def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     [1]
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
-        found = _split_annotations(bytes(data) if not isinstance(data, bytes) else data)
+        found = split_annotations(bytes(data) if not isinstance(data, bytes) else data)
         if found is not None:
             rest, region = found
             try:
                 doc = _DECODER.decode(rest)
                 if bytes(doc.annotations) == b"[]":
                     return doc, annotation_columns(region, where=where)
-            except (msgspec.DecodeError, _BadCut):
+            except (msgspec.DecodeError, BadCut):
                 pass
     doc = decode(data, where=where)
     return doc, annotation_columns(doc.annotations, where=where)
-
-
-_ANNOTATIONS_KEY = re.compile(rb'(?<!\\)"annotations"\s*:\s*\[')
-
-
-def _split_annotations(data: bytes) -> tuple[bytes, memoryview] | None:
-    at = data.find(b'"annotations"')
-    key = _ANNOTATIONS_KEY.match(data, at) if at >= 0 else None
-    if key is None:
-        return None
-    start = key.end() - 1
-    # the array ends before a top-level key in the document's last MB, or with the document
-    tail_at = max(start, len(data) - _TAIL)
-    tail = data[tail_at:]
-    end = -1
-    for name in _FOLLOWERS:
-        found = tail.find(name)
-        if found != -1 and _BEFORE_KEY.match(tail[max(0, found - 64):found][::-1]) is not None \
-                and (end == -1 or tail_at + found < end):
-            end = tail_at + found
-    if end != -1:
-        end = data.rindex(b"]", start, end) + 1
-    else:
-        end = data.rfind(b"]") + 1
-        if end <= start or data[end:].strip() != b"}":
-            return None  # something big follows the array: decode it all
-    rest = data[:start] + b"[]" + data[end:]
-    if rest.count(b'"annotations"') != 1:
-        return None  # the key also elsewhere (nested, or in a string): decode it all
-    return rest, memoryview(data)[start:end]
-
-
-_TAIL = 1 << 20
-_FOLLOWERS = tuple(b'"%s"' % k for k in (b"categories", b"images", b"info", b"licenses", b"type"))
-# reversed text before a following key: optional spaces, a comma, optional spaces, then ']'
-_BEFORE_KEY = re.compile(rb"\s*,\s*\]")
 
 
 def build_frame(doc: CocoDocument, *, where: str | None = None,
@@ -308,134 +244,6 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None},
     })
     return frame
-
-
-def annotation_columns(raw: msgspec.Raw | bytes, *, where: str | None = None) -> dict[str, Any]:
-    """Decode the raw ``annotations`` array into numpy columns: ``image_id``, ``category_id``,
-    ``bbox`` (4 arrays x, y, w, h), ``area`` (NaN when absent), ``iscrowd`` (bool), ``score``.
-
-    The array is cut into ~8 MB pieces at ``},{`` between two annotations and each piece is decoded
-    with typed structs, so at most one piece's Python objects are alive. A cut that falls inside a
-    nested value can only give invalid JSON, never a wrong result: then the array is cut exactly
-    (one raw slice per annotation) instead.
-
-    >>> cols = annotation_columns(b'[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4]}]')
-    >>> cols["bbox"][2].tolist(), cols["score"].tolist()
-    ([3.0], [nan])
-    """
-    view = memoryview(raw)
-    if len(view) < 64 and bytes(view).strip() == b"null":
-        view = memoryview(b"[]")
-    try:
-        parts = [_decode_piece(piece, first, where) for piece, first in _pieces(view)]
-    except _BadCut:
-        parts = _exact(view, where)
-    if not parts:
-        empty_f, empty_i = np.empty(0, np.float64), np.empty(0, np.int64)
-        return {"image_id": empty_i, "category_id": empty_i, "bbox": [empty_f] * 4, "area": empty_f,
-                "iscrowd": np.empty(0, bool), "score": empty_f}
-    return {
-        "image_id": np.concatenate([p["image_id"] for p in parts]),
-        "category_id": np.concatenate([p["category_id"] for p in parts]),
-        "bbox": [np.concatenate([p["bbox"][j] for p in parts]) for j in range(4)],
-        "area": np.concatenate([p["area"] for p in parts]),
-        "iscrowd": np.concatenate([p["iscrowd"] for p in parts]),
-        "score": np.concatenate([p["score"] for p in parts]),
-    }
-
-
-class _BadCut(Exception):
-    pass
-
-
-def _pieces(view: memoryview) -> Any:
-    """Yield ``(the text of some annotations without the brackets, True for the first piece)``."""
-    head = bytes(view[:64]).lstrip()
-    tail = bytes(view[-64:]).rstrip()
-    if not head.startswith(b"[") or not tail.endswith(b"]"):
-        raise _BadCut
-    body_start = (len(bytes(view[:64])) - len(head)) + 1
-    body_end = len(view) - (len(bytes(view[-64:])) - len(tail)) - 1
-    pos, first = body_start, True
-    while pos < body_end:
-        cut = body_end
-        if body_end - pos > CHUNK_BYTES:
-            found = _SPLIT.search(view, pos + CHUNK_BYTES, body_end)
-            if found:
-                cut = found.start() + 1
-        body = view[pos:cut]
-        if len(body) > 64 or bytes(body).strip():  # skip an empty array's whitespace
-            yield body, first
-            first = False
-        pos = _SPLIT_TAIL.match(view, cut, body_end).end() if cut < body_end else cut
-
-
-def _decode_piece(body: memoryview, first: bool, where: str | None) -> dict[str, Any]:
-    try:
-        anns = _CHUNK_DECODER.decode(b"[" + body + b"]")
-    except msgspec.ValidationError as exc:
-        if first:  # indices in the first piece are the array's own
-            raise FormatError(_shift(str(exc), 0), path=where) from None
-        raise _BadCut from None  # the exact path finds and names the annotation
-    except msgspec.DecodeError:
-        raise _BadCut from None
-    return _columns_of(anns)
-
-
-def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
-    raws = _RAW_LIST_DECODER.decode(view)
-    parts = []
-    for start in range(0, len(raws), 65_536):
-        piece = b"[" + b",".join(raws[start:start + 65_536]) + b"]"
-        try:
-            anns = _CHUNK_DECODER.decode(piece)
-        except msgspec.ValidationError as exc:
-            raise FormatError(_shift(str(exc), start), path=where) from None
-        parts.append(_columns_of(anns))
-    return parts
-
-
-def _columns_of(anns: list[_Annotation]) -> dict[str, Any]:
-    m = len(anns)
-    boxes = list(map(_BBOX, anns))
-    out = {
-        "image_id": np.fromiter(map(_IMAGE_ID, anns), np.int64, m),
-        "category_id": np.fromiter(map(_CATEGORY_ID, anns), np.int64, m),
-        "bbox": [np.fromiter(map(getter, boxes), np.float64, m) for getter in _BOX_FIELDS],
-        "area": _floats(anns, _AREA),
-        "score": _floats(anns, _SCORE),
-        "iscrowd": _flags(anns),
-    }
-    return out
-
-
-_IMAGE_ID, _CATEGORY_ID, _BBOX = attrgetter("image_id"), attrgetter("category_id"), attrgetter("bbox")
-_AREA, _SCORE, _ISCROWD = attrgetter("area"), attrgetter("score"), attrgetter("iscrowd")
-_BOX_FIELDS = (attrgetter("x"), attrgetter("y"), attrgetter("w"), attrgetter("h"))
-
-
-def _floats(anns: list[_Annotation], getter: Any) -> np.ndarray:
-    try:
-        return np.fromiter(map(getter, anns), np.float64, len(anns))
-    except TypeError:  # an explicit null
-        return np.array([np.nan if v is None else v for v in map(getter, anns)], dtype=np.float64)
-
-
-def _flags(anns: list[_Annotation]) -> np.ndarray:
-    try:
-        return np.fromiter(map(_ISCROWD, anns), np.int64, len(anns)) != 0
-    except TypeError:
-        return np.array([bool(v) for v in map(_ISCROWD, anns)], dtype=bool)
-
-
-def _shift(message: str, start: int) -> str:
-    """``... - at `$[5].bbox``` of a chunk -> ``... - at `$.annotations[start+5].bbox```."""
-    marker = "`$["
-    if marker not in message:
-        return message
-    head, tail = message.split(marker, 1)
-    index, rest = tail.split("]", 1)
-    return f"{head}`$.annotations[{int(index) + start}]{rest}" if index.isdigit() else message
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

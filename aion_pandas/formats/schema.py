@@ -42,14 +42,17 @@ format cannot carry with :func:`warn_unsupported` (one :class:`LossyConversionWa
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats.boxes import (BOX_COLUMNS, from_cxcywh_norm, from_xyxy,  # noqa: F401
+                                       to_cxcywh_norm, to_xyxy)
+from aion_pandas.formats.lossy import (BOX_LEVEL, LossyConversionWarning,  # noqa: F401
+                                       unsupported_counts, warn_unsupported)
 
 CORE_COLUMNS: dict[str, str] = {
     "dataset_id": "string",
@@ -78,8 +81,6 @@ EXTRA_COLUMNS: dict[str, str] = {
     "item_status": "string",
 }
 
-BOX_COLUMNS: tuple[str, ...] = ("x", "y", "w", "h")
-
 
 def empty_frame(extras: tuple[str, ...] = ()) -> pd.DataFrame:
     """A canonical frame with no rows, the core columns and the named extras, with their dtypes.
@@ -91,16 +92,8 @@ def empty_frame(extras: tuple[str, ...] = ()) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-#: columns that describe a box (a count of them is in boxes); the others describe an image
-BOX_LEVEL: frozenset[str] = frozenset({"category", "category_id", "x", "y", "w", "h", "score",
-                                       "iscrowd", "area", "difficult", "truncated"})
-
 #: the format names the service and the readers use
 FORMATS: tuple[str, ...] = ("csv", "coco", "yolo", "pascal_voc")
-
-
-class LossyConversionWarning(UserWarning):
-    """A writer's target format cannot carry some of the frame's data; the message lists it with counts."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,180 +297,3 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
         i = int(np.argmax(unlabeled))
         raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
                           path=where)
-
-
-# --------------------------------------------------------------------------------------------
-# box conversions (vectorized; a frame uses its x, y, w, h and width, height columns)
-
-
-def _xywh(boxes: pd.DataFrame | np.ndarray) -> np.ndarray:
-    if isinstance(boxes, pd.DataFrame):
-        return boxes[list(BOX_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
-    arr = np.asarray(boxes, dtype="float64")
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"expected boxes of shape (N, 4), got {arr.shape}")
-    return arr
-
-
-def _size(frame: Any, width: Any, height: Any) -> tuple[np.ndarray, np.ndarray]:
-    if width is None or height is None:
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError("width and height are needed when boxes are not a frame")
-        width = frame["width"] if width is None else width
-        height = frame["height"] if height is None else height
-    w = pd.Series(width).to_numpy(dtype="float64", na_value=np.nan) if not np.isscalar(width) \
-        else np.float64(width)
-    h = pd.Series(height).to_numpy(dtype="float64", na_value=np.nan) if not np.isscalar(height) \
-        else np.float64(height)
-    return w, h
-
-
-def to_xyxy(boxes: pd.DataFrame | np.ndarray) -> np.ndarray:
-    """Pixel ``x, y, w, h`` (a frame or an (N, 4) array) to corners ``x1, y1, x2, y2``.
-
-    >>> to_xyxy(np.array([[10, 20, 30, 40]]))
-    array([[10., 20., 40., 60.]])
-    """
-    arr = _xywh(boxes)
-    out = arr.copy()
-    out[:, 2] += arr[:, 0]
-    out[:, 3] += arr[:, 1]
-    return out
-
-
-def from_xyxy(xyxy: np.ndarray | pd.DataFrame) -> np.ndarray:
-    """Corners ``x1, y1, x2, y2`` (an (N, 4) array or a frame of 4 columns) to pixel ``x, y, w, h``.
-
-    >>> from_xyxy(np.array([[10, 20, 40, 60]]))
-    array([[10., 20., 30., 40.]])
-    """
-    arr = np.asarray(xyxy.to_numpy(dtype="float64", na_value=np.nan) if isinstance(xyxy, pd.DataFrame)
-                     else xyxy, dtype="float64")
-    out = arr.copy()
-    out[:, 2] -= arr[:, 0]
-    out[:, 3] -= arr[:, 1]
-    return out
-
-
-def to_cxcywh_norm(boxes: pd.DataFrame | np.ndarray, width: Any = None, height: Any = None) -> np.ndarray:
-    """Pixel ``x, y, w, h`` to YOLO's normalized centre boxes ``cx, cy, w, h`` (0..1).
-
-    A frame brings its own ``width``/``height`` columns; an array needs them (scalars or per row).
-
-    >>> to_cxcywh_norm(np.array([[10, 20, 30, 40]]), width=100, height=200)
-    array([[0.25, 0.2 , 0.3 , 0.2 ]])
-    """
-    arr = _xywh(boxes)
-    w, h = _size(boxes, width, height)
-    out = np.empty_like(arr)
-    out[:, 0] = (arr[:, 0] + arr[:, 2] / 2) / w
-    out[:, 1] = (arr[:, 1] + arr[:, 3] / 2) / h
-    out[:, 2] = arr[:, 2] / w
-    out[:, 3] = arr[:, 3] / h
-    return out
-
-
-def from_cxcywh_norm(cxcywh: np.ndarray | pd.DataFrame, width: Any, height: Any) -> np.ndarray:
-    """YOLO's normalized ``cx, cy, w, h`` to pixel ``x, y, w, h`` (top-left origin).
-
-    >>> from_cxcywh_norm(np.array([[0.25, 0.2, 0.3, 0.2]]), width=100, height=200)
-    array([[10., 20., 30., 40.]])
-    """
-    arr = np.asarray(cxcywh.to_numpy(dtype="float64", na_value=np.nan)
-                     if isinstance(cxcywh, pd.DataFrame) else cxcywh, dtype="float64")
-    w, h = _size(None, width, height)
-    out = np.empty_like(arr)
-    out[:, 2] = arr[:, 2] * w
-    out[:, 3] = arr[:, 3] * h
-    out[:, 0] = arr[:, 0] * w - out[:, 2] / 2
-    out[:, 1] = arr[:, 1] * h - out[:, 3] / 2
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# what a target format cannot carry
-
-
-def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Count, per column, the boxes or images whose value a format would lose.
-
-    Box-level columns count boxes with a value (``True`` for flags; ``area`` only where it differs
-    from ``w * h``); image-level columns count images with a non-empty value.
-
-    >>> f = validate_frame(pd.DataFrame({"file_name": ["a", "a"], "category": ["c", "c"],
-    ...     "x": [0, 0], "y": [0, 0], "w": [1, 1], "h": [1, 1], "score": [0.5, None]}))
-    >>> unsupported_counts(f, ["score", "tags"])
-    {'score': (1, 'boxes')}
-    """
-    counts: dict[str, tuple[int, str]] = {}
-    for name in columns:
-        if name not in frame.columns:
-            continue
-        col = frame[name]
-        if name in BOX_LEVEL:
-            if name == "area":
-                n = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum())
-            elif str(col.dtype) in ("boolean", "bool"):
-                n = int(col.fillna(False).astype(bool).sum())
-            else:
-                n = int(col.notna().sum())
-            unit = "boxes"
-        else:
-            if col.dtype == object:
-                has = col.map(lambda v: bool(v) if isinstance(v, (list, tuple)) else v is not None
-                              and v is not pd.NA and v == v, na_action=None).astype(bool)
-            else:
-                has = col.notna() & (col.astype("string") != "").fillna(False)
-            n = int(frame.loc[has.to_numpy(), "image_id"].nunique())
-            unit = "images"
-        if n:
-            counts[name] = (n, unit)
-    return counts
-
-
-def warn_unsupported(frame: pd.DataFrame, target_format: str,
-                     counts: Mapping[str, int | tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry.
-
-    ``counts`` is either the column names the format drops (counted here from ``frame``) or a
-    mapping name -> count (or (count, unit)). Nothing is emitted when every count is zero.
-    Returns the counts.
-
-    >>> f = validate_frame(pd.DataFrame({"file_name": ["a"], "category": ["c"], "x": [0],
-    ...     "y": [0], "w": [1], "h": [1], "score": [0.9]}))
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     _ = warn_unsupported(f, "pascal_voc", ["score"])
-    >>> print(caught[0].message)
-    pascal_voc cannot carry: score (1 box)
-    """
-    if isinstance(counts, Mapping):
-        found: dict[str, tuple[int, str]] = {}
-        for name, value in counts.items():
-            n, unit = value if isinstance(value, tuple) else \
-                (value, "boxes" if name in BOX_LEVEL else "images")
-            if n:
-                found[name] = (int(n), unit)
-    else:
-        found = unsupported_counts(frame, counts)
-    if found:
-        parts = [f"{name} ({n:,} {_plural(unit, n)})" for name, (n, unit) in found.items()]
-        warnings.warn(f"{target_format} cannot carry: " + ", ".join(parts), LossyConversionWarning,
-                      stacklevel=_caller_level())
-    return found
-
-
-def _caller_level() -> int:
-    """The stacklevel of the first frame outside aion_pandas.formats (the user's call)."""
-    import sys
-
-    level, frame = 1, sys._getframe(1)
-    package = __name__.rsplit(".", 1)[0]
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _plural(unit: str, n: int) -> str:
-    singular = {"boxes": "box", "images": "image", "categories": "category"}.get(unit, unit)
-    return singular if n == 1 else unit

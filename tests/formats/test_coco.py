@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats import LossyConversionWarning, _coco_decode, parse_coco, read_coco, \
+from aion_pandas.formats import LossyConversionWarning, _coco_annotations, parse_coco, read_coco, \
     serialize_coco, write_coco
 
 from .helpers import boxes_by_image
@@ -143,7 +143,7 @@ def _many(n_images=40, per_image=30, extra=""):
 def test_pieces_give_the_same_frame_as_one_piece(monkeypatch, extra):
     data = json.dumps(_many(extra=extra), indent=1).encode()
     whole = parse_coco(data)
-    monkeypatch.setattr(_coco_decode, "CHUNK_BYTES", 997)  # many pieces, cuts in odd places
+    monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", 997)  # many pieces, cuts in odd places
     pieces = parse_coco(data)
     pd.testing.assert_frame_equal(whole, pieces)
     assert len(whole) == 40 * 30
@@ -152,7 +152,7 @@ def test_pieces_give_the_same_frame_as_one_piece(monkeypatch, extra):
 def test_error_index_is_exact_in_a_later_piece(monkeypatch):
     doc = _many()
     del doc["annotations"][1000]["bbox"]
-    monkeypatch.setattr(_coco_decode, "CHUNK_BYTES", 2000)
+    monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", 2000)
     with pytest.raises(FormatError, match=r"`bbox` - at `\$\.annotations\[1000\]`"):
         parse_coco(json.dumps(doc).encode())
 

@@ -1,0 +1,105 @@
+"""What a target format cannot carry: counted per column and reported as ONE warning.
+
+>>> issubclass(LossyConversionWarning, UserWarning)
+True
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+#: columns that describe a box (a count of them is in boxes); the others describe an image
+BOX_LEVEL: frozenset[str] = frozenset({"category", "category_id", "x", "y", "w", "h", "score",
+                                       "iscrowd", "area", "difficult", "truncated"})
+
+
+class LossyConversionWarning(UserWarning):
+    """A writer's target format cannot carry some of the frame's data; the message lists it with counts."""
+
+
+def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Count, per column, the boxes or images whose value a format would lose.
+
+    Box-level columns count boxes with a value (``True`` for flags; ``area`` only where it differs
+    from ``w * h``); image-level columns count images with a non-empty value.
+
+    >>> from aion_pandas.formats.schema import validate_frame
+    >>> f = validate_frame(pd.DataFrame({"file_name": ["a", "a"], "category": ["c", "c"],
+    ...     "x": [0, 0], "y": [0, 0], "w": [1, 1], "h": [1, 1], "score": [0.5, None]}))
+    >>> unsupported_counts(f, ["score", "tags"])
+    {'score': (1, 'boxes')}
+    """
+    counts: dict[str, tuple[int, str]] = {}
+    for name in columns:
+        if name not in frame.columns:
+            continue
+        col = frame[name]
+        if name in BOX_LEVEL:
+            if name == "area":
+                n = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum())
+            elif str(col.dtype) in ("boolean", "bool"):
+                n = int(col.fillna(False).astype(bool).sum())
+            else:
+                n = int(col.notna().sum())
+            unit = "boxes"
+        else:
+            if col.dtype == object:
+                has = col.map(lambda v: bool(v) if isinstance(v, (list, tuple)) else v is not None
+                              and v is not pd.NA and v == v, na_action=None).astype(bool)
+            else:
+                has = col.notna() & (col.astype("string") != "").fillna(False)
+            n = int(frame.loc[has.to_numpy(), "image_id"].nunique())
+            unit = "images"
+        if n:
+            counts[name] = (n, unit)
+    return counts
+
+
+def warn_unsupported(frame: pd.DataFrame, target_format: str,
+                     counts: Mapping[str, int | tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry.
+
+    ``counts`` is either the column names the format drops (counted here from ``frame``) or a
+    mapping name -> count (or (count, unit)). Nothing is emitted when every count is zero.
+    Returns the counts.
+
+    >>> from aion_pandas.formats.schema import validate_frame
+    >>> f = validate_frame(pd.DataFrame({"file_name": ["a"], "category": ["c"], "x": [0],
+    ...     "y": [0], "w": [1], "h": [1], "score": [0.9]}))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_unsupported(f, "pascal_voc", ["score"])
+    >>> print(caught[0].message)
+    pascal_voc cannot carry: score (1 box)
+    """
+    if isinstance(counts, Mapping):
+        found: dict[str, tuple[int, str]] = {}
+        for name, value in counts.items():
+            n, unit = value if isinstance(value, tuple) else \
+                (value, "boxes" if name in BOX_LEVEL else "images")
+            if n:
+                found[name] = (int(n), unit)
+    else:
+        found = unsupported_counts(frame, counts)
+    if found:
+        parts = [f"{name} ({n:,} {_plural(unit, n)})" for name, (n, unit) in found.items()]
+        warnings.warn(f"{target_format} cannot carry: " + ", ".join(parts), LossyConversionWarning,
+                      stacklevel=_caller_level())
+    return found
+
+
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside aion_pandas.formats (the user's call)."""
+    level, frame = 1, sys._getframe(1)
+    package = __name__.rsplit(".", 1)[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _plural(unit: str, n: int) -> str:
+    singular = {"boxes": "box", "images": "image", "categories": "category"}.get(unit, unit)
+    return singular if n == 1 else unit
