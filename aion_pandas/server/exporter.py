@@ -102,6 +102,9 @@ def build_frame(store: Store, dataset: dict[str, Any], include_failed: bool, bas
         lut[lid] = names.index(name)
     codes = np.full(len(row_img), -1, dtype=np.int64)
     codes[has_box] = lut[boxes["label_id"][sel]]
+    box_columns = {"x": box_col("x"), "y": box_col("y"), "w": box_col("w"), "h": box_col("h"),
+                   "score": box_col("confidence")}
+    del boxes, sel  # the stored columns are copied into the frame's own
 
     def per_image(values: Any, dtype: Any) -> Any:
         return pd.array(list(values), dtype=dtype).take(row_img) if n_img else pd.array([], dtype=dtype)
@@ -123,8 +126,7 @@ def build_frame(store: Store, dataset: dict[str, Any], include_failed: bool, bas
         "height": per_image(height, "Int64"),
         "category": pd.Categorical.from_codes(codes, categories=names),
         "category_id": pd.array(np.where(codes >= 0, codes + 1, 0), dtype="Int64"),
-        "x": box_col("x"), "y": box_col("y"), "w": box_col("w"), "h": box_col("h"),
-        "score": box_col("confidence"),
+        **box_columns,
         "description": per_image(description, shared_str),
         "tags": tag_lists[row_img],
         "image_url": per_image(urls, shared_str),
