@@ -128,7 +128,10 @@ class PanelController:
     def refresh(self) -> Future | None:
         """Reload every dataset (all pages) and the completed batches, in the background."""
         self.state.loading = True
-        return self._submit(self._refresh_job)
+        future = self._submit(self._refresh_job)
+        if future is None:
+            self.state.loading = False
+        return future
 
     def _refresh_job(self) -> None:
         try:
@@ -333,7 +336,10 @@ class PanelController:
         """Fetch the statistics of the chosen period and draw their chart (PNG) in the background."""
         self._stats_loaded = True
         self.state.stats_loading = True
-        return self._submit(self._stats_job, self.state.stats_days)
+        future = self._submit(self._stats_job, self.state.stats_days)
+        if future is None:
+            self.state.stats_loading = False
+        return future
 
     def _stats_job(self, days: int) -> None:
         try:
@@ -345,4 +351,5 @@ class PanelController:
                 self.state.stats_summary = stats_summary(stats)
                 self.state.stats_png = buffer.getvalue()
         finally:
-            self.state.stats_loading = False
+            if days == self.state.stats_days:  # the latest request ends the spinner
+                self.state.stats_loading = False

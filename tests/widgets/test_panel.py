@@ -352,3 +352,23 @@ def test_the_notebook_is_committed_without_outputs():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code)
     assert code[0].source.rstrip().endswith("panel")  # the panel is the cell's last expression
+
+
+def test_aion_panel_is_the_public_name(service, monkeypatch):
+    import aion_pandas as aion
+    from aion_pandas.client import set_default_client
+
+    assert aion.panel is make_panel
+    monkeypatch.setenv("AIONVISION_BASE_URL", service.base_url)
+    monkeypatch.setenv("AIONVISION_API_KEY", service.api_key)
+    client = aion.connect()
+    try:
+        p = aion.panel()          # no client: the default one of aion.connect()
+        try:
+            assert p.wait_idle(60) and p._client is client and len(p.state.rows) > 0
+        finally:
+            p.close()
+        assert p.controller.refresh() is None and not p.state.loading  # a closed panel does no more work
+    finally:
+        set_default_client(None)
+        client.close()
