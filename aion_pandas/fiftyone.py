@@ -366,20 +366,44 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
 
 
 def launch_app(dataset: fo.Dataset | Any, **kw: Any) -> fo.Session:
-    """Open the FiftyOne App on ``dataset`` (or a view): ``fo.launch_app`` with its keywords.
+    """Open the FiftyOne App on ``dataset`` (or a view): ``fo.launch_app`` with its keywords, served
+    on ``address="127.0.0.1"`` unless another is given (a session on ``localhost`` may fail to
+    connect where ``localhost`` also names ``::1``).
 
-    In a notebook the App shows in the output cell; ``remote=True, address="127.0.0.1", port=P``
-    serves it for a browser instead. ``auto=False`` starts the server without displaying it (as a
-    headless notebook run should).
+    In a notebook the App shows in the output cell; ``auto=False`` starts it without showing it (as a
+    headless run should; ``session.show()`` shows it later). Returns once the session is connected
+    to the App (``connect_timeout`` seconds at most). ``remote=True, port=P`` serves it for a
+    browser elsewhere (forward the port).
 
     >>> session = launch_app(dataset, auto=False)   # doctest: +SKIP
     >>> session.url                                 # doctest: +SKIP
-    'http://localhost:5151/'
+    'http://127.0.0.1:5151/'
     """
     import fiftyone as fo
 
     if not isinstance(dataset, fo.core.collections.SampleCollection):
         raise TypeError(f"launch_app needs a FiftyOne dataset or view, got {type(dataset).__name__}")
+    kw.setdefault("address", "127.0.0.1")
+    connect_timeout = float(kw.pop("connect_timeout", 90.0))
     if isinstance(dataset, fo.Dataset):
-        return fo.launch_app(dataset, **kw)
-    return fo.launch_app(view=dataset, **kw)
+        session = fo.launch_app(dataset, **kw)
+    else:
+        session = fo.launch_app(view=dataset, **kw)
+    _wait_connected(session, connect_timeout)
+    return session
+
+
+def _wait_connected(session: Any, timeout: float) -> None:
+    """In a notebook ``fo.launch_app`` returns before its client reaches the App server, and setting
+    ``session.view`` (or closing) before then raises "Client is not connected": wait for it."""
+    import time
+
+    client = getattr(session, "_client", None)
+    if client is None or not hasattr(client, "_connected"):
+        return
+    deadline = time.monotonic() + timeout
+    while not client._connected and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if not client._connected:
+        warnings.warn(f"the FiftyOne App at {session.url} did not answer within {timeout:.0f} s",
+                      RuntimeWarning, stacklevel=3)
