@@ -102,9 +102,10 @@ class Client:
         return self._http.get_bytes(url)
 
     def download_file(self, url: str, dest: str | Path, expected_size: int | None = None,
-                      progress: bool = True) -> Path:
+                      progress: bool = True, skip_if_complete: bool = False) -> Path:
         """Stream ``url`` to ``dest`` (temp name, renamed when complete; resumes with HTTP Range)."""
-        return self._http.download(url, dest, expected_size=expected_size, progress=progress)
+        return self._http.download(url, dest, expected_size=expected_size, progress=progress,
+                                   skip_if_complete=skip_if_complete)
 
 
 def connect(api_key: str | None = None, base_url: str | None = None, timeout: float = 30,

@@ -124,8 +124,8 @@ class Datasets:
         """Download an export's file; returns its path.
 
         ``dest``: a folder (the export's file name is kept), a file path, or None for the cache
-        (``<cache dir>/exports/<export_id>/<file name>``). A file already there with
-        ``file_size_bytes`` bytes is not fetched again.
+        (``<cache dir>/exports/<export_id>/<file name>``), where a file already of
+        ``file_size_bytes`` bytes is not fetched again (elsewhere the file is replaced whole).
 
         >>> client.datasets.download(client.datasets.export(ds.id, "yolo"), dest="exports/")  # doctest: +SKIP
         """
@@ -138,4 +138,5 @@ class Datasets:
             if target.is_dir() or str(dest).endswith(("/", "\\")):
                 target = target / export.file_name
         return self._client._http.download(export.download_url, target, expected_size=export.file_size_bytes,
-                                           progress=progress, desc=export.file_name)
+                                           progress=progress, desc=export.file_name,
+                                           skip_if_complete=dest is None)

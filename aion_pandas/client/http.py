@@ -218,18 +218,24 @@ class Transport:
 
     # ------------------------------------------------------------------ downloads
     def download(self, url: str, dest: str | Path, *, expected_size: int | None = None,
-                 progress: bool = True, desc: str | None = None) -> Path:
-        """Stream ``url`` to ``dest``: written to ``dest.part``, renamed only when complete.
+                 progress: bool = True, desc: str | None = None, skip_if_complete: bool = False) -> Path:
+        """Stream ``url`` to ``dest``: written to a ``.part`` file, renamed only when complete.
 
-        A ``dest`` already of ``expected_size`` bytes is not fetched again; an interrupted transfer
-        resumes with an HTTP Range request (or restarts cleanly when the server ignores it).
+        The part file is named after the URL's path, so an interrupted transfer resumes (HTTP Range,
+        or a clean restart when the server ignores it) only with bytes of the same file. With
+        ``skip_if_complete`` (cache paths, which are unique per export), a ``dest`` already of
+        ``expected_size`` bytes is not fetched again.
         """
         dest = Path(dest)
-        if expected_size is not None and dest.is_file() and dest.stat().st_size == expected_size:
+        if skip_if_complete and expected_size is not None and dest.is_file() \
+                and dest.stat().st_size == expected_size:
             log.debug("download: %s already complete (%d bytes)", dest, expected_size)
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
+        part = part_path(dest, url)
+        for stale in dest.parent.glob(f"{glob_escape(dest.name)}.*.part"):
+            if stale != part:  # the partial bytes of another export under the same name
+                stale.unlink(missing_ok=True)
         failures = 0
         bar = _progress_bar(progress, expected_size, desc or dest.name)
         try:
@@ -321,6 +327,24 @@ class Transport:
         what = "could not connect to the service" if connect else "the connection failed"
         return ConnectionError(f"{what} ({tries}, {type(exc).__name__}); is it running at {self.base_url}?",
                                method=method, url=url)
+
+
+def part_path(dest: Path, url: str) -> Path:
+    """The partial file of a download: ``<dest>.<hash of the URL's path>.part`` (the query, e.g. a
+    signature that changes with each link, is left out).
+
+    >>> part_path(Path("/tmp/a.json"), "https://h/exports/e1/a.json?signature=1").name
+    'a.json.e70df3101d.part'
+    """
+    import hashlib
+    key = hashlib.sha256(urlsplit(url).path.encode()).hexdigest()[:10]
+    return dest.with_name(f"{dest.name}.{key}.part")
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob wildcards escaped."""
+    import glob
+    return glob.escape(name)
 
 
 def _scrub(exc: BaseException) -> None:

@@ -146,7 +146,7 @@ def test_a_cut_download_resumes_with_range(proxied_client, proxy, big_export, tm
     before = len(proxy.seen("/exports/"))
     path = proxied_client.datasets.download(export, dest=tmp_path / "x.json", progress=False)
     assert path.read_bytes() == truth
-    assert not (tmp_path / "x.json.part").exists()
+    assert not list(tmp_path.glob("*.part"))
     seen = proxy.seen("/exports/")[before:]
     assert [(s.action, s.range) for s in seen] == [("cut", None), ("forward", f"bytes={half}-")]
 
@@ -169,23 +169,46 @@ def test_an_interrupted_download_leaves_no_file_under_the_final_name_and_resumes
     with pytest.raises(errors.ConnectionError, match="call again to resume"):
         proxied_client.datasets.download(export, dest=dest, progress=False)
     assert not dest.exists()
-    part = tmp_path / "x.json.part"
+    [part] = tmp_path.glob("x.json.*.part")
     assert part.stat().st_size == 4 * step and part.read_bytes() == truth[:4 * step]
     assert proxied_client.datasets.download(export, dest=dest, progress=False) == dest
     assert dest.read_bytes() == truth and not part.exists()
     assert proxy.seen("/exports/")[-1].range == f"bytes={4 * step}-"
 
 
-def test_a_complete_cached_file_is_not_fetched_again(proxied_client, proxy, big_export, tmp_path):
+def test_a_complete_cached_file_is_not_fetched_again(proxied_client, proxy, big_export):
+    export, truth = big_export
+    path = proxied_client.datasets.download(export, progress=False)  # into the cache
+    assert path.read_bytes() == truth
+    count = len(proxy.seen("/exports/"))
+    assert proxied_client.datasets.download(export, progress=False) == path
+    assert len(proxy.seen("/exports/")) == count
+    path.write_bytes(truth[:-5])  # wrong size: fetched again
+    proxied_client.datasets.download(export, progress=False)
+    assert path.read_bytes() == truth and len(proxy.seen("/exports/")) == count + 1
+
+
+def test_a_file_outside_the_cache_is_replaced_whole(proxied_client, proxy, big_export, tmp_path):
     export, truth = big_export
     dest = tmp_path / "x.json"
+    dest.write_bytes(b"x" * export.file_size_bytes)  # right size, other bytes (e.g. an older export)
     proxied_client.datasets.download(export, dest=dest, progress=False)
-    count = len(proxy.seen("/exports/"))
-    proxied_client.datasets.download(export, dest=dest, progress=False)
-    assert len(proxy.seen("/exports/")) == count
-    dest.write_bytes(truth[:-5])  # wrong size: fetched again
-    proxied_client.datasets.download(export, dest=dest, progress=False)
-    assert dest.read_bytes() == truth and len(proxy.seen("/exports/")) == count + 1
+    assert dest.read_bytes() == truth
+
+
+def test_a_partial_file_of_another_export_is_never_resumed(proxied_client, proxy, tmp_path):
+    dataset_id = _ready_id(proxied_client)
+    first = proxied_client.datasets.export(dataset_id, "csv")
+    second = proxied_client.datasets.export(dataset_id, "csv")
+    assert first.file_name == second.file_name and first.export_id != second.export_id
+    proxy.cut(times=4, after=1000, path=f"/exports/{first.export_id}/")  # 4 attempts, 1000 bytes each
+    with pytest.raises(errors.ConnectionError):
+        proxied_client.datasets.download(first, dest=tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.part"))) == 1
+    path = proxied_client.datasets.download(second, dest=tmp_path, progress=False)
+    assert [s.range for s in proxy.seen(f"/exports/{second.export_id}/")] == [None]  # from byte 0
+    assert path.read_bytes() == requests.get(second.download_url, timeout=30).content
+    assert not list(tmp_path.glob("*.part"))  # the other export's partial file was dropped
 
 
 def test_a_tampered_download_url_is_refused(proxied_client, big_export, tmp_path):
