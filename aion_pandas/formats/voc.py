@@ -108,10 +108,10 @@ def _class_list(archive: SafeArchive) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
 
-def _category(names: np.ndarray, classes: list[str]) -> pd.Categorical:
-    found = pd.unique(pd.Series(names, dtype=object)).tolist()
+def _category(names: pd.Categorical, classes: list[str]) -> pd.Categorical:
+    found = [str(c) for c in names.categories]
     categories = classes + sorted(set(found) - set(classes))
-    return pd.Categorical(names, categories=pd.Index(categories, dtype="str"))
+    return names.set_categories(pd.Index(categories, dtype="str"))
 
 
 def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
@@ -132,6 +132,8 @@ def _images(archive: SafeArchive, members: list[str], parsed: ParsedDocuments) -
             raise FormatError(f"{len(unlisted):,} annotation files are not in manifest.csv, e.g. "
                               f"{unlisted[0]!r}", path=archive.where, member=MANIFEST_NAME)
         for name, values in (("width", docs["width"]), ("height", docs["height"])):
+            if not manifest[name].isna().any():
+                continue
             from_xml = pd.array(np.where(pos >= 0, np.asarray(values)[np.maximum(pos, 0)], np.nan),
                                 dtype="Float64").round().astype("Int64")
             manifest[name] = manifest[name].fillna(pd.Series(from_xml, index=manifest.index))
