@@ -151,15 +151,16 @@ def _pieces(view: memoryview) -> Any:
 
 
 def _decode_piece(body: memoryview, first: bool, where: str | None) -> dict[str, Any]:
+    piece = b"[" + body + b"]"
     try:
-        anns = _CHUNK_DECODER.decode(b"[" + body + b"]")
+        anns = _CHUNK_DECODER.decode(piece)
     except msgspec.ValidationError as exc:
         if first:  # indices in the first piece are the array's own
             raise FormatError(_shift(str(exc), 0), path=where) from None
         raise BadCut from None  # the exact path finds and names the annotation
     except msgspec.DecodeError:
         raise BadCut from None
-    return _columns_of(anns)
+    return _columns_of(anns, piece)
 
 
 def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
@@ -171,22 +172,22 @@ def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
             anns = _CHUNK_DECODER.decode(piece)
         except msgspec.ValidationError as exc:
             raise FormatError(_shift(str(exc), start), path=where) from None
-        parts.append(_columns_of(anns))
+        parts.append(_columns_of(anns, piece))
     return parts
 
 
-def _columns_of(anns: list[_Annotation]) -> dict[str, Any]:
+def _columns_of(anns: list[_Annotation], text: bytes) -> dict[str, Any]:
+    """Numpy columns of decoded annotations; an optional key absent from ``text`` is not visited."""
     m = len(anns)
     boxes = list(map(_BBOX, anns))
-    out = {
+    return {
         "image_id": np.fromiter(map(_IMAGE_ID, anns), np.int64, m),
         "category_id": np.fromiter(map(_CATEGORY_ID, anns), np.int64, m),
         "bbox": [np.fromiter(map(getter, boxes), np.float64, m) for getter in _BOX_FIELDS],
-        "area": _floats(anns, _AREA),
-        "score": _floats(anns, _SCORE),
-        "iscrowd": _flags(anns),
+        "area": _floats(anns, _AREA) if b'"area"' in text else np.full(m, np.nan),
+        "score": _floats(anns, _SCORE) if b'"score"' in text else np.full(m, np.nan),
+        "iscrowd": _flags(anns) if b'"iscrowd"' in text else np.zeros(m, bool),
     }
-    return out
 
 
 _IMAGE_ID, _CATEGORY_ID, _BBOX = attrgetter("image_id"), attrgetter("category_id"), attrgetter("bbox")

@@ -195,13 +195,15 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
     is_box = np.ones(n_rows, dtype=bool) if row_ann is None else row_ann >= 0
     box_rows = None if row_ann is None else row_ann[is_box]
     in_order = box_rows is not None and (n_ann < 2 or bool((box_rows[1:] > box_rows[:-1]).all()))
+    box_pos = None if box_rows is None else np.flatnonzero(is_box)
+    empty_pos = None if box_rows is None else np.flatnonzero(~is_box)
 
     def box_col(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
         if box_rows is None:
             return values
         out = np.empty(n_rows, dtype=values.dtype)
-        out[~is_box] = fill
-        out[is_box] = values if in_order else values[box_rows]
+        out[empty_pos] = fill
+        out[box_pos] = values if in_order else values[box_rows]
         return out
 
     category = categorical(box_col(a_code, -1), names_sorted)
