@@ -5,6 +5,9 @@ Retries (exponential backoff with jitter, ``Retry-After`` honoured up to a minut
 - GET (and other idempotent methods): connect errors, read timeouts, 429, 500, 502, 503, 504;
 - POST: only when the service cannot have acted on it: connect errors, 429, 503.
 
+A ``Retry-After`` longer than a minute is not waited for: the error is raised at once (it carries
+``retry_after``) so the caller decides.
+
 The key is sent only to the base URL's origin (a signed download URL on another host never sees it),
 and it never appears in a repr, log line or error.
 
@@ -29,7 +32,8 @@ import urllib3.exceptions
 
 from .. import __version__
 from ..config import Secret
-from ..errors import AionError, APIError, ConnectionError, TimeoutError, error_from_response
+from ..errors import (AionError, APIError, ConnectionError, TimeoutError, error_from_response,
+                      parse_retry_after)
 
 log = logging.getLogger("aion_pandas.client")
 
@@ -182,9 +186,11 @@ class Transport:
             if ok_status(resp.status_code):
                 return resp
             error = self._api_error(resp, method, url)
-            if attempt < self.max_retries and should_retry(method, resp.status_code):
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # 429, and 503 often
+            patient = retry_after is None or retry_after <= MAX_RETRY_AFTER  # else: let the caller decide
+            if attempt < self.max_retries and should_retry(method, resp.status_code) and patient:
                 resp.close()
-                self._sleep(attempt, getattr(error, "retry_after", None), method, url, str(resp.status_code))
+                self._sleep(attempt, retry_after, method, url, str(resp.status_code))
                 attempt += 1
                 continue
             resp.close()

@@ -59,6 +59,20 @@ def test_get_retries_a_dropped_connection(proxied_client, proxy):
     assert [s.action for s in proxy.seen("/batches")] == ["drop", "drop", "forward"]
 
 
+def test_retry_after_on_503_is_honoured(proxied_client, proxy):
+    proxy.fail(503, times=1, method="GET", path="/batches", retry_after="1")
+    assert proxied_client.batches.list().total_count >= 4
+    seen = proxy.seen("/batches")
+    assert len(seen) == 2 and seen[1].at - seen[0].at >= 0.95
+
+
+def test_a_retry_after_over_a_minute_is_not_waited_for(proxied_client, proxy):
+    proxy.fail(429, times=5, method="GET", path="/datasets?", retry_after="120")
+    with pytest.raises(errors.RateLimitError) as info:
+        proxied_client.datasets.list()
+    assert info.value.retry_after == 120.0 and len(proxy.seen("/datasets?")) == 1
+
+
 def test_rate_limit_error_carries_retry_after(own_service, proxy, tmp_path):
     client = Client(own_service.api_key, proxy.base_url, max_retries=0, cache_dir=tmp_path)
     proxy.fail(429, times=1, path="/datasets?", retry_after="30")
