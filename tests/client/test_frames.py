@@ -93,3 +93,54 @@ def test_statistics_frames(client, service):
 def test_statistics_days_out_of_range_is_a_validation_error(client):
     with pytest.raises(aion.errors.ValidationError):
         aion.statistics(days=366, client=client)
+
+
+# ---------------------------------------------------------------- the hosted API's shapes (from the spec)
+SPEC_LIST_ITEM = {
+    "id": "550e8400-e29b-41d4-a716-446655440000", "name": "Safety Equipment Dataset Q1 2024",
+    "batch_id": "550e8400-e29b-41d4-a716-446655440000", "status": "ready", "created_at": "2025-01-15T10:30:00Z",
+    "total_items": 500, "successful_items": 487, "export_count": 3,
+    "supported_formats": ["csv", "coco", "yolo", "pascal_voc"],
+    "latest_export": {"export_id": "export_001", "format": "csv", "created_at": "2025-01-20T15:00:00Z"},
+}
+SPEC_EXPORT = {
+    "export_id": "550e8400-e29b-41d4-a716-446655440000", "dataset_id": "660f9500-e29b-41d4-a716-446655440000",
+    "format": "csv", "status": "completed", "record_count": 487,
+    "download_url": "https://api.aionvision.tech/exports/dataset_550e8400.csv", "file_size_bytes": 245678,
+    "content_type": "text/csv", "exported_at": "2025-01-15T10:30:00Z",
+}
+SPEC_STATISTICS = {
+    "dataset_statistics": {"total_datasets": 15, "avg_items_per_dataset": 500.0, "total_items": 7500,
+                           "by_status": {"ready": 12, "pending": 1, "processing": 2}},
+    "export_statistics": {"total_exports": 45, "total_data_volume": 125000000, "by_format": {
+        "csv": {"count": 25, "total_size": 75000000, "avg_export_time_seconds": 2.5},
+        "coco": {"count": 15, "total_size": 40000000, "avg_export_time_seconds": 4.1},
+        "yolo": {"count": 5, "total_size": 10000000, "avg_export_time_seconds": 1.8}}},
+    "popular_formats": [{"format": "csv", "usage_count": 25}, {"format": "coco", "usage_count": 15}],
+    "period": {"since": "2025-01-07T00:00:00Z", "until": "2025-02-07T00:00:00Z"},
+}
+
+
+def test_the_specs_list_item_makes_a_full_row():
+    from aion_pandas.records import Dataset
+    df = datasets_frame([Dataset.from_api(SPEC_LIST_ITEM)])
+    _check_dtypes(df)
+    row = df.iloc[0]
+    assert df.index[0] == SPEC_LIST_ITEM["id"] and row["successful_items"] == 487
+    assert pd.isna(row["updated_at"]) and pd.isna(row["description"])  # not in the list shape
+    assert (row["latest_export_id"], row["latest_export_format"]) == ("export_001", "csv")
+    assert row["latest_export_at"] == pd.Timestamp("2025-01-20T15:00:00Z")
+
+
+def test_the_specs_export_and_statistics():
+    from aion_pandas.records import ExportResult, Statistics
+    export = ExportResult.from_api(SPEC_EXPORT)
+    assert export.file_name == "dataset_550e8400.csv" and export.expires_at is None
+    assert export.exported_at.isoformat() == "2025-01-15T10:30:00+00:00"
+    stats = Statistics.from_api(SPEC_STATISTICS)
+    assert stats.by_status["count"].tolist() == [1, 2, 12, 0]  # pending, processing, ready, failed
+    assert stats.by_format["count"].tolist() == [25, 15, 5, 0]
+    assert stats.by_format["total_size_mb"].tolist() == [75.0, 40.0, 10.0, 0.0]
+    assert stats.days == 31 and stats.period_label == "2025-01-07 – 2025-02-07 (31 days)"
+    fig = stats.plot()
+    assert [bar.get_height() for bar in fig.axes[2].patches] == [75.0, 40.0, 10.0, 0.0]
