@@ -210,3 +210,26 @@ def test_fetch_images_reads_relative_paths_from_the_exports_folder(local_frame, 
     paths, missing = fetch_images(images.assign(file_name=["a.png", "nope.png", "c é.png"]),
                                   relative_to=folder)
     assert missing == {"nope.png": "no such file"}
+
+
+@pytest.mark.parametrize("fmt, atol", [("csv", 1e-9), ("yolo", 1e-3), ("pascal_voc", 1.0)])
+def test_every_export_format_gives_the_same_samples_and_boxes(fmt, atol, coco_export, fo_client, tmp_path):
+    export = fo_client.datasets.export(coco_export.result.dataset_id, fmt)
+    dataset = to_fiftyone(export.download_url, client=fo_client, cache_dir=tmp_path, name=f"fmt-{fmt}")
+    reference = to_fiftyone(coco_export.path, client=fo_client, cache_dir=tmp_path, name="fmt-coco")
+    assert len(dataset) == len(coco_export.doc["images"])
+    assert dataset.count("ground_truth.detections") == len(coco_export.doc["annotations"])
+    per_image = {}
+    for name, ds in (("got", dataset), ("want", reference)):
+        view = ds.sort_by("image_id")
+        for image_id, rel, labels, w, h in zip(*view.values(["image_id", "ground_truth.detections.bounding_box",
+                                                              "ground_truth.detections.label",
+                                                              "metadata.width", "metadata.height"])):
+            # boxes within an image may come in another order: sort them by label and position
+            boxes = sorted((lab, b[0] * w, b[1] * h, b[2] * w, b[3] * h) for lab, b in zip(labels, rel))
+            per_image.setdefault(image_id, {})[name] = boxes
+    for image_id, both in per_image.items():
+        assert [b[0] for b in both["got"]] == [b[0] for b in both["want"]], image_id
+        np.testing.assert_allclose(np.array([b[1:] for b in both["got"]]).reshape(-1, 4),
+                                   np.array([b[1:] for b in both["want"]]).reshape(-1, 4), rtol=0, atol=atol)
+    assert sorted(dataset.values("filepath")) == sorted(reference.values("filepath"))
