@@ -28,7 +28,6 @@ import tempfile
 import time
 import warnings
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

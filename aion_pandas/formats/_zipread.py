@@ -64,17 +64,18 @@ def central_directory(buf: memoryview) -> list[Entry]:
         raise ZipStructureError("the central directory lies outside the file")
     concat = cd_start - cd_offset
     entries: list[Entry] = []
-    p = cd_start
+    directory = bytes(buf[cd_start:cd_end])  # one copy; slicing bytes is cheaper than a view
+    p, end = 0, len(directory)
     unpack = _CENTRAL.unpack_from
-    while p + _CENTRAL.size <= cd_end:
+    while p + _CENTRAL.size <= end:
         (sig, made_by, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _,
-         attr, offset) = unpack(buf, p)
+         attr, offset) = unpack(directory, p)
         if sig != 0x02014B50:
             raise ZipStructureError("a broken central directory record")
-        raw = bytes(buf[p + 46:p + 46 + nlen])
-        name = raw.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+        name = directory[p + 46:p + 46 + nlen].decode("utf-8" if flags & 0x800 else "cp437",
+                                                      errors="replace")
         if 0xFFFFFFFF in (csize, usize, offset):
-            usize, csize, offset = _zip64(bytes(buf[p + 46 + nlen:p + 46 + nlen + xlen]),
+            usize, csize, offset = _zip64(directory[p + 46 + nlen:p + 46 + nlen + xlen],
                                           usize, csize, offset)
         entries.append(Entry(name, method, flags, crc, csize, usize, offset + concat,
                              made_by >> 8, attr))

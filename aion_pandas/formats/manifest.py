@@ -177,6 +177,23 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     return out
 
 
+def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
+                       kind: str) -> np.ndarray:
+    """For each manifest row, the position of its ``label_file`` in ``members`` (-1: not in the
+    archive: an image without a label file). A member the manifest does not list is an error.
+
+    >>> m = pd.DataFrame({"label_file": ["labels/b.txt", "labels/c.txt"]})
+    >>> manifest_positions(m, ["labels/b.txt"], where="x.zip", kind="label").tolist()
+    [0, -1]
+    """
+    listed = pd.Index(manifest["label_file"].astype(object))
+    unlisted = listed.get_indexer(pd.Index(members, dtype=object)) < 0
+    if unlisted.any():
+        raise FormatError(f"{int(unlisted.sum()):,} {kind} files are not in manifest.csv, e.g. "
+                          f"{members[int(np.argmax(unlisted))]!r}", path=where, member=MANIFEST_NAME)
+    return pd.Index(members, dtype=object).get_indexer(listed).astype("int64")
+
+
 def _parse_tags(value: object, row: int, where: str) -> list[str]:
     if not isinstance(value, str) or value == "":
         return []

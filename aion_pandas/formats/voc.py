@@ -35,8 +35,8 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_extensions, member_stems, read_manifest,
-    write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, image_extensions, manifest_positions, member_stems,
+    read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupported
@@ -121,16 +121,10 @@ def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
 
 def _images(archive: SafeArchive, members: list[str], parsed: ParsedDocuments) -> pd.DataFrame:
     """One row per image (``doc_pos``: its annotation file's position in ``members``, -1 if none)."""
-    position = {name: i for i, name in enumerate(members)}
     docs = parsed.documents
     if MANIFEST_NAME in archive:
         manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        pos = manifest["label_file"].map(position).fillna(-1).astype("int64").to_numpy()
-        listed = set(manifest["label_file"].dropna())
-        unlisted = [n for n in members if n not in listed]
-        if unlisted:
-            raise FormatError(f"{len(unlisted):,} annotation files are not in manifest.csv, e.g. "
-                              f"{unlisted[0]!r}", path=archive.where, member=MANIFEST_NAME)
+        pos = manifest_positions(manifest, members, where=archive.where, kind="annotation")
         for name, values in (("width", docs["width"]), ("height", docs["height"])):
             if not manifest[name].isna().any():
                 continue

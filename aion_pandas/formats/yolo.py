@@ -25,14 +25,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
+from aion_pandas.formats._yololines import parse_lines
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_size, is_image, member_stems, read_manifest,
-    write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
+    read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.schema import from_cxcywh_norm, validate_frame, warn_unsupported
@@ -76,7 +76,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     names = list(class_names) if class_names is not None else _class_names(archive)
     images = _images(archive, labels)
     contents = list(archive.read_many(labels))
-    box_label, values, counts = _parse_lines(contents, labels, where)
+    box_label, values, counts = parse_lines(contents, labels, where)
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
@@ -159,16 +159,11 @@ _SMALL_FILE = 16 << 20
 
 def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none)."""
-    position = {name: i for i, name in enumerate(labels)}
     if MANIFEST_NAME in archive:
         manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        pos = manifest["label_file"].map(position).fillna(-1).astype("int64")
-        listed = set(manifest["label_file"].dropna())
-        unlisted = [n for n in labels if n not in listed]
-        if unlisted:
-            raise FormatError(f"{len(unlisted):,} label files are not in manifest.csv, e.g. "
-                              f"{unlisted[0]!r}", path=archive.where, member=MANIFEST_NAME)
-        return manifest.assign(label_pos=pos.to_numpy())
+        return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
+                                                            kind="label"))
+    position = {name: i for i, name in enumerate(labels)}
     pictures = {_label_of_image(n): n for n in archive.names if is_image(n)}
     keys = sorted(set(labels) | set(pictures))
     rows = []
@@ -218,114 +213,6 @@ def _categories(classes: np.ndarray, names: list[str] | None, where: str) -> pd.
     if len(set(categories)) != len(categories):
         raise FormatError(f"the class names repeat a name: {categories}", path=where)
     return pd.Categorical.from_codes(classes, categories=pd.Index(categories, dtype="str"))
-
-
-def _parse_lines(contents: list[bytes], labels: list[str],
-                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All label lines at once: each box's label position, and an (N, 6) array ``class, cx, cy,
-    w, h, score`` (score NaN when absent).
-
-    Fast path: single spaces between fields, no blank line (what writers write); any other
-    whitespace takes the general path. Both are vectorized (pyarrow compute).
-    """
-    for i, data in enumerate(contents):
-        if data and not data.endswith(b"\n"):
-            contents[i] = data + b"\n"
-    counts = np.fromiter((c.count(b"\n") for c in contents), dtype="int64", count=len(contents))
-    blob = b"".join(contents)
-    if b"\r" in blob:
-        blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b" ")
-    try:
-        text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
-    except pa.ArrowInvalid:
-        bad = next(i for i, c in enumerate(contents) if not _is_utf8(c))
-        raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
-    del blob
-    lines = pc.split_pattern(text, "\n").flatten()[:-1]
-    line_label = np.repeat(np.arange(len(contents)), counts)
-    first_line = np.concatenate([[0], np.cumsum(counts)])
-    where_line = _Lines(labels, line_label, first_line, where)
-    try:
-        tokens = pc.split_pattern(lines, " ")
-        numbers = pc.cast(tokens.flatten(), pa.float64()).to_numpy(zero_copy_only=False)
-        box_lines = np.arange(len(lines))
-        nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype("int64")
-        where_line.check_counts(nfields, box_lines)
-    except pa.ArrowInvalid:
-        trimmed = pc.utf8_trim_whitespace(lines)
-        keep = pc.not_equal(trimmed, "")
-        box_lines = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
-        tokens = pc.utf8_split_whitespace(pc.filter(trimmed, keep))
-        nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype("int64")
-        where_line.check_counts(nfields, box_lines)
-        flat = tokens.flatten()
-        numbers = pd.to_numeric(pd.Series(flat.to_numpy(zero_copy_only=False)),
-                                errors="coerce").to_numpy(dtype="float64")
-        owner = np.repeat(np.arange(len(nfields)), nfields)
-        bad = np.isnan(numbers) & ~pc.match_substring_regex(
-            flat, "^[+-]?nan$", ignore_case=True).to_numpy(zero_copy_only=False)
-        if bad.any():
-            k = int(np.argmax(bad))
-            where_line.fail(box_lines[owner[k]], f"{flat[k].as_py()!r} is not a number")
-    starts = np.concatenate([[0], np.cumsum(nfields)])[:-1]
-    values = np.full((len(starts), 6), np.nan)
-    values[:, 0] = numbers[starts]
-    plain = nfields <= 6
-    for j in range(1, 5):
-        values[plain, j] = numbers[starts[plain] + j]
-    scored = nfields == 6
-    values[scored, 5] = numbers[starts[scored] + 5]
-    if (~plain).any():
-        values[~plain, 1:5] = _polygon_boxes(numbers, starts[~plain], nfields[~plain])
-    problems = [
-        (np.isnan(values[:, 0:5]).any(axis=1) | (np.isnan(values[:, 5]) & scored),
-         "a field is not a number"),
-        ((values[:, 0] < 0) | (values[:, 0] != np.floor(values[:, 0])),
-         "the class must be a whole number >= 0"),
-        ((values[:, 3] < 0) | (values[:, 4] < 0), "negative box size"),
-    ]
-    for bad, reason in problems:
-        if bad.any():
-            where_line.fail(box_lines[int(np.argmax(bad))], reason)
-    return line_label[box_lines], values, counts
-
-
-class _Lines:
-    """Turns a global line index into "member, line N" for errors."""
-
-    def __init__(self, labels: list[str], line_label: np.ndarray, first_line: np.ndarray,
-                 where: str) -> None:
-        self.labels, self.line_label, self.first_line, self.where = labels, line_label, first_line, where
-
-    def fail(self, line: int, reason: str) -> None:
-        label = int(self.line_label[line])
-        raise FormatError(f"line {line - int(self.first_line[label]) + 1}: {reason}",
-                          path=self.where, member=self.labels[label])
-
-    def check_counts(self, nfields: np.ndarray, lines: np.ndarray) -> None:
-        bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
-        if bad.any():
-            i = int(np.argmax(bad))
-            self.fail(lines[i], f"expected 5 fields (class cx cy w h) or 6 (with a confidence), "
-                                f"got {nfields[i]}")
-
-
-def _polygon_boxes(numbers: np.ndarray, starts: np.ndarray, nf: np.ndarray) -> np.ndarray:
-    """Segmentation lines (class x1 y1 x2 y2 ...) as normalized centre boxes."""
-    out = np.empty((len(starts), 4))
-    for k, (s, n) in enumerate(zip(starts.tolist(), nf.tolist())):
-        xs, ys = numbers[s + 1:s + n:2], numbers[s + 2:s + n:2]
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        out[k] = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
-    return out
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:

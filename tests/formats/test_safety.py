@@ -7,7 +7,6 @@ import stat
 import struct
 import warnings
 import zipfile
-import zlib
 
 import pytest
 from lxml import etree
@@ -234,10 +233,9 @@ def test_an_unknown_encoding_is_a_format_error():
         to_utf8(b'<?xml version="1.0" encoding="klingon"?><a/>', member="a.xml")
 
 
-def test_zlib_is_not_fooled_by_a_truncated_stream():
+def test_a_damaged_deflate_stream_is_a_format_error():
     data = bytearray(_zip({"labels/a.txt": os.urandom(2000)}))
     start = data.find(b"PK\x03\x04") + 30 + len("labels/a.txt")
     data[start:start + 40] = b"\xff" * 40  # garbage in the deflate stream
     with pytest.raises(FormatError, match=r"labels/a.txt: the member (is corrupt|inflates)"):
         open_archive(bytes(data)).read("labels/a.txt")
-    assert zlib  # (imported for readers of this test: the check is zlib's own)
