@@ -2,8 +2,9 @@
 
 Generates (fixed seed) a dataset of S = 10,000 images / 100,000 boxes or L = 100,000 / 1,000,000 with
 ~20 categories whose ids are not contiguous (one has no box), ~10% images without boxes, ~1% crowd
-boxes and unicode, nested file names; writes it with our writers (timed), then reads it with every
-method, each run in its own subprocess (so peak RSS is that method's alone), 3 runs, median.
+boxes and unicode, nested file names; writes it with our writers, then reads it with every method,
+each run in its own subprocess (so peak RSS is that method's alone), 3 rounds run round robin (a busy
+moment of the shared machine hits every method alike), median.
 
     .venv/bin/python bench/bench_readers.py            # S
     .venv/bin/python bench/bench_readers.py --size L   # L (heavy: never beside another heavy job)
@@ -244,15 +245,16 @@ def main() -> None:
     print("(write rows: peak RSS sampled during the write, the frame included)\n")
     print(f"| {'method':40} | size | median s | boxes/s    | peak RSS MiB |")
     print(f"|{'-' * 42}|------|----------|------------|--------------|")
-    for method, (fmt, _, _) in METHODS.items():
-        if args.only and not re.search(args.only, method):
-            continue
-        runs = [_run(method, files[fmt], args.size) for _ in range(args.runs)]
-        median = statistics.median(r["seconds"] for r in runs)
-        peak = max(r["peak_mib"] for r in runs)
+    chosen = [m for m in METHODS if not args.only or re.search(args.only, m)]
+    runs: dict[str, list[dict]] = {m: [] for m in chosen}
+    for _ in range(args.runs):  # round robin, so a busy moment of the machine hits every method
+        for method in chosen:
+            runs[method].append(_run(method, files[METHODS[method][0]], args.size))
+    for method in chosen:
+        median = statistics.median(r["seconds"] for r in runs[method])
+        peak = max(r["peak_mib"] for r in runs[method])
         print(f"| {method:40} | {args.size:4} | {median:8.2f} | {n_boxes / median:10,.0f} | {peak:12,.0f} |",
               flush=True)
-
 
 if __name__ == "__main__":
     main()

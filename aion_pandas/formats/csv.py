@@ -213,13 +213,17 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
 def _ordered(frame: pd.DataFrame) -> pd.Series:
     """Categories ordered as the other readers order them: by class id when the file has ids, else
     by name."""
-    cats = list(frame["category"].cat.categories)
-    ids: dict[str, float] = {}
-    if "category_id" in frame.columns:
-        pairs = frame[["category", "category_id"]].dropna().drop_duplicates("category")
-        ids = {str(n): float(i) for n, i in zip(pairs["category"], pairs["category_id"])}
-    order = sorted(cats, key=lambda n: (ids.get(n, float("inf")), n))
-    return frame["category"].cat.reorder_categories(order) if order != cats else frame["category"]
+    column = frame["category"]
+    cats = list(column.cat.categories)
+    ids = np.full(len(cats), np.inf)
+    if "category_id" in frame.columns and len(cats):
+        codes = column.cat.codes.to_numpy()
+        class_ids = frame["category_id"].to_numpy(dtype="float64", na_value=np.nan)
+        known = (codes >= 0) & ~np.isnan(class_ids)
+        first_codes, first = np.unique(codes[known], return_index=True)
+        ids[first_codes] = class_ids[known][first]
+    order = [cats[i] for i in sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))]
+    return column.cat.reorder_categories(order) if order != cats else column
 
 
 def _categorical(chunked: pa.ChunkedArray) -> pd.Categorical:

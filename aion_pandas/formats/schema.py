@@ -279,20 +279,22 @@ def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None)
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
     if frame["image_id"].isna().any():  # int64 already rules this out; kept for clarity
         raise FormatError("column 'image_id' has nulls", path=where)
-    boxes = frame[list(BOX_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
-    nulls = np.isnan(boxes)
-    partial = nulls.any(axis=1) & ~nulls.all(axis=1)
+    boxes = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in BOX_COLUMNS]
+    nulls = [np.isnan(b) for b in boxes]
+    some = nulls[0] | nulls[1] | nulls[2] | nulls[3]
+    every = nulls[0] & nulls[1] & nulls[2] & nulls[3]
+    partial = some & ~every
     if partial.any():
         i = int(np.argmax(partial))
-        col = BOX_COLUMNS[int(np.argmax(nulls[i]))]
+        col = next(c for c, n in zip(BOX_COLUMNS, nulls) if n[i])
         raise FormatError(f"column {col!r} row {frame.index[i]}: box is incomplete", path=where)
     for j in (2, 3):
-        bad = boxes[:, j] < 0
+        bad = boxes[j] < 0
         if bad.any():
             i = int(np.argmax(bad))
             raise FormatError(f"column {BOX_COLUMNS[j]!r} row {frame.index[i]}: negative box size "
-                              f"{boxes[i, j]}", path=where)
-    unlabeled = ~nulls[:, 0] & frame["category"].isna().to_numpy()
+                              f"{boxes[j][i]}", path=where)
+    unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
     if unlabeled.any():
         i = int(np.argmax(unlabeled))
         raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
