@@ -35,6 +35,8 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 
@@ -132,14 +134,14 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     >>> int(m.loc[0, "width"]), m.loc[0, "label_file"]
     (4, 'labels/a.txt')
     """
-    options = dict(dtype=str, keep_default_na=False, na_values=[""])
+    out = _typed_manifest(data)
+    if out is not None and not (out["image_id"].duplicated().any() or
+                                out["label_file"].duplicated().any()):
+        return out
     try:
-        raw = pd.read_csv(io.BytesIO(data), engine="pyarrow", **options)
-    except Exception:  # noqa: BLE001 - the C parser below gives the error users can act on
-        try:
-            raw = pd.read_csv(io.BytesIO(data), **options)
-        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
+        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
     for name in ("image_id", "label_file"):
         if name not in raw.columns:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
@@ -164,17 +166,57 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name in raw.columns:
             out[name] = raw[name].astype("string")
     if "tags" in raw.columns:
-        cache: dict[object, list[str]] = {}
-        tags = []
-        for row, value in enumerate(raw["tags"].tolist()):
-            parsed = cache.get(value)
-            if parsed is None:
-                parsed = cache[value] = _parse_tags(value, row, where)
-            tags.append(list(parsed) if parsed else [])
-        out["tags"] = tags
+        out["tags"] = _tags_column(raw["tags"].tolist(), where)
     if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
+
+
+_TYPES = {"image_id": pa.int64(), "width": pa.int64(), "height": pa.int64(),
+          **{name: pa.string() for name in ("file_name", "label_file", "tags",
+                                            *_IMAGE_STRING_COLUMNS)}}
+
+
+def _typed_manifest(data: bytes) -> pd.DataFrame | None:
+    """The fast path: a manifest as we write it, parsed by pyarrow; ``None`` if anything is off
+    (the caller then parses it again to say what)."""
+    try:
+        table = pacsv.read_csv(pa.BufferReader(data), convert_options=pacsv.ConvertOptions(
+            column_types=_TYPES, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not {"image_id", "label_file"} <= set(table.column_names) or \
+            table.column("image_id").null_count or table.column("label_file").null_count:
+        return None
+    out = pd.DataFrame({"label_file": table.column("label_file").to_pandas(
+        types_mapper=lambda t: pd.StringDtype()).str.replace("\\", "/", regex=False)})
+    out["image_id"] = table.column("image_id").to_numpy()
+    for name in ("width", "height"):
+        out[name] = table.column(name).to_pandas(types_mapper=lambda t: pd.Int64Dtype()) \
+            if name in table.column_names else pd.array([pd.NA] * len(out), dtype="Int64")
+    for name in ("file_name", *_IMAGE_STRING_COLUMNS):
+        if name in table.column_names:
+            out[name] = table.column(name).to_pandas(types_mapper=lambda t: pd.StringDtype())
+    if "file_name" not in out:
+        out["file_name"] = pd.array([pd.NA] * len(out), dtype="string")
+    if "tags" in table.column_names:
+        try:
+            out["tags"] = _tags_column(table.column("tags").to_pylist(), "?")
+        except FormatError:
+            return None
+    return out
+
+
+def _tags_column(values: list[object], where: str) -> list[list[str]]:
+    cache: dict[object, list[str]] = {}
+    tags = []
+    for row, value in enumerate(values):
+        parsed = cache.get(value)
+        if parsed is None:
+            parsed = cache[value] = _parse_tags(value, row, where)
+        tags.append(list(parsed) if parsed else [])
+    return tags
 
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,

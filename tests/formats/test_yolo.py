@@ -153,6 +153,14 @@ def test_round_trip_keeps_images_boxes_names_and_extras(sample_frame):
     assert frame.attrs == {"format": "yolo", "source": "<bytes>"}
 
 
+@pytest.mark.parametrize("text", ["NA", "null", "nan", "N/A", " ", "a,\"b\"\nc"])
+def test_round_trip_of_texts_that_look_like_nulls(sample_frame, text):
+    frame = sample_frame.assign(description=text, file_name=sample_frame["file_name"] + text.strip())
+    back = read_yolo(_write(frame))
+    assert back["description"].tolist() == [text] * len(frame)
+    assert back["file_name"].tolist() == frame["file_name"].tolist()
+
+
 def test_round_trip_of_images_sharing_a_file_name():
     frame = pd.DataFrame({"image_id": [1, 2, 3], "file_name": ["a/x.jpg", "b/x.jpg", "a/x.jpg"],
                           "width": [10, 20, 30], "height": [10, 20, 30],
