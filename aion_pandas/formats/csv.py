@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import os
 from typing import Any
 
 import msgspec
@@ -60,18 +61,16 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     >>> parse_csv(b"file_name;category;x;y;w;h\\na.jpg;dog;1;2;3;4\\n", delimiter=";").loc[0, "w"]
     np.float64(3.0)
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data[:4096].strip() and not data.strip():
+    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++, no Python file calls
+    if bytes(data[:3]) == b"\xef\xbb\xbf":
+        buffer = buffer.slice(3)
+    if not bytes(data[:4096]).strip() and not bytes(data).strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
-    delimiter = delimiter or sniff_delimiter(data)
-    table = _read_table(data, delimiter, where, typed=True)
+    delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
+    table = _read_table(buffer, delimiter, where, typed=True)
     frame = _to_frame(table)
     frame.index = pd.RangeIndex(2, 2 + len(frame))  # line numbers (the header is line 1)
-    try:
-        frame = validate_frame(frame, where=where, row_word="line")
-    except FormatError:
-        raise
+    frame = validate_frame(frame, where=where, row_word="line")
     frame.index = pd.RangeIndex(len(frame))
     return frame
 
@@ -83,7 +82,10 @@ def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
 
     >>> frame = read_csv("export.csv")  # doctest: +SKIP
     """
-    data, name = read_source(source)
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        data, name = pa.memory_map(os.fspath(source)).read_buffer(), os.fspath(source)  # no copy
+    else:
+        data, name = read_source(source)
     frame = parse_csv(data, delimiter=delimiter, where=name)
     frame.attrs.update({"format": "csv", "source": name})
     return frame
@@ -160,7 +162,7 @@ def _tags_json(frame: pd.DataFrame) -> pa.Array:
     return pa.array(per_image, type=pa.string()).take(pa.array(codes))
 
 
-def _read_table(data: bytes, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
+def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
     types = {name: _ARROW_TYPES[dtype] for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items()}
     convert = pa_csv.ConvertOptions(
         column_types=types if typed else {}, strings_can_be_null=True, quoted_strings_can_be_null=False,
@@ -169,7 +171,7 @@ def _read_table(data: bytes, delimiter: str, where: str | None, *, typed: bool) 
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     read = pa_csv.ReadOptions()
     try:
-        return pa_csv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
+        return pa_csv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
                                convert_options=convert)
     except pa.ArrowInvalid as exc:
         message = str(exc)
