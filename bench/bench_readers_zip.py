@@ -198,6 +198,18 @@ METHODS = {
 }
 
 
+def _peak_rss() -> int:
+    """This process's peak RSS in bytes: VmHWM (ru_maxrss would count the parent's RSS at fork)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _child(fmt: str, index: int, path: str, repeat: int) -> None:
     """Run one method ``repeat`` times in this process; print median seconds, boxes, peak RSS."""
     warnings.simplefilter("ignore")
@@ -209,7 +221,7 @@ def _child(fmt: str, index: int, path: str, repeat: int) -> None:
         times.append(time.perf_counter() - start)
     if _WRITE_SECONDS:  # a writer: time the write only, not loading the pickled frame
         times = _WRITE_SECONDS
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     print(json.dumps({"seconds": statistics.median(times), "boxes": boxes, "peak": peak}))
 
 
