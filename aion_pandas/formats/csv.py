@@ -164,6 +164,7 @@ def _tags_json(frame: pd.DataFrame) -> pa.Array:
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
     types = {name: _ARROW_TYPES[dtype] for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items()}
+    types["category"] = pa.dictionary(pa.int32(), pa.string())  # categorical straight from the parser
     convert = pa_csv.ConvertOptions(
         column_types=types if typed else {}, strings_can_be_null=True, quoted_strings_can_be_null=False,
         null_values=[""], true_values=["true", "True", "1"], false_values=["false", "False", "0"],
@@ -196,16 +197,19 @@ def _line_of(message: str) -> int | None:
 def _to_frame(table: pa.Table) -> pd.DataFrame:
     special = {"category": _categorical, "tags": _parse_tags}
     plain = table.drop_columns([c for c in special if c in table.column_names])
-    int_types = {name: pd.Int64Dtype() for name, t in zip(plain.column_names, plain.schema.types)
-                 if pa.types.is_integer(t) and name != "image_id"}
+    ints = [name for name, t in zip(plain.column_names, plain.schema.types)
+            if pa.types.is_integer(t) and name != "image_id"]
+    plain = plain.drop_columns(ints)
 
     def mapper(t: pa.DataType) -> Any:
         return _PANDAS_TYPES.get(t) if not pa.types.is_null(t) else pd.StringDtype("pyarrow")
 
     frame = plain.to_pandas(types_mapper=mapper, self_destruct=False)
-    for name, dtype in int_types.items():
-        if str(frame[name].dtype) != "Int64":
-            frame[name] = frame[name].astype(dtype)
+    for name in ints:  # nullable ints straight from Arrow's values and validity
+        column = table.column(name).combine_chunks()
+        frame[name] = pd.arrays.IntegerArray(
+            pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
+            column.is_null().to_numpy(zero_copy_only=False))
     for name, build in special.items():
         if name in table.column_names:
             frame[name] = build(table.column(name))
@@ -231,11 +235,10 @@ def _ordered(frame: pd.DataFrame) -> pd.Series:
 
 
 def _categorical(chunked: pa.ChunkedArray) -> pd.Categorical:
-    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" \
-        else codes.astype(np.int64)
-    return categorical(codes, encoded.dictionary.to_pylist())
+    encoded = chunked.combine_chunks() if pa.types.is_dictionary(chunked.type) else \
+        pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return categorical(codes, encoded.dictionary.cast(pa.string()).to_pylist())
 
 
 def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:
