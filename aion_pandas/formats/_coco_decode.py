@@ -173,11 +173,14 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         i = int(np.argmax(a_code < 0))
         raise FormatError(f"$.annotations[{i}]: category_id {int(a_cat[i])} is not in categories",
                           path=where)
-    bad = (boxes[2] < 0) | (boxes[3] < 0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise FormatError(f"$.annotations[{i}]: negative box size (w={boxes[2][i]:g}, h={boxes[3][i]:g})",
-                          path=where)
+    offset = 0
+    for w, h in zip(boxes[2], boxes[3]):
+        bad = (w < 0) | (h < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise FormatError(f"$.annotations[{offset + i}]: negative box size (w={w[i]:g}, h={h[i]:g})",
+                              path=where)
+        offset += len(w)
 
     # rows: every annotation, plus one row for each image without annotations, in image order
     has_box = np.bincount(a_pos, minlength=n_img) > 0 if n_ann else np.zeros(n_img, dtype=bool)
@@ -198,12 +201,21 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
     box_pos = None if box_rows is None else np.flatnonzero(is_box)
     empty_pos = None if box_rows is None else np.flatnonzero(~is_box)
 
-    def box_col(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
+    def box_col(values: np.ndarray | list[np.ndarray], fill: Any = np.nan) -> np.ndarray:
+        if isinstance(values, list) and (box_rows is None or not in_order):
+            values = np.concatenate(values) if values else np.empty(0, dtype=type(fill))
         if box_rows is None:
             return values
-        out = np.empty(n_rows, dtype=values.dtype)
+        dtype = values.dtype if isinstance(values, np.ndarray) else values[0].dtype
+        out = np.empty(n_rows, dtype=dtype)
         out[empty_pos] = fill
-        out[box_pos] = values if in_order else values[box_rows]
+        if isinstance(values, list):  # pieces in order: place each at its rows, no joined copy
+            start = 0
+            for part in values:
+                out[box_pos[start:start + len(part)]] = part
+                start += len(part)
+        else:
+            out[box_pos] = values if in_order else values[box_rows]
         return out
 
     category = categorical(box_col(a_code, -1), names_sorted)
