@@ -177,6 +177,7 @@ def _write(fmt: str, path: str) -> int:
     from aion_pandas.formats.voc import write_voc
     from aion_pandas.formats.yolo import write_yolo
     frame = pd.read_pickle(path)
+    _FRAME_RSS.append(_rss())
     out = path + f".{fmt}.out.zip"
     start = time.perf_counter()
     (write_yolo if fmt == "yolo" else write_voc)(frame, out)
@@ -186,6 +187,7 @@ def _write(fmt: str, path: str) -> int:
 
 
 _WRITE_SECONDS: list[float] = []
+_FRAME_RSS: list[int] = []
 METHODS = {
     "yolo": [("zipfile: read members only (floor)", floor_read_members, "yolo.zip"),
              ("aion read_yolo", aion_read_yolo, "yolo.zip"),
@@ -200,14 +202,22 @@ METHODS = {
 
 def _peak_rss() -> int:
     """This process's peak RSS in bytes: VmHWM (ru_maxrss would count the parent's RSS at fork)."""
+    return _status("VmHWM:") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _rss() -> int:
+    return _status("VmRSS:")
+
+
+def _status(key: str) -> int:
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return 0
 
 
 def _child(fmt: str, index: int, path: str, repeat: int) -> None:
@@ -222,7 +232,8 @@ def _child(fmt: str, index: int, path: str, repeat: int) -> None:
     if _WRITE_SECONDS:  # a writer: time the write only, not loading the pickled frame
         times = _WRITE_SECONDS
     peak = _peak_rss()
-    print(json.dumps({"seconds": statistics.median(times), "boxes": boxes, "peak": peak}))
+    print(json.dumps({"seconds": statistics.median(times), "boxes": boxes, "peak": peak,
+                      "frame": max(_FRAME_RSS, default=0)}))
 
 
 def main() -> None:
@@ -230,6 +241,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default="yolo,voc")
+    parser.add_argument("--only", default="", help="run only the methods whose label has this text")
     parser.add_argument("--child", nargs=3, metavar=("FMT", "INDEX", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -255,6 +267,8 @@ def main() -> None:
         print(f"|{'-' * 38}|{'-' * 8}|------|{'-' * 10}|{'-' * 13}|{'-' * 11}|")
         for fmt in args.formats.split(","):
             for index, (label, _, key) in enumerate(METHODS[fmt]):
+                if args.only not in label:
+                    continue
                 out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
                                       "--child", fmt, str(index), files[key]],
                                      capture_output=True, text=True, check=False)
@@ -264,8 +278,10 @@ def main() -> None:
                     continue
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 rate = f"{n_boxes / result['seconds']:,.0f}"
+                note = f" process with the frame loaded: {result['frame'] / 2**20:.0f} MiB" \
+                    if result["frame"] else ""
                 print(f"| {label:<36} | {fmt:<6} | {args.size:<4} | {result['seconds']:>8.2f} | "
-                      f"{rate:>11} | {result['peak'] / 2**20:>6.0f} MiB |", flush=True)
+                      f"{rate:>11} | {result['peak'] / 2**20:>6.0f} MiB |{note}", flush=True)
 
 
 if __name__ == "__main__":
