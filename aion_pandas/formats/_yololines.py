@@ -29,10 +29,12 @@ def parse_lines(contents: list[bytes], labels: list[str],
         if data and not data.endswith(b"\n"):
             contents[i] = data + b"\n"
     counts = np.fromiter((c.count(b"\n") for c in contents), dtype="int64", count=len(contents))
+    ends = np.cumsum(np.fromiter(map(len, contents), dtype="int64", count=len(contents)))
     blob = b"".join(contents)
+    contents.clear()  # the caller's list: the text lives on in blob only
     if b"\r" in blob:
         blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b" ")
-    line_label = np.repeat(np.arange(len(contents)), counts)
+    line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
     values = _uniform_table(blob, int(counts.sum()))
@@ -45,7 +47,7 @@ def parse_lines(contents: list[bytes], labels: list[str],
         try:
             text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
         except pa.ArrowInvalid:
-            bad = next(i for i, c in enumerate(contents) if not _is_utf8(c))
+            bad = int(np.searchsorted(ends, _first_bad_byte(blob), side="right"))
             raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
         numbers, nfields, box_lines = _tokens(pc.split_pattern(text, "\n").flatten()[:-1],
                                               where_line)
@@ -148,9 +150,9 @@ def _polygon_boxes(numbers: np.ndarray, starts: np.ndarray, nf: np.ndarray) -> n
     return out
 
 
-def _is_utf8(data: bytes) -> bool:
+def _first_bad_byte(blob: bytes) -> int:
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+        blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
