@@ -124,6 +124,22 @@ def test_boxes_without_image_size_are_refused(sample_frame):
         write_yolo(frame, io.BytesIO())
 
 
+def test_writes_to_a_stream_that_cannot_seek(sample_frame):
+    class Sink:  # a socket or pipe: write only
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+
+        def write(self, data: bytes) -> int:
+            self.parts.append(bytes(data))
+            return len(data)
+
+    sink = Sink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        write_yolo(sample_frame, sink)
+    assert b"".join(sink.parts) == _write(sample_frame)
+
+
 def test_writes_to_a_path_atomically(sample_frame, tmp_path):
     path = tmp_path / "out.zip"
     with warnings.catch_warnings():
