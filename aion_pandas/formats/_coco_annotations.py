@@ -13,6 +13,7 @@ it is parsed once. (A pure numpy byte scan was measured too: 1.5x slower than th
 """
 from __future__ import annotations
 
+import mmap
 import re
 from operator import attrgetter
 from typing import Any, Optional, Union
@@ -50,7 +51,7 @@ _SPLIT_TAIL = re.compile(rb"\}?\s*,?\s*")
 _ANNOTATIONS_KEY = re.compile(rb'(?<!\\)"annotations"\s*:\s*\[')
 
 
-def split_annotations(data: bytes) -> tuple[bytes, memoryview] | None:
+def split_annotations(data: bytes | mmap.mmap) -> tuple[bytes, memoryview] | None:
     """``(the document with the annotations replaced by [], the annotations' bytes)``, or ``None``
     when the array cannot be found cheaply and surely (then decode the whole document).
 
@@ -73,7 +74,9 @@ def split_annotations(data: bytes) -> tuple[bytes, memoryview] | None:
                 and (end == -1 or tail_at + found < end):
             end = tail_at + found
     if end != -1:
-        end = data.rindex(b"]", start, end) + 1
+        end = data.rfind(b"]", start, end) + 1
+        if end <= start:
+            return None
     else:
         end = data.rfind(b"]") + 1
         if end <= start or data[end:].strip() != b"}":

@@ -11,6 +11,7 @@ array is found in the bytes and decoded in bounded pieces straight into numpy co
 from __future__ import annotations
 
 import json
+import mmap
 from operator import attrgetter
 from typing import Any, Optional, Union
 
@@ -64,7 +65,7 @@ def decode(data: dict[str, Any] | bytes | bytearray | memoryview, *, where: str 
     ...
     aion_pandas.errors.FormatError: Object missing required field `file_name` - at `$.images[0]`
     """
-    if not isinstance(data, (dict, bytes, bytearray, memoryview)):
+    if not isinstance(data, (dict, bytes, bytearray, memoryview, mmap.mmap)):
         raise FormatError(f"expected a COCO dict or JSON bytes, got {type(data).__name__}", path=where)
     try:
         if isinstance(data, dict):
@@ -113,8 +114,8 @@ def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     >>> cols["image_id"].tolist()
     [1]
     """
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        found = split_annotations(bytes(data) if not isinstance(data, bytes) else data)
+    if isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
+        found = split_annotations(data if isinstance(data, (bytes, mmap.mmap)) else bytes(data))
         if found is not None:
             rest, region = found
             try:

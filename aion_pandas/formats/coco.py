@@ -14,6 +14,8 @@ vectorized Arrow string kernels, never a list of per-box dicts.
 from __future__ import annotations
 
 import io
+import mmap
+import os
 from typing import Any
 
 import pandas as pd
@@ -45,8 +47,20 @@ def read_coco(source: Source) -> pd.DataFrame:
 
     >>> frame = read_coco("instances_val.json")  # doctest: +SKIP
     """
-    data, name = read_source(source)
-    frame = parse_coco(data, where=name)
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and os.path.getsize(source):
+        name = os.fspath(source)
+        with open(source, "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                frame = parse_coco(mapped, where=name)  # the page cache is parsed in place: no copy
+            finally:
+                try:
+                    mapped.close()
+                except BufferError:  # an error's traceback still holds a view: the GC unmaps it
+                    pass
+    else:
+        data, name = read_source(source)
+        frame = parse_coco(data, where=name)
     frame.attrs.update({"format": "coco", "source": name})
     return frame
 

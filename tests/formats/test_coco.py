@@ -303,3 +303,18 @@ def test_classic_coco_reads_to_the_boxes_pycocotools_sees(tmp_path, indent):
     assert frame.attrs["supercategories"] == {"person": "person", "bottle": "kitchen", "toothbrush": "animal"}
     assert frame.loc[frame["file_name"] == "000000252219.jpg", "x"].isna().all()  # no annotations
     assert frame["image_url"].iloc[0].startswith("http://images.cocodataset.org/")
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"images": [\n{"id": 1,, }]}', "line 2: malformed JSON"),
+    ('{"images": [{"id": 1, "file_name": "a"}], "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1]}]}',
+     "`category_id` - at `$.annotations[0]`"),
+    ('{"images": [{"id": 1, "file_name": "a"}], "annotations": [{"image_id": 1, "category_id": 1, '
+     '"bbox": [0, 0, -1, 1]}], "categories": [{"id": 1, "name": "c"}]}', "negative box size"),
+])
+def test_errors_from_a_file_name_it(tmp_path, text, words):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(FormatError) as info:
+        read_coco(path)            # the file is memory-mapped: the error must still come out
+    assert str(info.value).startswith(str(path)) and words in str(info.value)
