@@ -66,8 +66,12 @@ def numbers(values: Any, *, what: str) -> pa.Array:
 
 def _category_ids(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     names = [str(c) for c in frame["category"].cat.categories]
-    boxes = frame[frame["category"].notna() & frame["category_id"].notna()]
-    pairs = boxes[["category", "category_id"]].drop_duplicates()
+    codes = frame["category"].cat.codes.to_numpy()
+    class_ids = frame["category_id"].to_numpy(dtype="float64", na_value=np.nan)
+    known_rows = (codes >= 0) & ~np.isnan(class_ids)
+    pairs = pd.DataFrame({"code": codes[known_rows], "id": class_ids[known_rows]}).drop_duplicates()
+    pairs = pd.DataFrame({"category": [names[c] for c in pairs["code"]],
+                          "category_id": pairs["id"].astype(np.int64).to_numpy()})
     known = dict(frame.attrs.get("category_ids") or {})
     if len(pairs) == pairs["category"].nunique() and len(pairs) == pairs["category_id"].nunique() and (
             len(pairs) or known):
