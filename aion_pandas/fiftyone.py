@@ -145,7 +145,8 @@ def _download(todo: list[tuple[int, str, Path]], names: list[str], client: Any, 
             return i, _short_reason(exc)
         return i, None
 
-    bar = tqdm(total=len(todo), desc="images", unit="img", disable=(progress is False) or None)
+    # progress: True shows the bar, False hides it, None lets tqdm decide (hidden when not a terminal)
+    bar = tqdm(total=len(todo), desc="images", unit="img", disable=None if progress is None else not progress)
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         for i, reason in pool.map(one, todo):
             bar.update(1)
