@@ -233,3 +233,15 @@ def test_every_export_format_gives_the_same_samples_and_boxes(fmt, atol, coco_ex
         np.testing.assert_allclose(np.array([b[1:] for b in both["got"]]).reshape(-1, 4),
                                    np.array([b[1:] for b in both["want"]]).reshape(-1, 4), rtol=0, atol=atol)
     assert sorted(dataset.values("filepath")) == sorted(reference.values("filepath"))
+
+
+def test_images_of_two_datasets_with_the_same_ids_stay_apart(local_frame):
+    raw, folder = local_frame
+    one = raw.assign(dataset_id="first", image_id=[1, 1, 2, 3])
+    two = raw.iloc[:2].assign(dataset_id="second", image_id=[1, 1], category=["bird", "bird"])
+    dataset = to_fiftyone(pd.concat([one, two], ignore_index=True), images_dir=folder)
+    assert len(dataset) == 4
+    assert dataset.count_values("aion_dataset_id") == {"first": 3, "second": 1}
+    second = dataset.match(fo.ViewField("aion_dataset_id") == "second").first()
+    assert second.ground_truth.detections[0].label == "bird" and len(second.ground_truth.detections) == 2
+    assert dataset.count("ground_truth.detections") == 5
