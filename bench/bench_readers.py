@@ -255,6 +255,27 @@ def main() -> None:
         peak = max(r["peak_mib"] for r in runs[method])
         print(f"| {method:40} | {args.size:4} | {median:8.2f} | {n_boxes / median:10,.0f} | {peak:12,.0f} |",
               flush=True)
+    _ratios(runs)
+
+
+def _ratios(runs: dict[str, list[dict]]) -> None:
+    """How we compare with each peer in this run (the issue's targets in brackets)."""
+    med = {m: statistics.median(r["seconds"] for r in v) for m, v in runs.items()}
+    peak = {m: max(r["peak_mib"] for r in v) for m, v in runs.items()}
+    ours_coco, ours_csv = "coco: aion_pandas.read_coco", "csv: aion_pandas.read_csv"
+    lines = []
+    for peer, target in (("coco: pycocotools COCO + pandas", ">= 5x"), ("coco: supervision from_coco", ">= 20x")):
+        if ours_coco in med and peer in med:
+            lines.append(f"read_coco is {med[peer] / med[ours_coco]:.1f}x faster than {peer[6:]} [{target}]")
+    if ours_coco in peak and "coco: pycocotools COCO + pandas" in peak:
+        lines.append(f"read_coco peak RSS is {peak[ours_coco] / peak['coco: pycocotools COCO + pandas']:.0%}"
+                     " of pycocotools + pandas [<= 50%]")
+    for peer in ("csv: pandas.read_csv (C engine)", "csv: pandas.read_csv (pyarrow engine)"):
+        if ours_csv in med and peer in med:
+            lines.append(f"read_csv takes {med[ours_csv] / med[peer]:.2f}x the time of {peer[5:]} [<= 1.5x]")
+    if lines:
+        print("\n" + "\n".join(lines))
+
 
 if __name__ == "__main__":
     main()
