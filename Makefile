@@ -30,9 +30,10 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
+# Speed and memory against the peers, each script printing its table (S sizes; see bench/*.py for --size L).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) bench/run_all.py
+	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

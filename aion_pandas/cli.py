@@ -1,4 +1,5 @@
-"""The ``aion-pandas`` command (also ``python -m aion_pandas``): ``serve``, ``demo``, ``import-batch``.
+"""The ``aion-pandas`` command (also ``python -m aion_pandas``): ``serve``, ``demo``, ``import-batch``,
+and the client's ``datasets``, ``export`` and ``stats`` (in :mod:`aion_pandas.cli_client`).
 
 >>> main(["--version"])  # doctest: +SKIP
 aion-pandas 0.1.0
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--data-dir", type=Path, default=None, help="import straight into this data dir")
     imp.add_argument("--base-url", default=None, help="or import through a running service's API")
     imp.add_argument("--api-key", default=None, help="key of the tenant (default: env or DIR/api_key)")
+    from .cli_client import add_client_commands
+
+    add_client_commands(sub)
     return parser
 
 
@@ -61,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "demo":
         return _demo(args)
-    return _import_batch(args)
+    if args.command == "import-batch":
+        return _import_batch(args)
+    from .cli_client import run_client_command
+
+    return run_client_command(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
