@@ -163,19 +163,25 @@ def _tags_json(frame: pd.DataFrame) -> pa.Array:
 
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
+    """Arrow's CSV reader with the contract's types. First the fast parallel chunker, which assumes
+    no newline inside a quoted value; Arrow notices when that is wrong ("out of sync") and raises,
+    and then the file is read again allowing such newlines, where real errors are reported."""
     types = {name: _ARROW_TYPES[dtype] for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items()}
     types["category"] = pa.dictionary(pa.int32(), pa.string())  # categorical straight from the parser
     convert = pa_csv.ConvertOptions(
         column_types=types if typed else {}, strings_can_be_null=True, quoted_strings_can_be_null=False,
         null_values=[""], true_values=["true", "True", "1"], false_values=["false", "False", "0"],
         auto_dict_encode=False)
-    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    # one thread: on this 2-core machine Arrow's threads did not help (measured), and quoted
-    # newlines stay allowed (descriptions may hold them) without the slower parallel chunker
-    read = pa_csv.ReadOptions(use_threads=False)
     try:
-        return pa_csv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
-                               convert_options=convert)
+        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+    except pa.ArrowInvalid:
+        pass
+    try:
+        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
+                               read_options=pa_csv.ReadOptions(use_threads=False),
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter,
+                                                                 newlines_in_values=True))
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if typed and "conversion error" in message:

@@ -121,3 +121,14 @@ def test_bad_tags_and_empty_file():
 def test_bad_delimiter_is_refused(sample_frame):
     with pytest.raises(FormatError, match="delimiter"):
         serialize_csv(sample_frame, delimiter='"')
+
+
+def test_quoted_newlines_survive_in_a_big_file():
+    """Arrow's fast parallel chunker assumes no newline inside a value: such files are re-read."""
+    body = "".join(f'{i},img_{i}.jpg,4,3,cat,1,0,0,1,1\n' for i in range(1, 30_000))
+    text = "image_id,file_name,width,height,category,category_id,x,y,w,h,description\n"
+    text += "".join(line.rstrip("\n") + f',"first line\nsecond, {i}"\n'
+                    for i, line in enumerate(body.splitlines(keepends=True)))
+    frame = read_csv(text.encode())
+    assert len(frame) == 29_999
+    assert frame["description"].iloc[1234] == "first line\nsecond, 1234"
