@@ -164,7 +164,7 @@ def _decode_piece(body: memoryview, first: bool, where: str | None) -> dict[str,
         raise BadCut from None  # the exact path finds and names the annotation
     except msgspec.DecodeError:
         raise BadCut from None
-    return _columns_of(anns, piece)
+    return _columns_of(anns)
 
 
 def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
@@ -176,12 +176,12 @@ def _exact(view: memoryview, where: str | None) -> list[dict[str, Any]]:
             anns = _CHUNK_DECODER.decode(piece)
         except msgspec.ValidationError as exc:
             raise FormatError(_shift(str(exc), start), path=where) from None
-        parts.append(_columns_of(anns, piece))
+        parts.append(_columns_of(anns))
     return parts
 
 
-def _columns_of(anns: list[_Annotation], text: bytes) -> dict[str, Any]:
-    """Numpy columns of decoded annotations (``score``, often absent, is not visited then)."""
+def _columns_of(anns: list[_Annotation]) -> dict[str, Any]:
+    """Numpy columns of decoded annotations."""
     m = len(anns)
     boxes = list(map(_BBOX, anns))
     return {
@@ -189,7 +189,7 @@ def _columns_of(anns: list[_Annotation], text: bytes) -> dict[str, Any]:
         "category_id": np.fromiter(map(_CATEGORY_ID, anns), np.int64, m),
         "bbox": [np.fromiter(map(getter, boxes), np.float64, m) for getter in _BOX_FIELDS],
         "area": _floats(anns, _AREA),
-        "score": _floats(anns, _SCORE) if b'"score"' in text else np.full(m, np.nan),  # often absent
+        "score": _floats(anns, _SCORE),
         "iscrowd": _flags(anns),
     }
 
