@@ -83,6 +83,31 @@ def service(tmp_path_factory: pytest.TempPathFactory):
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def service_keys() -> tuple[str, str]:
+    """The two tenants' keys every test service accepts: (first tenant, second tenant)."""
+    return SERVICE_KEY, OTHER_SERVICE_KEY
+
+
+@pytest.fixture(scope="session")
+def launch_service():
+    """Session factory: ``launch_service(data_dir, demo=True)`` -> RunningService, for module fixtures.
+
+    Tests that export or create must not change the shared ``service``'s counts; a module-scoped
+    fixture of their own uses this. Every service launched is stopped at the end of the session.
+    """
+    started: list[RunningService] = []
+
+    def launch(data_dir: Path, demo: bool = True) -> RunningService:
+        running = _launch(Path(data_dir), demo=demo, api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY))
+        started.append(running)
+        return running
+
+    yield launch
+    for running in started:
+        running.stop()
+
+
 @pytest.fixture
 def start_service(tmp_path: Path):
     """Factory: ``start_service(data_dir=None, demo=False, api_keys=(...), extra_args=())`` -> RunningService.

@@ -19,13 +19,9 @@ def _run(service, *args: str, key: str | None = None) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def own_service(tmp_path_factory):
+def own_service(launch_service, tmp_path_factory):
     """A demo service of this module's own: the exports made here must not change the shared one's counts."""
-    from conftest import OTHER_SERVICE_KEY, SERVICE_KEY, _launch
-
-    running = _launch(tmp_path_factory.mktemp("cli-service"), demo=True, api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY))
-    yield running
-    running.stop()
+    return launch_service(tmp_path_factory.mktemp("cli-service"))
 
 
 def _ready_ids(service) -> list[str]:

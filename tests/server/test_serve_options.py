@@ -87,15 +87,13 @@ def test_serve_reports_a_busy_port(start_service):
     assert done.returncode == 1 and "choose another --port" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, tmp_path):
+def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, service_keys, tmp_path):
     from aion_pandas.server.auth import tenant_id
     from aion_pandas.server.store import NewItem, Store
 
-    from conftest import SERVICE_KEY
-
     data_dir = tmp_path / "legacy"
     store = Store(data_dir / "aion.sqlite3")  # a batch stored without image sizes (no image, no width)
-    store.import_batch(tenant_id(SERVICE_KEY), "legacy", [NewItem("a.jpg", detections=[("dog", 0.9, 1, 1, 2, 2)])])
+    store.import_batch(tenant_id(service_keys[0]), "legacy", [NewItem("a.jpg", detections=[("dog", 0.9, 1, 1, 2, 2)])])
     svc = start_service(data_dir=data_dir)
     dataset = new_dataset(svc, "legacy")
     error = assert_envelope(api(svc, "POST", f"/datasets/{dataset['id']}/export", json={"format": "yolo"}),
