@@ -91,15 +91,16 @@ def service_keys() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def launch_service():
-    """Session factory: ``launch_service(data_dir, demo=True)`` -> RunningService, for module fixtures.
+    """Session factory: ``launch_service(data_dir, demo=True, api_keys=...)`` -> RunningService.
 
     Tests that export or create must not change the shared ``service``'s counts; a module-scoped
     fixture of their own uses this. Every service launched is stopped at the end of the session.
     """
     started: list[RunningService] = []
 
-    def launch(data_dir: Path, demo: bool = True) -> RunningService:
-        running = _launch(Path(data_dir), demo=demo, api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY))
+    def launch(data_dir: Path, demo: bool = True,
+               api_keys: tuple[str, ...] = (SERVICE_KEY, OTHER_SERVICE_KEY)) -> RunningService:
+        running = _launch(Path(data_dir), demo=demo, api_keys=tuple(api_keys))
         started.append(running)
         return running
 

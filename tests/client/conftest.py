@@ -6,9 +6,6 @@ folder, so the shared service's statistics stay what other parts' tests expect.
 """
 from __future__ import annotations
 
-import dataclasses
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,31 +21,10 @@ KEY = "aion_client_tests_tenant_one_0123456789"
 OTHER_KEY = "aion_client_tests_tenant_two_9876543210"
 
 
-@dataclasses.dataclass
-class OwnService:
-    base_url: str
-    root_url: str
-    api_key: str = dataclasses.field(repr=False)
-    other_api_key: str = dataclasses.field(repr=False)
-    data_dir: Path
-    process: subprocess.Popen = dataclasses.field(repr=False)
-
-
 @pytest.fixture(scope="session")
-def own_service(tmp_path_factory: pytest.TempPathFactory):
+def own_service(launch_service, tmp_path_factory: pytest.TempPathFactory):
     """A demo service of our own (two tenants) for tests that create datasets and exports."""
-    from aion_pandas.embedded import start_server_process
-
-    data_dir = tmp_path_factory.mktemp("client-service")
-    proc, info = start_server_process(data_dir, demo=True, api_keys=(KEY, OTHER_KEY), detached=False, timeout=120)
-    base = info["base_url"]
-    yield OwnService(base, base.rsplit("/api/", 1)[0], KEY, OTHER_KEY, data_dir, proc)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    return launch_service(tmp_path_factory.mktemp("client-service"), api_keys=(KEY, OTHER_KEY))
 
 
 @pytest.fixture(autouse=True)

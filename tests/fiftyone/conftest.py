@@ -4,8 +4,6 @@ FiftyOne dataset a test makes (the database itself is the temp one tests/conftes
 from __future__ import annotations
 
 import dataclasses
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,19 +23,9 @@ class Export:
 
 
 @pytest.fixture(scope="session")
-def fo_service(tmp_path_factory: pytest.TempPathFactory):
-    from aion_pandas.embedded import start_server_process
-
-    data_dir = tmp_path_factory.mktemp("fiftyone-service")
-    proc, info = start_server_process(data_dir, demo=True, api_keys=(KEY, OTHER_KEY), detached=False,
-                                      timeout=120)
-    yield info["base_url"]
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+def fo_service(launch_service, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The base URL of a demo service of the FiftyOne tests' own."""
+    return launch_service(tmp_path_factory.mktemp("fiftyone-service"), api_keys=(KEY, OTHER_KEY)).base_url
 
 
 @pytest.fixture(scope="session")
