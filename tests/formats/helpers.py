@@ -6,9 +6,15 @@ and every per-image extra our exports carry.
 """
 from __future__ import annotations
 
+import io
+import warnings
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from aion_pandas.formats.lossy import LossyConversionWarning
 from aion_pandas.formats.schema import categorical, validate_frame
 
 
@@ -54,3 +60,48 @@ def boxes_by_image(frame: pd.DataFrame, digits: int = 6) -> dict[str, list[tuple
                                      boxes["y"], boxes["w"], boxes["h"]):
         out[str(name)].append((cat, *(round(float(v), digits) for v in (x, y, w, h))))
     return {k: sorted(v) for k, v in out.items()}
+
+
+def write_quietly(writer, frame: pd.DataFrame, **options) -> bytes:
+    """The bytes ``writer`` (``write_yolo``, ``write_voc``, ...) makes of ``frame``, lossy warnings silenced."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossyConversionWarning)
+        writer(frame, buf, **options)
+    return buf.getvalue()
+
+
+def zip_bytes(members, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip of ``members`` (a dict or (name, data) pairs; duplicate names allowed, for the safety tests)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names
+        with zipfile.ZipFile(buf, "w", method) as archive:
+            for name, data in members.items() if isinstance(members, dict) else members:
+                archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def write_png(path: Path, width: int, height: int) -> None:
+    """A gray PNG of the given size at ``path`` (folders made)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (width, height), "gray").save(path)
+
+
+def fiftyone_export(fo, folder: Path, sizes: dict, boxes: dict, dataset_type, **export_options) -> Path:
+    """FiftyOne exports gray PNGs (``sizes``: name -> (w, h)) with ``boxes`` (name -> [(label, rel. box)])
+    as field ``gt`` to ``folder/out`` with its own exporter; returns that folder."""
+    dataset = fo.Dataset()
+    try:
+        for name, (width, height) in sizes.items():
+            write_png(folder / "src" / name, width, height)
+            dets = [fo.Detection(label=label, bounding_box=box) for label, box in boxes[name]]
+            dataset.add_sample(fo.Sample(filepath=str(folder / "src" / name), gt=fo.Detections(detections=dets)))
+        dataset.compute_metadata()
+        dataset.export(export_dir=str(folder / "out"), dataset_type=dataset_type, label_field="gt",
+                       **export_options)
+    finally:
+        dataset.delete()
+    return folder / "out"

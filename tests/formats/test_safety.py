@@ -1,11 +1,9 @@
 """Archives and XML from outside: every refusal, with the FormatError naming file, member, reason."""
 from __future__ import annotations
 
-import io
 import os
 import stat
 import struct
-import warnings
 import zipfile
 
 import pytest
@@ -17,15 +15,8 @@ from aion_pandas.formats.safety import (DEFAULT_LIMITS, Limits, check_xml, open_
 from aion_pandas.formats.voc import read_voc
 from aion_pandas.formats.yolo import read_yolo
 
+from .helpers import zip_bytes
 
-def _zip(members: dict[str, bytes | str], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # duplicate names
-        with zipfile.ZipFile(buf, "w", method) as archive:
-            for name, data in members.items() if isinstance(members, dict) else members:
-                archive.writestr(name, data)
-    return buf.getvalue()
 
 
 def _patch_sizes(data: bytes, *, file_size: int | None = None, crc: int | None = None,
@@ -71,7 +62,7 @@ def test_safe_member_names(raw, safe):
     ("c:relative.txt", "is absolute"),
 ])
 def test_escaping_or_absolute_members_are_refused_before_reading(raw, reason, tmp_path):
-    data = _zip({"labels/ok.txt": "", raw: "pwned"})
+    data = zip_bytes({"labels/ok.txt": "", raw: "pwned"})
     os.chdir(tmp_path)
     with pytest.raises(FormatError, match=reason) as caught:
         read_yolo(data)
@@ -90,14 +81,14 @@ def test_symlinks_encrypted_and_duplicate_members_are_refused():
     link.create_system = 3
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
     with pytest.raises(FormatError, match=r"<bytes>: labels/link.txt: the member is a symbolic link"):
-        open_archive(_zip([(link, "/etc/passwd")]))
-    secret = bytearray(_zip({"labels/secret.txt": "x"}))
+        open_archive(zip_bytes([(link, "/etc/passwd")]))
+    secret = bytearray(zip_bytes({"labels/secret.txt": "x"}))
     central = secret.find(b"PK\x01\x02")
     secret[central + 8] |= 0x1  # the "encrypted" flag bit
     with pytest.raises(FormatError, match=r"labels/secret.txt: the member is encrypted"):
         open_archive(bytes(secret))
     with pytest.raises(FormatError, match=r"labels\\a.txt: two members have this name"):
-        open_archive(_zip([("labels/a.txt", "1"), ("labels\\a.txt", "2")]))
+        open_archive(zip_bytes([("labels/a.txt", "1"), ("labels\\a.txt", "2")]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -105,7 +96,7 @@ def test_symlinks_encrypted_and_duplicate_members_are_refused():
 
 
 def test_zip_bomb_by_ratio_is_refused():
-    bomb = _zip({"labels/a.txt": b"\0" * (32 << 20)})  # 32 MiB of zeros -> ~32 KiB
+    bomb = zip_bytes({"labels/a.txt": b"\0" * (32 << 20)})  # 32 MiB of zeros -> ~32 KiB
     assert len(bomb) < 100_000
     with pytest.raises(FormatError, match=r"labels/a.txt: the member's compression ratio [\d,]+:1 "
                                           r"passes the limit of 200:1 \(a zip bomb\?\)"):
@@ -115,11 +106,11 @@ def test_zip_bomb_by_ratio_is_refused():
 def test_ratio_of_the_whole_archive_counts_too():
     members = {f"labels/{i}.txt": b"\0" * (512 << 10) for i in range(8)}  # each under the floor
     with pytest.raises(FormatError, match=r"<bytes>: the archive's compression ratio"):
-        open_archive(_zip(members))
+        open_archive(zip_bytes(members))
 
 
 def test_a_member_declaring_a_huge_size_is_refused_by_default():
-    data = _patch_sizes(_zip({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}), file_size=0xFFFFFF00)
+    data = _patch_sizes(zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}), file_size=0xFFFFFF00)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member is 4,294,967,040 bytes "
                                           r"uncompressed, more than the limit of 2,147,483,648"):
         read_yolo(data)
@@ -131,26 +122,26 @@ def test_total_size_limit():
     limits = Limits(max_total_bytes=200_000, max_ratio=1e9)
     with pytest.raises(FormatError, match=r"the archive is 288,000 bytes uncompressed, more than "
                                           r"the limit of 200,000"):
-        read_yolo(_zip(members), limits=limits)
-    assert len(read_yolo(_zip(members), limits=Limits(max_total_bytes=300_000), class_names=["a"])) \
+        read_yolo(zip_bytes(members), limits=limits)
+    assert len(read_yolo(zip_bytes(members), limits=Limits(max_total_bytes=300_000), class_names=["a"])) \
         == 16_000
 
 
 def test_member_count_limit():
     members = {f"labels/{i}.txt": "" for i in range(5)}
     with pytest.raises(FormatError, match=r"holds 5 members, more than the limit of 4"):
-        open_archive(_zip(members), limits=Limits(max_members=4))
+        open_archive(zip_bytes(members), limits=Limits(max_members=4))
 
 
 def test_a_member_inflating_past_its_declared_size_is_refused():
-    data = _patch_sizes(_zip({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n" * 100}), file_size=10)
+    data = _patch_sizes(zip_bytes({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n" * 100}), file_size=10)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member inflates to more or less than "
                                           r"the 10 bytes its header declares"):
         read_yolo(data)
 
 
 def test_a_corrupt_member_is_refused():
-    data = _patch_sizes(_zip({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}), crc=12345)
+    data = _patch_sizes(zip_bytes({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}), crc=12345)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member is corrupt \(CRC mismatch\)"):
         read_yolo(data)
 
@@ -161,7 +152,7 @@ def test_defaults_are_sane():
 
 
 def test_stored_members_and_prepended_bytes_are_read():
-    data = b"#!/bin/sh\n" + _zip({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}, zipfile.ZIP_STORED)
+    data = b"#!/bin/sh\n" + zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}, zipfile.ZIP_STORED)
     archive = open_archive(data)
     assert archive.read("labels/a.txt") == b"0 0.5 0.5 0.1 0.1\n"
 
@@ -198,7 +189,7 @@ _DTD_ONLY = """<!DOCTYPE annotation SYSTEM "http://127.0.0.1:9/voc.dtd"><annotat
 @pytest.mark.parametrize("doc", [_LAUGHS, _EXTERNAL, _PARAMETER, _DTD_ONLY,
                                  "<annotation><!ENTITY x 'y'></annotation>"])
 def test_xml_with_doctype_or_entities_is_refused(doc):
-    data = _zip({"Annotations/ok.xml": "<annotation/>", "Annotations/evil.xml": doc})
+    data = zip_bytes({"Annotations/ok.xml": "<annotation/>", "Annotations/evil.xml": doc})
     with pytest.raises(FormatError, match=r"<bytes>: Annotations/evil.xml: XML with a DOCTYPE/ENTITY "
                                           r"declaration is refused \(entities are never expanded\)"):
         read_voc(data)
@@ -234,7 +225,7 @@ def test_an_unknown_encoding_is_a_format_error():
 
 
 def test_a_damaged_deflate_stream_is_a_format_error():
-    data = bytearray(_zip({"labels/a.txt": os.urandom(2000)}))
+    data = bytearray(zip_bytes({"labels/a.txt": os.urandom(2000)}))
     start = data.find(b"PK\x03\x04") + 30 + len("labels/a.txt")
     data[start:start + 40] = b"\xff" * 40  # garbage in the deflate stream
     with pytest.raises(FormatError, match=r"labels/a.txt: the member (is corrupt|inflates)"):

@@ -1,8 +1,8 @@
 """Pascal VOC zips: layout, pixel conventions, round trips, files from elsewhere, bad input."""
 from __future__ import annotations
 
+import functools
 import io
-import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -16,23 +16,11 @@ from aion_pandas.formats._vocparse import _parse_each, _scan
 from aion_pandas.formats.schema import CORE_COLUMNS
 from aion_pandas.formats.voc import read_voc, write_voc
 
-from .helpers import boxes_by_image
+from .helpers import boxes_by_image, write_quietly, zip_bytes
 
 
-def _write(frame: pd.DataFrame, **options) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LossyConversionWarning)
-        write_voc(frame, buf, **options)
-    return buf.getvalue()
+_write = functools.partial(write_quietly, write_voc)
 
-
-def _zip(members: dict[str, str | bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +192,7 @@ def test_the_scanner_and_lxml_read_the_same(doc):
 def test_unusual_documents_go_through_lxml(doc):
     if "<!" not in doc:  # comments and CDATA are kept from the scanner by its caller
         assert _scan([doc.encode()]) is None
-    frame = read_voc(_zip({"Annotations/a.xml": doc}))
+    frame = read_voc(zip_bytes({"Annotations/a.xml": doc}))
     assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == [1.0, 1.0, 1.0 if "person" not in doc
                                                             else 8.0, 1.0 if "person" not in doc
                                                             else 8.0]
@@ -213,7 +201,7 @@ def test_unusual_documents_go_through_lxml(doc):
 
 
 def test_without_manifest_images_are_numbered_by_file_name():
-    data = _zip({"VOC/Annotations/b.xml": _doc(_OBJ.format(n="x", t=0, d=0, x1=1, y1=2, x2=3, y2=4),
+    data = zip_bytes({"VOC/Annotations/b.xml": _doc(_OBJ.format(n="x", t=0, d=0, x1=1, y1=2, x2=3, y2=4),
                                                head="<filename>b.jpg</filename>"),
                  "VOC/Annotations/a.xml": _doc("", head="<size><width>5</width><height>6</height></size>")})
     frame = read_voc(data)
@@ -227,7 +215,7 @@ def test_other_encodings_and_windows_separators():
     latin = ('<?xml version="1.0" encoding="ISO-8859-1"?>' + _doc(
         _OBJ.format(n="café", t=0, d=0, x1=1, y1=1, x2=2, y2=2))).encode("latin-1")
     utf16 = ("\ufeff" + _doc(_OBJ.format(n="ünï", t=0, d=0, x1=1, y1=1, x2=2, y2=2))).encode("utf-16-le")
-    frame = read_voc(_zip({"Annotations\\sub\\a.xml": latin, "Annotations\\sub\\b.xml": b"\xff\xfe" + utf16[2:]}))
+    frame = read_voc(zip_bytes({"Annotations\\sub\\a.xml": latin, "Annotations\\sub\\b.xml": b"\xff\xfe" + utf16[2:]}))
     assert frame["category"].astype(str).tolist() == ["café", "ünï"]
 
 
@@ -246,7 +234,7 @@ def test_other_encodings_and_windows_separators():
     (_doc(_OBJ.format(n="&nbsp;", t=0, d=0, x1=1, y1=1, x2=2, y2=2)), r"bad.xml: .*nbsp"),
 ])
 def test_bad_documents_name_the_member(doc, message):
-    data = _zip({"Annotations/ok.xml": _DOCS[0], "Annotations/bad.xml": doc})
+    data = zip_bytes({"Annotations/ok.xml": _DOCS[0], "Annotations/bad.xml": doc})
     with pytest.raises(FormatError, match=message) as caught:
         read_voc(data)
     assert caught.value.member == "Annotations/bad.xml"

@@ -14,6 +14,8 @@ import pytest
 from aion_pandas.formats import LossyConversionWarning
 from aion_pandas.formats.voc import read_voc, write_voc
 
+from .helpers import fiftyone_export
+
 pytestmark = pytest.mark.fiftyone
 
 
@@ -23,11 +25,6 @@ def fo():
 
     return fiftyone
 
-
-def _png(path: Path, width: int, height: int) -> None:
-    from PIL import Image
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "gray").save(path)
 
 
 @pytest.mark.parametrize("one_based", [False, True])
@@ -86,19 +83,8 @@ def test_we_read_fiftyone_voc_exports_to_the_same_boxes(fo, tmp_path):
     # (a name with "&" would not do: FiftyOne writes it unescaped, which is not XML)
     boxes = {"a.png": [("dog", [0.1, 0.2, 0.3, 0.4]), ("chat été", [0.5, 0.5, 0.25, 0.5])],
              "b.png": [("dog", [0.0, 0.0, 1.0, 1.0])], "c.png": []}
-    dataset = fo.Dataset()
-    try:
-        for name, (width, height) in sizes.items():
-            _png(tmp_path / "src" / name, width, height)
-            dets = [fo.Detection(label=label, bounding_box=box) for label, box in boxes[name]]
-            dataset.add_sample(fo.Sample(filepath=str(tmp_path / "src" / name),
-                                         gt=fo.Detections(detections=dets)))
-        dataset.compute_metadata()
-        dataset.export(export_dir=str(tmp_path / "out"), dataset_type=fo.types.VOCDetectionDataset,
-                       label_field="gt")
-    finally:
-        dataset.delete()
-    frame = read_voc(tmp_path / "out")
+    out = fiftyone_export(fo, tmp_path, sizes, boxes, fo.types.VOCDetectionDataset)
+    frame = read_voc(out)
     for name, dets in boxes.items():
         width, height = sizes[name]
         rows = frame[(frame["file_name"] == name) & frame["x"].notna()]

@@ -1,6 +1,7 @@
 """YOLO zips: layout of what we write, round trips, class names, sizes, bad input."""
 from __future__ import annotations
 
+import functools
 import io
 import json
 import warnings
@@ -18,25 +19,13 @@ from aion_pandas.formats.manifest import MANIFEST_COLUMNS, member_stems
 from aion_pandas.formats.schema import CORE_COLUMNS
 from aion_pandas.formats.yolo import MissingImageSizeWarning, read_yolo, write_yolo
 
-from .helpers import boxes_by_image
+from .helpers import boxes_by_image, write_quietly, zip_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::aion_pandas.formats.yolo.MissingImageSizeWarning")
 
 
-def _write(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LossyConversionWarning)
-        write_yolo(frame, buf)
-    return buf.getvalue()
+_write = functools.partial(write_quietly, write_yolo)
 
-
-def _zip(members: dict[str, str | bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
 
 
 def _png(width: int, height: int) -> bytes:
@@ -217,17 +206,17 @@ _LABEL = "0 0.5 0.5 0.2 0.4\n1 0.25 0.25 0.1 0.1 0.9\n"
     ({}, ["0", "1"]),
 ])
 def test_class_names_from_yaml_or_classes_txt(extra, expected):
-    frame = read_yolo(_zip({"labels/a.txt": _LABEL, **extra}))
+    frame = read_yolo(zip_bytes({"labels/a.txt": _LABEL, **extra}))
     assert frame["category"].astype(str).tolist() == expected
 
 
 def test_class_names_argument_wins():
-    frame = read_yolo(_zip({"labels/a.txt": _LABEL, "classes.txt": "x\ny\n"}), class_names=["p", "q"])
+    frame = read_yolo(zip_bytes({"labels/a.txt": _LABEL, "classes.txt": "x\ny\n"}), class_names=["p", "q"])
     assert frame["category"].astype(str).tolist() == ["p", "q"]
 
 
 def test_sizes_from_images_in_the_zip_and_empty_label_files():
-    data = _zip({"images/train/a.png": _png(200, 100), "labels/train/a.txt": _LABEL,
+    data = zip_bytes({"images/train/a.png": _png(200, 100), "labels/train/a.txt": _LABEL,
                  "images/train/b.png": _png(50, 40), "labels/train/b.txt": "",
                  "images/train/c.png": _png(30, 20)})                       # c: no label file
     frame = read_yolo(data)
@@ -240,14 +229,14 @@ def test_sizes_from_images_in_the_zip_and_empty_label_files():
 
 def test_without_sizes_boxes_are_nan_with_a_warning():
     with pytest.warns(MissingImageSizeWarning, match=r"2 boxes on 1 images have no image size"):
-        frame = read_yolo(_zip({"labels/a.txt": _LABEL, "labels/b.txt": ""}))
+        frame = read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": ""}))
     assert frame["file_name"].tolist() == ["a", "a", "b"]
     assert frame["width"].isna().all() and frame["x"].isna().all()
     assert frame["category"].notna().tolist() == [True, True, False]
 
 
 def test_windows_separators_unicode_and_nested_names():
-    data = _zip({"labels\\été\\深\\a.txt": _LABEL, "images\\été\\深\\a.png": _png(10, 10)})
+    data = zip_bytes({"labels\\été\\深\\a.txt": _LABEL, "images\\été\\深\\a.png": _png(10, 10)})
     frame = read_yolo(data)
     assert frame["file_name"].unique().tolist() == ["été/深/a.png"]
     assert frame["w"].tolist() == pytest.approx([2.0, 1.0])
@@ -258,14 +247,14 @@ def test_windows_separators_unicode_and_nested_names():
     "\n0\t0.5 0.5  0.2 0.4 \n\n  1 0.25 0.25 0.1 0.1 0.9",    # blank lines, tabs, no final newline
 ])
 def test_odd_whitespace_is_read(text):
-    frame = read_yolo(_zip({"labels/a.txt": text, "classes.txt": "p\nq\n"}))
+    frame = read_yolo(zip_bytes({"labels/a.txt": text, "classes.txt": "p\nq\n"}))
     assert frame["category"].astype(str).tolist() == ["p", "q"]
     assert frame["category_id"].tolist() == [0, 1]
     assert np.allclose(frame["score"], [np.nan, 0.9], equal_nan=True)
 
 
 def test_segmentation_lines_are_read_as_their_bounding_box():
-    data = _zip({"labels/a.txt": "0 0.1 0.2 0.5 0.2 0.3 0.6\n", "images/a.png": _png(100, 100)})
+    data = zip_bytes({"labels/a.txt": "0 0.1 0.2 0.5 0.2 0.3 0.6\n", "images/a.png": _png(100, 100)})
     frame = read_yolo(data)
     assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == pytest.approx([10, 20, 40, 40])
 
@@ -281,7 +270,7 @@ def test_segmentation_lines_are_read_as_their_bounding_box():
     (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: not UTF-8 text"),
 ])
 def test_bad_label_lines_name_the_member_and_line(text, message):
-    data = _zip({"labels/ok.txt": _LABEL, "labels/bad.txt": text})
+    data = zip_bytes({"labels/ok.txt": _LABEL, "labels/bad.txt": text})
     with pytest.raises(FormatError, match=message) as caught:
         read_yolo(data)
     assert caught.value.member == "labels/bad.txt"
@@ -289,13 +278,13 @@ def test_bad_label_lines_name_the_member_and_line(text, message):
 
 def test_bad_yaml_and_bad_manifest_are_format_errors():
     with pytest.raises(FormatError, match=r"data.yaml: not valid YAML"):
-        read_yolo(_zip({"labels/a.txt": _LABEL, "data.yaml": "names: [a, b\n"}))
+        read_yolo(zip_bytes({"labels/a.txt": _LABEL, "data.yaml": "names: [a, b\n"}))
     manifest = "image_id,file_name,label_file,width,height\nx,a.jpg,labels/a.txt,10,10\n"
     with pytest.raises(FormatError, match=r"manifest.csv: line 2: image_id 'x' is not a whole number"):
-        read_yolo(_zip({"labels/a.txt": _LABEL, "manifest.csv": manifest}))
+        read_yolo(zip_bytes({"labels/a.txt": _LABEL, "manifest.csv": manifest}))
     manifest = "image_id,file_name,label_file,width,height\n1,a.jpg,labels/a.txt,10,10\n"
     with pytest.raises(FormatError, match=r"1 label files are not in manifest.csv, e.g. 'labels/b.txt'"):
-        read_yolo(_zip({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
+        read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
 
 
 def test_not_a_zip_is_a_format_error(tmp_path):

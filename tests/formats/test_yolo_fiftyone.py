@@ -13,6 +13,8 @@ import pytest
 from aion_pandas.formats import LossyConversionWarning
 from aion_pandas.formats.yolo import read_yolo, write_yolo
 
+from .helpers import fiftyone_export
+
 pytestmark = pytest.mark.fiftyone
 
 
@@ -22,11 +24,6 @@ def fo():
 
     return fiftyone
 
-
-def _png(path: Path, width: int, height: int) -> None:
-    from PIL import Image
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "gray").save(path)
 
 
 def test_fiftyone_yolov5_importer_reads_our_zip_to_the_same_boxes(fo, sample_frame, tmp_path):
@@ -75,18 +72,9 @@ def test_we_read_fiftyone_yolov5_exports_to_the_same_boxes(fo, tmp_path):
     sizes = {"a.png": (200, 100), "sub/b.png": (64, 48), "c.png": (30, 30)}
     boxes = {"a.png": [("dog", [0.1, 0.2, 0.3, 0.4]), ("cat", [0.5, 0.5, 0.25, 0.5])],
              "sub/b.png": [("dog", [0.0, 0.0, 1.0, 1.0])], "c.png": []}
-    dataset = fo.Dataset()
-    try:
-        for name, (width, height) in sizes.items():
-            _png(tmp_path / "src" / name, width, height)
-            dets = [fo.Detection(label=label, bounding_box=box) for label, box in boxes[name]]
-            dataset.add_sample(fo.Sample(filepath=str(tmp_path / "src" / name),
-                                         gt=fo.Detections(detections=dets)))
-        dataset.export(export_dir=str(tmp_path / "out"), dataset_type=fo.types.YOLOv5Dataset,
-                       label_field="gt", split="val", classes=["cat", "dog"])
-    finally:
-        dataset.delete()
-    frame = read_yolo(tmp_path / "out")
+    out = fiftyone_export(fo, tmp_path, sizes, boxes, fo.types.YOLOv5Dataset, split="val",
+                          classes=["cat", "dog"])
+    frame = read_yolo(out)
     assert sorted(frame["file_name"].unique()) == ["val/a.png", "val/b.png", "val/c.png"]
     for name, dets in boxes.items():
         width, height = sizes[name]
