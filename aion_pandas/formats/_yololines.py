@@ -1,6 +1,6 @@
 """Parse every YOLO label line of an archive at once (vectorized, with member/line errors).
 
->>> box_label, values, counts = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
+>>> box_label, values, counts = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
 >>> box_label.tolist(), values[0].tolist()[:5], counts.tolist()
 ([0], [0.0, 0.5, 0.5, 0.2, 0.4], [1, 0])
 """
@@ -15,23 +15,20 @@ import pyarrow.csv as pacsv
 from aion_pandas.errors import FormatError
 
 
-def parse_lines(contents: list[bytes], labels: list[str],
-                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All label lines at once: each box's label position, and an (N, 6) array ``class, cx, cy,
-    w, h, score`` (score NaN when absent).
+def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
+                where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
+    it): each box's label position, and an (N, 6) array ``class, cx, cy, w, h, score`` (score
+    NaN when absent), and the lines per label file.
 
     Fast path: every line has the same 5 or 6 single-space-separated fields (what writers
     write): pyarrow's CSV parser reads the whole text at once. Anything else (blank lines,
     tabs, mixed field counts, segmentation lines, bad values) takes the general path, also
     vectorized, which finds the member and line of any error.
     """
-    for i, data in enumerate(contents):
-        if data and not data.endswith(b"\n"):
-            contents[i] = data + b"\n"
-    counts = np.fromiter((c.count(b"\n") for c in contents), dtype="int64", count=len(contents))
-    ends = np.cumsum(np.fromiter(map(len, contents), dtype="int64", count=len(contents)))
-    blob = b"".join(contents)
-    contents.clear()  # the caller's list: the text lives on in blob only
+    blob, ends = _newline_terminated(blob, np.asarray(ends, dtype=np.int64))
+    newlines = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 10)
+    counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
     if b"\r" in blob:
         blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b" ")
     line_label = np.repeat(np.arange(len(counts)), counts)
@@ -63,6 +60,19 @@ def parse_lines(contents: list[bytes], labels: list[str],
         if bad.any():
             where_line.fail(box_lines[int(np.argmax(bad))], reason)
     return line_label[box_lines], values, counts
+
+
+def _newline_terminated(blob: bytes, ends: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The files joined again with a newline after each non-empty one that lacks it."""
+    arr = np.frombuffer(blob, dtype=np.uint8)
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), ends])[:-1]
+    open_ended = (ends > starts) & (arr[np.maximum(ends - 1, 0)] != 10) if len(arr) else \
+        np.zeros(len(ends), dtype=bool)
+    if not open_ended.any():
+        return blob, ends
+    parts = [blob[a:b] + b"\n" if fix else blob[a:b]
+             for a, b, fix in zip(starts.tolist(), ends.tolist(), open_ended.tolist())]
+    return b"".join(parts), ends + np.cumsum(open_ended)
 
 
 def _uniform_table(blob: bytes, n_lines: int) -> np.ndarray | None:

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats.schema import null_column
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -271,62 +272,95 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
              fmt: str, where: str) -> pd.DataFrame:
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image
-    position, in order). Images without a box become one row with null box columns.
+    position). Rows follow the images' order; an image's boxes keep their order; an image
+    without a box becomes one row with null box columns.
 
     ``images`` has ``image_id, file_name, width, height`` and any image-level extras; ``boxes``
     maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
-    extras) to arrays of the boxes' length.
+    extras) to arrays of the boxes' length. Every column is built by one vectorized take or
+    scatter (no Python object per row; the ``tags`` rows of an image share its list).
+
+    >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
+    ...                        "width": [4, 4], "height": [3, 3]})
+    >>> frame = assemble(images, np.array([1, 1]), {"x": [0.0, 1.0]}, "yolo", "x.zip")
+    >>> frame[["file_name", "x"]].to_dict("list")
+    {'file_name': ['a.jpg', 'b.jpg', 'b.jpg'], 'x': [nan, 0.0, 1.0]}
     """
-    n_images = len(images)
-    has_box = np.zeros(n_images, dtype=bool)
-    has_box[box_image] = True
-    empty = np.flatnonzero(~has_box)
-    image_pos = np.concatenate([box_image, empty]).astype("int64")
-    order = np.argsort(image_pos, kind="stable")
-    image_pos = image_pos[order]
-    n_boxes, n_rows = len(box_image), len(image_pos)
-    out: dict[str, object] = {}
-    take = pd.Index(image_pos)
-    dataset = images["dataset_id"] if "dataset_id" in images else pd.Series(
-        pd.array([pd.NA] * n_images, dtype="string"))
-    out["dataset_id"] = dataset.astype("string").take(take).to_numpy()
-    out["image_id"] = images["image_id"].to_numpy(dtype="int64")[image_pos]
-    out["file_name"] = images["file_name"].astype("string").take(take).array
-    for name in ("width", "height"):
-        out[name] = images[name].astype("Int64").take(take).array
-    for name, dtype in (("category", None), ("category_id", "Int64"), ("x", "float64"),
+    box_image = np.asarray(box_image, dtype=np.int64)
+    image_pos, box_row = _row_layout(box_image, len(images))
+    n_rows = len(image_pos)
+    out: dict[str, object] = {
+        "dataset_id": _take_image_column(images, "dataset_id", "string", image_pos),
+        "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
+    }
+    for name, dtype in (("file_name", "string"), ("width", "Int64"), ("height", "Int64")):
+        out[name] = _take_image_column(images, name, dtype, image_pos)
+    for name, dtype in (("category", "category"), ("category_id", "Int64"), ("x", "float64"),
                         ("y", "float64"), ("w", "float64"), ("h", "float64"),
                         ("score", "float64"), ("difficult", "boolean"), ("truncated", "boolean")):
-        if name not in boxes:
-            if name in ("difficult", "truncated"):
-                continue
-            values = np.full(n_boxes, np.nan) if dtype == "float64" else \
-                pd.array([pd.NA] * n_boxes, dtype="Int64")
-        else:
-            values = boxes[name]
-        out[name] = _pad(values, n_rows, order, n_boxes, dtype)
+        if name in boxes:
+            out[name] = _scatter(boxes[name], dtype, box_row, n_rows)
+        elif name not in ("difficult", "truncated"):
+            out[name] = _scatter(None, dtype, box_row, n_rows)
     for name in ("description", "image_url", "item_id", "item_status"):
         if name in images:
-            out[name] = images[name].astype("string").take(take).array
+            out[name] = _take_image_column(images, name, "string", image_pos)
     if "tags" in images:
-        tags = images["tags"].to_numpy(dtype=object)
-        out["tags"] = tags[image_pos]
-    frame = pd.DataFrame(out)
-    frame["dataset_id"] = frame["dataset_id"].astype("string")
+        out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
+    frame = pd.DataFrame(out, copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
 
-def _pad(values: object, n_rows: int, order: np.ndarray, n_boxes: int, dtype: str | None) -> object:
-    """Box values extended with nulls for the image-only rows, in the frame's row order."""
-    if dtype is None:  # categorical
+def _row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's image position, and each box's row (``max(boxes, 1)`` rows per image)."""
+    counts = np.bincount(box_image, minlength=n_images)
+    per_image = np.maximum(counts, 1)
+    row_start = np.concatenate([[0], np.cumsum(per_image)[:-1]]).astype(np.int64)
+    box_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    image_pos = np.repeat(np.arange(n_images, dtype=np.int64), per_image)
+    in_order = len(box_image) < 2 or bool((box_image[1:] >= box_image[:-1]).all())
+    order = None if in_order else np.argsort(box_image, kind="stable")
+    ordered = box_image if order is None else box_image[order]
+    rows = row_start[ordered] + np.arange(len(box_image), dtype=np.int64) - box_start[ordered]
+    if order is None:
+        return image_pos, rows
+    box_row = np.empty_like(rows)
+    box_row[order] = rows
+    return image_pos, box_row
+
+
+def _take_image_column(images: pd.DataFrame, name: str, dtype: str, image_pos: np.ndarray) -> object:
+    """An image column repeated onto the rows (Arrow take for strings, numpy for the rest)."""
+    if name not in images:
+        return null_column(dtype, len(image_pos))
+    column = images[name]
+    if dtype == "Int64":
+        return column.astype("Int64").array.take(image_pos)
+    strings = pa.array(column.astype("string").array)
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    return pd.arrays.ArrowStringArray(strings.take(pa.array(image_pos)))
+
+
+def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:
+    """Box values placed on their rows, nulls on the image-only rows (``values=None``: all null)."""
+    if values is None:
+        return null_column(dtype, n_rows)
+    if dtype == "category":
         cat = values if isinstance(values, pd.Categorical) else pd.Categorical(values)
-        codes = np.concatenate([cat.codes, np.full(n_rows - n_boxes, -1, dtype=cat.codes.dtype)])
-        return pd.Categorical.from_codes(codes[order], categories=cat.categories)
+        codes = np.full(n_rows, -1, dtype=cat.codes.dtype)
+        codes[box_row] = cat.codes
+        return pd.Categorical.from_codes(codes, dtype=cat.dtype)
     if dtype == "float64":
-        arr = np.concatenate([np.asarray(values, dtype="float64"), np.full(n_rows - n_boxes, np.nan)])
-        return arr[order]
+        out = np.full(n_rows, np.nan)
+        out[box_row] = np.asarray(values, dtype="float64")
+        return out
+    data = np.zeros(n_rows, dtype=bool if dtype == "boolean" else np.int64)
+    mask = np.ones(n_rows, dtype=bool)
     arr = pd.array(values, dtype=dtype)
-    padded = pd.concat([pd.Series(arr), pd.Series(pd.array([pd.NA] * (n_rows - n_boxes),
-                                                            dtype=dtype))], ignore_index=True)
-    return padded.take(order).array
+    data[box_row] = arr.to_numpy(dtype=data.dtype, na_value=0)
+    mask[box_row] = arr.isna()
+    if dtype == "boolean":
+        return pd.arrays.BooleanArray(data, mask)
+    return pd.arrays.IntegerArray(data, mask)

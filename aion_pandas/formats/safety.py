@@ -44,10 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+import pyarrow.compute as pc
 from lxml import etree
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._zipread import Entry, ZipStructureError, central_directory, data_start
+from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -96,57 +98,112 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
 class SafeArchive:
     """A checked zip (or folder) whose members are read in memory. ``names``: the file members."""
 
-    def __init__(self, where: str, entries: dict[str, Entry] | None = None,
-                 buffer: memoryview | None = None, files: dict[str, Path] | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
-        self.where, self._entries, self._buffer = where, entries or {}, buffer
+    def __init__(self, where: str, directory: Directory | None = None,
+                 rows: dict[str, int] | None = None, buffer: memoryview | None = None,
+                 files: dict[str, Path] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
-        self.names: list[str] = sorted(self._entries or self._files)
+        self._starts: np.ndarray | None = None
+        self.names: list[str] = sorted(self._rows or self._files)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries or name in self._files
+        return name in self._rows or name in self._files
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
-        return self._entries[name].file_size if self._entries else self._files[name].stat().st_size
+        if self._files:
+            return self._files[name].stat().st_size
+        return int(self._dir.file_size[self._rows[name]])  # type: ignore[union-attr]
 
     def read(self, name: str) -> bytes:
         """The bytes of one member (checked against its declared size and CRC)."""
-        if self._files:
-            return self._files[name].read_bytes()
-        entry = self._entries[name]
-        data = self._inflate(name, entry)
-        if len(data) != entry.file_size:
-            raise FormatError(f"the member inflates to more or less than the {entry.file_size:,} "
-                              "bytes its header declares", path=self.where, member=name)
-        if zlib.crc32(data) != entry.crc:
-            raise FormatError("the member is corrupt (CRC mismatch)", path=self.where, member=name)
-        return data
+        return next(self.read_many([name]))
 
     def read_many(self, names: list[str]) -> Iterator[bytes]:
-        """The bytes of many members, in order (the batch path of the readers)."""
-        for name in names:
-            yield self.read(name)
-
-    def _inflate(self, name: str, entry: Entry) -> bytes:
+        """The bytes of many members, in order (the batch path of the readers), each checked
+        against its declared size and CRC."""
+        if self._files:
+            for name in names:
+                yield self._files[name].read_bytes()
+            return
+        rows = np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+        d = self._dir
+        begins = self._data_starts(names, rows).tolist()
         buf = self._buffer
+        for name, row, begin, packed, size, method, crc in zip(
+                names, rows.tolist(), begins, d.compress_size[rows].tolist(),
+                d.file_size[rows].tolist(), d.method[rows].tolist(), d.crc[rows].tolist()):
+            raw = buf[begin:begin + packed]  # type: ignore[index]
+            data = bytes(raw) if method == 0 and packed == size else \
+                self._inflate(name, raw, method, size)
+            if len(data) != size:
+                raise FormatError(f"the member inflates to more or less than the {size:,} "
+                                  "bytes its header declares", path=self.where, member=name)
+            if zlib.crc32(data) != crc:
+                raise FormatError("the member is corrupt (CRC mismatch)", path=self.where,
+                                  member=name)
+            yield data
+
+    def read_joined(self, names: list[str]) -> tuple[bytes, np.ndarray]:
+        """Many members as one bytes object, and where each ends in it (checked like
+        :meth:`read_many`); stored members are sliced straight out of the archive."""
+        ends = np.zeros(len(names), dtype=np.int64)
+        parts = []
+        if self._dir is not None and not self._files:
+            rows = np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+            if len(rows) and (self._dir.method[rows] == 0).all():
+                return self._joined_stored(names, rows)
+        for i, data in enumerate(self.read_many(names)):
+            parts.append(data)
+            ends[i] = len(data)
+        np.cumsum(ends, out=ends)
+        return b"".join(parts), ends
+
+    def _joined_stored(self, names: list[str], rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+        d = self._dir
+        size = d.file_size[rows]
+        wrong = np.flatnonzero(d.compress_size[rows] != size)
+        if len(wrong):
+            i = int(wrong[0])
+            raise FormatError(f"the member inflates to more or less than the {int(size[i]):,} "
+                              "bytes its header declares", path=self.where, member=names[i])
+        begins = self._data_starts(names, rows)
+        source = self._buffer.obj  # type: ignore[union-attr]  # bytes or mmap: slices are bytes
+        parts = [source[b:e] for b, e in zip(begins.tolist(), (begins + size).tolist())]
+        crcs = np.fromiter(map(zlib.crc32, parts), dtype=np.int64, count=len(parts))
+        bad = np.flatnonzero(crcs != d.crc[rows])
+        if len(bad):
+            raise FormatError("the member is corrupt (CRC mismatch)", path=self.where,
+                              member=names[int(bad[0])])
+        return b"".join(parts), np.cumsum(size)
+
+    def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
+        """Where the members' bytes begin, checked to lie inside the archive's data."""
+        if self._starts is None:
+            self._starts = data_starts(self._buffer, self._dir.header_offset)  # type: ignore[arg-type,union-attr]
+        begins = self._starts[rows]
+        packed = self._dir.compress_size[rows]  # type: ignore[union-attr]
+        bad = np.flatnonzero((begins < 0) | (begins + packed > len(self._buffer)))  # type: ignore[arg-type]
+        if len(bad):
+            i = int(bad[0])
+            reason = "the member's local header is missing" if begins[i] < 0 else \
+                "the member's data runs past the end of the archive"
+            raise FormatError(reason, path=self.where, member=names[i])
+        return begins
+
+    def _inflate(self, name: str, raw: memoryview, method: int, size: int) -> bytes:
+        limit = size + 1
         try:
-            begin = data_start(buf, entry)  # type: ignore[arg-type]
-        except ZipStructureError as exc:
-            raise FormatError(str(exc), path=self.where, member=name) from None
-        raw = buf[begin:begin + entry.compress_size]  # type: ignore[index]
-        limit = entry.file_size + 1
-        try:
-            if entry.method == 0:
+            if method == 0:
                 return bytes(raw[:limit])
-            if entry.method == 8:
+            if method == 8:
                 return zlib.decompressobj(-15).decompress(raw, limit)
-            if entry.method == 12:
+            if method == 12:
                 return bz2.BZ2Decompressor().decompress(raw, limit)
         except (zlib.error, OSError, ValueError) as exc:
             raise FormatError(f"the member is corrupt ({exc})", path=self.where,
                               member=name) from None
-        raise FormatError(f"compression method {entry.method} is not supported (use deflate)",
+        raise FormatError(f"compression method {method} is not supported (use deflate)",
                           path=self.where, member=name)
 
     def close(self) -> None:
@@ -203,52 +260,72 @@ def open_archive(source: Source, *, where: str | None = None,
         raw = bytes(raw)
     buffer = memoryview(raw)
     try:
-        entries = central_directory(buffer)
-        checked = _check_entries(entries, where, limits)
+        directory = central_directory(buffer)
+        rows = _check_directory(directory, where, limits)
     except (ZipStructureError, struct.error) as exc:
         buffer.release()
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
     except FormatError:
         buffer.release()
         raise
-    return SafeArchive(where, entries=checked, buffer=buffer, limits=limits)
+    return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
-def _check_entries(entries: list[Entry], where: str, limits: Limits) -> dict[str, Entry]:
-    if len(entries) > limits.max_members:
-        raise FormatError(f"the archive holds {len(entries):,} members, more than the limit of "
+# a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are
+_SUSPECT = r"^/|//|\\|:|\x00|(^|/)\.\.?(/|$)|^$"
+
+
+def _check_directory(d: Directory, where: str, limits: Limits) -> dict[str, int]:
+    """Check every record at once; return the file members' safe names -> their rows."""
+    if len(d) > limits.max_members:
+        raise FormatError(f"the archive holds {len(d):,} members, more than the limit of "
                           f"{limits.max_members:,}", path=where)
-    checked: dict[str, Entry] = {}
-    total = packed = 0
-    floor, ratio, most = limits.ratio_floor_bytes, limits.max_ratio, limits.max_member_bytes
-    for entry in entries:
-        name = safe_member_name(entry.name, where=where)
-        if entry.create_system == 3 and stat.S_ISLNK(entry.external_attr >> 16):
-            raise FormatError("the member is a symbolic link", path=where, member=entry.name)
-        if entry.flags & 0x1:
-            raise FormatError("the member is encrypted", path=where, member=entry.name)
-        if name.endswith("/") or name == ".":
-            continue
-        if name in checked:
-            raise FormatError("two members have this name", path=where, member=entry.name)
-        size = entry.file_size
-        if size > most:
-            raise FormatError(f"the member is {size:,} bytes uncompressed, more than the limit "
-                              f"of {most:,}", path=where, member=name)
-        if size > floor and size > ratio * max(entry.compress_size, 1):
-            raise FormatError(f"the member's compression ratio "
-                              f"{size / max(entry.compress_size, 1):,.0f}:1 passes the limit of "
-                              f"{ratio:,.0f}:1 (a zip bomb?)", path=where, member=name)
-        total += size
-        packed += entry.compress_size
-        checked[name] = entry
+    names = d.names
+    suspects = np.flatnonzero(pc.match_substring_regex(d.name_array, _SUSPECT)
+                              .to_numpy(zero_copy_only=False))
+    if len(suspects):
+        names = list(names)
+        for i in suspects.tolist():
+            names[i] = safe_member_name(names[i], where=where)
+    link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
+    _refuse_first(link, d, where, "the member is a symbolic link")
+    _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")
+    keep = np.fromiter((not (n.endswith("/") or n == ".") for n in names), dtype=bool,
+                       count=len(names))
+    rows = np.flatnonzero(keep)
+    index = {names[i]: i for i in rows.tolist()}
+    if len(index) != len(rows):
+        seen: set[str] = set()
+        for i in rows.tolist():
+            if names[i] in seen:
+                raise FormatError("two members have this name", path=where, member=d.names[i])
+            seen.add(names[i])
+    size, packed = d.file_size[rows], d.compress_size[rows]
+    most, floor, ratio = limits.max_member_bytes, limits.ratio_floor_bytes, limits.max_ratio
+    big = np.flatnonzero(size > most)
+    if len(big):
+        i = int(big[0])
+        raise FormatError(f"the member is {int(size[i]):,} bytes uncompressed, more than the "
+                          f"limit of {most:,}", path=where, member=names[rows[i]])
+    bomb = np.flatnonzero((size > floor) & (size > ratio * np.maximum(packed, 1)))
+    if len(bomb):
+        i = int(bomb[0])
+        raise FormatError(f"the member's compression ratio "
+                          f"{int(size[i]) / max(int(packed[i]), 1):,.0f}:1 passes the limit of "
+                          f"{ratio:,.0f}:1 (a zip bomb?)", path=where, member=names[rows[i]])
+    total, packed_total = int(size.sum()), int(packed.sum())
     if total > limits.max_total_bytes:
         raise FormatError(f"the archive is {total:,} bytes uncompressed, more than the limit of "
                           f"{limits.max_total_bytes:,}", path=where)
-    if total > floor and total > ratio * max(packed, 1):
-        raise FormatError(f"the archive's compression ratio {total / max(packed, 1):,.0f}:1 passes "
-                          f"the limit of {ratio:,.0f}:1 (a zip bomb?)", path=where)
-    return checked
+    if total > floor and total > ratio * max(packed_total, 1):
+        raise FormatError(f"the archive's compression ratio {total / max(packed_total, 1):,.0f}:1 "
+                          f"passes the limit of {ratio:,.0f}:1 (a zip bomb?)", path=where)
+    return index
+
+
+def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> None:
+    if bad.any():
+        raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:

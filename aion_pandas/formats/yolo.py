@@ -75,8 +75,9 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     labels = _label_members(archive)
     names = list(class_names) if class_names is not None else _class_names(archive)
     images = _images(archive, labels)
-    contents = list(archive.read_many(labels))
-    box_label, values, counts = parse_lines(contents, labels, where)
+    blob, ends = archive.read_joined(labels)
+    box_label, values, counts = parse_lines(blob, ends, labels, where)
+    del blob
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
@@ -235,7 +236,12 @@ def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:
     members = [("data.yaml", _data_yaml(names)),
                ("classes.txt", "".join(n.replace("\n", " ") + "\n" for n in names)),
                (MANIFEST_NAME, write_manifest(table.images, label_files))]
-    write_zip(dest, chain(members, zip(label_files.tolist(), vt.views(texts))))
+    write_zip(dest, chain(members, zip(label_files.tolist(), vt.views(texts))),
+              stored=_is_label_file)
+
+
+def _is_label_file(name: str) -> bool:
+    return name.startswith("labels/")
 
 
 def _class_index(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
