@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,18 +31,20 @@ _END = struct.Struct("<IHHHHIIH")
 _LIMIT = 0xFFFFFFFF - (1 << 24)
 
 
-def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | bytes | memoryview]]
-              ) -> None:
-    """Write ``(name, data)`` members (str data is UTF-8 encoded) as a deflated zip to ``dest``.
+def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | bytes | memoryview]],
+              *, stored: Callable[[str], bool] | None = None) -> None:
+    """Write ``(name, data)`` members (str data is UTF-8 encoded) as a zip to ``dest``: deflated,
+    except the members ``stored(name)`` says to store as they are.
 
     Members are consumed one by one (a generator keeps memory flat). Raises :class:`FormatError`
     when the archive would pass 4 GiB.
     """
     with open_dest(dest) as out:  # a path is written to a temporary name, then renamed
-        _write(out, members)
+        _write(out, members, stored or (lambda name: False))
 
 
-def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]]) -> None:
+def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],
+           stored: Callable[[str], bool]) -> None:
     central: list[bytes] = []
     chunk: list[bytes] = []
     offset = size = 0
@@ -51,15 +53,17 @@ def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]])
             data = data.encode("utf-8")
         raw_name = name.encode("utf-8")
         flags = 0 if raw_name.isascii() else 0x800
-        packed = zlib.compress(data, LEVEL, -15)
+        method = 0 if stored(name) else 8
+        packed = data if method == 0 else zlib.compress(data, LEVEL, -15)
         crc = zlib.crc32(data)
-        local = _LOCAL.pack(0x04034B50, 20, flags, 8, _DOS_TIME, _DOS_DATE, crc, len(packed),
+        local = _LOCAL.pack(0x04034B50, 20, flags, method, _DOS_TIME, _DOS_DATE, crc, len(packed),
                             len(data), len(raw_name), 0)
         if offset > _LIMIT or len(data) > _LIMIT:
             raise FormatError("the archive would pass 4 GiB; export fewer images per file",
                               member=name)
         chunk += (local, raw_name, packed)
-        central.append(_CENTRAL.pack(0x02014B50, (3 << 8) | 20, 20, flags, 8, _DOS_TIME, _DOS_DATE,
+        central.append(_CENTRAL.pack(0x02014B50, (3 << 8) | 20, 20, flags, method, _DOS_TIME,
+                                     _DOS_DATE,
                                      crc, len(packed), len(data), len(raw_name), 0, 0, 0, 0,
                                      0o100644 << 16, offset) + raw_name)
         offset += len(local) + len(raw_name) + len(packed)
