@@ -39,7 +39,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "category": pa.string(), "object": pa.string(), "boolean": pa.bool_(),
 }
 _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-                 pa.bool_(): pd.BooleanDtype(), pa.float64(): None}
+                 pa.bool_(): pd.BooleanDtype()}
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -68,7 +68,7 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
     table = _read_table(buffer, delimiter, where, typed=True)
-    frame = _to_frame(table)
+    frame = _to_frame(table, where)
     frame.index = pd.RangeIndex(2, 2 + len(frame))  # line numbers (the header is line 1)
     frame = validate_frame(frame, where=where, row_word="line")
     frame.index = pd.RangeIndex(len(frame))
@@ -200,51 +200,89 @@ def _line_of(message: str) -> int | None:
     return None
 
 
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    special = {"category": _categorical, "tags": _parse_tags}
-    plain = table.drop_columns([c for c in special if c in table.column_names])
-    ints = [name for name, t in zip(plain.column_names, plain.schema.types)
-            if pa.types.is_integer(t) and name != "image_id"]
-    plain = plain.drop_columns(ints)
-
-    def mapper(t: pa.DataType) -> Any:
-        return _PANDAS_TYPES.get(t) if not pa.types.is_null(t) else pd.StringDtype("pyarrow")
-
-    frame = plain.to_pandas(types_mapper=mapper, self_destruct=False)
-    for name in ints:  # nullable ints straight from Arrow's values and validity
-        column = table.column(name).combine_chunks()
-        frame[name] = pd.arrays.IntegerArray(
-            pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
-            column.is_null().to_numpy(zero_copy_only=False))
-    for name, build in special.items():
-        if name in table.column_names:
-            frame[name] = build(table.column(name))
-    if "category" in frame.columns:
-        frame["category"] = _ordered(frame)
-    return frame[table.column_names]
+def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
+    """One pandas array per column straight from Arrow's buffers, put together without a copy (no
+    2-D block of the floats, no copy of an array set into a frame)."""
+    names = table.column_names
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)
+    arrays: dict[str, Any] = {name: _convert(name, column) for name, column in zip(names, table.columns)}
+    rest = [name for name in names if arrays[name] is None]
+    if rest:  # anything else (timestamps, an image_id with gaps, ...) as Arrow converts it
+        other = table.select(rest).to_pandas(types_mapper=_pandas_type, self_destruct=False)
+        arrays.update({name: other[name] for name in rest})
+    if "category" in arrays:
+        arrays["category"] = _categorical(table.column("category"), arrays.get("category_id"))
+    return pd.DataFrame(arrays, copy=False)
 
 
-def _ordered(frame: pd.DataFrame) -> pd.Series:
-    """Categories ordered as the other readers order them: by class id when the file has ids, else
-    by name."""
-    column = frame["category"]
-    cats = list(column.cat.categories)
+def _convert(name: str, column: pa.ChunkedArray) -> Any:
+    """The pandas array of a column, or None to leave it to Arrow's own conversion."""
+    kind = column.type
+    if name == "category":
+        return column  # built once the class ids are known
+    if name == "tags":
+        return _parse_tags(column)
+    if pa.types.is_float64(kind):
+        return column.to_numpy()  # nulls are NaN
+    if pa.types.is_integer(kind):
+        if name != "image_id":
+            return _nullable_int(column)
+        return column.to_numpy() if pa.types.is_int64(kind) and not column.null_count else None
+    dtype = _pandas_type(kind)
+    return dtype.__from_arrow__(column) if dtype is not None else None
+
+
+def _pandas_type(kind: pa.DataType) -> Any:
+    return pd.StringDtype("pyarrow") if pa.types.is_null(kind) else _PANDAS_TYPES.get(kind)
+
+
+def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
+    """Nullable ints from Arrow's values and validity."""
+    values = pc.fill_null(column, 0) if column.null_count else column
+    return pd.arrays.IntegerArray(values.to_numpy().astype(np.int64, copy=False),
+                                  column.is_null().to_numpy())
+
+
+def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
+    """The categorical, its categories ordered as the other readers order them: by class id when
+    the file has ids (the id of a name's first row that has one), else by name."""
+    encoded = column.combine_chunks() if pa.types.is_dictionary(column.type) else \
+        pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64, copy=False)
+    cats = encoded.dictionary.cast(pa.string()).to_pylist()
     ids = np.full(len(cats), np.inf)
-    if "category_id" in frame.columns and len(cats):
-        codes = column.cat.codes.to_numpy()
-        class_ids = frame["category_id"].to_numpy(dtype="float64", na_value=np.nan)
-        known = (codes >= 0) & ~np.isnan(class_ids)
-        first_codes, first = np.unique(codes[known], return_index=True)
-        ids[first_codes] = class_ids[known][first]
-    order = [cats[i] for i in sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))]
-    return column.cat.reorder_categories(order) if order != cats else column
+    if class_ids is not None and len(cats):
+        try:
+            numeric = pd.Series(class_ids, copy=False).to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError):  # not numbers: validate_frame names the line
+            numeric = None
+        if numeric is not None:
+            _first_class_ids(codes, numeric, ids)
+    order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
+    if order != list(range(len(cats))):
+        new_code = np.empty(len(cats) + 1, dtype=np.int64)
+        new_code[order] = np.arange(len(cats))
+        new_code[-1] = -1  # a code of -1 (no box) stays -1
+        codes = new_code[codes]
+    return categorical(codes, [cats[i] for i in order])
 
 
-def _categorical(chunked: pa.ChunkedArray) -> pd.Categorical:
-    encoded = chunked.combine_chunks() if pa.types.is_dictionary(chunked.type) else \
-        pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return categorical(codes, encoded.dictionary.cast(pa.string()).to_pylist())
+def _first_class_ids(codes: np.ndarray, class_ids: np.ndarray, ids: np.ndarray) -> None:
+    """Fill ``ids[code]`` with the class id of the code's first row that has one. Looked for in
+    blocks of rows: every name usually shows up in the first block."""
+    pending = np.ones(len(ids), dtype=bool)
+    step = 1 << 16
+    for start in range(0, len(codes), step):
+        block, values = codes[start:start + step], class_ids[start:start + step]
+        known = (block >= 0) & ~np.isnan(values)
+        found, first = np.unique(block[known], return_index=True)
+        new = pending[found]
+        ids[found[new]] = values[known][first[new]]
+        pending[found] = False
+        if not pending.any():
+            break
 
 
 def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:

@@ -102,11 +102,22 @@ def test_no_timestamps_by_default(sample_frame):
     ("1,a.jpg,4,3,,,0,1,2,2\n", "'category' line 2: a box without a category"),
     ("1,a.jpg,4.5,3,cat,5,0,1,2,2\n", "'width' line 2: cannot read"),
     ("1,a.jpg,4,3,cat,5,0,1,2,2,9\n", "malformed CSV"),
+    ("1,a.jpg,4,3,cat,zz,0,1,2,2\n", "'category_id' line 2: cannot read 'zz'"),
 ])
 def test_bad_rows_name_column_and_line(body, words):
     with pytest.raises(FormatError) as info:
         read_csv((HEADER + "\n" + body).encode())
     assert words in str(info.value) and str(info.value).startswith("<bytes>: ")
+
+
+@pytest.mark.parametrize("text, column", [
+    ("image_id,file_name,x,x\n1,a.jpg,1,2\n", "x"), ("image_id,image_id,file_name\n1,2,a.jpg\n", "image_id"),
+    ("image_id,file_name,category,category\n1,a.jpg,cat,dog\n", "category"),
+])
+def test_a_column_named_twice_is_refused(text, column):
+    with pytest.raises(FormatError) as info:
+        read_csv(text.encode())
+    assert str(info.value) == f"<bytes> line 1: the header names the column {column!r} more than once"
 
 
 def test_bad_tags_and_empty_file():
