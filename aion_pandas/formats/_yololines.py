@@ -1,7 +1,7 @@
 """Parse every YOLO label line of an archive at once (vectorized, with member/line errors).
 
 >>> box_label, values, counts = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
->>> box_label.tolist(), values[0].tolist()[:5], counts.tolist()
+>>> box_label.tolist(), values[:5, 0].tolist(), counts.tolist()
 ([0], [0.0, 0.5, 0.5, 0.2, 0.4], [1, 0])
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from aion_pandas.errors import FormatError
 def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
-    it): each box's label position, and an (N, 6) array ``class, cx, cy, w, h, score`` (score
-    NaN when absent), and the lines per label file.
+    it): each box's label position, a (6, N) array whose rows are ``class, cx, cy, w, h, score``
+    (score NaN when absent), and the lines per label file.
 
     Fast path: every line has the same 5 or 6 single-space-separated fields (what writers
     write): pyarrow's CSV parser reads the whole text at once. Anything else (blank lines,
@@ -34,12 +34,11 @@ def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
-    values = _uniform_table(blob, int(counts.sum()))
-    if values is not None:
-        box_lines = np.arange(len(values))
-        scored = np.full(len(values), values.shape[1] == 6)
-        values = np.column_stack([values, np.full(len(values), np.nan)])[:, :6] \
-            if values.shape[1] == 5 else values
+    uniform = _uniform_table(blob, int(counts.sum()))
+    if uniform is not None:
+        values, with_score = uniform
+        box_lines = np.arange(values.shape[1])
+        scored = np.full(values.shape[1], with_score)
     else:
         try:
             text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
@@ -50,11 +49,11 @@ def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
                                               where_line)
         values, scored = _values(numbers, nfields)
     problems = [
-        (np.isnan(values[:, 0:5]).any(axis=1) | (np.isnan(values[:, 5]) & scored),
+        (np.isnan(values[0:5]).any(axis=0) | (np.isnan(values[5]) & scored),
          "a field is not a number"),
-        ((values[:, 0] < 0) | (values[:, 0] != np.floor(values[:, 0])),
+        ((values[0] < 0) | (values[0] != np.floor(values[0])),
          "the class must be a whole number >= 0"),
-        ((values[:, 3] < 0) | (values[:, 4] < 0), "negative box size"),
+        ((values[3] < 0) | (values[4] < 0), "negative box size"),
     ]
     for bad, reason in problems:
         if bad.any():
@@ -75,8 +74,9 @@ def _newline_terminated(blob: bytes, ends: np.ndarray) -> tuple[bytes, np.ndarra
     return b"".join(parts), ends + np.cumsum(open_ended)
 
 
-def _uniform_table(blob: bytes, n_lines: int) -> np.ndarray | None:
-    """The lines as an (N, 5 or 6) array when they all have that many single-spaced numbers."""
+def _uniform_table(blob: bytes, n_lines: int) -> tuple[np.ndarray, bool] | None:
+    """The lines as a (6, N) array when they all have 5 (no score: NaN) or all 6 single-spaced
+    numbers, and whether they have the score; ``None`` otherwise."""
     first = blob[:blob.find(b"\n")].split(b" ") if n_lines else []
     if len(first) not in (5, 6):
         return None
@@ -92,7 +92,13 @@ def _uniform_table(blob: bytes, n_lines: int) -> np.ndarray | None:
         return None
     if table.num_rows != n_lines or any(table.column(n).null_count for n in names):
         return None
-    return np.column_stack([table.column(n).to_numpy() for n in names])
+    values = np.full((6, n_lines), np.nan)
+    for j, name in enumerate(names):
+        at = 0
+        for chunk in table.column(name).chunks:  # one copy, chunk by chunk, into the row
+            values[j, at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+    return values, len(names) == 6
 
 
 def _tokens(lines: pa.Array, where_line: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,17 +122,17 @@ def _tokens(lines: pa.Array, where_line: _Lines) -> tuple[np.ndarray, np.ndarray
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 6) ``class, cx, cy, w, h, score`` from the flat numbers, and which lines had a score."""
+    """(6, N) ``class, cx, cy, w, h, score`` from the flat numbers, and which lines had a score."""
     starts = np.concatenate([[0], np.cumsum(nfields)])[:-1]
-    values = np.full((len(starts), 6), np.nan)
-    values[:, 0] = numbers[starts]
+    values = np.full((6, len(starts)), np.nan)
+    values[0] = numbers[starts]
     plain = nfields <= 6
     for j in range(1, 5):
-        values[plain, j] = numbers[starts[plain] + j]
+        values[j, plain] = numbers[starts[plain] + j]
     scored = nfields == 6
-    values[scored, 5] = numbers[starts[scored] + 5]
+    values[5, scored] = numbers[starts[scored] + 5]
     if (~plain).any():
-        values[~plain, 1:5] = _polygon_boxes(numbers, starts[~plain], nfields[~plain])
+        values[1:5, ~plain] = _polygon_boxes(numbers, starts[~plain], nfields[~plain]).T
     return values, scored
 
 

@@ -36,6 +36,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
@@ -203,21 +204,29 @@ def _typed_manifest(data: bytes) -> pd.DataFrame | None:
         out["file_name"] = pd.array([pd.NA] * len(out), dtype="string")
     if "tags" in table.column_names:
         try:
-            out["tags"] = _tags_column(table.column("tags").to_pylist(), "?")
+            out["tags"] = _tags_column(table.column("tags"), "?")
         except FormatError:
             return None
     return out
 
 
-def _tags_column(values: list[object], where: str) -> list[list[str]]:
-    cache: dict[object, list[str]] = {}
-    tags = []
-    for row, value in enumerate(values):
-        parsed = cache.get(value)
+def _tags_column(values: object, where: str) -> np.ndarray:
+    """Each row's tags as a list of str (a fresh list per row), parsing each distinct JSON text
+    once; ``values``: the column's texts (nulls are no tags)."""
+    texts = pa.chunked_array([pa.array(values, type=pa.string())]) \
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+    encoded = pc.dictionary_encode(texts).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    uniques[-1] = []
+    for k, value in enumerate(encoded.dictionary.to_pylist()):
+        parsed = _parse_tags(value)
         if parsed is None:
-            parsed = cache[value] = _parse_tags(value, row, where)
-        tags.append(list(parsed) if parsed else [])
-    return tags
+            row = int(np.argmax(codes == k))
+            raise FormatError(f"line {row + 2}: tags must be a JSON array, got {value[:60]!r}",
+                              path=where, member=MANIFEST_NAME)
+        uniques[k] = parsed
+    return np.fromiter(map(list.copy, uniques[codes]), dtype=object, count=len(codes))
 
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
@@ -229,26 +238,26 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     >>> manifest_positions(m, ["labels/b.txt"], where="x.zip", kind="label").tolist()
     [0, -1]
     """
-    listed = pd.Index(manifest["label_file"].astype(object))
-    unlisted = listed.get_indexer(pd.Index(members, dtype=object)) < 0
+    listed = pa.array(manifest["label_file"].astype("string").array)
+    listed = listed.combine_chunks() if isinstance(listed, pa.ChunkedArray) else listed
+    present = pa.array(members, type=listed.type)
+    unlisted = pc.is_null(pc.index_in(present, value_set=listed)).to_numpy(zero_copy_only=False)
     if unlisted.any():
         raise FormatError(f"{int(unlisted.sum()):,} {kind} files are not in manifest.csv, e.g. "
                           f"{members[int(np.argmax(unlisted))]!r}", path=where, member=MANIFEST_NAME)
-    return pd.Index(members, dtype=object).get_indexer(listed).astype("int64")
+    return pc.index_in(listed, value_set=present).fill_null(-1).to_numpy(
+        zero_copy_only=False).astype("int64")
 
 
-def _parse_tags(value: object, row: int, where: str) -> list[str]:
-    if not isinstance(value, str) or value == "":
+def _parse_tags(value: str) -> list[str] | None:
+    """A JSON array's items as str (``""`` is no tags); ``None`` if the text is no JSON array."""
+    if value == "":
         return []
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, list):
-        raise FormatError(f"line {row + 2}: tags must be a JSON array, got {value[:60]!r}",
-                          path=where, member=MANIFEST_NAME)
-    return [str(v) for v in parsed]
-
+        return None
+    return [str(v) for v in parsed] if isinstance(parsed, list) else None
 
 
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")

@@ -91,18 +91,18 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
                       f"{len(np.unique(box_image[unsized])):,} images have no image size (no "
                       "manifest.csv and no image in the archive): their x, y, w, h are NaN",
                       MissingImageSizeWarning, stacklevel=3)
-    pixels = from_cxcywh_norm(values[:, 1:5], width, height)
-    classes = values[:, 0].astype("int64")
+    pixels = from_cxcywh_norm(values[1:5].T, width, height)
+    classes = values[0].astype("int64")
     category = _categories(classes, names, where)
-    boxes = {"category": category, "category_id": pd.array(classes, dtype="Int64"),
+    boxes = {"category": category, "category_id": classes,
              "x": pixels[:, 0], "y": pixels[:, 1], "w": pixels[:, 2], "h": pixels[:, 3],
-             "score": values[:, 5]}
+             "score": values[5]}
     return assemble(images.drop(columns="label_pos"), box_image, boxes, "yolo", where)
 
 
 def _label_members(archive: SafeArchive) -> list[str]:
-    txt = [n for n in archive.names if n.lower().endswith(".txt")]
-    labels = [n for n in txt if "labels" in n.split("/")[:-1]]
+    txt = [n for n in archive.names if n[-4:].lower() == ".txt"]
+    labels = [n for n in txt if n.startswith("labels/") or "/labels/" in n]
     if labels:
         return labels
     image_stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}
@@ -110,20 +110,23 @@ def _label_members(archive: SafeArchive) -> list[str]:
 
 
 def _class_names(archive: SafeArchive) -> list[str] | None:
-    yamls = sorted((n for n in archive.names if n.rsplit("/", 1)[-1] in _YAML_NAMES),
-                   key=lambda n: (n.count("/"), n))
-    for name in yamls:
-        found = _yaml_names(archive, name)
-        if found is not None:
-            return found
-    for name in sorted(archive.names, key=lambda n: (n.count("/"), n)):
-        if name.rsplit("/", 1)[-1] in ("classes.txt", "obj.names"):
+    by_depth = sorted((n for n in archive.names if n.endswith(_YAML_NAMES + _LIST_NAMES)
+                       and n.rsplit("/", 1)[-1] in _YAML_NAMES + _LIST_NAMES),
+                      key=lambda n: (n.count("/"), n))
+    for name in by_depth:
+        if name.rsplit("/", 1)[-1] in _YAML_NAMES:
+            found = _yaml_names(archive, name)
+            if found is not None:
+                return found
+    for name in by_depth:
+        if name.rsplit("/", 1)[-1] in _LIST_NAMES:
             text = _text(archive, name)
             return [line.strip() for line in text.splitlines() if line.strip()]
     return None
 
 
 _YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+_LIST_NAMES = ("classes.txt", "obj.names")
 
 
 def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
