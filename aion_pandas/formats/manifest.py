@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -298,27 +299,35 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     box_image = np.asarray(box_image, dtype=np.int64)
     image_pos, box_row = _row_layout(box_image, len(images))
     n_rows = len(image_pos)
-    out: dict[str, object] = {
-        "dataset_id": _take_image_column(images, "dataset_id", "string", image_pos),
-        "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
-    }
-    for name, dtype in (("file_name", "string"), ("width", "Int64"), ("height", "Int64")):
-        out[name] = _take_image_column(images, name, dtype, image_pos)
-    for name, dtype in (("category", "category"), ("category_id", "Int64"), ("x", "float64"),
-                        ("y", "float64"), ("w", "float64"), ("h", "float64"),
-                        ("score", "float64"), ("difficult", "boolean"), ("truncated", "boolean")):
-        if name in boxes:
-            out[name] = _scatter(boxes[name], dtype, box_row, n_rows)
-        elif name not in ("difficult", "truncated"):
-            out[name] = _scatter(None, dtype, box_row, n_rows)
-    for name in ("description", "image_url", "item_id", "item_status"):
-        if name in images:
-            out[name] = _take_image_column(images, name, "string", image_pos)
-    if "tags" in images:
-        out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
-    frame = pd.DataFrame(out, copy=False)
+    strings = [name for name in ("dataset_id", "file_name", "description", "image_url", "item_id",
+                                 "item_status") if name in images or name in _ALWAYS]
+    with ThreadPoolExecutor(2) as pool:  # Arrow's take runs without the GIL: two at a time
+        taken = {name: pool.submit(_take_strings, _arrow_strings(images, name, len(images)),
+                                   image_pos) for name in strings}
+        out: dict[str, object] = {
+            "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
+            "width": _take_image_column(images, "width", "Int64", image_pos),
+            "height": _take_image_column(images, "height", "Int64", image_pos),
+        }
+        for name, dtype in (("category", "category"), ("category_id", "Int64"),
+                            ("x", "float64"), ("y", "float64"), ("w", "float64"),
+                            ("h", "float64"), ("score", "float64"), ("difficult", "boolean"),
+                            ("truncated", "boolean")):
+            if name in boxes or name in _ALWAYS:
+                out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
+        if "tags" in images:
+            out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
+        out.update((name, future.result()) for name, future in taken.items())
+    order = [name for name in _ORDER if name in out]
+    frame = pd.DataFrame({name: out[name] for name in order}, copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
+
+
+_ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
+_ORDER = ("dataset_id", "image_id", "file_name", "width", "height", "category", "category_id", "x",
+          "y", "w", "h", "score", "difficult", "truncated", "description", "image_url", "item_id",
+          "item_status", "tags")
 
 
 def _row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
@@ -340,15 +349,22 @@ def _row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nd
 
 
 def _take_image_column(images: pd.DataFrame, name: str, dtype: str, image_pos: np.ndarray) -> object:
-    """An image column repeated onto the rows (Arrow take for strings, numpy for the rest)."""
+    """An image column repeated onto the rows (an all-null column when ``images`` lacks it)."""
     if name not in images:
         return null_column(dtype, len(image_pos))
-    column = images[name]
     if dtype == "Int64":
-        return column.astype("Int64").array.take(image_pos)
-    strings = pa.array(column.astype("string").array)
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
+        return images[name].astype("Int64").array.take(image_pos)
+    return _take_strings(_arrow_strings(images, name, len(images)), image_pos)
+
+
+def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
+    if name not in images:
+        return pa.nulls(n, pa.large_string())
+    strings = pa.array(images[name].astype("string").array)
+    return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+
+
+def _take_strings(strings: pa.Array, image_pos: np.ndarray) -> pd.arrays.ArrowStringArray:
     return pd.arrays.ArrowStringArray(strings.take(pa.array(image_pos)))
 
 

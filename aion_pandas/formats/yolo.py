@@ -16,6 +16,7 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -74,10 +75,14 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     where = archive.where
     labels = _label_members(archive)
     names = list(class_names) if class_names is not None else _class_names(archive)
-    images = _images(archive, labels)
-    blob, ends = archive.read_joined(labels)
-    box_label, values, counts = parse_lines(blob, ends, labels, where)
-    del blob
+    with ThreadPoolExecutor(1) as pool:  # the manifest is read while the labels are parsed
+        pending = pool.submit(_images, archive, labels)
+        try:
+            blob, ends = archive.read_joined(labels)
+            box_label, values, counts = parse_lines(blob, ends, labels, where)
+            del blob
+        finally:
+            images = pending.result()  # a manifest error is reported first, as read first
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
