@@ -290,8 +290,9 @@ def _check_directory(d: Directory, where: str, limits: Limits) -> dict[str, int]
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
     _refuse_first(link, d, where, "the member is a symbolic link")
     _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")
-    keep = np.fromiter((not (n.endswith("/") or n == ".") for n in names), dtype=bool,
-                       count=len(names))
+    keep = ~pc.ends_with(d.name_array, "/").to_numpy(zero_copy_only=False)
+    for i in suspects.tolist():  # normalized names: a folder may now end with "/" or be "."
+        keep[i] = not (names[i].endswith("/") or names[i] == ".")
     rows = np.flatnonzero(keep)
     index = {names[i]: i for i in rows.tolist()}
     if len(index) != len(rows):
