@@ -1,6 +1,7 @@
 """Archives and XML from outside: every refusal, with the FormatError naming file, member, reason."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -229,4 +230,57 @@ def test_a_damaged_deflate_stream_is_a_format_error():
     start = data.find(b"PK\x03\x04") + 30 + len("labels/a.txt")
     data[start:start + 40] = b"\xff" * 40  # garbage in the deflate stream
     with pytest.raises(FormatError, match=r"labels/a.txt: the member (is corrupt|inflates)"):
+        open_archive(bytes(data)).read("labels/a.txt")
+
+
+# ------------------------------------------------------------------------------------------------
+# the central directory, read as columns
+
+
+def test_a_signature_inside_names_and_comments_does_not_confuse_the_directory():
+    tricky = zipfile.ZipInfo("labels/aPK\x01\x02b.txt")
+    commented = zipfile.ZipInfo("labels/c.txt")
+    commented.comment = b"PK\x01\x02" + b"\0" * 60  # looks like a record, inside a record
+    data = zip_bytes([(tricky, "x"), ("labels/é.txt", "y"), (commented, "z")])
+    archive = open_archive(data)
+    expected = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.names == sorted(expected.namelist())
+    assert [archive.read(n) for n in archive.names] == [expected.read(n) for n in archive.names]
+
+
+def test_names_without_the_utf8_flag_are_cp437_as_zipfile_reads_them():
+    data = zip_bytes({"labels/x.txt": "q"}).replace(b"labels/x.txt", b"labels/\x82.txt")
+    assert open_archive(data).names == zipfile.ZipFile(io.BytesIO(data)).namelist() == ["labels/é.txt"]
+
+
+def test_zip64_archives_with_more_than_65535_members_are_read():
+    members = {f"labels/{i:05d}.txt": f"{i % 7} 0.5 0.5 0.1 0.1\n" for i in range(70_000)}
+    data = zip_bytes(members, zipfile.ZIP_STORED)
+    assert b"PK\x06\x06" in data[-200:]  # the ZIP64 end record
+    archive = open_archive(data)
+    assert len(archive.names) == 70_000
+    blob, ends = archive.read_joined(archive.names)
+    assert blob == b"".join(v.encode() for _, v in sorted(members.items()))
+    assert ends[-1] == len(blob) and len(ends) == 70_000
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_joined_reads_check_every_member_like_single_reads(method):
+    good = zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n", "labels/b.txt": ""}, method)
+    blob, ends = open_archive(good).read_joined(["labels/a.txt", "labels/b.txt"])
+    assert (blob, ends.tolist()) == (b"0 0.5 0.5 0.1 0.1\n", [18, 18])
+    corrupt = _patch_sizes(good, crc=12345)
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member is corrupt \(CRC mismatch\)"):
+        open_archive(corrupt).read_joined(["labels/a.txt", "labels/b.txt"])
+    longer = _patch_sizes(good, file_size=10, central_only=True)
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member inflates to more or less than "
+                                          r"the 10 bytes"):
+        open_archive(longer).read_joined(["labels/a.txt"])
+
+
+def test_a_member_pointing_outside_the_archive_is_refused():
+    data = bytearray(zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}))
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 42, len(data) + 1000)  # the local header's offset
+    with pytest.raises(FormatError, match=r"labels/a.txt: the member's local header is missing"):
         open_archive(bytes(data)).read("labels/a.txt")

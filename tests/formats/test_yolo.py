@@ -88,6 +88,14 @@ def test_layout_one_label_file_per_image_with_yaml_classes_and_manifest(sample_f
     assert row["image_url"].endswith("/user-files/f3/download")
 
 
+def test_label_files_are_stored_in_name_order_and_the_rest_deflated(sample_frame):
+    infos = zipfile.ZipFile(io.BytesIO(_write(sample_frame))).infolist()
+    labels = [i for i in infos if i.filename.startswith("labels/")]
+    assert [i.filename for i in labels] == sorted(i.filename for i in labels)
+    assert {i.compress_type for i in labels} == {zipfile.ZIP_STORED}
+    assert {i.compress_type for i in infos if i not in labels} == {zipfile.ZIP_DEFLATED}
+
+
 def test_writer_is_deterministic_and_readable_by_unzip_tools(sample_frame):
     first, second = _write(sample_frame), _write(sample_frame)
     assert first == second
