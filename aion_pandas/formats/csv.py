@@ -35,7 +35,7 @@ COLUMN_ORDER: tuple[str, ...] = (
     "difficult", "truncated")
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(), "int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64(),
+    "string": pa.large_string(), "int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64(),
     "category": pa.string(), "object": pa.string(), "boolean": pa.bool_(),
 }
 _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
@@ -239,50 +239,56 @@ def _pandas_type(kind: pa.DataType) -> Any:
 
 
 def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
-    """Nullable ints from Arrow's values and validity."""
-    values = pc.fill_null(column, 0) if column.null_count else column
-    return pd.arrays.IntegerArray(values.to_numpy().astype(np.int64, copy=False),
-                                  column.is_null().to_numpy())
+    """Nullable ints from Arrow's values and validity, the values copied once."""
+    if not pa.types.is_int64(column.type):
+        column = column.cast(pa.int64())
+    values, start = np.empty(len(column), np.int64), 0
+    for chunk in column.chunks:
+        if len(chunk):
+            values[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], np.int64, len(chunk),
+                                                             chunk.offset * 8)
+            start += len(chunk)
+    mask = column.is_null().to_numpy()
+    values[mask] = 0
+    return pd.arrays.IntegerArray(values, mask)
 
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
     """The categorical, its categories ordered as the other readers order them: by class id when
     the file has ids (the id of a name's first row that has one), else by name."""
-    encoded = column.combine_chunks() if pa.types.is_dictionary(column.type) else \
-        pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
-    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64, copy=False)
-    cats = encoded.dictionary.cast(pa.string()).to_pylist()
+    encoded = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else \
+        pc.dictionary_encode(column.cast(pa.string()))
+    cats = (encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string()))
+    cats = cats.cast(pa.string()).to_pylist()
+    codes = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()), -1).to_numpy()
     ids = np.full(len(cats), np.inf)
     if class_ids is not None and len(cats):
-        try:
-            numeric = pd.Series(class_ids, copy=False).to_numpy(dtype="float64", na_value=np.nan)
-        except (TypeError, ValueError):  # not numbers: validate_frame names the line
-            numeric = None
-        if numeric is not None:
-            _first_class_ids(codes, numeric, ids)
+        _first_class_ids(codes, pd.Series(class_ids, copy=False), ids)
     order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
-    if order != list(range(len(cats))):
-        new_code = np.empty(len(cats) + 1, dtype=np.int64)
-        new_code[order] = np.arange(len(cats))
-        new_code[-1] = -1  # a code of -1 (no box) stays -1
-        codes = new_code[codes]
-    return categorical(codes, [cats[i] for i in order])
+    lookup = np.empty(len(cats) + 1, dtype=np.int8 if len(cats) < 127 else np.int32)
+    lookup[order] = np.arange(len(cats))
+    lookup[-1] = -1  # a code of -1 (no box) stays -1
+    return categorical(lookup.take(codes), [cats[i] for i in order])
 
 
-def _first_class_ids(codes: np.ndarray, class_ids: np.ndarray, ids: np.ndarray) -> None:
+def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -> None:
     """Fill ``ids[code]`` with the class id of the code's first row that has one. Looked for in
-    blocks of rows: every name usually shows up in the first block."""
+    growing blocks of rows: every name usually shows up in the first ones. Ids that are not numbers
+    are left alone (validate_frame names their line)."""
     pending = np.ones(len(ids), dtype=bool)
-    step = 1 << 16
-    for start in range(0, len(codes), step):
-        block, values = codes[start:start + step], class_ids[start:start + step]
+    start, step = 0, 4096
+    while start < len(codes) and pending.any():
+        block = codes[start:start + step]
+        try:
+            values = class_ids.iloc[start:start + step].to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError):
+            return
         known = (block >= 0) & ~np.isnan(values)
         found, first = np.unique(block[known], return_index=True)
         new = pending[found]
         ids[found[new]] = values[known][first[new]]
         pending[found] = False
-        if not pending.any():
-            break
+        start, step = start + step, step * 2
 
 
 def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:

@@ -143,3 +143,17 @@ def test_quoted_newlines_survive_in_a_big_file():
     frame = read_csv(text.encode())
     assert len(frame) == 29_999
     assert frame["description"].iloc[1234] == "first line\nsecond, 1234"
+
+
+@pytest.mark.parametrize("rows, categories", [
+    ([("b", ""), ("a", "5"), ("b", "7"), ("a", "9")], ["a", "b"]),    # a name's first row with an id wins
+    ([("b", ""), ("a", ""), ("b", ""), ("a", "")], ["a", "b"]),        # no ids: by name
+    ([("b", ""), ("a", ""), ("b", "3"), ("a", "")], ["b", "a"]),       # names without an id come last
+])
+def test_categories_ordered_by_the_first_class_id_of_each_name(rows, categories):
+    """The first two boxes open the file, the last two close it, 30,000 image-only rows between."""
+    lines = [f"{k},g.jpg,4,3,{name},{cid},0,0,1,1\n" for k, (name, cid) in enumerate(rows, start=1)]
+    filler = [f"{i},f{i}.jpg,4,3,,,,,,\n" for i in range(10, 30_010)]
+    frame = read_csv((HEADER + "\n" + "".join(lines[:2] + filler + lines[2:])).encode())
+    assert list(frame["category"].cat.categories) == categories
+    assert frame["category"].dropna().tolist() == [name for name, _ in rows]
