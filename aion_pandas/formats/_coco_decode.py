@@ -111,7 +111,7 @@ def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
 
     >>> doc, cols = decode_columns(b'{"images": [], "annotations": [{"image_id": 1, "category_id": 2,'
     ...                            b' "bbox": [1, 2, 3, 4]}], "categories": []}')
-    >>> cols["image_id"].tolist()
+    >>> cols["image_id"][:cols["n"]].tolist()
     [1]
     """
     if isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
@@ -121,11 +121,11 @@ def decode_columns(data: dict[str, Any] | bytes | bytearray | memoryview, *,
             try:
                 doc = _DECODER.decode(rest)
                 if bytes(doc.annotations) == b"[]":
-                    return doc, annotation_columns(region, where=where)
+                    return doc, annotation_columns(region, where=where, spare=len(doc.images))
             except (msgspec.DecodeError, BadCut):
                 pass
     doc = decode(data, where=where)
-    return doc, annotation_columns(doc.annotations, where=where)
+    return doc, annotation_columns(doc.annotations, where=where, spare=len(doc.images))
 
 
 def build_frame(doc: CocoDocument, *, where: str | None = None,
@@ -158,10 +158,10 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
     img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=n_img)
     _check_unique(img_ids, "images", "id", where)
 
-    # annotations -> columns (decoded chunk by chunk)
-    cols = columns if columns is not None else annotation_columns(anns, where=where)
-    a_img, a_cat, boxes = cols["image_id"], cols["category_id"], cols["bbox"]
-    n_ann = len(a_img)
+    # annotations -> columns (decoded chunk by chunk, with room for the image-only rows)
+    cols = columns if columns is not None else annotation_columns(anns, where=where, spare=n_img)
+    n_ann = cols["n"]
+    a_img, a_cat = cols["image_id"][:n_ann], cols["category_id"][:n_ann]
     doc.annotations = msgspec.Raw(b"[]")  # the raw bytes are no longer needed
 
     # join annotations to images and categories
@@ -174,68 +174,38 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         i = int(np.argmax(a_code < 0))
         raise FormatError(f"$.annotations[{i}]: category_id {int(a_cat[i])} is not in categories",
                           path=where)
-    offset = 0
-    for w, h in zip(boxes[2], boxes[3]):
-        bad = (w < 0) | (h < 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise FormatError(f"$.annotations[{offset + i}]: negative box size (w={w[i]:g}, h={h[i]:g})",
-                              path=where)
-        offset += len(w)
+    w, h = cols["w"][:n_ann], cols["h"][:n_ann]
+    bad = (w < 0) | (h < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise FormatError(f"$.annotations[{i}]: negative box size (w={w[i]:g}, h={h[i]:g})", path=where)
+    del bad
 
     # rows: every annotation, plus one row for each image without annotations, in image order
-    has_box = np.bincount(a_pos, minlength=n_img) > 0 if n_ann else np.zeros(n_img, dtype=bool)
-    empty = np.flatnonzero(~has_box)
-    if not len(empty) and (n_ann < 2 or bool((a_pos[1:] >= a_pos[:-1]).all())):
-        row_img, row_ann = a_pos, None  # already in image order, every image has a box: no gather
-        n_rows = n_ann
-    else:
-        row_img = np.concatenate([a_pos, empty])
-        row_ann = np.concatenate([np.arange(n_ann), np.full(len(empty), -1)])
-        rows = np.argsort(row_img, kind="stable")
-        row_img, row_ann = row_img[rows], row_ann[rows]
-        del rows
-        n_rows = len(row_img)
-    is_box = np.ones(n_rows, dtype=bool) if row_ann is None else row_ann >= 0
-    box_rows = None if row_ann is None else row_ann[is_box]
-    in_order = box_rows is not None and (n_ann < 2 or bool((box_rows[1:] > box_rows[:-1]).all()))
-    box_pos = None if box_rows is None else np.flatnonzero(is_box)
-    empty_pos = None if box_rows is None else np.flatnonzero(~is_box)
+    place = _Placement(a_pos, n_img)
+    n_rows, row_img = place.n_rows, place.row_img
 
-    def box_col(values: np.ndarray | list[np.ndarray], fill: Any = np.nan) -> np.ndarray:
-        if isinstance(values, list) and (box_rows is None or not in_order):
-            values = np.concatenate(values) if values else np.empty(0, dtype=type(fill))
-        if box_rows is None:
-            return values
-        dtype = values.dtype if isinstance(values, np.ndarray) else values[0].dtype
-        out = np.empty(n_rows, dtype=dtype)
-        out[empty_pos] = fill
-        if isinstance(values, list):  # pieces in order: place each at its rows, no joined copy
-            start = 0
-            for part in values:
-                out[box_pos[start:start + len(part)]] = part
-                start += len(part)
-        else:
-            out[box_pos] = values if in_order else values[box_rows]
-        return out
+    def box_col(name: str, fill: Any = np.nan) -> np.ndarray:
+        return place.expand(cols[name], fill)
 
-    category = categorical(box_col(a_code, -1), names_sorted)
-    category_id = pd.arrays.IntegerArray(box_col(a_cat, 0), ~is_box)
-    iscrowd = pd.arrays.BooleanArray(box_col(cols["iscrowd"], False), ~is_box)
+    category = categorical(place.expand(a_code.astype(_code_dtype(len(names_sorted))), -1), names_sorted)
+    del a_code, a_pos
+    category_id = pd.arrays.IntegerArray(box_col("category_id", 0), place.empty_mask())
+    iscrowd = pd.arrays.BooleanArray(box_col("iscrowd", False), place.empty_mask())
+    image_id = box_col("image_id", img_ids[place.empty_images])
 
     columns: dict[str, Any] = {
         "dataset_id": _const_str(None, n_rows),
-        "image_id": img_ids[row_img],
+        "image_id": image_id,
         "file_name": _take_str([i.file_name for i in images], row_img),
         "width": _take_int([i.width for i in images], row_img, "width", where),
         "height": _take_int([i.height for i in images], row_img, "height", where),
         "category": category,
         "category_id": category_id,
-        "x": box_col(boxes[0]), "y": box_col(boxes[1]),
-        "w": box_col(boxes[2]), "h": box_col(boxes[3]),
-        "score": box_col(cols["score"]),
+        "x": box_col("x"), "y": box_col("y"), "w": box_col("w"), "h": box_col("h"),
+        "score": box_col("score"),
         "iscrowd": iscrowd,
-        "area": box_col(cols["area"]),
+        "area": box_col("area"),
     }
     dataset_id = (doc.info or {}).get("aion_dataset_id")
     if isinstance(dataset_id, str):
@@ -259,6 +229,66 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None},
     })
     return frame
+
+
+class _Placement:
+    """Where each annotation and each image without one goes among the frame's rows (image order,
+    then annotation order), and the columns moved there in place.
+
+    >>> place = _Placement(np.array([2, 0, 2]), 4)  # images 1 and 3 have no annotation
+    >>> place.n_rows, place.row_img.tolist(), place.expand(np.array([5., 6., 7., 0., 0.]), -1).tolist()
+    (5, [0, 1, 2, 2, 3], [6.0, -1.0, 5.0, 7.0, -1.0])
+    """
+
+    def __init__(self, a_pos: np.ndarray, n_img: int) -> None:
+        n_ann = len(a_pos)
+        counts = np.bincount(a_pos, minlength=n_img) if n_ann else np.zeros(n_img, np.int64)
+        empty = counts == 0
+        self.empty_images = np.flatnonzero(empty)
+        self.n_ann, self.n_rows = n_ann, n_ann + len(self.empty_images)
+        in_order = n_ann < 2 or bool((a_pos[1:] >= a_pos[:-1]).all())
+        if not len(self.empty_images) and in_order:
+            self.dest = self.empty_rows = None
+            self.row_img = a_pos  # already in image order, every image has a box: nothing moves
+            return
+        per_image = np.maximum(counts, 1)
+        del counts
+        first_row = np.cumsum(per_image) - per_image
+        self.empty_rows = first_row[self.empty_images]
+        before = np.cumsum(empty) - empty  # image-only rows before each image
+        del empty, first_row
+        if in_order:
+            self.dest = np.arange(n_ann) + before[a_pos]
+        else:
+            order = np.argsort(a_pos, kind="stable")
+            self.dest = np.empty(n_ann, np.int64)
+            self.dest[order] = np.arange(n_ann) + before[a_pos[order]]
+        self.row_img = np.repeat(np.arange(n_img), per_image)
+
+    def expand(self, values: np.ndarray, fill: Any) -> np.ndarray:
+        """The column of the frame's rows from the annotations' values (the first ``n_ann`` of
+        ``values``), moved within ``values`` when it has room; ``fill`` on image-only rows."""
+        if self.dest is None:
+            return values[:self.n_rows]
+        if len(values) >= self.n_rows:  # in place: the rows move down, keep a copy of the source
+            out, moved = values, values[:self.n_ann].copy()
+        else:
+            out, moved = np.empty(self.n_rows, values.dtype), values[:self.n_ann]
+        out[self.dest] = moved
+        del moved
+        out[self.empty_rows] = fill
+        return out[:self.n_rows]
+
+    def empty_mask(self) -> np.ndarray:
+        """True on the image-only rows."""
+        mask = np.zeros(self.n_rows, dtype=bool)
+        if self.empty_rows is not None:
+            mask[self.empty_rows] = True
+        return mask
+
+
+def _code_dtype(n: int) -> type:
+    return np.int8 if n < 127 else np.int16 if n < 32_767 else np.int32 if n < 2**31 - 1 else np.int64
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
