@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 from aion_pandas.errors import FormatError
 
 
-def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
+def parse_lines(blob: bytes | bytearray, ends: np.ndarray, labels: list[str],
                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
     it): each box's label position, a (6, N) array whose rows are ``class, cx, cy, w, h, score``
@@ -61,7 +61,8 @@ def parse_lines(blob: bytes, ends: np.ndarray, labels: list[str],
     return line_label[box_lines], values, counts
 
 
-def _newline_terminated(blob: bytes, ends: np.ndarray) -> tuple[bytes, np.ndarray]:
+def _newline_terminated(blob: bytes | bytearray,
+                        ends: np.ndarray) -> tuple[bytes | bytearray, np.ndarray]:
     """The files joined again with a newline after each non-empty one that lacks it."""
     arr = np.frombuffer(blob, dtype=np.uint8)
     starts = np.concatenate([np.zeros(1, dtype=np.int64), ends])[:-1]
@@ -74,7 +75,7 @@ def _newline_terminated(blob: bytes, ends: np.ndarray) -> tuple[bytes, np.ndarra
     return b"".join(parts), ends + np.cumsum(open_ended)
 
 
-def _uniform_table(blob: bytes, n_lines: int) -> tuple[np.ndarray, bool] | None:
+def _uniform_table(blob: bytes | bytearray, n_lines: int) -> tuple[np.ndarray, bool] | None:
     """The lines as a (6, N) array when they all have 5 (no score: NaN) or all 6 single-spaced
     numbers, and whether they have the score; ``None`` otherwise."""
     first = blob[:blob.find(b"\n")].split(b" ") if n_lines else []

@@ -383,9 +383,13 @@ def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> ob
         return out
     data = np.zeros(n_rows, dtype=bool if dtype == "boolean" else np.int64)
     mask = np.ones(n_rows, dtype=bool)
-    arr = pd.array(values, dtype=dtype)
-    data[box_row] = arr.to_numpy(dtype=data.dtype, na_value=0)
-    mask[box_row] = arr.isna()
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":  # no nulls: no mask to copy
+        data[box_row] = values
+        mask[box_row] = False
+    else:
+        arr = pd.array(values, dtype=dtype)
+        data[box_row] = arr.to_numpy(dtype=data.dtype, na_value=0)
+        mask[box_row] = arr.isna()
     if dtype == "boolean":
         return pd.arrays.BooleanArray(data, mask)
     return pd.arrays.IntegerArray(data, mask)

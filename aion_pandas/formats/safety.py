@@ -144,7 +144,7 @@ class SafeArchive:
                                   member=name)
             yield data
 
-    def read_joined(self, names: list[str]) -> tuple[bytes, np.ndarray]:
+    def read_joined(self, names: list[str]) -> tuple[bytes | bytearray, np.ndarray]:
         """Many members as one bytes object, and where each ends in it (checked like
         :meth:`read_many`); stored members are sliced straight out of the archive."""
         ends = np.zeros(len(names), dtype=np.int64)
@@ -159,7 +159,7 @@ class SafeArchive:
         np.cumsum(ends, out=ends)
         return b"".join(parts), ends
 
-    def _joined_stored(self, names: list[str], rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    def _joined_stored(self, names: list[str], rows: np.ndarray) -> tuple[bytearray, np.ndarray]:
         d = self._dir
         size = d.file_size[rows]
         wrong = np.flatnonzero(d.compress_size[rows] != size)
@@ -169,13 +169,19 @@ class SafeArchive:
                               "bytes its header declares", path=self.where, member=names[i])
         begins = self._data_starts(names, rows)
         source = self._buffer.obj  # type: ignore[union-attr]  # bytes or mmap: slices are bytes
-        parts = [source[b:e] for b, e in zip(begins.tolist(), (begins + size).tolist())]
-        crcs = np.fromiter(map(zlib.crc32, parts), dtype=np.int64, count=len(parts))
-        bad = np.flatnonzero(crcs != d.crc[rows])
+        ends = np.cumsum(size)
+        joined = bytearray(int(ends[-1]) if len(ends) else 0)
+        into, crc32, crcs = memoryview(joined), zlib.crc32, []
+        for begin, at, n in zip(begins.tolist(), (ends - size).tolist(), size.tolist()):
+            chunk = source[begin:begin + n]  # one small copy, then into place: no list of parts
+            crcs.append(crc32(chunk))
+            into[at:at + n] = chunk
+        into.release()
+        bad = np.flatnonzero(np.array(crcs, dtype=np.int64) != d.crc[rows])
         if len(bad):
             raise FormatError("the member is corrupt (CRC mismatch)", path=self.where,
                               member=names[int(bad[0])])
-        return b"".join(parts), np.cumsum(size)
+        return joined, ends
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
