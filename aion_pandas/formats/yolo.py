@@ -73,16 +73,17 @@ class MissingImageSizeWarning(UserWarning):
 
 def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     where = archive.where
-    labels = _label_members(archive)
-    names = list(class_names) if class_names is not None else _class_names(archive)
     with ThreadPoolExecutor(1) as pool:  # the manifest is read while the labels are parsed
-        pending = pool.submit(_images, archive, labels)
+        pending = pool.submit(_manifest, archive)
         try:
+            labels = _label_members(archive)
+            names = list(class_names) if class_names is not None else _class_names(archive)
             blob, ends = archive.read_joined(labels)
             box_label, values, counts = parse_lines(blob, ends, labels, where)
             del blob
         finally:
-            images = pending.result()  # a manifest error is reported first, as read first
+            manifest = pending.result()  # an error in the manifest is reported first
+    images = _images(archive, labels, manifest)
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
@@ -166,10 +167,16 @@ def _text(archive: SafeArchive, name: str) -> str:
 _SMALL_FILE = 16 << 20
 
 
-def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
-    """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none)."""
-    if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+def _manifest(archive: SafeArchive) -> pd.DataFrame | None:
+    if MANIFEST_NAME not in archive:
+        return None
+    return read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+
+
+def _images(archive: SafeArchive, labels: list[str], manifest: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
+    the manifest's rows, else the label files and images of the archive."""
+    if manifest is not None:
         return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
                                                             kind="label"))
     position = {name: i for i, name in enumerate(labels)}
