@@ -3,7 +3,8 @@
 Layout written (and read)::
 
     labels/<stem>.txt   one per image, even with no box: "class cx cy w h [confidence]" per line,
-                        normalized to 0..1, 6 decimals; class = 0-based index into names
+                        normalized to 0..1, 6 decimals; class = 0-based index into names;
+                        stored (not deflated), in name order: see _is_label_file
     data.yaml           train/val: images, nc, names {0: name, ...}  (Ultralytics / FiftyOne)
     classes.txt         the names, one per line
     manifest.csv        image_id, file_name, label_file, width, height, image_url, item_id,
