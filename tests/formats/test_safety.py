@@ -284,3 +284,21 @@ def test_a_member_pointing_outside_the_archive_is_refused():
     struct.pack_into("<I", data, central + 42, len(data) + 1000)  # the local header's offset
     with pytest.raises(FormatError, match=r"labels/a.txt: the member's local header is missing"):
         open_archive(bytes(data)).read("labels/a.txt")
+
+
+def test_every_name_that_needs_normalizing_is_caught_by_the_vectorized_prefilter():
+    # the archive check sends only names matching _SUSPECT through safe_member_name: every other
+    # name must be one that safe_member_name keeps as it is
+    import itertools
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from aion_pandas.formats.safety import _SUSPECT
+    alphabet = ["a", ".", "/", "\\", ":", "\x00", "é"]
+    names = ["".join(p) for n in range(6) for p in itertools.product(alphabet, repeat=n)]
+    suspect = pc.match_substring_regex(pa.array(names, pa.large_string()), _SUSPECT).to_pylist()
+    passed = [name for name, flagged in zip(names, suspect) if not flagged]
+    assert len(passed) > 500  # the plain ones: a, a/a, é.a, ...
+    for name in passed:
+        assert safe_member_name(name) == name
