@@ -18,7 +18,7 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
+from itertools import chain, product
 from pathlib import Path
 from typing import BinaryIO
 
@@ -108,7 +108,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
 
 
 def _label_members(archive: SafeArchive) -> list[str]:
-    txt = [n for n in archive.names if n[-4:].lower() == ".txt"]
+    txt = [n for n in archive.names if n.endswith(_TXT)]
     labels = [n for n in txt if n.startswith("labels/") or "/labels/" in n]
     if labels:
         return labels
@@ -117,9 +117,8 @@ def _label_members(archive: SafeArchive) -> list[str]:
 
 
 def _class_names(archive: SafeArchive) -> list[str] | None:
-    by_depth = sorted((n for n in archive.names if n.endswith(_YAML_NAMES + _LIST_NAMES)
-                       and n.rsplit("/", 1)[-1] in _YAML_NAMES + _LIST_NAMES),
-                      key=lambda n: (n.count("/"), n))
+    by_depth = sorted((n for n in archive.names if n.endswith(_NAME_FILES)
+                       and n.rsplit("/", 1)[-1] in _NAME_FILES), key=lambda n: (n.count("/"), n))
     for name in by_depth:
         if name.rsplit("/", 1)[-1] in _YAML_NAMES:
             found = _yaml_names(archive, name)
@@ -134,6 +133,8 @@ def _class_names(archive: SafeArchive) -> list[str] | None:
 
 _YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 _LIST_NAMES = ("classes.txt", "obj.names")
+_NAME_FILES = _YAML_NAMES + _LIST_NAMES
+_TXT = tuple(sorted({"".join(c) for c in product(*zip(".txt", ".TXT"))}))  # any case, no lower() per name
 
 
 def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
