@@ -302,8 +302,9 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     strings = [name for name in ("dataset_id", "file_name", "description", "image_url", "item_id",
                                  "item_status") if name in images or name in _ALWAYS]
     with ThreadPoolExecutor(2) as pool:  # Arrow's take runs without the GIL: two at a time
+        positions = pa.array(image_pos)
         taken = {name: pool.submit(_take_strings, _arrow_strings(images, name, len(images)),
-                                   image_pos) for name in strings}
+                                   positions) for name in strings}
         out: dict[str, object] = {
             "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
             "width": _take_image_column(images, "width", "Int64", image_pos),
@@ -354,7 +355,7 @@ def _take_image_column(images: pd.DataFrame, name: str, dtype: str, image_pos: n
         return null_column(dtype, len(image_pos))
     if dtype == "Int64":
         return images[name].astype("Int64").array.take(image_pos)
-    return _take_strings(_arrow_strings(images, name, len(images)), image_pos)
+    return _take_strings(_arrow_strings(images, name, len(images)), pa.array(image_pos))
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
@@ -364,8 +365,8 @@ def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
     return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
 
 
-def _take_strings(strings: pa.Array, image_pos: np.ndarray) -> pd.arrays.ArrowStringArray:
-    return pd.arrays.ArrowStringArray(strings.take(pa.array(image_pos)))
+def _take_strings(strings: pa.Array, positions: pa.Array) -> pd.arrays.ArrowStringArray:
+    return pd.arrays.ArrowStringArray(strings.take(positions))
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:
