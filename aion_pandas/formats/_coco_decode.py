@@ -185,14 +185,13 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
     place = _Placement(a_pos, n_img)
     n_rows, row_img = place.n_rows, place.row_img
 
-    def box_col(name: str, fill: Any = np.nan) -> np.ndarray:
-        return place.expand(cols[name], fill)
-
     category = categorical(place.expand(a_code.astype(_code_dtype(len(names_sorted))), -1), names_sorted)
     del a_code, a_pos
-    category_id = pd.arrays.IntegerArray(box_col("category_id", 0), place.empty_mask())
-    iscrowd = pd.arrays.BooleanArray(box_col("iscrowd", False), place.empty_mask())
-    image_id = box_col("image_id", img_ids[place.empty_images])
+    category_id = pd.arrays.IntegerArray(place.expand(cols["category_id"], 0), place.empty_mask())
+    iscrowd = pd.arrays.BooleanArray(place.expand(cols["iscrowd"], False), place.empty_mask())
+    image_id = place.expand(cols["image_id"], img_ids[place.empty_images])
+    boxes = {name: place.expand(cols[name], np.nan) for name in ("x", "y", "w", "h", "score", "area")}
+    del place  # its index arrays go before the string columns are allocated
 
     columns: dict[str, Any] = {
         "dataset_id": _const_str(None, n_rows),
@@ -202,10 +201,8 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
         "height": _take_int([i.height for i in images], row_img, "height", where),
         "category": category,
         "category_id": category_id,
-        "x": box_col("x"), "y": box_col("y"), "w": box_col("w"), "h": box_col("h"),
-        "score": box_col("score"),
+        **boxes,
         "iscrowd": iscrowd,
-        "area": box_col("area"),
     }
     dataset_id = (doc.info or {}).get("aion_dataset_id")
     if isinstance(dataset_id, str):
