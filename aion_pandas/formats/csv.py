@@ -25,8 +25,8 @@ import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
-from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, validate_frame,
-                                        warn_unsupported)
+from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, null_column,
+                                        validate_frame, warn_unsupported)
 
 #: the column order of our CSV exports (present extras only), then any other columns
 COLUMN_ORDER: tuple[str, ...] = (
@@ -41,6 +41,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
                  pa.bool_(): pd.BooleanDtype()}
 _DELIMITERS = (",", ";", "\t", "|")
+_CONTRACT = {**CORE_COLUMNS, **EXTRA_COLUMNS}
 
 
 def sniff_delimiter(data: bytes) -> str:
@@ -226,6 +227,8 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
         return _parse_tags(column)
     if pa.types.is_float64(kind):
         return column.to_numpy()  # nulls are NaN
+    if pa.types.is_null(kind) and _CONTRACT.get(name) in ("float64", "Int64", "boolean"):
+        return null_column(_CONTRACT[name], len(column))  # an empty column of an untyped read
     if pa.types.is_integer(kind):
         if name != "image_id":
             return _nullable_int(column)

@@ -49,6 +49,19 @@ def test_other_delimiters_and_bom():
     assert frame.loc[0, "y"] == 1.5 and frame.loc[0, "image_id"] == 1
 
 
+def test_values_arrow_cannot_type_still_read_with_the_contract_dtypes():
+    """Whole numbers written as floats and yes/no flags fail Arrow's typed read; the file is read
+    untyped and coerced, empty columns included."""
+    text = ("image_id,file_name,width,height,category,category_id,x,y,w,h,score,iscrowd,area\n"
+            "1,a.jpg,640.0,480.0,cat,,0,1,2,2,,yes,\n2,b.jpg,640.0,480.0,,,,,,,,,\n")
+    frame = parse_csv(text.encode())
+    assert frame["width"].tolist() == [640, 640] and frame["iscrowd"].tolist() == [True, pd.NA]
+    assert frame["category_id"].isna().all() and frame["score"].isna().all() and frame["area"].isna().all()
+    dtypes = {name: str(frame[name].dtype) for name in ("width", "category_id", "score", "iscrowd", "area")}
+    assert dtypes == {"width": "Int64", "category_id": "Int64", "score": "float64", "iscrowd": "boolean",
+                      "area": "float64"}
+
+
 def test_round_trip_keeps_everything(sample_frame, tmp_path):
     path = tmp_path / "out.csv"
     with pytest.warns(LossyConversionWarning, match=r"csv cannot carry: categories without boxes \(1 category\)"):
