@@ -214,8 +214,9 @@ def _typed_manifest(data: bytes) -> pd.DataFrame | None:
 def _tags_column(values: object, where: str) -> np.ndarray:
     """Each row's tags as a list of str (a fresh list per row), parsing each distinct JSON text
     once; ``values``: the column's texts (nulls are no tags)."""
-    texts = pa.chunked_array([pa.array(values, type=pa.string())]) \
-        if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):  # a list: NaN and None are no tags
+        values = pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
+    texts = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
     encoded = pc.dictionary_encode(texts).combine_chunks()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)

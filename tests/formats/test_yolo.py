@@ -307,3 +307,12 @@ def test_reads_a_folder_too(tmp_path, sample_frame):
         archive.extractall(tmp_path)  # a zip we wrote ourselves, in a test
     frame = read_yolo(tmp_path)
     assert boxes_by_image(frame, 3) == boxes_by_image(sample_frame, 3)
+
+
+def test_a_manifest_only_pandas_can_type_keeps_its_tags():
+    # image_id "1.0" is not an Arrow int64: the manifest takes the general parse; empty tags are []
+    manifest = ("image_id,file_name,label_file,width,height,tags\n"
+                "1.0,a.jpg,labels/a.txt,10,10,\"[\"\"x\"\"]\"\n2,b.jpg,labels/b.txt,10,10,\n")
+    frame = read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
+    assert frame.groupby("file_name")["tags"].first().to_dict() == {"a.jpg": ["x"], "b.jpg": []}
+    assert frame["image_id"].unique().tolist() == [1, 2]
