@@ -215,11 +215,13 @@ def _fill(anns: list[_Annotation], out: _Columns, guess: int) -> None:
     start, stop, cols = out.n, out.n + m, out.arrays
     boxes = list(map(_BBOX, anns))
     packed = _ENCODER.encode(boxes)
-    fixed = np.frombuffer(packed, _PACKED_BOX, m, len(packed) - _PACKED_BOX.itemsize * m)
-    if (fixed["head"] == 0x94).all() and all((fixed[f"m{name}"] == 0xcb).all() for name in _BOX_NAMES):
+    header = len(packed) - _PACKED_BOX.itemsize * m  # the list's own: 1, 3 or 5 bytes
+    fixed = np.frombuffer(packed, _PACKED_BOX, m, header) if header in (1, 3, 5) else None
+    if fixed is not None and (fixed["head"] == 0x94).all() and \
+            all((fixed[f"m{name}"] == 0xcb).all() for name in _BOX_NAMES):
         for name in _BOX_NAMES:
             cols[name][start:stop] = fixed[name]  # big-endian to native, straight into place
-    else:
+    else:  # not seen: every box field is a float
         for name in _BOX_NAMES:
             cols[name][start:stop] = np.fromiter(map(attrgetter(name), boxes), np.float64, m)
     del boxes, packed, fixed
