@@ -149,6 +149,52 @@ def test_pieces_give_the_same_frame_as_one_piece(monkeypatch, extra):
     assert len(whole) == 40 * 30
 
 
+def _rows_by_hand(doc):
+    """The frame's rows as plain tuples, built the slow obvious way from the JSON document."""
+    rows = []
+    for image in doc["images"]:
+        anns = [a for a in doc["annotations"] if a["image_id"] == image["id"]]
+        for a in anns:
+            area, score = a.get("area"), a.get("score")
+            rows.append((image["id"], image["file_name"], a["category_id"], *map(float, a["bbox"]),
+                         float("nan") if area is None else float(area),
+                         float("nan") if score is None else float(score), bool(a.get("iscrowd"))))
+        if not anns:
+            rows.append((image["id"], image["file_name"], None, *[float("nan")] * 6, None))
+    return rows
+
+
+@pytest.mark.parametrize("order", ["by image", "shuffled"])
+@pytest.mark.parametrize("chunk", [None, 997])
+def test_rows_placed_like_by_hand(monkeypatch, order, chunk):
+    rng = np.random.default_rng(7)
+    images = [{"id": int(i), "file_name": f"{i}.jpg"} for i in rng.permutation(np.arange(5, 65))]
+    with_boxes = [im["id"] for im in images[::3]] + [im["id"] for im in images[1::3]]  # a third stay empty
+    anns = [{"id": k, "image_id": int(rng.choice(with_boxes)), "category_id": int(rng.choice([3, 7])),
+             "bbox": [int(rng.integers(0, 9)), float(rng.random()), 1.5, 2],
+             **({"area": [None, 4, 2.5][k % 3]} if k % 2 else {}),
+             **({"score": [None, 0.5][k % 2]} if k % 5 == 0 else {}),
+             **({"iscrowd": [0, 1, True, False, None][k % 5]} if k % 4 else {})}
+            for k in range(400)]
+    anns[0]["image_id"] = with_boxes[-1]
+    if order == "by image":
+        position = {im["id"]: i for i, im in enumerate(images)}
+        anns.sort(key=lambda a: position[a["image_id"]])
+    doc = {"images": images, "annotations": anns, "categories": [{"id": 7, "name": "b"}, {"id": 3, "name": "a"}]}
+    if chunk:
+        monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", chunk)
+    frame = parse_coco(json.dumps(doc).encode())
+    columns = ["image_id", "file_name", "category_id", "x", "y", "w", "h", "area", "score", "iscrowd"]
+    got = [tuple(None if v is pd.NA else v for v in row) for row in frame[columns].astype(object).itertuples(index=False)]
+    want = _rows_by_hand(doc)
+    assert len(got) == len(want) == 400 + 20
+    for g, w in zip(got, want):
+        assert g[:3] == w[:3] and g[-1] == w[-1]
+        np.testing.assert_array_equal(np.array(g[3:9], float), np.array(w[3:9], float))
+    assert frame["category"].astype(object).where(frame["category_id"].notna(), None).tolist() == \
+        [{3: "a", 7: "b"}.get(w[2]) for w in want]
+
+
 def test_error_index_is_exact_in_a_later_piece(monkeypatch):
     doc = _many()
     del doc["annotations"][1000]["bbox"]
