@@ -226,15 +226,21 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     if name == "tags":
         return _parse_tags(column)
     if pa.types.is_float64(kind):
-        return column.to_numpy()  # nulls are NaN
+        return _writable(column.to_numpy())  # nulls are NaN
     if pa.types.is_null(kind) and _CONTRACT.get(name) in ("float64", "Int64", "boolean"):
         return null_column(_CONTRACT[name], len(column))  # an empty column of an untyped read
     if pa.types.is_integer(kind):
         if name != "image_id":
             return _nullable_int(column)
-        return column.to_numpy() if pa.types.is_int64(kind) and not column.null_count else None
+        return _writable(column.to_numpy()) if pa.types.is_int64(kind) and not column.null_count else None
     dtype = _pandas_type(kind)
     return dtype.__from_arrow__(column) if dtype is not None else None
+
+
+def _writable(values: np.ndarray) -> np.ndarray:
+    """``values`` as an array the frame's user can assign into: Arrow lends a single chunk without
+    nulls read-only (several chunks are copied into a new array anyway)."""
+    return values if values.flags.writeable else values.copy()
 
 
 def _pandas_type(kind: pa.DataType) -> Any:

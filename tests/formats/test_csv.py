@@ -62,6 +62,18 @@ def test_values_arrow_cannot_type_still_read_with_the_contract_dtypes():
                       "area": "float64"}
 
 
+@pytest.mark.parametrize("column, value", [
+    ("image_id", 9), ("x", 5.0), ("width", 8), ("category_id", 3), ("category", "dog"), ("iscrowd", True),
+    ("file_name", "z.jpg"),
+])
+def test_the_frame_can_be_edited_in_place(column, value):
+    frame = parse_csv(b"image_id,file_name,width,height,category,category_id,x,y,w,h,iscrowd\n"
+                      b"1,a.jpg,4,3,cat,1,0,1,2,2,false\n2,b.jpg,4,3,dog,2,1,1,1,1,true\n")
+    other = frame.loc[1, column]
+    frame.loc[0, column] = value
+    assert frame.loc[0, column] == value and frame.loc[1, column] == other
+
+
 def test_round_trip_keeps_everything(sample_frame, tmp_path):
     path = tmp_path / "out.csv"
     with pytest.warns(LossyConversionWarning, match=r"csv cannot carry: categories without boxes \(1 category\)"):
