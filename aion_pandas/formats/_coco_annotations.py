@@ -85,10 +85,11 @@ def split_annotations(data: bytes | mmap.mmap) -> tuple[bytes, memoryview] | Non
         end = data.rfind(b"]") + 1
         if end <= start or data[end:].strip() != b"}":
             return None  # something big follows the array: decode it all
-    rest = data[:start] + b"[]" + data[end:]
+    whole = memoryview(data)
+    rest = b"".join((whole[:start], b"[]", whole[end:]))  # one copy (a + b + c makes two)
     if rest.count(b'"annotations"') != 1:
         return None  # the key also elsewhere (nested, or in a string): decode it all
-    return rest, memoryview(data)[start:end]
+    return rest, whole[start:end]
 
 
 _TAIL = 1 << 20
