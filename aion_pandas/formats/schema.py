@@ -240,10 +240,8 @@ def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
 
 
 def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
-    if col.dtype == object:
-        sample = col.iloc[:64]
-        if all(isinstance(v, list) for v in sample) and all(isinstance(v, list) for v in col):
-            return col
+    if col.dtype == object and set(map(type, col.to_numpy())) == {list}:  # C-level, no isinstance
+        return col
     if col.dtype != object or all(isinstance(v, str) or v is None for v in col.iloc[:64]):
         # JSON strings (as CSV and the service store them): parse each distinct value once
         codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
