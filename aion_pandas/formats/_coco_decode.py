@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._coco_annotations import BadCut, annotation_columns, split_annotations
+from aion_pandas.formats._coco_annotations import (BadCut, _small_pages, annotation_columns,
+                                                    split_annotations)
 from aion_pandas.formats.schema import categorical
 
 Number = Union[int, float]
@@ -348,4 +349,6 @@ def _take_int(values: list[Any], rows: np.ndarray, what: str, where: str | None)
         bad = next(i for i, v in enumerate(values) if v is not None and float(v) != int(v))
         raise FormatError(f"$.images[{bad}].{what}: {values[bad]!r} is not a whole number",
                           path=where) from None
-    return arr.take(rows)
+    data = _small_pages(len(rows), np.int64)  # 4 KB pages, as the annotation columns
+    np.take(arr.to_numpy(dtype=np.int64, na_value=0), rows, out=data)
+    return pd.arrays.IntegerArray(data, np.asarray(arr.isna())[rows])
