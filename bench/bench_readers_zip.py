@@ -254,6 +254,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default="yolo,voc")
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds to wait before each method")
     parser.add_argument("--only", default="", help="run only the methods whose label has this text")
     parser.add_argument("--child", nargs=3, metavar=("FMT", "INDEX", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,6 +290,7 @@ def main() -> None:
             for index, (label, _, key) in enumerate(METHODS[fmt]):
                 if args.only not in label:
                     continue
+                time.sleep(args.pause)  # let the VM settle after the last (maybe large) process
                 out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
                                       "--child", fmt, str(index), files[key]],
                                      capture_output=True, text=True, check=False)
