@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from aion_pandas.errors import FormatError
 from aion_pandas.formats import _coco_decode, _coco_encode
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
@@ -43,8 +44,11 @@ def parse_coco(data: dict[str, Any] | bytes, *, where: str | None = None) -> pd.
     >>> parse_coco(b'{"images": [], "annotations": [], "categories": []}').shape[0]
     0
     """
-    doc, columns = _coco_decode.decode_columns(data, where=where)
-    return _coco_decode.build_frame(doc, where=where, columns=columns)
+    try:
+        doc, columns = _coco_decode.decode_columns(data, where=where)
+        return _coco_decode.build_frame(doc, where=where, columns=columns)
+    except OverflowError as exc:  # an id past 64 bits
+        raise FormatError(f"a number does not fit in 64 bits ({exc})", path=where) from None
 
 
 def read_coco(source: Source) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import os
+import re
 from typing import Any
 
 import msgspec
@@ -193,12 +194,10 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bo
 
 
 def _line_of(message: str) -> int | None:
-    marker = "row "
-    if marker in message:
-        digits = message.split(marker, 1)[1].split(" ", 1)[0].rstrip(":,.")
-        if digits.isdigit():
-            return int(digits) + 1
-    return None
+    """The file's line from Arrow's parse error ("Row #3: Expected 2 columns", counting the
+    header as row 1)."""
+    found = re.search(r"\bRow #(\d+)", message)
+    return int(found.group(1)) if found else None
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:

@@ -364,3 +364,13 @@ def test_errors_from_a_file_name_it(tmp_path, text, words):
     with pytest.raises(FormatError) as info:
         read_coco(path)            # the file is memory-mapped: the error must still come out
     assert str(info.value).startswith(str(path)) and words in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["images", "categories"])  # annotation ids are not read
+def test_an_id_past_64_bits_is_a_format_error(where):
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 3}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]}],
+           "categories": [{"id": 1, "name": "cat"}]}
+    doc[where][0]["id"] = 2**63
+    with pytest.raises(FormatError, match=r"x.json: a number does not fit in 64 bits"):
+        parse_coco(json.dumps(doc).encode(), where="x.json")

@@ -182,3 +182,11 @@ def test_categories_ordered_by_the_first_class_id_of_each_name(rows, categories)
     frame = read_csv((HEADER + "\n" + "".join(lines[:2] + filler + lines[2:])).encode())
     assert list(frame["category"].cat.categories) == categories
     assert frame["category"].dropna().tolist() == [name for name, _ in rows]
+
+
+def test_a_row_with_too_few_fields_is_named_by_its_line():
+    data = b"file_name,x,y,w,h,category\na.jpg,1,2,3,4,cat\nb.jpg,1\n"
+    with pytest.raises(FormatError, match=r"<bytes> line 3: malformed CSV: .*Expected 6 columns, got 2") \
+            as caught:
+        read_csv(data)
+    assert caught.value.line == 3
