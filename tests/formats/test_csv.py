@@ -132,7 +132,9 @@ def test_no_timestamps_by_default(sample_frame):
 def test_bad_rows_name_column_and_line(body, words):
     with pytest.raises(FormatError) as info:
         read_csv((HEADER + "\n" + body).encode())
-    assert words in str(info.value) and str(info.value).startswith("<bytes>: ")
+    assert words in str(info.value)
+    # a row Arrow cannot split has its line on the error itself (FormatError.line)
+    assert str(info.value).startswith("<bytes> line 2: " if words == "malformed CSV" else "<bytes>: ")
 
 
 @pytest.mark.parametrize("text, column", [
