@@ -1,5 +1,6 @@
-"""A lean zip writer for many small members (label files): one ``zlib.compress`` per member and
-prebuilt headers, about twice as fast as :mod:`zipfile` for 100,000 members.
+"""A lean zip writer for many small members (label files): one ``zlib.compress`` per member (or
+none, for the members the caller has stored) and prebuilt headers, about twice as fast as
+:mod:`zipfile` for 100,000 members.
 
 Members get a fixed timestamp (1980-01-01), so the same frame always gives the same bytes. Writes
 the ZIP64 end records when there are 65,535 members or more (what :mod:`zipfile` does too); an
