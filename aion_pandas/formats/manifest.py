@@ -308,8 +308,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
                                    positions) for name in strings}
         out: dict[str, object] = {
             "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
-            "width": _take_image_column(images, "width", "Int64", image_pos),
-            "height": _take_image_column(images, "height", "Int64", image_pos),
+            "width": _take_ints(images, "width", image_pos),
+            "height": _take_ints(images, "height", image_pos),
         }
         for name, dtype in (("category", "category"), ("category_id", "Int64"),
                             ("x", "float64"), ("y", "float64"), ("w", "float64"),
@@ -350,13 +350,11 @@ def _row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nd
     return image_pos, box_row
 
 
-def _take_image_column(images: pd.DataFrame, name: str, dtype: str, image_pos: np.ndarray) -> object:
-    """An image column repeated onto the rows (an all-null column when ``images`` lacks it)."""
+def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arrays.IntegerArray:
+    """An Int64 image column repeated onto the rows (all null when ``images`` lacks it)."""
     if name not in images:
-        return null_column(dtype, len(image_pos))
-    if dtype == "Int64":
-        return images[name].astype("Int64").array.take(image_pos)
-    return _take_strings(_arrow_strings(images, name, len(images)), pa.array(image_pos))
+        return null_column("Int64", len(image_pos))
+    return images[name].astype("Int64").array.take(image_pos)
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:

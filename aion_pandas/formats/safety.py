@@ -126,7 +126,7 @@ class SafeArchive:
             for name in names:
                 yield self._files[name].read_bytes()
             return
-        rows = np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+        rows = self._rows_of(names)
         d = self._dir
         begins = self._data_starts(names, rows).tolist()
         buf = self._buffer
@@ -137,11 +137,9 @@ class SafeArchive:
             data = bytes(raw) if method == 0 and packed == size else \
                 self._inflate(name, raw, method, size)
             if len(data) != size:
-                raise FormatError(f"the member inflates to more or less than the {size:,} "
-                                  "bytes its header declares", path=self.where, member=name)
+                raise self._wrong_size(name, size)
             if zlib.crc32(data) != crc:
-                raise FormatError("the member is corrupt (CRC mismatch)", path=self.where,
-                                  member=name)
+                raise self._corrupt(name)
             yield data
 
     def read_joined(self, names: list[str]) -> tuple[bytes | bytearray, np.ndarray]:
@@ -150,7 +148,7 @@ class SafeArchive:
         ends = np.zeros(len(names), dtype=np.int64)
         parts = []
         if self._dir is not None and not self._files:
-            rows = np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+            rows = self._rows_of(names)
             if len(rows) and (self._dir.method[rows] == 0).all():
                 return self._joined_stored(names, rows)
         for i, data in enumerate(self.read_many(names)):
@@ -164,9 +162,7 @@ class SafeArchive:
         size = d.file_size[rows]
         wrong = np.flatnonzero(d.compress_size[rows] != size)
         if len(wrong):
-            i = int(wrong[0])
-            raise FormatError(f"the member inflates to more or less than the {int(size[i]):,} "
-                              "bytes its header declares", path=self.where, member=names[i])
+            raise self._wrong_size(names[int(wrong[0])], int(size[int(wrong[0])]))
         begins = self._data_starts(names, rows)
         source = self._buffer.obj  # type: ignore[union-attr]  # bytes or mmap: slices are bytes
         ends = np.cumsum(size)
@@ -179,9 +175,18 @@ class SafeArchive:
         into.release()
         bad = np.flatnonzero(np.array(crcs, dtype=np.int64) != d.crc[rows])
         if len(bad):
-            raise FormatError("the member is corrupt (CRC mismatch)", path=self.where,
-                              member=names[int(bad[0])])
+            raise self._corrupt(names[int(bad[0])])
         return joined, ends
+
+    def _rows_of(self, names: list[str]) -> np.ndarray:
+        return np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+
+    def _wrong_size(self, name: str, size: int) -> FormatError:
+        return FormatError(f"the member inflates to more or less than the {size:,} bytes its "
+                           "header declares", path=self.where, member=name)
+
+    def _corrupt(self, name: str) -> FormatError:
+        return FormatError("the member is corrupt (CRC mismatch)", path=self.where, member=name)
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
