@@ -69,9 +69,10 @@ def central_directory(buf: memoryview) -> Directory:
     big = np.flatnonzero((directory.compress_size == 0xFFFFFFFF) |
                          (directory.file_size == 0xFFFFFFFF) |
                          (directory.header_offset == 0xFFFFFFFF))
+    xlen = u16(30) if len(big) else None
     for i in big.tolist():
         extra_at = int(starts[i]) + _CENTRAL_SIZE + int(nlen[i])
-        extra = bytes(d[extra_at:extra_at + int(u16(30)[i])])
+        extra = bytes(d[extra_at:extra_at + int(xlen[i])])
         (directory.file_size[i], directory.compress_size[i],
          directory.header_offset[i]) = _zip64(extra, int(directory.file_size[i]),
                                               int(directory.compress_size[i]),
