@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._coco_annotations import (BadCut, _small_pages, annotation_columns,
                                                     split_annotations)
-from aion_pandas.formats.schema import categorical
+from aion_pandas.formats.schema import categorical, null_column
 
 Number = Union[int, float]
 
@@ -333,12 +333,9 @@ def _take_str(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray
 
 
 def _const_str(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
-    if value is None:  # all null: zeroed numpy buffers stay untouched pages (pa.nulls writes 12 MB at L)
-        buffers = [pa.py_buffer(np.zeros((n + 7) // 8, np.uint8)), pa.py_buffer(np.zeros(n + 1, np.int64)),
-                   pa.py_buffer(b"")]
-        arr = pa.Array.from_buffers(pa.large_string(), n, buffers, null_count=n)
-    else:
-        arr = pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, np.int64)))
+    if value is None:
+        return null_column("string", n)
+    arr = pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, np.int64)))
     return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
 
 
