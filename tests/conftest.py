@@ -5,7 +5,10 @@ the suite never touches the user's home, FiftyOne database or configured API key
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
 import tempfile
 
 _SANDBOX = tempfile.mkdtemp(prefix="aion-pandas-tests-")
@@ -20,6 +23,40 @@ os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_SANDBOX, "fiftyone-da
 os.environ["TQDM_DISABLE"] = "1"
 for _name in ("AIONVISION_API_KEY", "AIONVISION_BASE_URL"):
     os.environ.pop(_name, None)
+
+
+def _remove_sandbox() -> None:
+    """Remove the sandbox (about 300 MB, mostly the FiftyOne database) when the session ends.
+
+    Registered before FiftyOne is imported, so it runs after FiftyOne's own exit handlers (which
+    still talk to the database). The database lives inside the sandbox, so its ``mongod`` is
+    stopped first. Set ``AION_PANDAS_KEEP_TEST_SANDBOX=1`` to keep the sandbox for a post-mortem.
+    """
+    if os.environ.get("AION_PANDAS_KEEP_TEST_SANDBOX"):
+        return
+    database = sys.modules.get("fiftyone.core.odm.database")
+    if getattr(database, "_db_service", None) is not None:
+        database._db_service.stop()
+    _wait_for_processes_using(_SANDBOX, timeout=60)
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+atexit.register(_remove_sandbox)
+
+
+def _wait_for_processes_using(path: str, timeout: float) -> None:
+    """Wait until no process has ``path`` in its command line (mongod's --dbpath); then kill leftovers."""
+    try:
+        import psutil
+    except ImportError:  # FiftyOne depends on psutil; without FiftyOne there is no database
+        return
+    mine = os.getpid()
+    users = [proc for proc in psutil.process_iter(["cmdline"])
+             if proc.pid != mine and any(path in part for part in proc.info["cmdline"] or ())]
+    _, alive = psutil.wait_procs(users, timeout=timeout)
+    for proc in alive:
+        proc.kill()
+    psutil.wait_procs(alive, timeout=10)
 
 
 # ----------------------------------------------------------------------------------------------
