@@ -1,10 +1,12 @@
 """Parse every YOLO label line of an archive at once (vectorized, with member/line errors).
 
->>> box_label, values, counts = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
->>> box_label.tolist(), values[:5, 0].tolist(), counts.tolist()
-([0], [0.0, 0.5, 0.5, 0.2, 0.4], [1, 0])
+>>> lines = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
+>>> lines.box_label.tolist(), [c.tolist() for c in lines.chunks[0][:5]], lines.counts.tolist()
+([0], [[0.0], [0.5], [0.5], [0.2], [0.4]], [1, 0])
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,32 +16,54 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 
+MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-def parse_lines(blob: bytes | bytearray, ends: np.ndarray, labels: list[str],
-                where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+@dataclass
+class LabelLines:
+    """The boxes of all label files, in file then line order.
+
+    ``box_label``: each box's label file (its position in ``labels``); ``counts``: boxes per
+    label file; ``chunks``: consecutive runs of boxes, each six float64 arrays ``class, cx, cy,
+    w, h, score`` (score NaN when absent). Chunks are Arrow's parse blocks, used as they are (no
+    copy into one array): the reader turns each into pixels on the frame's rows.
+    """
+
+    box_label: np.ndarray
+    counts: np.ndarray
+    chunks: list[Chunk]
+
+    @property
+    def max_class(self) -> int:
+        """The largest class index (-1 with no box).
+
+        >>> parse_lines(b"7 0 0 0 0\\n2 0 0 0 0\\n", [20], ["a.txt"], "x").max_class
+        7
+        """
+        return int(max((c[0].max() for c in self.chunks if len(c[0])), default=-1))
+
+
+def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: list[str],
+                where: str) -> LabelLines:
     """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
-    it): each box's label position, a (6, N) array whose rows are ``class, cx, cy, w, h, score``
-    (score NaN when absent), and the lines per label file.
+    it); see :class:`LabelLines`.
 
     Fast path: every line has the same 5 or 6 single-space-separated fields (what writers
     write): pyarrow's CSV parser reads the whole text at once. Anything else (blank lines,
     tabs, mixed field counts, segmentation lines, bad values) takes the general path, also
     vectorized, which finds the member and line of any error.
     """
-    blob, ends = _newline_terminated(blob, np.asarray(ends, dtype=np.int64))
-    newlines = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 10)
-    counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
-    if b"\r" in blob:
-        blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b" ")
+    blob, ends = _newline_terminated(memoryview(blob), np.asarray(ends, dtype=np.int64))
+    counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
-    uniform = _uniform_table(blob, int(counts.sum()))
+    uniform = _uniform_chunks(blob, int(counts.sum()))
     if uniform is not None:
-        values, with_score = uniform
-        box_lines = np.arange(values.shape[1])
-        scored = np.full(values.shape[1], with_score)
+        (chunks, scored), box_lines = uniform, None
     else:
+        blob = bytes(blob).replace(b"\r\n", b"\n").replace(b"\r", b" ")  # same lines, same count
         try:
             text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
         except pa.ArrowInvalid:
@@ -48,21 +72,56 @@ def parse_lines(blob: bytes | bytearray, ends: np.ndarray, labels: list[str],
         numbers, nfields, box_lines = _tokens(pc.split_pattern(text, "\n").flatten()[:-1],
                                               where_line)
         values, scored = _values(numbers, nfields)
+        chunks = [tuple(values)]
+        bad = np.isnan(values[5]) & scored
+        if bad.any():
+            where_line.fail(box_lines[int(np.argmax(bad))], "a field is not a number")
+        scored = False  # checked above: only the lines with 6 fields have a score
+    at = 0
+    for chunk in chunks:
+        _check(chunk, at, where_line, box_lines, scored)
+        at += len(chunk[0])
+    if box_lines is None:
+        return LabelLines(line_label, counts, chunks)
+    return LabelLines(line_label[box_lines], np.bincount(line_label[box_lines], minlength=len(counts)),
+                      chunks)
+
+
+def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
+           scored: bool) -> None:
+    """Refuse a chunk's first bad box, naming its member and line (``at``: the chunk's first box;
+    ``scored``: the score column came from the text, so NaN there is an error too)."""
+    cls, cx, cy, w, h, score = chunk
+    missing = np.isnan(cls) | np.isnan(cx) | np.isnan(cy) | np.isnan(w) | np.isnan(h)
+    if scored:
+        missing |= np.isnan(score)
     problems = [
-        (np.isnan(values[0:5]).any(axis=0) | (np.isnan(values[5]) & scored),
-         "a field is not a number"),
-        ((values[0] < 0) | (values[0] != np.floor(values[0])),
-         "the class must be a whole number >= 0"),
-        ((values[3] < 0) | (values[4] < 0), "negative box size"),
+        (missing, "a field is not a number"),
+        ((cls < 0) | (cls != np.floor(cls)), "the class must be a whole number >= 0"),
+        (cls > MAX_CLASS, f"the class index is past {MAX_CLASS:,}"),
+        ((w < 0) | (h < 0), "negative box size"),
     ]
     for bad, reason in problems:
         if bad.any():
-            where_line.fail(box_lines[int(np.argmax(bad))], reason)
-    return line_label[box_lines], values, counts
+            box = at + int(np.argmax(bad))
+            where_line.fail(box if box_lines is None else int(box_lines[box]), reason)
 
 
-def _newline_terminated(blob: bytes | bytearray,
-                        ends: np.ndarray) -> tuple[bytes | bytearray, np.ndarray]:
+def _newlines(blob: memoryview) -> np.ndarray:
+    """Where the newlines are, found a block at a time (no blob-sized temporary)."""
+    arr = np.frombuffer(blob, dtype=np.uint8)
+    block = np.empty(min(len(arr), _BLOCK), dtype=bool)
+    found = [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(arr), _BLOCK):
+        part = arr[start:start + _BLOCK]
+        found.append(np.flatnonzero(np.equal(part, 10, out=block[:len(part)])) + start)
+    return np.concatenate(found)
+
+
+_BLOCK = 1 << 22
+
+
+def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview, np.ndarray]:
     """The files joined again with a newline after each non-empty one that lacks it."""
     arr = np.frombuffer(blob, dtype=np.uint8)
     starts = np.concatenate([np.zeros(1, dtype=np.int64), ends])[:-1]
@@ -70,21 +129,25 @@ def _newline_terminated(blob: bytes | bytearray,
         np.zeros(len(ends), dtype=bool)
     if not open_ended.any():
         return blob, ends
-    parts = [blob[a:b] + b"\n" if fix else blob[a:b]
+    parts = [bytes(blob[a:b]) + b"\n" if fix else blob[a:b]
              for a, b, fix in zip(starts.tolist(), ends.tolist(), open_ended.tolist())]
-    return b"".join(parts), ends + np.cumsum(open_ended)
+    return memoryview(b"".join(parts)), ends + np.cumsum(open_ended)
 
 
-def _uniform_table(blob: bytes | bytearray, n_lines: int) -> tuple[np.ndarray, bool] | None:
-    """The lines as a (6, N) array when they all have 5 (no score: NaN) or all 6 single-spaced
-    numbers, and whether they have the score; ``None`` otherwise."""
-    first = blob[:blob.find(b"\n")].split(b" ") if n_lines else []
+def _uniform_chunks(blob: memoryview, n_lines: int) -> tuple[list[Chunk], bool] | None:
+    """The lines as chunks of six arrays when they all have 5 (no score: NaN) or all 6
+    single-spaced numbers, and whether they have the score; ``None`` otherwise.
+
+    Arrow ends lines at ``\\n``, ``\\r\\n`` and a lone ``\\r``; a lone ``\\r`` makes more rows
+    than newlines, so such text goes to the general path."""
+    head = bytes(blob[:4096])
+    first = head[:head.find(b"\n")].split(b" ") if n_lines and b"\n" in head else []
     if len(first) not in (5, 6):
         return None
     names = [f"f{i}" for i in range(len(first))]
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(blob),
+            pa.BufferReader(pa.py_buffer(blob)),
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              ignore_empty_lines=False),
@@ -93,13 +156,13 @@ def _uniform_table(blob: bytes | bytearray, n_lines: int) -> tuple[np.ndarray, b
         return None
     if table.num_rows != n_lines or any(table.column(n).null_count for n in names):
         return None
-    values = np.full((6, n_lines), np.nan)
-    for j, name in enumerate(names):
-        at = 0
-        for chunk in table.column(name).chunks:  # one copy, chunk by chunk, into the row
-            values[j, at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-            at += len(chunk)
-    return values, len(names) == 6
+    chunks = []
+    for batch in table.to_batches():
+        arrays = [column.to_numpy() for column in batch.columns]  # no nulls: Arrow's buffers
+        if len(arrays) == 5:
+            arrays.append(np.full(len(arrays[0]), np.nan))
+        chunks.append(tuple(arrays))
+    return chunks, len(names) == 6
 
 
 def _tokens(lines: pa.Array, where_line: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -281,7 +281,8 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
 
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
-             fmt: str, where: str) -> pd.DataFrame:
+             fmt: str, where: str, *, on_rows: dict[str, object] | None = None,
+             layout: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image
     position). Rows follow the images' order; an image's boxes keep their order; an image
     without a box becomes one row with null box columns.
@@ -290,6 +291,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
     extras) to arrays of the boxes' length. Every column is built by one vectorized take or
     scatter (no Python object per row; the ``tags`` rows of an image share its list).
+    ``on_rows`` holds box columns a reader already placed on the rows of ``layout``
+    (:func:`row_layout` of ``box_image``), nulls on the image-only rows.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -298,7 +301,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     {'file_name': ['a.jpg', 'b.jpg', 'b.jpg'], 'x': [nan, 0.0, 1.0]}
     """
     box_image = np.asarray(box_image, dtype=np.int64)
-    image_pos, box_row = _row_layout(box_image, len(images))
+    image_pos, box_row = layout if layout is not None else row_layout(box_image, len(images))
+    on_rows = on_rows or {}
     n_rows = len(image_pos)
     strings = [name for name in ("dataset_id", "file_name", "description", "image_url", "item_id",
                                  "item_status") if name in images or name in _ALWAYS]
@@ -315,7 +319,9 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
                             ("x", "float64"), ("y", "float64"), ("w", "float64"),
                             ("h", "float64"), ("score", "float64"), ("difficult", "boolean"),
                             ("truncated", "boolean")):
-            if name in boxes or name in _ALWAYS:
+            if name in on_rows:
+                out[name] = on_rows[name]
+            elif name in boxes or name in _ALWAYS:
                 out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
         if "tags" in images:
             out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
@@ -332,8 +338,12 @@ _ORDER = ("dataset_id", "image_id", "file_name", "width", "height", "category", 
           "item_status", "tags")
 
 
-def _row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's image position, and each box's row (``max(boxes, 1)`` rows per image)."""
+def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's image position, and each box's row (``max(boxes, 1)`` rows per image).
+
+    >>> [a.tolist() for a in row_layout(np.array([1, 1, 2]), 3)]
+    [[0, 1, 1, 2], [1, 2, 3]]
+    """
     counts = np.bincount(box_image, minlength=n_images)
     per_image = np.maximum(counts, 1)
     row_start = np.concatenate([[0], np.cumsum(per_image)[:-1]]).astype(np.int64)

@@ -31,13 +31,13 @@ import yaml
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
-from aion_pandas.formats._yololines import parse_lines
+from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    read_manifest, write_manifest)
+    read_manifest, row_layout, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.schema import from_cxcywh_norm, validate_frame, warn_unsupported
+from aion_pandas.formats.schema import validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
@@ -80,7 +80,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
             labels = _label_members(archive)
             names = list(class_names) if class_names is not None else _class_names(archive)
             blob, ends = archive.read_joined(labels)
-            box_label, values, counts = parse_lines(blob, ends, labels, where)
+            lines = parse_lines(blob, ends, labels, where)
             del blob
         finally:
             manifest = pending.result()  # an error in the manifest is reported first
@@ -89,22 +89,56 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     image_of_label = np.full(len(labels), -1, dtype="int64")
     has_label = label_pos >= 0
     image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    box_image = image_of_label[box_label]
-    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
-    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
-    unsized = np.isnan(width) | np.isnan(height)
-    if unsized.any():
-        warnings.warn(f"{where}: {int(unsized.sum()):,} boxes on "
-                      f"{len(np.unique(box_image[unsized])):,} images have no image size (no "
+    box_image = image_of_label[lines.box_label]
+    images = images.drop(columns="label_pos")
+    layout = row_layout(box_image, len(images))
+    categories = _categories(lines.max_class, names, where)
+    on_rows = _box_columns(lines, box_image, layout, images, categories)
+    unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
+    boxes_unsized = np.bincount(box_image, minlength=len(images))[unsized]
+    if boxes_unsized.any():
+        warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
+                      f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size (no "
                       "manifest.csv and no image in the archive): their x, y, w, h are NaN",
                       MissingImageSizeWarning, stacklevel=3)
-    pixels = from_cxcywh_norm(values[1:5].T, width, height)
-    classes = values[0].astype("int64")
-    category = _categories(classes, names, where)
-    boxes = {"category": category, "category_id": classes,
-             "x": pixels[:, 0], "y": pixels[:, 1], "w": pixels[:, 2], "h": pixels[:, 3],
-             "score": values[5]}
-    return assemble(images.drop(columns="label_pos"), box_image, boxes, "yolo", where)
+    return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout)
+
+
+def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
+                 images: pd.DataFrame, categories: pd.CategoricalDtype) -> dict[str, object]:
+    """The box columns on the frame's rows (nulls on image-only rows), converted to pixels chunk
+    by chunk straight from the parsed text: no box-length copy of the values. A box's category
+    code is its class index."""
+    n_rows, box_row = len(layout[0]), layout[1]
+    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
+    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
+    out = {name: np.full(n_rows, np.nan) for name in ("x", "y", "w", "h", "score")}
+    codes = np.full(n_rows, -1, dtype=_code_dtype(len(categories.categories)))
+    class_id = np.zeros(n_rows, dtype=np.int64)
+    no_box = np.ones(n_rows, dtype=bool)
+    at = 0
+    for cls, cx, cy, w, h, score in lines.chunks:
+        rows = box_row[at:at + len(cls)]
+        image = box_image[at:at + len(cls)]
+        at += len(cls)
+        pixel_w, pixel_h = w * width[image], h * height[image]
+        out["w"][rows], out["h"][rows] = pixel_w, pixel_h
+        out["x"][rows] = cx * width[image] - pixel_w / 2  # as boxes.from_cxcywh_norm
+        out["y"][rows] = cy * height[image] - pixel_h / 2
+        out["score"][rows] = score
+        codes[rows] = cls
+        class_id[rows] = cls
+        no_box[rows] = False
+    return {**out, "category": pd.Categorical.from_codes(codes, dtype=categories),
+            "category_id": pd.arrays.IntegerArray(class_id, no_box)}
+
+
+def _code_dtype(n_categories: int) -> np.dtype:
+    """The integer type pandas uses for a Categorical's codes with this many categories."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def _label_members(archive: SafeArchive) -> list[str]:
@@ -220,17 +254,17 @@ def _file_name(member: str) -> str:
     return name[:-4] if name.lower().endswith(".txt") else name
 
 
-def _categories(classes: np.ndarray, names: list[str] | None, where: str) -> pd.Categorical:
+def _categories(max_class: int, names: list[str] | None, where: str) -> pd.CategoricalDtype:
+    """The categories, in class index order: the class names, then the indices past them as text."""
     names = list(names or [])
-    top = int(classes.max()) + 1 if len(classes) else 0
-    extra = [str(i) for i in range(len(names), top)]
+    extra = [str(i) for i in range(len(names), max_class + 1)]
     if extra and names:
         warnings.warn(f"class indices {extra[0]}..{extra[-1]} are beyond the {len(names)} class "
                       "names: named by their index", UserWarning, stacklevel=4)
     categories = names + extra
     if len(set(categories)) != len(categories):
         raise FormatError(f"the class names repeat a name: {categories}", path=where)
-    return pd.Categorical.from_codes(classes, categories=pd.Index(categories, dtype="str"))
+    return pd.CategoricalDtype(pd.Index(categories, dtype="str"))
 
 
 def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:

@@ -252,6 +252,7 @@ def test_windows_separators_unicode_and_nested_names():
 
 @pytest.mark.parametrize("text", [
     "0 0.5 0.5 0.2 0.4\r\n1 0.25 0.25 0.1 0.1 0.9\r\n",      # CRLF
+    "0 0.5 0.5 0.2\r0.4\n1 0.25 0.25 0.1 0.1 0.9",           # a lone CR is a space
     "\n0\t0.5 0.5  0.2 0.4 \n\n  1 0.25 0.25 0.1 0.1 0.9",    # blank lines, tabs, no final newline
 ])
 def test_odd_whitespace_is_read(text):
@@ -259,6 +260,15 @@ def test_odd_whitespace_is_read(text):
     assert frame["category"].astype(str).tolist() == ["p", "q"]
     assert frame["category_id"].tolist() == [0, 1]
     assert np.allclose(frame["score"], [np.nan, 0.9], equal_nan=True)
+
+
+def test_crlf_label_files_read_like_lf_ones():
+    lines = ["0 0.5 0.5 0.2 0.4 0.8", "1 0.25 0.25 0.1 0.1 0.9", "1 0.75 0.5 0.5 0.5 0.7"]
+    frames = [read_yolo(zip_bytes({"labels/a.txt": end.join(lines[:2]) + end,
+                                   "labels/b.txt": lines[2] + end, "classes.txt": "p\nq\n"}))
+              for end in ("\n", "\r\n")]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[1]["score"].tolist() == [0.8, 0.9, 0.7]
 
 
 def test_segmentation_lines_are_read_as_their_bounding_box():
@@ -275,6 +285,8 @@ def test_segmentation_lines_are_read_as_their_bounding_box():
     ("-1 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: the class must be a whole number"),
     ("0 0.5 0.5 -0.2 0.4\n", r"labels/bad.txt: line 1: negative box size"),
     ("0 nan 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: a field is not a number"),
+    ("0 0.5 0.5 0.2 0.4 0.9\n0 0.5 0.5 0.2 0.4 nan\n", r"labels/bad.txt: line 2: a field is not a number"),
+    ("0 0.5 0.5 0.2 0.4\n2000000 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 2: the class index is past"),
     (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: not UTF-8 text"),
 ])
 def test_bad_label_lines_name_the_member_and_line(text, message):
