@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from lxml import etree
 
@@ -142,9 +143,9 @@ class SafeArchive:
                 raise self._corrupt(name)
             yield data
 
-    def read_joined(self, names: list[str]) -> tuple[bytes | bytearray, np.ndarray]:
-        """Many members as one bytes object, and where each ends in it (checked like
-        :meth:`read_many`); stored members are sliced straight out of the archive."""
+    def read_joined(self, names: list[str]) -> tuple[bytes | memoryview, np.ndarray]:
+        """Many members as one bytes-like object, and where each ends in it (checked like
+        :meth:`read_many`); stored members are gathered straight out of the archive."""
         ends = np.zeros(len(names), dtype=np.int64)
         parts = []
         if self._dir is not None and not self._files:
@@ -157,23 +158,18 @@ class SafeArchive:
         np.cumsum(ends, out=ends)
         return b"".join(parts), ends
 
-    def _joined_stored(self, names: list[str], rows: np.ndarray) -> tuple[bytearray, np.ndarray]:
+    def _joined_stored(self, names: list[str], rows: np.ndarray) -> tuple[memoryview, np.ndarray]:
         d = self._dir
         size = d.file_size[rows]
         wrong = np.flatnonzero(d.compress_size[rows] != size)
         if len(wrong):
             raise self._wrong_size(names[int(wrong[0])], int(size[int(wrong[0])]))
-        begins = self._data_starts(names, rows)
-        source = self._buffer.obj  # type: ignore[union-attr]  # bytes or mmap: slices are bytes
+        joined = gather(self._buffer, self._data_starts(names, rows), size)  # type: ignore[arg-type]
         ends = np.cumsum(size)
-        joined = bytearray(int(ends[-1]) if len(ends) else 0)
-        into, crc32, crcs = memoryview(joined), zlib.crc32, []
-        for begin, at, n in zip(begins.tolist(), (ends - size).tolist(), size.tolist()):
-            chunk = source[begin:begin + n]  # one small copy, then into place: no list of parts
-            crcs.append(crc32(chunk))
-            into[at:at + n] = chunk
-        into.release()
-        bad = np.flatnonzero(np.array(crcs, dtype=np.int64) != d.crc[rows])
+        pieces = map(slice, (ends - size).tolist(), ends.tolist())
+        crcs = np.fromiter(map(zlib.crc32, map(joined.__getitem__, pieces)), dtype=np.int64,
+                           count=len(rows))
+        bad = np.flatnonzero(crcs != d.crc[rows])
         if len(bad):
             raise self._corrupt(names[int(bad[0])])
         return joined, ends
@@ -280,6 +276,51 @@ def open_archive(source: Source, *, where: str | None = None,
         buffer.release()
         raise
     return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
+
+
+def gather(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray) -> memoryview:
+    """The byte ranges ``buffer[begin:begin + size]`` joined, copied once.
+
+    Arrow does the copy (a ``binary_view`` array pointing into ``buffer``, cast to contiguous
+    bytes) when ``buffer`` is under 2 GiB; otherwise one range at a time.
+
+    >>> bytes(gather(memoryview(b"..abc..de"), np.array([2, 7]), np.array([3, 2])))
+    b'abcde'
+    """
+    begins, sizes = np.asarray(begins, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+    if len(buffer) < 2**31 - 1:
+        try:
+            return _gather_with_arrow(buffer, begins, sizes)
+        except (AttributeError, pa.ArrowNotImplementedError):  # a pyarrow without binary_view
+            pass
+    return _gather_by_copy(buffer, begins, sizes)
+
+
+def _gather_by_copy(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray) -> memoryview:
+    joined = bytearray(int(sizes.sum()))
+    into, at = memoryview(joined), 0
+    for begin, size in zip(begins.tolist(), sizes.tolist()):
+        into[at:at + size] = buffer[begin:begin + size]
+        at += size
+    return memoryview(joined)
+
+
+def _gather_with_arrow(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray) -> memoryview:
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    views = np.zeros((len(begins), 16), dtype=np.uint8)  # Arrow's view layout, 16 bytes each
+    views[:, 0:4] = sizes.astype("<i4").view(np.uint8).reshape(-1, 4)
+    inline = sizes <= 12  # up to 12 bytes live in the view itself
+    small, large = np.flatnonzero(inline), np.flatnonzero(~inline)
+    head = np.arange(12)
+    taken = data[np.minimum(begins[small, None] + head, max(len(data) - 1, 0))] if len(data) else \
+        np.zeros((len(small), 12), dtype=np.uint8)
+    taken[head >= sizes[small, None]] = 0
+    views[small, 4:16] = taken
+    views[large, 4:8] = data[begins[large, None] + head[:4]]  # the prefix
+    views[large, 12:16] = begins[large].astype("<i4").view(np.uint8).reshape(-1, 4)  # buffer 0
+    array = pa.Array.from_buffers(pa.binary_view(), len(begins),
+                                  [None, pa.py_buffer(views), pa.py_buffer(buffer)])
+    return memoryview(array.cast(pa.large_binary()).buffers()[2] or b"")
 
 
 # a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are

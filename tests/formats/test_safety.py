@@ -302,3 +302,17 @@ def test_every_name_that_needs_normalizing_is_caught_by_the_vectorized_prefilter
     assert len(passed) > 500  # the plain ones: a, a/a, é.a, ...
     for name in passed:
         assert safe_member_name(name) == name
+
+
+@pytest.mark.parametrize("how", ["gather", "_gather_by_copy"])
+def test_gathering_byte_ranges_of_every_size_matches_slicing(how):
+    # Arrow's binary_view keeps ranges of up to 12 bytes inside the view and points at the rest
+    import numpy as np
+
+    import aion_pandas.formats.safety as safety
+    rng = np.random.default_rng(3)
+    buffer = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    sizes = np.array([0, 1, 11, 12, 13, 16, 100, 0, 12, 13, 2000])
+    begins = np.array([0, 4999, 4989, 4988, 4987, 7, 50, 5000, 0, 0, 2999])
+    joined = getattr(safety, how)(memoryview(buffer), begins, sizes)
+    assert bytes(joined) == b"".join(buffer[b:b + n] for b, n in zip(begins, sizes))
