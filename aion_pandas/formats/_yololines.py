@@ -90,8 +90,16 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
 def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
            scored: bool) -> None:
     """Refuse a chunk's first bad box, naming its member and line (``at``: the chunk's first box;
-    ``scored``: the score column came from the text, so NaN there is an error too)."""
+    ``scored``: the score column came from the text, so NaN there is an error too).
+
+    A few reductions tell whether anything is wrong; only then is the bad line looked for."""
     cls, cx, cy, w, h, score = chunk
+    if not len(cls):
+        return
+    total = cls + cx + cy + w + h + (score if scored else 0)  # NaN in any field makes it NaN
+    if not (np.isnan(total).any() or cls.min() < 0 or cls.max() > MAX_CLASS
+            or np.any(np.floor(cls) != cls) or w.min() < 0 or h.min() < 0):
+        return
     missing = np.isnan(cls) | np.isnan(cx) | np.isnan(cy) | np.isnan(w) | np.isnan(h)
     if scored:
         missing |= np.isnan(score)

@@ -364,7 +364,9 @@ def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arr
     """An Int64 image column repeated onto the rows (all null when ``images`` lacks it)."""
     if name not in images:
         return null_column("Int64", len(image_pos))
-    return images[name].astype("Int64").array.take(image_pos)
+    column = images[name].astype("Int64").array  # per image: small, so these copies are cheap
+    data, mask = column.to_numpy(dtype="int64", na_value=0), column.isna()
+    return pd.arrays.IntegerArray(data[image_pos], mask[image_pos])
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:

@@ -175,7 +175,7 @@ class SafeArchive:
         return joined, ends
 
     def _rows_of(self, names: list[str]) -> np.ndarray:
-        return np.fromiter((self._rows[n] for n in names), dtype=np.int64, count=len(names))
+        return np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
 
     def _wrong_size(self, name: str, size: int) -> FormatError:
         return FormatError(f"the member inflates to more or less than the {size:,} bytes its "
