@@ -24,6 +24,7 @@ import msgspec
 import numpy as np
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._memory import small_pages
 
 
 class _Box(msgspec.Struct, array_like=True, gc=False):
@@ -144,7 +145,7 @@ class _Columns:
         if self.n + m <= self.capacity and self.arrays:
             return
         capacity = max(guess, self.n + m, int(self.capacity * 1.5)) + self.spare
-        old, self.arrays = self.arrays, {name: _small_pages(capacity, dtype) for name, dtype in _DTYPES.items()}
+        old, self.arrays = self.arrays, {name: small_pages(capacity, dtype) for name, dtype in _DTYPES.items()}
         for name, values in old.items():
             self.arrays[name][:self.n] = values[:self.n]
         self.capacity = capacity - self.spare
@@ -153,23 +154,6 @@ class _Columns:
         if not self.arrays:
             self.room(0, 0)
         return {**self.arrays, "n": self.n}
-
-
-def _small_pages(n: int, dtype: Any) -> np.ndarray:
-    """An uninitialised array in its own private anonymous mapping (freed with its last view).
-
-    numpy asks for transparent huge pages on arrays over 4 MB; on a VM a fresh 2 MB page can cost
-    milliseconds (measured at size L right after a large process exits: 0.2-0.5 s of system time
-    against 0.1 s with 4 KB pages). Pages of the unused tail are never touched.
-
-    >>> a = _small_pages(3, np.float64); a[:] = 1.5; a.tolist()
-    [1.5, 1.5, 1.5]
-    """
-    flags = getattr(mmap, "MAP_PRIVATE", None), getattr(mmap, "MAP_ANONYMOUS", None)
-    if None in flags or n == 0:
-        return np.empty(n, dtype)
-    size = n * np.dtype(dtype).itemsize
-    return np.frombuffer(mmap.mmap(-1, size, flags=flags[0] | flags[1]), dtype, n)
 
 
 _DTYPES = {"image_id": np.int64, "category_id": np.int64, "x": np.float64, "y": np.float64,

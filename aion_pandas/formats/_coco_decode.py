@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._coco_annotations import (BadCut, _small_pages, annotation_columns,
-                                                    split_annotations)
+from aion_pandas.formats._coco_annotations import BadCut, annotation_columns, split_annotations
+from aion_pandas.formats._memory import ARROW_POOL, small_pages
 from aion_pandas.formats.schema import categorical, null_column
 
 Number = Union[int, float]
@@ -326,9 +326,8 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
 
 def _take_str(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray:
     # malloc's pool: the column's buffers go back to the OS when freed (mimalloc keeps ~35 MB at L)
-    pool = pa.system_memory_pool()
-    arr = pc.take(pa.array(values, type=pa.large_string(), memory_pool=pool), pa.array(rows),
-                  memory_pool=pool)
+    arr = pc.take(pa.array(values, type=pa.large_string(), memory_pool=ARROW_POOL), pa.array(rows),
+                  memory_pool=ARROW_POOL)
     return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
 
 
@@ -346,6 +345,6 @@ def _take_int(values: list[Any], rows: np.ndarray, what: str, where: str | None)
         bad = next(i for i, v in enumerate(values) if v is not None and float(v) != int(v))
         raise FormatError(f"$.images[{bad}].{what}: {values[bad]!r} is not a whole number",
                           path=where) from None
-    data = _small_pages(len(rows), np.int64)  # 4 KB pages, as the annotation columns
+    data = small_pages(len(rows), np.int64)  # 4 KB pages, as the annotation columns
     np.take(arr.to_numpy(dtype=np.int64, na_value=0), rows, out=data)
     return pd.arrays.IntegerArray(data, np.asarray(arr.isna())[rows])

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._memory import ARROW_POOL
 
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -159,7 +160,8 @@ def _uniform_chunks(blob: memoryview, n_lines: int) -> tuple[list[Chunk], bool] 
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.float64() for n in names}))
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.float64() for n in names}),
+            memory_pool=ARROW_POOL)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if table.num_rows != n_lines or any(table.column(n).null_count for n in names):

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._memory import ARROW_POOL
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, null_column,
                                         validate_frame, warn_unsupported)
@@ -176,14 +177,16 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bo
         auto_dict_encode=False)
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+                               memory_pool=ARROW_POOL)
     except pa.ArrowInvalid:
         pass
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
                                read_options=pa_csv.ReadOptions(use_threads=False),
                                parse_options=pa_csv.ParseOptions(delimiter=delimiter,
-                                                                 newlines_in_values=True))
+                                                                 newlines_in_values=True),
+                               memory_pool=ARROW_POOL)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if typed and "conversion error" in message:

@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._memory import ARROW_POOL
 from aion_pandas.formats.schema import null_column
 
 MANIFEST_NAME = "manifest.csv"
@@ -395,7 +396,7 @@ def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
 
 
 def _take_strings(strings: pa.Array, positions: pa.Array) -> pd.arrays.ArrowStringArray:
-    return pd.arrays.ArrowStringArray(strings.take(positions))
+    return pd.arrays.ArrowStringArray(pc.take(strings, positions, memory_pool=ARROW_POOL))
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:

@@ -50,6 +50,7 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._memory import ARROW_POOL
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
@@ -320,7 +321,8 @@ def _gather_with_arrow(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray
     views[large, 12:16] = begins[large].astype("<i4").view(np.uint8).reshape(-1, 4)  # buffer 0
     array = pa.Array.from_buffers(pa.binary_view(), len(begins),
                                   [None, pa.py_buffer(views), pa.py_buffer(buffer)])
-    return memoryview(array.cast(pa.large_binary()).buffers()[2] or b"")
+    joined = pc.cast(array, pa.large_binary(), memory_pool=ARROW_POOL)
+    return memoryview(joined.buffers()[2] or b"")
 
 
 # a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are
