@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._memory import ARROW_POOL
+from aion_pandas.formats._memory import ARROW_POOL, small_pages
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, null_column,
                                         validate_frame, warn_unsupported)
@@ -228,7 +228,7 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     if name == "tags":
         return _parse_tags(column)
     if pa.types.is_float64(kind):
-        return _writable(column.to_numpy())  # nulls are NaN
+        return _floats(column)
     if pa.types.is_null(kind) and _CONTRACT.get(name) in ("float64", "Int64", "boolean"):
         return null_column(_CONTRACT[name], len(column))  # an empty column of an untyped read
     if pa.types.is_integer(kind):
@@ -237,6 +237,15 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
         return _writable(column.to_numpy()) if pa.types.is_int64(kind) and not column.null_count else None
     dtype = _pandas_type(kind)
     return dtype.__from_arrow__(column) if dtype is not None else None
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A float64 column (nulls NaN) copied once, chunk by chunk, into 4 KB pages (see _memory)."""
+    values, start = small_pages(len(column), np.float64), 0
+    for chunk in column.chunks:
+        values[start:start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        start += len(chunk)
+    return values
 
 
 def _writable(values: np.ndarray) -> np.ndarray:
@@ -253,7 +262,7 @@ def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
     """Nullable ints from Arrow's values and validity, the values copied once."""
     if not pa.types.is_int64(column.type):
         column = column.cast(pa.int64())
-    values, start = np.empty(len(column), np.int64), 0
+    values, start = small_pages(len(column), np.int64), 0
     for chunk in column.chunks:
         if len(chunk):
             values[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], np.int64, len(chunk),
