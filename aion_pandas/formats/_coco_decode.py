@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._coco_annotations import BadCut, annotation_columns, split_annotations
 from aion_pandas.formats._memory import ARROW_POOL, small_pages
-from aion_pandas.formats.schema import categorical, null_column
+from aion_pandas.formats.schema import categorical, code_dtype, null_column
 
 Number = Union[int, float]
 
@@ -187,7 +187,7 @@ def build_frame(doc: CocoDocument, *, where: str | None = None,
     place = _Placement(a_pos, n_img)
     n_rows, row_img = place.n_rows, place.row_img
 
-    category = categorical(place.expand(a_code.astype(_code_dtype(len(names_sorted))), -1), names_sorted)
+    category = categorical(place.expand(a_code.astype(code_dtype(len(names_sorted))), -1), names_sorted)
     del a_code, a_pos
     category_id = pd.arrays.IntegerArray(place.expand(cols["category_id"], 0), place.empty_mask())
     iscrowd = pd.arrays.BooleanArray(place.expand(cols["iscrowd"], False), place.empty_mask())
@@ -284,10 +284,6 @@ class _Placement:
         if self.empty_rows is not None:
             mask[self.empty_rows] = True
         return mask
-
-
-def _code_dtype(n: int) -> type:
-    return np.int8 if n < 127 else np.int16 if n < 32_767 else np.int32 if n < 2**31 - 1 else np.int64
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Parse every YOLO label line of an archive at once (vectorized, with member/line errors).
 
 >>> lines = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
->>> lines.box_label.tolist(), [c.tolist() for c in lines.chunks[0][:5]], lines.counts.tolist()
-([0], [[0.0], [0.5], [0.5], [0.2], [0.4]], [1, 0])
+>>> lines.box_label.tolist(), [c.tolist() for c in lines.chunks[0][:5]]
+([0], [[0.0], [0.5], [0.5], [0.2], [0.4]])
 """
 from __future__ import annotations
 
@@ -25,14 +25,17 @@ Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.nda
 class LabelLines:
     """The boxes of all label files, in file then line order.
 
-    ``box_label``: each box's label file (its position in ``labels``); ``counts``: boxes per
-    label file; ``chunks``: consecutive runs of boxes, each six float64 arrays ``class, cx, cy,
-    w, h, score`` (score NaN when absent). Chunks are Arrow's parse blocks, used as they are (no
-    copy into one array): the reader turns each into pixels on the frame's rows.
+    ``box_label``: each box's label file (its position in ``labels``); ``chunks``: consecutive
+    runs of boxes, each six float64 arrays ``class, cx, cy, w, h, score`` (score NaN when
+    absent). Chunks are Arrow's parse blocks, used as they are (no copy into one array): the
+    reader turns each into pixels on the frame's rows.
+
+    >>> lines = parse_lines(b"1 .5 .5 .2 .2\\n\\n3 .5 .5 .1 .1 .9\\n", [14, 32], ["a", "b"], "x")
+    >>> lines.box_label.tolist(), lines.chunks[0][0].tolist(), lines.chunks[0][5].tolist()
+    ([0, 1], [1.0, 3.0], [nan, 0.9])
     """
 
     box_label: np.ndarray
-    counts: np.ndarray
     chunks: list[Chunk]
 
     @property
@@ -72,48 +75,43 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
             raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
         numbers, nfields, box_lines = _tokens(pc.split_pattern(text, "\n").flatten()[:-1],
                                               where_line)
-        values, scored = _values(numbers, nfields)
+        values, scored = _values(numbers, nfields)  # scored: which lines had 6 fields
         chunks = [tuple(values)]
-        bad = np.isnan(values[5]) & scored
-        if bad.any():
-            where_line.fail(box_lines[int(np.argmax(bad))], "a field is not a number")
-        scored = False  # checked above: only the lines with 6 fields have a score
     at = 0
-    for chunk in chunks:
+    for chunk in chunks:  # in line order: the first chunk with a bad line has the first bad line
         _check(chunk, at, where_line, box_lines, scored)
         at += len(chunk[0])
-    if box_lines is None:
-        return LabelLines(line_label, counts, chunks)
-    return LabelLines(line_label[box_lines], np.bincount(line_label[box_lines], minlength=len(counts)),
-                      chunks)
+    return LabelLines(line_label if box_lines is None else line_label[box_lines], chunks)
 
 
 def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
-           scored: bool) -> None:
-    """Refuse a chunk's first bad box, naming its member and line (``at``: the chunk's first box;
-    ``scored``: the score column came from the text, so NaN there is an error too).
+           scored: bool | np.ndarray) -> None:
+    """Refuse the chunk's first bad line, naming its member and line (``at``: the chunk's first
+    box; ``scored``: whether each line's score came from the text, so NaN there is an error too).
 
     A few reductions tell whether anything is wrong; only then is the bad line looked for."""
     cls, cx, cy, w, h, score = chunk
     if not len(cls):
         return
-    total = cls + cx + cy + w + h + (score if scored else 0)  # NaN in any field makes it NaN
+    with np.errstate(invalid="ignore"):  # inf + -inf: NaN here, and no warning for it
+        total = cls + cx + cy + w + h + np.where(scored, score, 0)
     if not (np.isnan(total).any() or cls.min() < 0 or cls.max() > MAX_CLASS
             or np.any(np.floor(cls) != cls) or w.min() < 0 or h.min() < 0):
         return
     missing = np.isnan(cls) | np.isnan(cx) | np.isnan(cy) | np.isnan(w) | np.isnan(h)
-    if scored:
-        missing |= np.isnan(score)
     problems = [
-        (missing, "a field is not a number"),
+        (missing | (np.isnan(score) & scored), "a field is not a number"),
         ((cls < 0) | (cls != np.floor(cls)), "the class must be a whole number >= 0"),
         (cls > MAX_CLASS, f"the class index is past {MAX_CLASS:,}"),
         ((w < 0) | (h < 0), "negative box size"),
     ]
-    for bad, reason in problems:
-        if bad.any():
-            box = at + int(np.argmax(bad))
-            where_line.fail(box if box_lines is None else int(box_lines[box]), reason)
+    found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
+    if found:
+        box, reason = min(found, key=lambda pair: pair[0])
+        where_line.fail(at + box if box_lines is None else int(box_lines[at + box]), reason)
+
+
+_BLOCK = 1 << 22
 
 
 def _newlines(blob: memoryview) -> np.ndarray:
@@ -125,9 +123,6 @@ def _newlines(blob: memoryview) -> np.ndarray:
         part = arr[start:start + _BLOCK]
         found.append(np.flatnonzero(np.equal(part, 10, out=block[:len(part)])) + start)
     return np.concatenate(found)
-
-
-_BLOCK = 1 << 22
 
 
 def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview, np.ndarray]:

@@ -96,8 +96,17 @@ def from_cxcywh_norm(cxcywh: np.ndarray | pd.DataFrame, width: Any, height: Any)
                      if isinstance(cxcywh, pd.DataFrame) else cxcywh, dtype="float64")
     w, h = _size(None, width, height)
     out = np.empty_like(arr)
-    out[:, 2] = arr[:, 2] * w
-    out[:, 3] = arr[:, 3] * h
-    out[:, 0] = arr[:, 0] * w - out[:, 2] / 2
-    out[:, 1] = arr[:, 1] * h - out[:, 3] / 2
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = pixels_from_cxcywh_norm(*arr.T, w, h)
     return out
+
+
+def pixels_from_cxcywh_norm(cx: Any, cy: Any, w: Any, h: Any, width: Any,
+                            height: Any) -> tuple[Any, Any, Any, Any]:
+    """:func:`from_cxcywh_norm` column by column: pixel ``x, y, w, h`` from normalized ``cx, cy,
+    w, h`` and the image sizes (arrays or scalars), for readers that convert block by block.
+
+    >>> pixels_from_cxcywh_norm(0.25, 0.2, 0.3, 0.2, 100, 200)
+    (10.0, 20.0, 30.0, 40.0)
+    """
+    pixel_w, pixel_h = w * width, h * height
+    return cx * width - pixel_w / 2, cy * height - pixel_h / 2, pixel_w, pixel_h

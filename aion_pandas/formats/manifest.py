@@ -240,7 +240,10 @@ def _tags_column(values: object, where: str) -> np.ndarray:
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a burst of lists is made (one per image):
     each 700 new containers would start a collection, two thirds of the time of 100,000 copies.
-    The lists hold only str (no cycle), and the collector runs again at the next threshold."""
+    The lists hold only str (no cycle), and the collector runs again at the next threshold.
+
+    The pause is process-wide (other threads run without the collector for those milliseconds),
+    and the collector is switched back on only if it was on before."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -310,8 +313,9 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
     extras) to arrays of the boxes' length. Every column is built by one vectorized take or
     scatter (no Python object per row; the ``tags`` rows of an image share its list).
-    ``on_rows`` holds box columns a reader already placed on the rows of ``layout``
-    (:func:`row_layout` of ``box_image``), nulls on the image-only rows.
+    ``on_rows`` holds box columns a reader already placed on the rows of ``layout``, which must
+    be ``row_layout(box_image, len(images))`` (passed so that it is computed once), nulls on
+    the image-only rows.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})

@@ -280,7 +280,8 @@ def open_archive(source: Source, *, where: str | None = None,
 
 
 def gather(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray) -> memoryview:
-    """The byte ranges ``buffer[begin:begin + size]`` joined, copied once.
+    """The byte ranges ``buffer[begin:begin + size]`` joined, copied once (a range outside
+    ``buffer`` is a ``ValueError``).
 
     Arrow does the copy (a ``binary_view`` array pointing into ``buffer``, cast to contiguous
     bytes) when ``buffer`` is under 2 GiB; otherwise one range at a time.
@@ -289,6 +290,10 @@ def gather(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray) -> memoryv
     b'abcde'
     """
     begins, sizes = np.asarray(begins, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+    if len(begins) != len(sizes) or ((begins < 0) | (sizes < 0) | (begins + sizes > len(buffer))).any():
+        raise ValueError("every range must lie inside the buffer")
+    if not len(begins):
+        return memoryview(b"")
     if len(buffer) < 2**31 - 1:
         try:
             return _gather_with_arrow(buffer, begins, sizes)
@@ -322,7 +327,7 @@ def _gather_with_arrow(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray
     array = pa.Array.from_buffers(pa.binary_view(), len(begins),
                                   [None, pa.py_buffer(views), pa.py_buffer(buffer)])
     joined = pc.cast(array, pa.large_binary(), memory_pool=ARROW_POOL)
-    return memoryview(joined.buffers()[2] or b"")
+    return memoryview(joined.buffers()[2] or b"").cast("B")  # unsigned bytes, as bytes have
 
 
 # a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are

@@ -124,6 +124,16 @@ def null_column(dtype: str, n: int) -> Any:
     return pd.array([None] * n, dtype=dtype)
 
 
+def code_dtype(n_categories: int) -> type:
+    """The integer type pandas gives a Categorical's codes for this many categories.
+
+    >>> code_dtype(20), code_dtype(200)
+    (<class 'numpy.int8'>, <class 'numpy.int16'>)
+    """
+    return (np.int8 if n_categories < 127 else np.int16 if n_categories < 32_767 else
+            np.int32 if n_categories < 2**31 - 1 else np.int64)
+
+
 def categorical(codes: np.ndarray, names: Iterable[str]) -> pd.Categorical:
     """The ``category`` column from integer codes (``-1`` = no box) and class names, with the
     categories' dtype every reader uses (pandas' default ``str``); unused names are kept.

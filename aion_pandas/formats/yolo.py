@@ -37,7 +37,8 @@ from aion_pandas.formats.manifest import (
     read_manifest, row_layout, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
+from aion_pandas.formats.schema import code_dtype, validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
@@ -113,7 +114,7 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
     width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
     out = {name: np.full(n_rows, np.nan) for name in ("x", "y", "w", "h", "score")}
-    codes = np.full(n_rows, -1, dtype=_code_dtype(len(categories.categories)))
+    codes = np.full(n_rows, -1, dtype=code_dtype(len(categories.categories)))
     class_id = np.zeros(n_rows, dtype=np.int64)
     no_box = np.ones(n_rows, dtype=bool)
     at = 0
@@ -121,24 +122,14 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
         rows = box_row[at:at + len(cls)]
         image = box_image[at:at + len(cls)]
         at += len(cls)
-        pixel_w, pixel_h = w * width[image], h * height[image]
-        out["w"][rows], out["h"][rows] = pixel_w, pixel_h
-        out["x"][rows] = cx * width[image] - pixel_w / 2  # as boxes.from_cxcywh_norm
-        out["y"][rows] = cy * height[image] - pixel_h / 2
+        (out["x"][rows], out["y"][rows], out["w"][rows],
+         out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
         out["score"][rows] = score
         codes[rows] = cls
         class_id[rows] = cls
         no_box[rows] = False
     return {**out, "category": pd.Categorical.from_codes(codes, dtype=categories),
             "category_id": pd.arrays.IntegerArray(class_id, no_box)}
-
-
-def _code_dtype(n_categories: int) -> np.dtype:
-    """The integer type pandas uses for a Categorical's codes with this many categories."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 def _label_members(archive: SafeArchive) -> list[str]:

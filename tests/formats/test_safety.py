@@ -316,3 +316,15 @@ def test_gathering_byte_ranges_of_every_size_matches_slicing(how):
     begins = np.array([0, 4999, 4989, 4988, 4987, 7, 50, 5000, 0, 0, 2999])
     joined = getattr(safety, how)(memoryview(buffer), begins, sizes)
     assert bytes(joined) == b"".join(buffer[b:b + n] for b, n in zip(begins, sizes))
+
+
+def test_gathering_refuses_ranges_outside_the_buffer_and_joins_no_range_to_nothing():
+    import numpy as np
+
+    from aion_pandas.formats.safety import gather
+    buffer = memoryview(b"0123456789")
+    for begins, sizes in (([5], [100]), ([-1], [2]), ([0], [-1])):
+        with pytest.raises(ValueError, match="inside the buffer"):
+            gather(buffer, np.array(begins), np.array(sizes))
+    assert bytes(gather(buffer, np.array([], np.int64), np.array([], np.int64))) == b""
+    assert gather(buffer, np.array([8]), np.array([2]))[0] == ord("8")  # unsigned bytes
