@@ -330,7 +330,8 @@ def _take_str(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray
 def _const_str(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
     if value is None:
         return null_column("string", n)
-    arr = pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, np.int64)))
+    arr = pc.take(pa.array([value], pa.large_string()), pa.array(np.zeros(n, np.int64)),
+                  memory_pool=ARROW_POOL)
     return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
 
 
