@@ -11,6 +11,8 @@ raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and 
 - a total uncompressed size over ``max_total_bytes`` or a member over ``max_member_bytes``;
 - a compression ratio over ``max_ratio`` (uncompressed / compressed, for the archive and for each
   member, once the uncompressed size passes ``ratio_floor_bytes``: small text files compress well);
+- members whose compressed sizes add up to more than the archive (members that share bytes: the
+  "overlapping files" zip bomb, whose every ratio looks harmless);
 - and, while reading, a member that inflates past the size its header declares or fails its CRC.
 
 XML (:func:`check_xml`, :func:`parse_xml`) with a ``DOCTYPE`` or an ``ENTITY`` declaration is
@@ -269,7 +271,7 @@ def open_archive(source: Source, *, where: str | None = None,
     buffer = memoryview(raw)
     try:
         directory = central_directory(buffer)
-        rows = _check_directory(directory, where, limits)
+        rows = _check_directory(directory, where, limits, len(buffer))
     except (ZipStructureError, struct.error) as exc:
         buffer.release()
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
@@ -334,7 +336,7 @@ def _gather_with_arrow(buffer: memoryview, begins: np.ndarray, sizes: np.ndarray
 _SUSPECT = r"^/|//|\\|:|\x00|(^|/)\.\.?(/|$)|^$"
 
 
-def _check_directory(d: Directory, where: str, limits: Limits) -> dict[str, int]:
+def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:
     """Check every record at once; return the file members' safe names -> their rows."""
     if len(d) > limits.max_members:
         raise FormatError(f"the archive holds {len(d):,} members, more than the limit of "
@@ -374,6 +376,10 @@ def _check_directory(d: Directory, where: str, limits: Limits) -> dict[str, int]
                           f"{int(size[i]) / max(int(packed[i]), 1):,.0f}:1 passes the limit of "
                           f"{ratio:,.0f}:1 (a zip bomb?)", path=where, member=names[rows[i]])
     total, packed_total = int(size.sum()), int(packed.sum())
+    if int(d.compress_size.sum()) > archive_size:  # members that share bytes: ratios lie
+        raise FormatError(f"the members' compressed sizes add up to {int(d.compress_size.sum()):,} "
+                          f"bytes, more than the {archive_size:,}-byte archive: members overlap "
+                          "(a zip bomb?)", path=where)
     if total > limits.max_total_bytes:
         raise FormatError(f"the archive is {total:,} bytes uncompressed, more than the limit of "
                           f"{limits.max_total_bytes:,}", path=where)

@@ -104,6 +104,21 @@ def test_zip_bomb_by_ratio_is_refused():
         read_yolo(bomb)
 
 
+def test_members_that_share_their_bytes_are_refused():
+    # the "overlapping files" zip bomb: many directory records point at the same compressed data,
+    # so every ratio looks harmless while the members add up to far more than the archive
+    big = "0 0.5 0.5 0.1 0.1\n" * 5000
+    data = bytearray(zip_bytes({"labels/a.txt": big, "labels/b.txt": "x"}, zipfile.ZIP_STORED))
+    first = data.find(b"PK\x01\x02")
+    second = data.find(b"PK\x01\x02", first + 4)
+    data[second + 16:second + 28] = data[first + 16:first + 28]  # a's CRC and sizes
+    data[second + 42:second + 46] = data[first + 42:first + 46]  # a's local header
+    with pytest.raises(FormatError, match=r"<bytes>: the members' compressed sizes add up to "
+                                          r"180,000 bytes, more than the [\d,]+-byte archive: "
+                                          r"members overlap"):
+        open_archive(bytes(data))
+
+
 def test_ratio_of_the_whole_archive_counts_too():
     members = {f"labels/{i}.txt": b"\0" * (512 << 10) for i in range(8)}  # each under the floor
     with pytest.raises(FormatError, match=r"<bytes>: the archive's compression ratio"):
