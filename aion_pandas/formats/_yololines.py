@@ -67,11 +67,12 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
     if uniform is not None:
         (chunks, scored), box_lines = uniform, None
     else:
-        blob = bytes(blob).replace(b"\r\n", b"\n").replace(b"\r", b" ")  # same lines, same count
+        raw = bytes(blob)
+        blob = raw.replace(b"\r\n", b"\n").replace(b"\r", b" ")  # same lines, same count
         try:
             text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
-        except pa.ArrowInvalid:
-            bad = int(np.searchsorted(ends, _first_bad_byte(blob), side="right"))
+        except pa.ArrowInvalid:  # found in the text as read: ``ends`` count its CRs
+            bad = int(np.searchsorted(ends, _first_bad_byte(raw), side="right"))
             raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
         numbers, nfields, box_lines = _tokens(pc.split_pattern(text, "\n").flatten()[:-1],
                                               where_line)

@@ -298,6 +298,12 @@ def test_bad_label_lines_name_the_member_and_line(text, message):
     assert caught.value.member == "labels/bad.txt"
 
 
+def test_a_member_that_is_not_utf8_is_named_after_crlf_files():
+    data = zip_bytes({"labels/a.txt": "0 .5 .5 .2 .2\r\n" * 50, "labels/b.txt": b"0 .5 .5 .2 \xff\n"})
+    with pytest.raises(FormatError, match=r"labels/b.txt: not UTF-8 text"):
+        read_yolo(data)
+
+
 def test_the_first_bad_line_is_named_whatever_else_is_wrong_further_on():
     # 120,000 lines: Arrow parses them in several blocks; the error is the first bad line's
     good = "0 0.5 0.5 0.2 0.4\n"
