@@ -79,8 +79,10 @@ def _stop_service(home: Path) -> None:
 def test_notebooks_run_top_to_bottom_under_nbval(tmp_path):
     pytest.importorskip("nbval")
     home = tmp_path / "aion-home"
+    (tmp_path / "tmp").mkdir()
     env = dict(os.environ)
     env.update({
+        "TMPDIR": str(tmp_path / "tmp"),                    # what the notebooks write goes with the test
         "AION_PANDAS_HOME": str(home),                      # a fresh embedded service with demo data
         "AION_PANDAS_CACHE_DIR": str(tmp_path / "cache"),
         "FIFTYONE_DEFAULT_APP_PORT": str(_free_port()),     # never attach to another running App
