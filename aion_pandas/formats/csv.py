@@ -240,11 +240,18 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    """A float64 column (nulls NaN) copied once, chunk by chunk, into 4 KB pages (see _memory)."""
-    values, start = small_pages(len(column), np.float64), 0
+    """A float64 column (nulls NaN) copied once into 4 KB pages."""
+    return _paged(column, np.float64, lambda chunk: chunk.to_numpy(zero_copy_only=False))
+
+
+def _paged(column: pa.ChunkedArray, dtype: Any, values_of: Any) -> np.ndarray:
+    """``values_of(chunk)`` of every chunk copied once, in order, into one array of 4 KB pages
+    (see formats/_memory.py)."""
+    values, start = small_pages(len(column), dtype), 0
     for chunk in column.chunks:
-        values[start:start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-        start += len(chunk)
+        if len(chunk):
+            values[start:start + len(chunk)] = values_of(chunk)
+            start += len(chunk)
     return values
 
 
@@ -262,12 +269,8 @@ def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
     """Nullable ints from Arrow's values and validity, the values copied once."""
     if not pa.types.is_int64(column.type):
         column = column.cast(pa.int64())
-    values, start = small_pages(len(column), np.int64), 0
-    for chunk in column.chunks:
-        if len(chunk):
-            values[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], np.int64, len(chunk),
-                                                             chunk.offset * 8)
-            start += len(chunk)
+    values = _paged(column, np.int64, lambda chunk: np.frombuffer(
+        chunk.buffers()[1], np.int64, len(chunk), chunk.offset * 8))  # nulls hold anything: zeroed below
     mask = column.is_null().to_numpy()
     values[mask] = 0
     return pd.arrays.IntegerArray(values, mask)
