@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._distinct import parse_distinct
 from aion_pandas.formats._memory import ARROW_POOL, small_pages
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, null_column,
@@ -315,15 +316,14 @@ def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -
 
 
 def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:
-    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
-    decode = msgspec.json.decode
-    uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)
-    for i, text in enumerate(encoded.dictionary.to_pylist()):
-        try:
-            value = decode(text)
-        except msgspec.DecodeError:
-            value = text  # validate_frame names the row
-        uniques[i] = value if not isinstance(value, list) else [str(v) for v in value]
-    uniques[-1] = []
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return uniques[codes]
+    values, codes = parse_distinct(chunked, _tags_value)
+    return values[codes]
+
+
+def _tags_value(text: str) -> Any:
+    """A JSON array's items as str; any other text stays as it is (validate_frame names the row)."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+    return [str(v) for v in value] if isinstance(value, list) else value

@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._distinct import parse_distinct
 from aion_pandas.formats._memory import ARROW_POOL
 from aion_pandas.formats.schema import null_column
 
@@ -220,18 +221,13 @@ def _tags_column(values: object, where: str) -> np.ndarray:
     once; ``values``: the column's texts (nulls are no tags)."""
     if not isinstance(values, (pa.Array, pa.ChunkedArray)):  # a list: NaN and None are no tags
         values = pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
-    texts = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
-    encoded = pc.dictionary_encode(texts).combine_chunks()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)
-    uniques[-1] = []
-    for k, value in enumerate(encoded.dictionary.to_pylist()):
-        parsed = _parse_tags(value)
-        if parsed is None:
-            row = int(np.argmax(codes == k))
-            raise FormatError(f"line {row + 2}: tags must be a JSON array, got {value[:60]!r}",
-                              path=where, member=MANIFEST_NAME)
-        uniques[k] = parsed
+    uniques, codes = parse_distinct(values, _parse_tags)
+    bad = [k for k, parsed in enumerate(uniques) if parsed is None]
+    if bad:
+        row = int(np.argmax(codes == bad[0]))
+        text = values[row].as_py()
+        raise FormatError(f"line {row + 2}: tags must be a JSON array, got {text[:60]!r}",
+                          path=where, member=MANIFEST_NAME)
     with _collector_paused():
         return np.fromiter(map(list.copy, uniques[codes]), dtype=object, count=len(codes))
 

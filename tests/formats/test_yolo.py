@@ -322,6 +322,14 @@ def test_infinite_values_are_read_without_a_numpy_warning():
     assert frame[["x", "y", "w"]].iloc[0].tolist() == [-np.inf, np.inf, 20.0]
 
 
+def test_manifest_tags_that_are_not_a_json_array_name_their_line():
+    manifest = ("image_id,file_name,label_file,width,height,tags\n"
+                '1,a.jpg,labels/a.txt,10,10,"[""x""]"\n2,b.jpg,labels/b.txt,10,10,not json\n')
+    with pytest.raises(FormatError, match=r"manifest.csv: line 3: tags must be a JSON array, "
+                                          r"got 'not json'"):
+        read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
+
+
 def test_bad_yaml_and_bad_manifest_are_format_errors():
     with pytest.raises(FormatError, match=r"data.yaml: not valid YAML"):
         read_yolo(zip_bytes({"labels/a.txt": _LABEL, "data.yaml": "names: [a, b\n"}))
