@@ -376,8 +376,9 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
                           f"{int(size[i]) / max(int(packed[i]), 1):,.0f}:1 passes the limit of "
                           f"{ratio:,.0f}:1 (a zip bomb?)", path=where, member=names[rows[i]])
     total, packed_total = int(size.sum()), int(packed.sum())
-    if int(d.compress_size.sum()) > archive_size:  # members that share bytes: ratios lie
-        raise FormatError(f"the members' compressed sizes add up to {int(d.compress_size.sum()):,} "
+    all_packed = int(d.compress_size.sum())  # folders too: any record may point at shared bytes
+    if all_packed > archive_size:  # members that share bytes: ratios lie
+        raise FormatError(f"the members' compressed sizes add up to {all_packed:,} "
                           f"bytes, more than the {archive_size:,}-byte archive: members overlap "
                           "(a zip bomb?)", path=where)
     if total > limits.max_total_bytes:
