@@ -325,10 +325,10 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     n_rows = len(image_pos)
     strings = [name for name in ("dataset_id", "file_name", "description", "image_url", "item_id",
                                  "item_status") if name in images or name in _ALWAYS]
-    with ThreadPoolExecutor(2) as pool:  # Arrow's take runs without the GIL: two at a time
-        positions = pa.array(image_pos)
-        taken = {name: pool.submit(_take_strings, _arrow_strings(images, name, len(images)),
-                                   positions) for name in strings}
+    per_image = np.bincount(image_pos, minlength=len(images))
+    with ThreadPoolExecutor(2) as pool:  # Arrow's casts run without the GIL: two at a time
+        taken = {name: pool.submit(repeat_strings, _arrow_strings(images, name, len(images)),
+                                   per_image) for name in strings}
         out: dict[str, object] = {
             "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
             "width": _take_ints(images, "width", image_pos),
@@ -395,8 +395,32 @@ def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
     return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
 
 
-def _take_strings(strings: pa.Array, positions: pa.Array) -> pd.arrays.ArrowStringArray:
-    return pd.arrays.ArrowStringArray(pc.take(strings, positions, memory_pool=ARROW_POOL))
+def repeat_strings(strings: pa.Array, counts: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """Each string repeated ``counts[i]`` times, as a pandas ``string`` array.
+
+    The strings' 16-byte views are repeated (the text is not), then cast to contiguous text in
+    one buffer of the exact size: about half the time of ``pc.take``, whose text buffer grows by
+    copies. Without Arrow's string views (pyarrow < 16) it is ``pc.take``.
+
+    >>> list(repeat_strings(pa.array(["a", None, "bc"]), np.array([2, 0, 1])))
+    ['a', 'a', 'bc']
+    """
+    try:
+        views = pc.cast(strings, pa.string_view(), memory_pool=ARROW_POOL)
+    except (AttributeError, pa.ArrowNotImplementedError):
+        positions = np.repeat(np.arange(len(strings)), counts)
+        return pd.arrays.ArrowStringArray(pc.take(strings, positions, memory_pool=ARROW_POOL))
+    valid, view_buffer, *text = views.buffers()
+    repeated = np.repeat(np.frombuffer(view_buffer, dtype="V16", count=len(views),
+                                       offset=16 * views.offset), counts)
+    if views.null_count:
+        mask = np.repeat(views.is_valid().to_numpy(zero_copy_only=False), counts)
+        valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
+    else:
+        valid = None
+    out = pa.Array.from_buffers(pa.string_view(), len(repeated),
+                                [valid, pa.py_buffer(repeated), *text])
+    return pd.arrays.ArrowStringArray(pc.cast(out, pa.large_string(), memory_pool=ARROW_POOL))
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:

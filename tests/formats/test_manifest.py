@@ -1,0 +1,43 @@
+"""The helpers that put image columns onto the frame's rows (formats/manifest.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from aion_pandas.formats.manifest import repeat_strings, row_layout
+
+
+def _expected(values: list, counts: list[int]) -> list:
+    return [v for v, c in zip(values, counts) for _ in range(c)]
+
+
+@pytest.mark.parametrize("values", [
+    ["a", None, "bc"],
+    [None, None],
+    [],
+    ["exactly12chr", "thirteen char", "", "ünïcødé text that is long enough to live out of line"],
+])
+@pytest.mark.parametrize("large", [False, True])
+def test_repeating_strings_matches_repeating_python_values(values, large):
+    rng = np.random.default_rng(len(values))
+    counts = rng.integers(0, 4, len(values))
+    strings = pa.array(values, type=pa.large_string() if large else pa.string())
+    out = repeat_strings(strings, counts)
+    assert str(out.dtype) == "string"
+    assert [None if pd.isna(v) else v for v in out.tolist()] == \
+        _expected(values, counts.tolist())
+
+
+def test_repeating_a_slice_uses_the_slice_s_own_values_and_nulls():
+    strings = pa.array(["skip", None, "x" * 40, "y", None, "z" * 20])[1:5]
+    out = repeat_strings(strings, np.array([1, 2, 3, 1]))
+    assert out.isna().tolist() == [True, False, False, False, False, False, True]
+    assert out[1] == out[2] == "x" * 40 and out[3] == out[5] == "y"
+
+
+def test_row_layout_repeats_each_image_at_least_once():
+    image_pos, box_row = row_layout(np.array([2, 0, 2]), 4)
+    assert image_pos.tolist() == [0, 1, 2, 2, 3]
+    assert box_row.tolist() == [2, 0, 3]
