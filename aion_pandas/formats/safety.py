@@ -43,6 +43,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
@@ -108,10 +109,35 @@ class SafeArchive:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
+        self._name_arrays: tuple[pa.Array, pa.Array] | None = None  # names, lowercased
         self.names: list[str] = sorted(self._rows or self._files)
 
     def __contains__(self, name: str) -> bool:
         return name in self._rows or name in self._files
+
+    def names_ending(self, *suffixes: str, folder: str | None = None) -> list[str]:
+        """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order;
+        with ``folder``, only those under a folder of that name, at any depth. Arrow matches
+        them: 100,000 names take a few milliseconds.
+
+        >>> archive = SafeArchive("x", files={n: Path(n) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
+        >>> archive.names_ending(".txt"), archive.names_ending(".txt", folder="labels")
+        (['a.TXT', 'x/labels/c.txt'], ['x/labels/c.txt'])
+        """
+        if self._name_arrays is None:
+            array = pa.array(self.names, type=pa.large_string())
+            self._name_arrays = array, pc.utf8_lower(array)
+        names, lower = self._name_arrays
+        found = np.zeros(len(names), dtype=bool)
+        for suffix in suffixes:
+            found |= pc.ends_with(lower, suffix.lower()).to_numpy(zero_copy_only=False)
+        if folder is not None:
+            top = pc.starts_with(names, folder + "/").to_numpy(zero_copy_only=False)
+            deeper = [i for i in np.flatnonzero(found & ~top).tolist()  # few, as a rule
+                      if f"/{folder}/" in self.names[i]]
+            found &= top
+            found[deeper] = True
+        return _pick(self.names, np.flatnonzero(found))
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
@@ -233,6 +259,17 @@ class SafeArchive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pick(items: list[str], at: np.ndarray) -> list[str]:
+    """``[items[i] for i in at]`` (``at`` ascending), by slices when ``at`` runs in a few blocks."""
+    if not len(at):
+        return []
+    breaks = np.flatnonzero(np.diff(at) != 1) + 1
+    if len(breaks) > len(at) // 16:
+        return [items[i] for i in at.tolist()]
+    firsts, lasts = at[np.r_[0, breaks]].tolist(), at[np.r_[breaks - 1, len(at) - 1]].tolist()
+    return list(chain.from_iterable(items[a:b + 1] for a, b in zip(firsts, lasts)))
 
 
 def open_archive(source: Source, *, where: str | None = None,

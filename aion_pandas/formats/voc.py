@@ -71,7 +71,7 @@ def read_voc(source: Source, *, one_based: bool = False,
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
     with open_archive(source, limits=limits) as archive:
-        members = [n for n in archive.names if n.lower().endswith(".xml")]
+        members = archive.names_ending(".xml")
         parsed = parse_documents(archive, members)
         images = _images(archive, members, parsed)
         classes = _class_list(archive)

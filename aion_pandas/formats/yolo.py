@@ -18,7 +18,7 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, product
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,17 +133,16 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
 
 
 def _label_members(archive: SafeArchive) -> list[str]:
-    txt = [n for n in archive.names if n.endswith(_TXT)]
-    labels = [n for n in txt if n.startswith("labels/") or "/labels/" in n]
+    labels = archive.names_ending(".txt", folder="labels")
     if labels:
         return labels
     image_stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}
-    return [n for n in txt if n[:-4] in image_stems]
+    return [n for n in archive.names_ending(".txt") if n[:-4] in image_stems]
 
 
 def _class_names(archive: SafeArchive) -> list[str] | None:
-    by_depth = sorted((n for n in archive.names if n.endswith(_NAME_FILES)
-                       and n.rsplit("/", 1)[-1] in _NAME_FILES), key=lambda n: (n.count("/"), n))
+    by_depth = sorted((n for n in archive.names_ending(*_NAME_FILES)
+                       if n.rsplit("/", 1)[-1] in _NAME_FILES), key=lambda n: (n.count("/"), n))
     for name in by_depth:
         if name.rsplit("/", 1)[-1] in _YAML_NAMES:
             found = _yaml_names(archive, name)
@@ -159,12 +158,11 @@ def _class_names(archive: SafeArchive) -> list[str] | None:
 _YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 _LIST_NAMES = ("classes.txt", "obj.names")
 _NAME_FILES = _YAML_NAMES + _LIST_NAMES
-_TXT = tuple(sorted({"".join(c) for c in product(*zip(".txt", ".TXT"))}))  # any case, no lower() per name
 
 
 def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
     try:
-        data = yaml.safe_load(_text(archive, name))
+        data = yaml.load(_text(archive, name), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
     names = data.get("names") if isinstance(data, dict) else None
@@ -192,6 +190,7 @@ def _text(archive: SafeArchive, name: str) -> str:
 
 
 _SMALL_FILE = 16 << 20
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it
 
 
 def _manifest(archive: SafeArchive) -> pd.DataFrame | None:

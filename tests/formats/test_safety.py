@@ -343,3 +343,21 @@ def test_gathering_refuses_ranges_outside_the_buffer_and_joins_no_range_to_nothi
             gather(buffer, np.array(begins), np.array(sizes))
     assert bytes(gather(buffer, np.array([], np.int64), np.array([], np.int64))) == b""
     assert gather(buffer, np.array([8]), np.array([2]))[0] == ord("8")  # unsigned bytes
+
+
+@pytest.mark.parametrize("names", [
+    ["a.txt", "b.TXT", "c.Txt", "d.jpg", "e.txt.jpg", "txt", ".txt"],
+    ["labels/a.txt", "labels/b.jpg", "train/labels/c.txt", "x/labelsx/d.txt", "labels.txt",
+     "z/labels/y/e.TXT", "Labels/f.txt"],
+    [f"labels/{i:03d}.{'txt' if i % 7 else 'jpg'}" for i in range(300)] + ["classes.txt", "data.yaml"],
+    [f"{folder}/labels/{i:02d}.txt" for folder in "abc" for i in range(40)] + ["b.jpg", "c.jpg"],
+])
+def test_names_ending_matches_the_plain_python_filter(names):
+    archive = open_archive(zip_bytes({n: "" for n in names}))
+    expected = [n for n in archive.names if n.lower().endswith(".txt")]
+    assert archive.names_ending(".txt") == expected
+    in_labels = [n for n in expected if n.startswith("labels/") or "/labels/" in n]
+    assert archive.names_ending(".TXT", folder="labels") == in_labels
+    assert archive.names_ending(".txt", ".jpg") == \
+        [n for n in archive.names if n.lower().endswith((".txt", ".jpg"))]
+    assert archive.names_ending(".png") == []
