@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from aion_pandas.formats._gather import gather
+
 _EOCD = struct.Struct("<IHHHHIIH")
 _EOCD64 = struct.Struct("<IQHHIIQQQQ")
 _LOCATOR = struct.Struct("<IIQI")
@@ -119,7 +121,8 @@ def _record_starts(d: np.ndarray) -> np.ndarray:
         if n:
             raise ZipStructureError("a broken central directory record")
         return np.zeros(0, dtype=np.int64)
-    hits = np.flatnonzero((d[:-3] == 0x50) & (d[1:-2] == 0x4B) & (d[2:-1] == 1) & (d[3:] == 2))
+    hits = np.flatnonzero(d[:-3] == 0x50)  # "P": rare in names, so check its 3 followers only there
+    hits = hits[(d[hits + 1] == 0x4B) & (d[hits + 2] == 1) & (d[hits + 3] == 2)]
     hits = hits[hits + _CENTRAL_SIZE <= n]
     if len(hits) and hits[0] == 0:
         ends = hits + _CENTRAL_SIZE + _u16(d, hits + 28) + _u16(d, hits + 30) + _u16(d, hits + 32)
@@ -143,20 +146,21 @@ def _u32(d: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray,
-           flags: np.ndarray) -> tuple[list[str], pa.StringArray]:
+           flags: np.ndarray) -> tuple[list[str], pa.LargeStringArray]:
     """The names as str: UTF-8 when flagged (or plain ASCII), else cp437 (what zipfile does)."""
     offsets = np.zeros(len(at) + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
-    total = int(offsets[-1])
-    gather = np.repeat(at - offsets[:-1], length) + np.arange(total, dtype=np.int64)
-    data = d[gather]
-    high = np.flatnonzero(data >= 0x80)
+    try:
+        joined = gather(memoryview(d), at, length)
+    except ValueError:
+        raise ZipStructureError("a name runs past the central directory") from None
+    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(at), [
+        None, pa.py_buffer(offsets), pa.py_buffer(joined)])
     legacy = np.zeros(len(at), dtype=bool)
+    high = np.flatnonzero(np.frombuffer(joined, dtype=np.uint8) >= 0x80)
     if len(high):  # names with a non-ASCII byte and no UTF-8 flag are cp437
         owners = np.unique(np.searchsorted(offsets, high, side="right") - 1)
         legacy[owners[(flags[owners] & 0x800) == 0]] = True
-    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(at), [
-        None, pa.py_buffer(offsets), pa.py_buffer(data)])
     if not legacy.any():
         try:
             array = raw.cast(pa.large_string())

@@ -324,19 +324,19 @@ def test_gathering_byte_ranges_of_every_size_matches_slicing(how):
     # Arrow's binary_view keeps ranges of up to 12 bytes inside the view and points at the rest
     import numpy as np
 
-    import aion_pandas.formats.safety as safety
+    import aion_pandas.formats._gather as module
     rng = np.random.default_rng(3)
     buffer = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     sizes = np.array([0, 1, 11, 12, 13, 16, 100, 0, 12, 13, 2000])
     begins = np.array([0, 4999, 4989, 4988, 4987, 7, 50, 5000, 0, 0, 2999])
-    joined = getattr(safety, how)(memoryview(buffer), begins, sizes)
+    joined = getattr(module, how)(memoryview(buffer), begins, sizes)
     assert bytes(joined) == b"".join(buffer[b:b + n] for b, n in zip(begins, sizes))
 
 
 def test_gathering_refuses_ranges_outside_the_buffer_and_joins_no_range_to_nothing():
     import numpy as np
 
-    from aion_pandas.formats.safety import gather
+    from aion_pandas.formats._gather import gather
     buffer = memoryview(b"0123456789")
     for begins, sizes in (([5], [100]), ([-1], [2]), ([0], [-1])):
         with pytest.raises(ValueError, match="inside the buffer"):
