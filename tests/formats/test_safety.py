@@ -361,3 +361,11 @@ def test_names_ending_matches_the_plain_python_filter(names):
     assert archive.names_ending(".txt", ".jpg") == \
         [n for n in archive.names if n.lower().endswith((".txt", ".jpg"))]
     assert archive.names_ending(".png") == []
+
+
+def test_a_name_running_past_the_central_directory_is_a_format_error():
+    data = bytearray(zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n"}))
+    record = data.rindex(b"PK\x01\x02")
+    data[record + 28:record + 30] = (5000).to_bytes(2, "little")  # the name's length
+    with pytest.raises(FormatError, match="not a readable zip .*name runs past"):
+        open_archive(bytes(data))
