@@ -34,7 +34,7 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    read_manifest, row_layout, write_manifest)
+    read_manifest, row_layout, start_image_strings, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
@@ -75,34 +75,37 @@ class MissingImageSizeWarning(UserWarning):
 
 def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     where = archive.where
-    with ThreadPoolExecutor(1) as pool:  # the manifest is read while the labels are parsed
-        pending = pool.submit(_manifest, archive)
+    labels = _label_members(archive)
+    with ThreadPoolExecutor(2) as pool:  # the image table is read while the labels are parsed
+        pending = pool.submit(_images, archive, labels)
         try:
-            labels = _label_members(archive)
             names = list(class_names) if class_names is not None else _class_names(archive)
             blob, ends = archive.read_joined(labels)
             lines = parse_lines(blob, ends, labels, where)
             del blob
         finally:
-            manifest = pending.result()  # an error in the manifest is reported first
-    images = _images(archive, labels, manifest)
-    label_pos = images["label_pos"].to_numpy(dtype="int64")
-    image_of_label = np.full(len(labels), -1, dtype="int64")
-    has_label = label_pos >= 0
-    image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    box_image = image_of_label[lines.box_label]
-    images = images.drop(columns="label_pos")
-    layout = row_layout(box_image, len(images))
-    categories = _categories(lines.max_class, names, where)
-    on_rows = _box_columns(lines, box_image, layout, images, categories)
-    unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
-    boxes_unsized = np.bincount(box_image, minlength=len(images))[unsized]
-    if boxes_unsized.any():
-        warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
-                      f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size (no "
-                      "manifest.csv and no image in the archive): their x, y, w, h are NaN",
-                      MissingImageSizeWarning, stacklevel=3)
-    return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout)
+            images = pending.result()  # an error in the manifest is reported first
+        label_pos = images["label_pos"].to_numpy(dtype="int64")
+        images = images.drop(columns="label_pos")
+        boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
+        boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
+        strings = start_image_strings(images, np.maximum(boxes_per_image, 1), pool)
+        image_of_label = np.full(len(labels), -1, dtype="int64")
+        has_label = label_pos >= 0
+        image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
+        box_image = image_of_label[lines.box_label]
+        layout = row_layout(box_image, len(images))
+        categories = _categories(lines.max_class, names, where)
+        on_rows = _box_columns(lines, box_image, layout, images, categories)
+        unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
+        boxes_unsized = boxes_per_image[unsized]
+        if boxes_unsized.any():
+            warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
+                          f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size "
+                          "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
+                          MissingImageSizeWarning, stacklevel=3)
+        return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
+                        strings=strings)
 
 
 def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
@@ -193,16 +196,11 @@ _SMALL_FILE = 16 << 20
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it
 
 
-def _manifest(archive: SafeArchive) -> pd.DataFrame | None:
-    if MANIFEST_NAME not in archive:
-        return None
-    return read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-
-
-def _images(archive: SafeArchive, labels: list[str], manifest: pd.DataFrame | None) -> pd.DataFrame:
+def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
     the manifest's rows, else the label files and images of the archive."""
-    if manifest is not None:
+    if MANIFEST_NAME in archive:
+        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
         return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
                                                             kind="label"))
     position = {name: i for i, name in enumerate(labels)}

@@ -41,3 +41,22 @@ def test_row_layout_repeats_each_image_at_least_once():
     image_pos, box_row = row_layout(np.array([2, 0, 2]), 4)
     assert image_pos.tolist() == [0, 1, 2, 2, 3]
     assert box_row.tolist() == [2, 0, 3]
+
+
+@pytest.mark.parametrize("value", ["completed", None])
+def test_one_value_for_every_image_shares_one_block_and_reads_like_any_column(value):
+    from aion_pandas.formats.manifest import _SHARED_ROWS
+    counts = np.array([_SHARED_ROWS, 3, 0, _SHARED_ROWS + 5])
+    out = repeat_strings(pa.array([value] * len(counts), type=pa.string()), counts)
+    chunked = out._pa_array
+    assert len(out) == counts.sum() and chunked.num_chunks == 3
+    assert chunked.chunk(0).buffers()[1].address == chunked.chunk(1).buffers()[1].address  # shared
+    series = pd.Series(out)
+    assert series.isna().all() if value is None else (series == value).all()
+    assert series.iloc[-1] is pd.NA if value is None else series.iloc[-1] == value
+    assert series.astype(object).tolist() == [pd.NA if value is None else value] * int(counts.sum())
+
+
+def test_a_column_with_two_values_is_not_shared():
+    out = repeat_strings(pa.array(["a", "b"]), np.array([1 << 16, 1]))
+    assert out._pa_array.num_chunks == 1 and out[-1] == "b" and out[0] == "a"
