@@ -23,6 +23,12 @@ import pyarrow as pa
 ARROW_POOL: pa.MemoryPool = pa.system_memory_pool()
 """malloc: large buffers are their own mappings with ordinary 4 KB pages."""
 
+READ_ONLY_MAP: dict[str, int] = ({"flags": mmap.MAP_SHARED | mmap.MAP_POPULATE, "prot": mmap.PROT_READ}
+                                 if hasattr(mmap, "MAP_POPULATE") else {"access": mmap.ACCESS_READ})
+"""``mmap.mmap(fd, 0, **READ_ONLY_MAP)``: a read-only file mapping whose pages are mapped at once
+where the OS can (Linux: one call instead of a fault per 64 KB; ~10 ms less for a 120 MB file
+already in the page cache)."""
+
 
 def small_pages(n: int, dtype: Any) -> np.ndarray:
     """An uninitialised array in its own private anonymous mapping (freed with its last view).

@@ -143,8 +143,7 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     (4, 'labels/a.txt')
     """
     out = _typed_manifest(data)
-    if out is not None and not (out["image_id"].duplicated().any() or
-                                out["label_file"].duplicated().any()):
+    if out is not None and _unique(out):
         return out
     try:
         raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
@@ -175,9 +174,20 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
             out[name] = raw[name].astype("string")
     if "tags" in raw.columns:
         out["tags"] = _tags_column(raw["tags"].tolist(), where)
-    if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
+    if not _unique(out):
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
+
+
+def _unique(manifest: pd.DataFrame) -> bool:
+    """Whether no two rows share an ``image_id`` or a ``label_file`` (ids in increasing order,
+    as written, need no hashing)."""
+    ids = manifest["image_id"].to_numpy()
+    increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())
+    if not increasing and manifest["image_id"].duplicated().any():
+        return False
+    files = pa.array(manifest["label_file"].array)
+    return pc.count_distinct(files, mode="all").as_py() == len(files)
 
 
 _TYPES = {"image_id": pa.int64(), "width": pa.int64(), "height": pa.int64(),
@@ -261,12 +271,14 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     listed = pa.array(manifest["label_file"].astype("string").array)
     listed = listed.combine_chunks() if isinstance(listed, pa.ChunkedArray) else listed
     present = pa.array(members, type=listed.type)
-    unlisted = pc.is_null(pc.index_in(present, value_set=listed)).to_numpy(zero_copy_only=False)
-    if unlisted.any():
+    row = pc.index_in(present, value_set=listed)  # each member's manifest row (listed is unique)
+    if row.null_count:
+        unlisted = row.is_null().to_numpy(zero_copy_only=False)
         raise FormatError(f"{int(unlisted.sum()):,} {kind} files are not in manifest.csv, e.g. "
                           f"{members[int(np.argmax(unlisted))]!r}", path=where, member=MANIFEST_NAME)
-    return pc.index_in(listed, value_set=present).fill_null(-1).to_numpy(
-        zero_copy_only=False).astype("int64")
+    positions = np.full(len(listed), -1, dtype=np.int64)
+    positions[row.to_numpy()] = np.arange(len(members))
+    return positions
 
 
 def _parse_tags(value: str) -> list[str] | None:

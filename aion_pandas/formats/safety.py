@@ -54,6 +54,7 @@ from lxml import etree
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._gather import gather
+from aion_pandas.formats._memory import READ_ONLY_MAP
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
@@ -261,6 +262,12 @@ class SafeArchive:
         self.close()
 
 
+def _map(fd: int, size: int) -> mmap.mmap:
+    """The file read-only, its pages mapped at once unless it is large (a large zip may hold
+    images that the reader never touches)."""
+    return mmap.mmap(fd, 0, **(READ_ONLY_MAP if size <= 256 << 20 else {"access": mmap.ACCESS_READ}))
+
+
 def _pick(items: list[str], at: np.ndarray) -> list[str]:
     """``[items[i] for i in at]`` (``at`` ascending), by slices when ``at`` runs in a few blocks."""
     if not len(at):
@@ -293,7 +300,7 @@ def open_archive(source: Source, *, where: str | None = None,
         try:
             with open(source, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+                raw = _map(handle.fileno(), size) if size else b""
         except FileNotFoundError:
             raise FormatError("no such file", path=where) from None
     elif isinstance(source, (bytes, bytearray, memoryview)):

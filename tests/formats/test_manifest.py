@@ -60,3 +60,30 @@ def test_one_value_for_every_image_shares_one_block_and_reads_like_any_column(va
 def test_a_column_with_two_values_is_not_shared():
     out = repeat_strings(pa.array(["a", "b"]), np.array([1 << 16, 1]))
     assert out._pa_array.num_chunks == 1 and out[-1] == "b" and out[0] == "a"
+
+
+_HEAD = "image_id,file_name,label_file,width,height\n"
+
+
+@pytest.mark.parametrize("rows", [
+    "1,a.jpg,labels/a.txt,4,3\n2,b.jpg,labels/b.txt,4,3\n1,c.jpg,labels/c.txt,4,3\n",  # id again
+    "3,a.jpg,labels/a.txt,4,3\n2,b.jpg,labels/b.txt,4,3\n3,c.jpg,labels/c.txt,4,3\n",
+    "1,a.jpg,labels/a.txt,4,3\n2,b.jpg,labels/a.txt,4,3\n",  # a label file again
+])
+def test_a_manifest_repeating_an_id_or_a_label_file_is_refused(rows):
+    from aion_pandas.errors import FormatError
+    from aion_pandas.formats.manifest import read_manifest
+    with pytest.raises(FormatError, match="x.zip: manifest.csv: image_id and label_file must be unique"):
+        read_manifest((_HEAD + rows).encode(), where="x.zip")
+
+
+def test_manifest_ids_in_any_order_are_read_and_members_found_by_label_file():
+    from aion_pandas.errors import FormatError
+    from aion_pandas.formats.manifest import manifest_positions, read_manifest
+    rows = "9,a.jpg,labels/a.txt,4,3\n2,b.jpg,labels/b.txt,4,3\n5,c.jpg,labels/c.txt,4,3\n"
+    manifest = read_manifest((_HEAD + rows).encode(), where="x.zip")
+    assert manifest["image_id"].tolist() == [9, 2, 5]
+    members = ["labels/c.txt", "labels/a.txt"]
+    assert manifest_positions(manifest, members, where="x.zip", kind="label").tolist() == [1, -1, 0]
+    with pytest.raises(FormatError, match=r"1 label files are not in manifest.csv, e.g. 'labels/z.txt'"):
+        manifest_positions(manifest, members + ["labels/z.txt"], where="x.zip", kind="label")
