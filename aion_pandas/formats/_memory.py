@@ -30,10 +30,12 @@ where the OS can (Linux: one call instead of a fault per 64 KB; ~10 ms less for 
 already in the page cache)."""
 
 
-def small_pages(n: int, dtype: Any) -> np.ndarray:
+def small_pages(n: int, dtype: Any, *, populate: bool = False) -> np.ndarray:
     """An uninitialised array in its own private anonymous mapping (freed with its last view).
 
-    Pages of an unused tail are never touched.
+    Pages of an unused tail are never touched. ``populate``: the kernel maps every page in the
+    call (Linux ``MAP_POPULATE``), about a third cheaper than a fault per page, and done by the
+    calling thread, which can be a helper while the reader works on something else.
 
     >>> a = small_pages(3, np.float64); a[:] = 1.5; a.tolist()
     [1.5, 1.5, 1.5]
@@ -42,4 +44,5 @@ def small_pages(n: int, dtype: Any) -> np.ndarray:
     if None in flags or n == 0:
         return np.empty(n, dtype)
     size = n * np.dtype(dtype).itemsize
-    return np.frombuffer(mmap.mmap(-1, size, flags=flags[0] | flags[1]), dtype, n)
+    extra = getattr(mmap, "MAP_POPULATE", 0) if populate else 0
+    return np.frombuffer(mmap.mmap(-1, size, flags=flags[0] | flags[1] | extra), dtype, n)

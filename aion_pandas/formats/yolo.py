@@ -37,6 +37,7 @@ from aion_pandas.formats.manifest import (
     read_manifest, row_layout, start_image_strings, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
+from aion_pandas.formats._memory import small_pages
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
 from aion_pandas.formats.schema import code_dtype, validate_frame, warn_unsupported
 
@@ -89,14 +90,16 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         images = images.drop(columns="label_pos")
         boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
         boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
-        strings = start_image_strings(images, np.maximum(boxes_per_image, 1), pool)
+        rows_per_image = np.maximum(boxes_per_image, 1)
+        categories = _categories(lines.max_class, names, where)
+        buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
+        strings = start_image_strings(images, rows_per_image, pool)
         image_of_label = np.full(len(labels), -1, dtype="int64")
         has_label = label_pos >= 0
         image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
         box_image = image_of_label[lines.box_label]
         layout = row_layout(box_image, len(images))
-        categories = _categories(lines.max_class, names, where)
-        on_rows = _box_columns(lines, box_image, layout, images, categories)
+        on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
         unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
         boxes_unsized = boxes_per_image[unsized]
         if boxes_unsized.any():
@@ -108,18 +111,34 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
                         strings=strings)
 
 
+def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
+    """The box columns' arrays, their pages mapped (by a helper thread while the reader lays out
+    the rows), filled with nulls."""
+    out = {name: small_pages(n_rows, np.float64, populate=True) for name in _BOX_FLOATS}
+    out["codes"] = small_pages(n_rows, code_dtype(n_categories), populate=True)
+    out["class_id"] = small_pages(n_rows, np.int64, populate=True)
+    out["no_box"] = small_pages(n_rows, np.bool_, populate=True)
+    for name in _BOX_FLOATS:
+        out[name].fill(np.nan)
+    out["codes"].fill(-1)
+    out["class_id"].fill(0)
+    out["no_box"].fill(True)
+    return out
+
+
+_BOX_FLOATS = ("x", "y", "w", "h", "score")
+
+
 def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
-                 images: pd.DataFrame, categories: pd.CategoricalDtype) -> dict[str, object]:
+                 images: pd.DataFrame, categories: pd.CategoricalDtype,
+                 out: dict[str, np.ndarray]) -> dict[str, object]:
     """The box columns on the frame's rows (nulls on image-only rows), converted to pixels chunk
-    by chunk straight from the parsed text: no box-length copy of the values. A box's category
-    code is its class index."""
-    n_rows, box_row = len(layout[0]), layout[1]
+    by chunk straight from the parsed text into ``out`` (:func:`_box_buffers`): no box-length
+    copy of the values. A box's category code is its class index."""
+    box_row = layout[1]
     width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
-    out = {name: np.full(n_rows, np.nan) for name in ("x", "y", "w", "h", "score")}
-    codes = np.full(n_rows, -1, dtype=code_dtype(len(categories.categories)))
-    class_id = np.zeros(n_rows, dtype=np.int64)
-    no_box = np.ones(n_rows, dtype=bool)
+    codes, class_id, no_box = out["codes"], out["class_id"], out["no_box"]
     at = 0
     for cls, cx, cy, w, h, score in lines.chunks:
         rows = box_row[at:at + len(cls)]
@@ -131,7 +150,8 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
         codes[rows] = cls
         class_id[rows] = cls
         no_box[rows] = False
-    return {**out, "category": pd.Categorical.from_codes(codes, dtype=categories),
+    return {**{name: out[name] for name in _BOX_FLOATS},
+            "category": pd.Categorical.from_codes(codes, dtype=categories),
             "category_id": pd.arrays.IntegerArray(class_id, no_box)}
 
 
