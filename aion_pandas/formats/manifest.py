@@ -313,7 +313,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
              fmt: str, where: str, *, on_rows: dict[str, object] | None = None,
              layout: tuple[np.ndarray, np.ndarray] | None = None,
-             strings: dict[str, Future] | None = None) -> pd.DataFrame:
+             image_columns: dict[str, Future] | None = None) -> pd.DataFrame:
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image
     position). Rows follow the images' order; an image's boxes keep their order; an image
     without a box becomes one row with null box columns.
@@ -324,8 +324,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     scatter (no Python object per row; the ``tags`` rows of an image share its list).
     ``on_rows`` holds box columns a reader already placed on the rows of ``layout``, which must
     be ``row_layout(box_image, len(images))`` (passed so that it is computed once), nulls on
-    the image-only rows. ``strings``: the image string columns already being repeated onto
-    those rows (:func:`start_image_strings`), so that a reader overlaps them with its own work.
+    the image-only rows. ``image_columns``: the image columns already being repeated onto those
+    rows (:func:`start_image_columns`), so that a reader overlaps them with its own work.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -338,13 +338,9 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     on_rows = on_rows or {}
     n_rows = len(image_pos)
     with ThreadPoolExecutor(2) as pool:
-        taken = strings if strings is not None else start_image_strings(
+        taken = image_columns if image_columns is not None else start_image_columns(
             images, np.bincount(image_pos, minlength=len(images)), pool)
-        out: dict[str, object] = {
-            "image_id": images["image_id"].to_numpy(dtype="int64")[image_pos],
-            "width": _take_ints(images, "width", image_pos),
-            "height": _take_ints(images, "height", image_pos),
-        }
+        out: dict[str, object] = {}
         for name, dtype in (("category", "category"), ("category_id", "Int64"),
                             ("x", "float64"), ("y", "float64"), ("w", "float64"),
                             ("h", "float64"), ("score", "float64"), ("difficult", "boolean"),
@@ -353,8 +349,6 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
                 out[name] = on_rows[name]
             elif name in boxes or name in _ALWAYS:
                 out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
-        if "tags" in images:
-            out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
         out.update((name, future.result()) for name, future in taken.items())
     order = [name for name in _ORDER if name in out]
     frame = pd.DataFrame({name: out[name] for name in order}, copy=False)
@@ -362,19 +356,29 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     return frame
 
 
-def start_image_strings(images: pd.DataFrame, rows_per_image: np.ndarray,
+def start_image_columns(images: pd.DataFrame, rows_per_image: np.ndarray,
                         pool: ThreadPoolExecutor) -> dict[str, Future]:
-    """Start repeating the image table's string columns onto the frame's rows in ``pool``
-    (Arrow's casts run without the GIL: they overlap the caller's work); for :func:`assemble`.
+    """Start repeating the image table's columns onto the frame's rows in ``pool`` (Arrow's
+    casts and numpy's repeats of numbers run without the GIL: they overlap the caller's work);
+    for :func:`assemble`.
 
     >>> with ThreadPoolExecutor(1) as pool:
-    ...     started = start_image_strings(pd.DataFrame({"file_name": ["a", "b"]}), np.array([2, 1]), pool)
-    ...     list(started["file_name"].result())
-    ['a', 'a', 'b']
+    ...     started = start_image_columns(pd.DataFrame({"image_id": [1, 2], "file_name": ["a", "b"]}),
+    ...                                   np.array([2, 1]), pool)
+    ...     list(started["file_name"].result()), started["image_id"].result().tolist()
+    (['a', 'a', 'b'], [1, 1, 2])
     """
-    names = [name for name in _STRINGS if name in images or name in _ALWAYS]
-    return {name: pool.submit(repeat_strings, _arrow_strings(images, name, len(images)),
-                              rows_per_image) for name in names}
+    started = {name: pool.submit(repeat_strings, _arrow_strings(images, name, len(images)),
+                                 rows_per_image)
+               for name in _STRINGS if name in images or name in _ALWAYS}
+    started["image_id"] = pool.submit(np.repeat, images["image_id"].to_numpy(dtype="int64"),
+                                      rows_per_image)
+    for name in ("width", "height"):
+        started[name] = pool.submit(_repeat_ints, images, name, rows_per_image)
+    if "tags" in images:  # each image's rows share its list
+        started["tags"] = pool.submit(np.repeat, images["tags"].to_numpy(dtype=object),
+                                      rows_per_image)
+    return started
 
 
 _STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status")
@@ -406,13 +410,13 @@ def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nda
     return image_pos, box_row
 
 
-def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arrays.IntegerArray:
+def _repeat_ints(images: pd.DataFrame, name: str, counts: np.ndarray) -> pd.arrays.IntegerArray:
     """An Int64 image column repeated onto the rows (all null when ``images`` lacks it)."""
     if name not in images:
-        return null_column("Int64", len(image_pos))
+        return null_column("Int64", int(counts.sum()))
     column = images[name].astype("Int64").array  # per image: small, so these copies are cheap
     data, mask = column.to_numpy(dtype="int64", na_value=0), column.isna()
-    return pd.arrays.IntegerArray(data[image_pos], mask[image_pos])
+    return pd.arrays.IntegerArray(np.repeat(data, counts), np.repeat(mask, counts))
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:

@@ -34,7 +34,7 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    read_manifest, row_layout, start_image_strings, write_manifest)
+    read_manifest, row_layout, start_image_columns, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats._memory import small_pages
@@ -93,7 +93,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         rows_per_image = np.maximum(boxes_per_image, 1)
         categories = _categories(lines.max_class, names, where)
         buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
-        strings = start_image_strings(images, rows_per_image, pool)
+        image_columns = start_image_columns(images, rows_per_image, pool)
         image_of_label = np.full(len(labels), -1, dtype="int64")
         has_label = label_pos >= 0
         image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
@@ -108,7 +108,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
                           "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
                           MissingImageSizeWarning, stacklevel=3)
         return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
-                        strings=strings)
+                        image_columns=image_columns)
 
 
 def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
