@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,13 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
     vectorized, which finds the member and line of any error.
     """
     blob, ends = _newline_terminated(memoryview(blob), np.asarray(ends, dtype=np.int64))
-    counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
+    with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
+        parsing = pool.submit(_uniform_table, blob)
+        counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
+        uniform = _uniform_chunks(parsing.result(), int(counts.sum()))
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
-    uniform = _uniform_chunks(blob, int(counts.sum()))
     if uniform is not None:
         (chunks, scored), box_lines = uniform, None
     else:
@@ -139,19 +142,16 @@ def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview,
     return memoryview(b"".join(parts)), ends + np.cumsum(open_ended)
 
 
-def _uniform_chunks(blob: memoryview, n_lines: int) -> tuple[list[Chunk], bool] | None:
-    """The lines as chunks of six arrays when they all have 5 (no score: NaN) or all 6
-    single-spaced numbers, and whether they have the score; ``None`` otherwise.
-
-    Arrow ends lines at ``\\n``, ``\\r\\n`` and a lone ``\\r``; a lone ``\\r`` makes more rows
-    than newlines, so such text goes to the general path."""
+def _uniform_table(blob: memoryview) -> pa.Table | None:
+    """The lines parsed by Arrow when the first has 5 or 6 single-spaced fields (what writers
+    write), as float64 columns; ``None`` when the text does not parse so."""
     head = bytes(blob[:4096])
-    first = head[:head.find(b"\n")].split(b" ") if n_lines and b"\n" in head else []
+    first = head[:head.find(b"\n")].split(b" ") if b"\n" in head else []
     if len(first) not in (5, 6):
         return None
     names = [f"f{i}" for i in range(len(first))]
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(blob)),
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
@@ -160,7 +160,17 @@ def _uniform_chunks(blob: memoryview, n_lines: int) -> tuple[list[Chunk], bool] 
             memory_pool=ARROW_POOL)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if table.num_rows != n_lines or any(table.column(n).null_count for n in names):
+
+
+def _uniform_chunks(table: pa.Table | None, n_lines: int) -> tuple[list[Chunk], bool] | None:
+    """The table's rows as chunks of six arrays when there is one per line and none has a null
+    (all lines have the same 5 fields, no score: NaN, or 6), and whether they have the score;
+    ``None`` otherwise.
+
+    Arrow ends lines at ``\\n``, ``\\r\\n`` and a lone ``\\r``; a lone ``\\r`` makes more rows
+    than newlines, so such text goes to the general path."""
+    if table is None or not n_lines or table.num_rows != n_lines or \
+            any(column.null_count for column in table.columns):
         return None
     chunks = []
     for batch in table.to_batches():
@@ -168,7 +178,7 @@ def _uniform_chunks(blob: memoryview, n_lines: int) -> tuple[list[Chunk], bool] 
         if len(arrays) == 5:
             arrays.append(np.full(len(arrays[0]), np.nan))
         chunks.append(tuple(arrays))
-    return chunks, len(names) == 6
+    return chunks, table.num_columns == 6
 
 
 def _tokens(lines: pa.Array, where_line: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
