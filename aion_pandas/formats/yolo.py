@@ -34,7 +34,7 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    read_manifest, row_layout, start_image_columns, write_manifest)
+    file_row_layout, read_manifest, start_image_columns, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats._memory import small_pages
@@ -98,7 +98,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         has_label = label_pos >= 0
         image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
         box_image = image_of_label[lines.box_label]
-        layout = row_layout(box_image, len(images))
+        layout = file_row_layout(lines.box_label, image_of_label, len(images))
         on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
         unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
         boxes_unsized = boxes_per_image[unsized]

@@ -87,3 +87,23 @@ def test_manifest_ids_in_any_order_are_read_and_members_found_by_label_file():
     assert manifest_positions(manifest, members, where="x.zip", kind="label").tolist() == [1, -1, 0]
     with pytest.raises(FormatError, match=r"1 label files are not in manifest.csv, e.g. 'labels/z.txt'"):
         manifest_positions(manifest, members + ["labels/z.txt"], where="x.zip", kind="label")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_layout_of_boxes_read_file_by_file_is_row_layout_s(seed):
+    from aion_pandas.formats.manifest import file_row_layout
+    rng = np.random.default_rng(seed)
+    n_images = int(rng.integers(1, 40))
+    n_files = int(rng.integers(0, n_images + 1))
+    image_of_file = rng.permutation(n_images)[:n_files]
+    if seed == 5 and n_files:
+        image_of_file[0] = -1  # a file of no image: the general path
+    box_file = np.sort(rng.integers(0, max(n_files, 1), int(rng.integers(0, 200)))) if n_files \
+        else np.zeros(0, dtype=np.int64)
+    if seed == 5:
+        box_file = box_file[image_of_file[box_file] >= 0]
+    if seed == 4 and len(box_file) > 2:
+        box_file = box_file[::-1].copy()  # not file by file: the general path
+    got = file_row_layout(box_file, image_of_file, n_images)
+    want = row_layout(image_of_file[box_file], n_images)
+    assert [a.tolist() for a in got] == [a.tolist() for a in want]
