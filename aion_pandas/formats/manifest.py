@@ -339,7 +339,7 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     n_rows = len(image_pos)
     with ThreadPoolExecutor(2) as pool:
         taken = image_columns if image_columns is not None else start_image_columns(
-            images, np.bincount(image_pos, minlength=len(images)), pool)
+            images, image_pos, pool)
         out: dict[str, object] = {}
         for name, dtype in (("category", "category"), ("category_id", "Int64"),
                             ("x", "float64"), ("y", "float64"), ("w", "float64"),
@@ -356,28 +356,26 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     return frame
 
 
-def start_image_columns(images: pd.DataFrame, rows_per_image: np.ndarray,
+def start_image_columns(images: pd.DataFrame, image_pos: np.ndarray,
                         pool: ThreadPoolExecutor) -> dict[str, Future]:
-    """Start repeating the image table's columns onto the frame's rows in ``pool`` (Arrow's
-    casts and numpy's repeats of numbers run without the GIL: they overlap the caller's work);
-    for :func:`assemble`.
+    """Start putting the image table's columns on the frame's rows (``image_pos``: each row's
+    image) in ``pool``, for :func:`assemble`. Every column is a take that runs without the GIL
+    (Arrow's for text, numpy's for numbers) but the tags' (a list per row), so the caller's own
+    work goes on beside them.
 
     >>> with ThreadPoolExecutor(1) as pool:
     ...     started = start_image_columns(pd.DataFrame({"image_id": [1, 2], "file_name": ["a", "b"]}),
-    ...                                   np.array([2, 1]), pool)
+    ...                                   np.array([0, 0, 1]), pool)
     ...     list(started["file_name"].result()), started["image_id"].result().tolist()
     (['a', 'a', 'b'], [1, 1, 2])
     """
-    started = {name: pool.submit(repeat_strings, _arrow_strings(images, name, len(images)),
-                                 rows_per_image)
+    started = {name: pool.submit(take_strings, _arrow_strings(images, name, len(images)), image_pos)
                for name in _STRINGS if name in images or name in _ALWAYS}
-    started["image_id"] = pool.submit(np.repeat, images["image_id"].to_numpy(dtype="int64"),
-                                      rows_per_image)
+    started["image_id"] = pool.submit(np.take, images["image_id"].to_numpy(dtype="int64"), image_pos)
     for name in ("width", "height"):
-        started[name] = pool.submit(_repeat_ints, images, name, rows_per_image)
+        started[name] = pool.submit(_take_ints, images, name, image_pos)
     if "tags" in images:  # each image's rows share its list
-        started["tags"] = pool.submit(np.repeat, images["tags"].to_numpy(dtype=object),
-                                      rows_per_image)
+        started["tags"] = pool.submit(np.take, images["tags"].to_numpy(dtype=object), image_pos)
     return started
 
 
@@ -435,13 +433,13 @@ def file_row_layout(box_file: np.ndarray, image_of_file: np.ndarray,
     return np.repeat(np.arange(n_images, dtype=np.int64), per_image), box_row
 
 
-def _repeat_ints(images: pd.DataFrame, name: str, counts: np.ndarray) -> pd.arrays.IntegerArray:
-    """An Int64 image column repeated onto the rows (all null when ``images`` lacks it)."""
+def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arrays.IntegerArray:
+    """An Int64 image column on the rows (all null when ``images`` lacks it)."""
     if name not in images:
-        return null_column("Int64", int(counts.sum()))
+        return null_column("Int64", len(image_pos))
     column = images[name].astype("Int64").array  # per image: small, so these copies are cheap
     data, mask = column.to_numpy(dtype="int64", na_value=0), column.isna()
-    return pd.arrays.IntegerArray(np.repeat(data, counts), np.repeat(mask, counts))
+    return pd.arrays.IntegerArray(data[image_pos], mask[image_pos])
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
@@ -451,26 +449,27 @@ def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
     return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
 
 
-def repeat_strings(strings: pa.Array, counts: np.ndarray) -> pd.arrays.ArrowStringArray:
-    """Each string repeated ``counts[i]`` times, as a pandas ``string`` array.
+def take_strings(strings: pa.Array, positions: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """``strings[positions]`` as a pandas ``string`` array.
 
-    The strings' 16-byte views are repeated (the text is not), then cast to contiguous text in
-    one buffer of the exact size: about half the time of ``pc.take``, whose text buffer grows by
-    copies. Without Arrow's string views (pyarrow < 16) it is ``pc.take``.
+    The strings' 16-byte views are taken (as fixed-size binary: the text is not), then cast to
+    contiguous text in one buffer of the exact size: about half the time of ``pc.take`` on the
+    text, whose buffer grows by copies, and all without the GIL. Without Arrow's string views
+    (pyarrow < 16) it is ``pc.take``.
 
     A column with one value for every image (a dataset id, a status) becomes chunks that all
     share one block of ``_SHARED_ROWS`` rows: about 1 MB instead of 16 MB or more at 1M rows.
 
-    >>> list(repeat_strings(pa.array(["a", None, "bc"]), np.array([2, 0, 1])))
+    >>> list(take_strings(pa.array(["a", None, "bc"]), np.array([0, 0, 2])))
     ['a', 'a', 'bc']
     """
-    total = int(counts.sum())
+    total = len(positions)
     if total > _SHARED_ROWS and _one_value(strings):
-        block = _repeated_text(strings.slice(0, 1), np.array([_SHARED_ROWS]))
+        block = _taken_text(strings.slice(0, 1), np.zeros(_SHARED_ROWS, dtype=np.int64))
         full, rest = divmod(total, _SHARED_ROWS)
         chunks = [block] * full + ([block.slice(0, rest)] if rest else [])
         return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
-    return pd.arrays.ArrowStringArray(_repeated_text(strings, counts))
+    return pd.arrays.ArrowStringArray(_taken_text(strings, positions))
 
 
 _SHARED_ROWS = 1 << 16
@@ -483,22 +482,22 @@ def _one_value(strings: pa.Array) -> bool:
     return strings.null_count == 0 and pc.all(pc.equal(strings, strings[0])).as_py()
 
 
-def _repeated_text(strings: pa.Array, counts: np.ndarray) -> pa.LargeStringArray:
+def _taken_text(strings: pa.Array, positions: np.ndarray) -> pa.LargeStringArray:
     try:
         views = pc.cast(strings, pa.string_view(), memory_pool=ARROW_POOL)
     except (AttributeError, pa.ArrowNotImplementedError):
-        positions = np.repeat(np.arange(len(strings)), counts)
         return pc.take(strings, positions, memory_pool=ARROW_POOL).cast(pa.large_string())
     valid, view_buffer, *text = views.buffers()
-    repeated = np.repeat(np.frombuffer(view_buffer, dtype="V16", count=len(views),
-                                       offset=16 * views.offset), counts)
+    fixed = pa.Array.from_buffers(pa.binary(16), len(views), [None, view_buffer],
+                                  offset=views.offset)
+    taken = pc.take(fixed, positions, memory_pool=ARROW_POOL)
     if views.null_count:
-        mask = np.repeat(views.is_valid().to_numpy(zero_copy_only=False), counts)
+        mask = views.is_valid().to_numpy(zero_copy_only=False)[positions]
         valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
     else:
         valid = None
-    out = pa.Array.from_buffers(pa.string_view(), len(repeated),
-                                [valid, pa.py_buffer(repeated), *text])
+    out = pa.Array.from_buffers(pa.string_view(), len(positions),
+                                [valid, taken.buffers()[1], *text])
     return pc.cast(out, pa.large_string(), memory_pool=ARROW_POOL)
 
 

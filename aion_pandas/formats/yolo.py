@@ -93,12 +93,12 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         rows_per_image = np.maximum(boxes_per_image, 1)
         categories = _categories(lines.max_class, names, where)
         buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
-        image_columns = start_image_columns(images, rows_per_image, pool)
         image_of_label = np.full(len(labels), -1, dtype="int64")
         has_label = label_pos >= 0
         image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-        box_image = image_of_label[lines.box_label]
         layout = file_row_layout(lines.box_label, image_of_label, len(images))
+        image_columns = start_image_columns(images, layout[0], pool)
+        box_image = image_of_label[lines.box_label]
         on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
         unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
         boxes_unsized = boxes_per_image[unsized]

@@ -6,11 +6,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aion_pandas.formats.manifest import repeat_strings, row_layout
+from aion_pandas.formats.manifest import row_layout, take_strings
 
 
 def _expected(values: list, counts: list[int]) -> list:
     return [v for v, c in zip(values, counts) for _ in range(c)]
+
+
+def repeat_strings(strings, counts):
+    return take_strings(strings, np.repeat(np.arange(len(counts)), counts))
 
 
 @pytest.mark.parametrize("values", [
@@ -20,7 +24,7 @@ def _expected(values: list, counts: list[int]) -> list:
     ["exactly12chr", "thirteen char", "", "ünïcødé text that is long enough to live out of line"],
 ])
 @pytest.mark.parametrize("large", [False, True])
-def test_repeating_strings_matches_repeating_python_values(values, large):
+def test_taking_strings_in_runs_matches_repeating_python_values(values, large):
     rng = np.random.default_rng(len(values))
     counts = rng.integers(0, 4, len(values))
     strings = pa.array(values, type=pa.large_string() if large else pa.string())
@@ -107,3 +111,10 @@ def test_the_layout_of_boxes_read_file_by_file_is_row_layout_s(seed):
     got = file_row_layout(box_file, image_of_file, n_images)
     want = row_layout(image_of_file[box_file], n_images)
     assert [a.tolist() for a in got] == [a.tolist() for a in want]
+
+
+def test_taking_strings_in_any_order_matches_python():
+    values = ["a", None, "a long string that lives outside its view", "ü", ""]
+    positions = np.array([4, 2, 2, 0, 1, 3, 0])
+    out = take_strings(pa.array(values)[0:5], positions)
+    assert [None if pd.isna(v) else v for v in out.tolist()] == [values[i] for i in positions]
