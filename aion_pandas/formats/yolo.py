@@ -79,13 +79,14 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
     labels = _label_members(archive)
     with ThreadPoolExecutor(2) as pool:  # the image table is read while the labels are parsed
         pending = pool.submit(_images, archive, labels)
+        named = pool.submit(_class_names, archive) if class_names is None else None
         try:
-            names = list(class_names) if class_names is not None else _class_names(archive)
             blob, ends = archive.read_joined(labels)
             lines = parse_lines(blob, ends, labels, where)
             del blob
         finally:
             images = pending.result()  # an error in the manifest is reported first
+            names = list(class_names) if named is None else named.result()
         label_pos = images["label_pos"].to_numpy(dtype="int64")
         images = images.drop(columns="label_pos")
         boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
