@@ -30,12 +30,9 @@ stem, each of them gets ``__<image_id>`` appended (``cat.jpg`` twice -> ``cat__3
 """
 from __future__ import annotations
 
-import gc
 import io
 import json
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -227,8 +224,9 @@ def _typed_manifest(data: bytes) -> pd.DataFrame | None:
 
 
 def _tags_column(values: object, where: str) -> np.ndarray:
-    """Each row's tags as a list of str (a fresh list per row), parsing each distinct JSON text
-    once; ``values``: the column's texts (nulls are no tags)."""
+    """Each row's tags as a list of str, parsing each distinct JSON text once; rows with the same
+    text share its list, as a CSV read's do (no list per image to make, nor for Python's
+    collector to scan). ``values``: the column's texts (nulls are no tags)."""
     if not isinstance(values, (pa.Array, pa.ChunkedArray)):  # a list: NaN and None are no tags
         values = pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
     uniques, codes = parse_distinct(values, _parse_tags)
@@ -238,25 +236,7 @@ def _tags_column(values: object, where: str) -> np.ndarray:
         text = values[row].as_py()
         raise FormatError(f"line {row + 2}: tags must be a JSON array, got {text[:60]!r}",
                           path=where, member=MANIFEST_NAME)
-    with _collector_paused():
-        return np.fromiter(map(list.copy, uniques[codes]), dtype=object, count=len(codes))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a burst of lists is made (one per image):
-    each 700 new containers would start a collection, two thirds of the time of 100,000 copies.
-    The lists hold only str (no cycle), and the collector runs again at the next threshold.
-
-    The pause is process-wide (other threads run without the collector for those milliseconds),
-    and the collector is switched back on only if it was on before."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return uniques[codes]
 
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,

@@ -118,3 +118,21 @@ def test_taking_strings_in_any_order_matches_python():
     positions = np.array([4, 2, 2, 0, 1, 3, 0])
     out = take_strings(pa.array(values)[0:5], positions)
     assert [None if pd.isna(v) else v for v in out.tolist()] == [values[i] for i in positions]
+
+
+def test_rows_with_the_same_tags_share_one_list_and_map_list_gives_each_its_own():
+    from aion_pandas.formats.yolo import read_yolo
+
+    from .helpers import zip_bytes
+    manifest = ("image_id,file_name,label_file,width,height,tags\n"
+                '1,a.jpg,labels/a.txt,10,10,"[""x""]"\n2,b.jpg,labels/b.txt,10,10,"[""x""]"\n'
+                '3,c.jpg,labels/c.txt,10,10,"[""y"", ""z""]"\n')
+    label = "0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.1 0.1\n"
+    frame = read_yolo(zip_bytes({"labels/a.txt": label, "labels/b.txt": label,
+                                 "labels/c.txt": "", "manifest.csv": manifest}))
+    tags = frame["tags"].tolist()
+    assert tags == [["x"]] * 4 + [["y", "z"]]
+    assert all(t is tags[0] for t in tags[:4])
+    own = frame["tags"].map(list).tolist()
+    own[0].append("changed")
+    assert own[1] == ["x"] and tags[0] == ["x"]
