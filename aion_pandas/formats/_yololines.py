@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ class LabelLines:
 
 
 def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: list[str],
-                where: str) -> LabelLines:
+                where: str, *, meanwhile: Callable[[], None] | None = None) -> LabelLines:
     """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
     it); see :class:`LabelLines`.
 
@@ -58,11 +59,17 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
     write): pyarrow's CSV parser reads the whole text at once. Anything else (blank lines,
     tabs, mixed field counts, segmentation lines, bad values) takes the general path, also
     vectorized, which finds the member and line of any error.
+
+    ``meanwhile`` runs in this thread while Arrow parses, before any line is looked at (the
+    reader checks the members' CRCs there: a corrupt member is named as such, not by the odd
+    line it may hold).
     """
     blob, ends = _newline_terminated(memoryview(blob), np.asarray(ends, dtype=np.int64))
     with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
         parsing = pool.submit(_uniform_table, blob)
         counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
+        if meanwhile is not None:
+            meanwhile()
         uniform = _uniform_chunks(parsing.result(), int(counts.sum()))
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])

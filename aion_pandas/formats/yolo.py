@@ -81,9 +81,9 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         pending = pool.submit(_images, archive, labels)
         named = pool.submit(_class_names, archive) if class_names is None else None
         try:
-            blob, ends = archive.read_joined(labels)
-            lines = parse_lines(blob, ends, labels, where)
-            del blob
+            joined = archive.join(labels)
+            lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=joined.verify)
+            del joined
         finally:
             images = pending.result()  # an error in the manifest is reported first
             names = list(class_names) if named is None else named.result()

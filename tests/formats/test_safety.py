@@ -156,10 +156,25 @@ def test_a_member_inflating_past_its_declared_size_is_refused():
         read_yolo(data)
 
 
-def test_a_corrupt_member_is_refused():
-    data = _patch_sizes(zip_bytes({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}), crc=12345)
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_corrupt_member_is_refused(method):
+    data = _patch_sizes(zip_bytes({"labels/a.txt": b"0 0.5 0.5 0.1 0.1\n"}, method), crc=12345)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member is corrupt \(CRC mismatch\)"):
         read_yolo(data)
+
+
+def test_a_stored_member_damaged_in_place_is_named_corrupt_not_by_its_odd_line():
+    # the CRCs are checked while Arrow parses: the damage must not surface as a parse error
+    members = {f"labels/{i:03d}.txt": "0 0.5 0.5 0.1 0.1\n" * 3 for i in range(200)}
+    data = bytearray(zip_bytes(members, zipfile.ZIP_STORED))
+    at = data.index(b"0 0.5 0.5 0.1 0.1\n" * 3, data.index(b"labels/150.txt") + 14)
+    data[at + 2:at + 5] = b"x.5"
+    with pytest.raises(FormatError, match=r"labels/150.txt: the member is corrupt \(CRC mismatch\)"):
+        read_yolo(bytes(data))
+    joined = open_archive(bytes(data)).join(sorted(members))
+    assert bytes(joined.data).count(b"x.5") == 1  # joined, not yet checked
+    with pytest.raises(FormatError, match=r"labels/150.txt: the member is corrupt"):
+        joined.verify()
 
 
 def test_defaults_are_sane():
