@@ -17,7 +17,7 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -82,7 +82,11 @@ def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
         named = pool.submit(_class_names, archive) if class_names is None else None
         try:
             joined = archive.join(labels)
-            lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=joined.verify)
+
+            def check_crcs() -> None:  # while Arrow parses; after the image table, which needs
+                wait([pending])  # the GIL too: the CRC calls hold it
+                joined.verify()
+            lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=check_crcs)
             del joined
         finally:
             images = pending.result()  # an error in the manifest is reported first
