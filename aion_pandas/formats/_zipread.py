@@ -189,6 +189,53 @@ def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int,
     raise ZipStructureError("a ZIP64 member without its sizes")
 
 
+@dataclass
+class Record:
+    """One central directory record, decoded on its own (:func:`leading_records`)."""
+
+    name: bytes
+    flags: int
+    method: int
+    crc: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+    create_system: int
+    external_attr: int
+
+
+_RECORD = struct.Struct("<IBBHHHHHIIIHHHHHII")
+
+
+def leading_records(buf: memoryview, count: int) -> list[Record]:
+    """The directory's first ``count`` records (fewer if it has fewer, or stops making sense),
+    decoded one by one in microseconds: a reader can start on a member that a writer puts first
+    while :func:`central_directory` decodes the rest. Header offsets are adjusted as there.
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("a.csv", "x"); z.writestr("b.txt", "yz")
+    >>> [(r.name, r.file_size) for r in leading_records(memoryview(buf.getvalue()), 5)]
+    [(b'a.csv', 1), (b'b.txt', 2)]
+    """
+    try:
+        cd_start, cd_end, _, concat = _locate(buf)
+    except (ZipStructureError, struct.error):
+        return []
+    records, p = [], cd_start
+    while len(records) < count and p + _CENTRAL_SIZE <= cd_end:
+        (sig, _, system, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _,
+         attr, offset) = _RECORD.unpack_from(buf, p)
+        end = p + _CENTRAL_SIZE + nlen + xlen + clen
+        if sig != _CENTRAL_SIG or end > cd_end:
+            break
+        records.append(Record(bytes(buf[p + _CENTRAL_SIZE:p + _CENTRAL_SIZE + nlen]), flags, method,
+                              crc, csize, usize, offset + concat, system, attr))
+        p = end
+    return records
+
+
 def data_starts(buf: memoryview, header_offset: np.ndarray) -> np.ndarray:
     """Where each member's compressed bytes begin (after its local header); -1 where the local
     header is missing or lies outside ``buf``."""

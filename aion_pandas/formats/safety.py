@@ -42,10 +42,11 @@ import stat
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +56,8 @@ from lxml import etree
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._gather import gather
 from aion_pandas.formats._memory import READ_ONLY_MAP
-from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
+from aion_pandas.formats._zipread import (
+    Directory, Record, ZipStructureError, central_directory, data_starts, leading_records)
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -122,15 +124,35 @@ class SafeArchive:
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
-                 files: dict[str, Path] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 files: dict[str, Path] | None = None, limits: Limits = DEFAULT_LIMITS,
+                 start: dict[str, Callable[[bytes, str], Any]] | None = None,
+                 early: dict[str, tuple[Record, Future]] | None = None) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
+        self._start, self._early = start or {}, early or {}
         self._starts: np.ndarray | None = None
         self._name_arrays: tuple[pa.Array, pa.Array] | None = None  # names, lowercased
         self.names: list[str] = sorted(self._rows or self._files)
 
     def __contains__(self, name: str) -> bool:
         return name in self._rows or name in self._files
+
+    def result(self, name: str) -> Any:
+        """What ``start[name]`` (given to :func:`open_archive`) made of the member: begun early
+        when the member was among the directory's first records, and used if the checked
+        directory has the very record it was read from; else made now."""
+        record, future = self._early.pop(name, (None, None))
+        if future is not None:
+            row = self._rows.get(name)
+            d = self._dir
+            if row is not None and d is not None and (
+                    int(d.header_offset[row]), int(d.compress_size[row]), int(d.file_size[row]),
+                    int(d.crc[row]), int(d.method[row])) == (
+                    record.header_offset, record.compress_size, record.file_size, record.crc,
+                    record.method):
+                return future.result()
+            _settle({name: (record, future)})
+        return self._start[name](self.read(name), self.where)
 
     def names_ending(self, *suffixes: str, folder: str | None = None) -> list[str]:
         """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order;
@@ -177,17 +199,10 @@ class SafeArchive:
         d = self._dir
         begins = self._data_starts(names, rows).tolist()
         buf = self._buffer
-        for name, row, begin, packed, size, method, crc in zip(
-                names, rows.tolist(), begins, d.compress_size[rows].tolist(),
-                d.file_size[rows].tolist(), d.method[rows].tolist(), d.crc[rows].tolist()):
-            raw = buf[begin:begin + packed]  # type: ignore[index]
-            data = bytes(raw) if method == 0 and packed == size else \
-                self._inflate(name, raw, method, size)
-            if len(data) != size:
-                raise self._wrong_size(name, size)
-            if zlib.crc32(data) != crc:
-                raise self._corrupt(name)
-            yield data
+        for name, begin, packed, size, method, crc in zip(
+                names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
+                d.method[rows].tolist(), d.crc[rows].tolist()):
+            yield _member_bytes(buf, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def read_joined(self, names: list[str]) -> tuple[bytes | memoryview, np.ndarray]:
         """Many members as one bytes-like object, and where each ends in it (checked like
@@ -234,11 +249,10 @@ class SafeArchive:
         return np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
 
     def _wrong_size(self, name: str, size: int) -> FormatError:
-        return FormatError(f"the member inflates to more or less than the {size:,} bytes its "
-                           "header declares", path=self.where, member=name)
+        return _wrong_size(self.where, name, size)
 
     def _corrupt(self, name: str) -> FormatError:
-        return FormatError("the member is corrupt (CRC mismatch)", path=self.where, member=name)
+        return _corrupt(self.where, name)
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
@@ -254,23 +268,9 @@ class SafeArchive:
             raise FormatError(reason, path=self.where, member=names[i])
         return begins
 
-    def _inflate(self, name: str, raw: memoryview, method: int, size: int) -> bytes:
-        limit = size + 1
-        try:
-            if method == 0:
-                return bytes(raw[:limit])
-            if method == 8:
-                return zlib.decompressobj(-15).decompress(raw, limit)
-            if method == 12:
-                return bz2.BZ2Decompressor().decompress(raw, limit)
-        except (zlib.error, OSError, ValueError) as exc:
-            raise FormatError(f"the member is corrupt ({exc})", path=self.where,
-                              member=name) from None
-        raise FormatError(f"compression method {method} is not supported (use deflate)",
-                          path=self.where, member=name)
-
     def close(self) -> None:
         """Release the archive (a mapped file stays mapped until its last member view is gone)."""
+        _settle(self._early)
         if self._buffer is not None:
             owner = self._buffer.obj
             self._buffer.release()
@@ -305,9 +305,17 @@ def _pick(items: list[str], at: np.ndarray) -> list[str]:
     return list(chain.from_iterable(items[a:b + 1] for a, b in zip(firsts, lasts)))
 
 
-def open_archive(source: Source, *, where: str | None = None,
-                 limits: Limits | None = None) -> SafeArchive:
+def open_archive(source: Source, *, where: str | None = None, limits: Limits | None = None,
+                 start: dict[str, Callable[[bytes, str], Any]] | None = None,
+                 pool: Executor | None = None) -> SafeArchive:
     """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
+
+    ``start`` maps member names to work on their bytes (``fn(data, where)``), whose results
+    :meth:`SafeArchive.result` returns. With a ``pool``, a member among the directory's first
+    records (where our writers put ``manifest.csv``) is read and worked on there while the
+    directory is checked: its own record is checked first (not a link, not encrypted, size,
+    ratio, bounds; then size and CRC as read), and if the archive is then refused, so is the
+    work's result.
 
     >>> import io, zipfile
     >>> buf = io.BytesIO()
@@ -322,7 +330,7 @@ def open_archive(source: Source, *, where: str | None = None,
     if isinstance(source, (str, os.PathLike)):
         where = where or os.fspath(source)
         if os.path.isdir(source):
-            return _open_folder(Path(source), where, limits)
+            return _open_folder(Path(source), where, limits, start)
         try:
             with open(source, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
@@ -339,16 +347,108 @@ def open_archive(source: Source, *, where: str | None = None,
             raise FormatError("the file is open in text mode: open it with 'rb'", path=where)
         raw = bytes(raw)
     buffer = memoryview(raw)
+    early = _start_early(buffer, where, limits, start or {}, pool) if pool is not None else {}
     try:
         directory = central_directory(buffer)
         rows = _check_directory(directory, where, limits, len(buffer))
     except (ZipStructureError, struct.error) as exc:
+        _settle(early)
         buffer.release()
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
     except FormatError:
+        _settle(early)
         buffer.release()
         raise
-    return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
+    return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits,
+                       start=start, early=early)
+
+
+_EARLY_RECORDS = 8  # how far into the directory a member to start early is looked for
+
+
+def _start_early(buffer: memoryview, where: str, limits: Limits,
+                 start: dict[str, Callable[[bytes, str], Any]],
+                 pool: Executor) -> dict[str, tuple[Record, Future]]:
+    """Submit the work on each member of ``start`` found, safe on its own record, among the
+    directory's first records."""
+    early = {}
+    for record in leading_records(buffer, _EARLY_RECORDS) if start else []:
+        name = record.name.decode("utf-8", errors="replace")
+        if name not in start or name in early or not _safe_alone(record, buffer, limits):
+            continue
+        begin = int(data_starts(buffer, np.array([record.header_offset]))[0])
+        if begin < 0 or begin + record.compress_size > len(buffer):
+            continue
+        early[name] = (record, pool.submit(_early_work, start[name], buffer, where, name, begin,
+                                           record))
+    return early
+
+
+def _safe_alone(record: Record, buffer: memoryview, limits: Limits) -> bool:
+    """The checks of :func:`_check_directory` that a record passes on its own (ZIP64 records
+    and anything unusual wait for the full check)."""
+    link = record.create_system == 3 and (record.external_attr >> 16) & 0o170000 == stat.S_IFLNK
+    sizes = (record.compress_size, record.file_size, record.header_offset)
+    return (not link and not record.flags & 0x1 and record.method in (0, 8)
+            and 0xFFFFFFFF not in sizes and record.file_size <= limits.max_member_bytes
+            and not (record.file_size > limits.ratio_floor_bytes
+                     and record.file_size > limits.max_ratio * max(record.compress_size, 1))
+            and _plain(record.name.decode("utf-8", errors="replace")))
+
+
+def _plain(name: str) -> bool:
+    try:
+        return safe_member_name(name) == name
+    except FormatError:
+        return False
+
+
+def _early_work(work: Callable[[bytes, str], Any], buffer: memoryview, where: str, name: str,
+                begin: int, record: Record) -> Any:
+    return work(_member_bytes(buffer, where, name, begin, record.compress_size,
+                              record.file_size, record.method, record.crc), where)
+
+
+def _settle(early: dict[str, tuple[Record, Future]]) -> None:
+    """Wait for early work that will not be used (it reads the buffer about to be released)."""
+    wait([future for _, future in early.values()])
+
+
+def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
+                  method: int, crc: int) -> bytes:
+    """A member's bytes, inflated as need be, checked against its declared size and CRC."""
+    raw = buf[begin:begin + packed]
+    data = bytes(raw) if method == 0 and packed == size else \
+        _inflate(where, name, raw, method, size)
+    if len(data) != size:
+        raise _wrong_size(where, name, size)
+    if zlib.crc32(data) != crc:
+        raise _corrupt(where, name)
+    return data
+
+
+def _inflate(where: str, name: str, raw: memoryview, method: int, size: int) -> bytes:
+    limit = size + 1
+    try:
+        if method == 0:
+            return bytes(raw[:limit])
+        if method == 8:
+            return zlib.decompressobj(-15).decompress(raw, limit)
+        if method == 12:
+            return bz2.BZ2Decompressor().decompress(raw, limit)
+    except (zlib.error, OSError, ValueError) as exc:
+        raise FormatError(f"the member is corrupt ({exc})", path=where, member=name) from None
+    raise FormatError(f"compression method {method} is not supported (use deflate)", path=where,
+                      member=name)
+
+
+def _wrong_size(where: str, name: str, size: int) -> FormatError:
+    return FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
+                       "declares", path=where, member=name)
+
+
+def _corrupt(where: str, name: str) -> FormatError:
+    return FormatError("the member is corrupt (CRC mismatch)", path=where, member=name)
 
 
 # a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are
@@ -414,7 +514,8 @@ def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> Non
         raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
 
 
-def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
+def _open_folder(root: Path, where: str, limits: Limits,
+                 start: dict[str, Callable[[bytes, str], Any]] | None) -> SafeArchive:
     files: dict[str, Path] = {}
     total = 0
     base = root.resolve()
@@ -432,7 +533,7 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                 raise FormatError("the folder holds more files or bytes than the limits allow "
                                   f"({limits.max_members:,} files, {limits.max_total_bytes:,} bytes)",
                                   path=where)
-    return SafeArchive(where, files=files, limits=limits)
+    return SafeArchive(where, files=files, limits=limits, start=start)
 
 
 # ------------------------------------------------------------------------------------------------

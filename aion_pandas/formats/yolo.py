@@ -66,54 +66,56 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     >>> read_yolo(buf.getvalue())[["file_name", "category", "x", "y", "w", "h"]].to_dict("records")
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
-    with open_archive(source, limits=limits) as archive:
-        return _read(archive, class_names)
+    with ThreadPoolExecutor(2) as pool, open_archive(  # the manifest is read while the rest is
+            source, limits=limits, start={MANIFEST_NAME: _manifest}, pool=pool) as archive:
+        return _read(archive, class_names, pool)
 
 
 class MissingImageSizeWarning(UserWarning):
     """A YOLO archive's boxes cannot become pixels: no manifest, no image to read the size from."""
 
 
-def _read(archive: SafeArchive, class_names: list[str] | None) -> pd.DataFrame:
+def _read(archive: SafeArchive, class_names: list[str] | None,
+          pool: ThreadPoolExecutor) -> pd.DataFrame:
     where = archive.where
     labels = _label_members(archive)
-    with ThreadPoolExecutor(2) as pool:  # the image table is read while the labels are parsed
-        pending = pool.submit(_images, archive, labels)
-        named = pool.submit(_class_names, archive) if class_names is None else None
-        try:
-            joined = archive.join(labels)
+    # the image table is made while the labels are parsed
+    pending = pool.submit(_images, archive, labels)
+    named = pool.submit(_class_names, archive) if class_names is None else None
+    try:
+        joined = archive.join(labels)
 
-            def check_crcs() -> None:  # while Arrow parses; after the image table, which needs
-                wait([pending])  # the GIL too: the CRC calls hold it
-                joined.verify()
-            lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=check_crcs)
-            del joined
-        finally:
-            images = pending.result()  # an error in the manifest is reported first
-            names = list(class_names) if named is None else named.result()
-        label_pos = images["label_pos"].to_numpy(dtype="int64")
-        images = images.drop(columns="label_pos")
-        boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
-        boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
-        rows_per_image = np.maximum(boxes_per_image, 1)
-        categories = _categories(lines.max_class, names, where)
-        buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
-        image_of_label = np.full(len(labels), -1, dtype="int64")
-        has_label = label_pos >= 0
-        image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-        layout = file_row_layout(lines.box_label, image_of_label, len(images))
-        image_columns = start_image_columns(images, layout[0], pool)
-        box_image = image_of_label[lines.box_label]
-        on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
-        unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
-        boxes_unsized = boxes_per_image[unsized]
-        if boxes_unsized.any():
-            warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
-                          f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size "
-                          "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
-                          MissingImageSizeWarning, stacklevel=3)
-        return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
-                        image_columns=image_columns)
+        def check_crcs() -> None:  # while Arrow parses; after the image table, which needs
+            wait([pending])  # the GIL too: the CRC calls hold it
+            joined.verify()
+        lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=check_crcs)
+        del joined
+    finally:
+        images = pending.result()  # an error in the manifest is reported first
+        names = list(class_names) if named is None else named.result()
+    label_pos = images["label_pos"].to_numpy(dtype="int64")
+    images = images.drop(columns="label_pos")
+    boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
+    boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
+    rows_per_image = np.maximum(boxes_per_image, 1)
+    categories = _categories(lines.max_class, names, where)
+    buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
+    image_of_label = np.full(len(labels), -1, dtype="int64")
+    has_label = label_pos >= 0
+    image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
+    layout = file_row_layout(lines.box_label, image_of_label, len(images))
+    image_columns = start_image_columns(images, layout[0], pool)
+    box_image = image_of_label[lines.box_label]
+    on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
+    unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
+    boxes_unsized = boxes_per_image[unsized]
+    if boxes_unsized.any():
+        warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
+                      f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size "
+                      "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
+                      MissingImageSizeWarning, stacklevel=3)
+    return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
+                    image_columns=image_columns)
 
 
 def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
@@ -221,11 +223,15 @@ _SMALL_FILE = 16 << 20
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it
 
 
+def _manifest(data: bytes, where: str) -> pd.DataFrame:
+    return read_manifest(data, where=where)
+
+
 def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
     the manifest's rows, else the label files and images of the archive."""
     if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+        manifest = archive.result(MANIFEST_NAME)
         return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
                                                             kind="label"))
     position = {name: i for i, name in enumerate(labels)}

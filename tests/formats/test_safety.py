@@ -384,3 +384,51 @@ def test_a_name_running_past_the_central_directory_is_a_format_error():
     data[record + 28:record + 30] = (5000).to_bytes(2, "little")  # the name's length
     with pytest.raises(FormatError, match="not a readable zip .*name runs past"):
         open_archive(bytes(data))
+
+
+def _counting(calls):
+    def work(data, where):
+        calls.append(where)
+        return data.upper()
+    return work
+
+
+def test_a_member_started_early_is_worked_on_once_and_matches_a_late_read():
+    from concurrent.futures import ThreadPoolExecutor
+    data = zip_bytes({"manifest.csv": "a,b\n", "labels/x.txt": "", "labels/y.txt": ""})
+    calls: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+        archive = open_archive(data, start={"manifest.csv": _counting(calls)}, pool=pool)
+        assert archive._early  # found among the first records
+        assert archive.result("manifest.csv") == b"A,B\n" and calls == ["<bytes>"]
+    late = open_archive(data, start={"manifest.csv": _counting(calls)})  # no pool: made on demand
+    assert late.result("manifest.csv") == b"A,B\n" and len(calls) == 2
+
+
+def test_a_refused_archive_refuses_what_was_started_early(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    members = [("manifest.csv", "a,b\n"), ("labels/x.txt", ""), ("labels/x.txt", "")]
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(FormatError, match="two members have this name"):
+            open_archive(zip_bytes(members), start={"manifest.csv": _counting([])}, pool=pool)
+        with pytest.raises(FormatError, match="holds 3 members, more than the limit of 2"):
+            open_archive(zip_bytes(members[:2] + [("labels/y.txt", "")]), pool=pool,
+                         limits=Limits(max_members=2), start={"manifest.csv": _counting([])})
+        big = zip_bytes({"manifest.csv": "x" * 3_000_000, "labels/a.txt": ""})  # ratio > 200
+        with pytest.raises(FormatError, match="manifest.csv: the member's compression ratio"):
+            open_archive(big, start={"manifest.csv": _counting([])}, pool=pool)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text("a,b\n")
+    assert open_archive(folder, start={"manifest.csv": _counting([])}).result("manifest.csv") == b"A,B\n"
+
+
+def test_an_early_member_whose_record_is_not_the_checked_one_is_read_again():
+    from concurrent.futures import ThreadPoolExecutor
+    data = bytearray(zip_bytes({"manifest.csv": "a,b\n", "labels/x.txt": ""}))
+    calls: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+        archive = open_archive(bytes(data), start={"manifest.csv": _counting(calls)}, pool=pool)
+        record, future = archive._early["manifest.csv"]
+        archive._early["manifest.csv"] = (type(record)(**{**record.__dict__, "crc": 1}), future)
+        assert archive.result("manifest.csv") == b"A,B\n" and len(calls) == 2  # worked on again
