@@ -349,7 +349,7 @@ def start_image_columns(images: pd.DataFrame, image_pos: np.ndarray,
     ...     list(started["file_name"].result()), started["image_id"].result().tolist()
     (['a', 'a', 'b'], [1, 1, 2])
     """
-    started = {name: pool.submit(take_strings, _arrow_strings(images, name, len(images)), image_pos)
+    started = {name: pool.submit(_take_image_strings, images, name, image_pos)
                for name in _STRINGS if name in images or name in _ALWAYS}
     started["image_id"] = pool.submit(np.take, images["image_id"].to_numpy(dtype="int64"), image_pos)
     for name in ("width", "height"):
@@ -420,6 +420,11 @@ def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arr
     column = images[name].astype("Int64").array  # per image: small, so these copies are cheap
     data, mask = column.to_numpy(dtype="int64", na_value=0), column.isna()
     return pd.arrays.IntegerArray(data[image_pos], mask[image_pos])
+
+
+def _take_image_strings(images: pd.DataFrame, name: str,
+                        image_pos: np.ndarray) -> pd.arrays.ArrowStringArray:
+    return take_strings(_arrow_strings(images, name, len(images)), image_pos)
 
 
 def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
