@@ -250,6 +250,7 @@ def main() -> None:
                 print(f"wrote {fmt:4} {files[fmt].stat().st_size / 2**20:7.1f} MiB in "
                       f"{time.perf_counter() - start:5.2f} s  ({files[fmt]})")
         del frame
+        os.sync()  # no writeback of the new files during the timings
 
     print(f"\nsize {args.size}: {n_images:,} images / {n_boxes:,} boxes; median of {args.runs} runs, "
           "each in its own process\n")

@@ -276,6 +276,7 @@ def main() -> None:
             _deflated_copy(files["yolo.zip"], files["yolo_deflated.zip"])
         write_voc(frame, files["voc.zip"])
         del frame
+        os.sync()  # no writeback of the new files during the timings
         deflated = os.path.getsize(files["yolo_deflated.zip"]) / 2**20 \
             if os.path.exists(files["yolo_deflated.zip"]) else float("nan")
         print(f"size {args.size}: {n_images:,} images, {n_boxes:,} boxes; YOLO zip "
