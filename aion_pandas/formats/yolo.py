@@ -128,8 +128,6 @@ def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
     for name in _BOX_FLOATS:
         out[name].fill(np.nan)
     out["codes"].fill(-1)
-    out["class_id"].fill(0)
-    out["no_box"].fill(True)
     return out
 
 
@@ -155,8 +153,8 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
          out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
         out["score"][rows] = score
         codes[rows] = cls
-        class_id[rows] = cls
-        no_box[rows] = False
+    np.copyto(class_id, codes, casting="unsafe")  # the class index; -1 (masked) without a box
+    np.less(codes, 0, out=no_box)
     return {**{name: out[name] for name in _BOX_FLOATS},
             "category": pd.Categorical.from_codes(codes, dtype=categories),
             "category_id": pd.arrays.IntegerArray(class_id, no_box)}
