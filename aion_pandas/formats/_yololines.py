@@ -163,7 +163,8 @@ def _uniform_table(blob: memoryview) -> pa.Table | None:
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.float64() for n in names}),
+            convert_options=pacsv.ConvertOptions(  # no text is null: "nan" is NaN, "NA" fails
+                column_types={n: pa.float64() for n in names}, null_values=[]),
             memory_pool=ARROW_POOL)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
