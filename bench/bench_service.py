@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import threading
@@ -125,8 +126,18 @@ def main() -> None:
     parser.add_argument("--boxes-per-image", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (~2 GB at L)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="aion-bench-"))
+    try:
+        run(args, data_dir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> None:
+    """Import, create, export each format over HTTP (and the peers); print the table."""
     n_boxes = args.images * args.boxes_per_image
 
     t = time.perf_counter()
@@ -140,7 +151,8 @@ def main() -> None:
 
     proc, info = start_server_process(data_dir, api_keys=(KEY,), detached=False)
     base, auth = info["base_url"], {"Authorization": f"Bearer {KEY}"}
-    lines = [f"service bench: {args.images:,} images, {n_boxes:,} boxes; data dir {data_dir}",
+    lines = [f"service bench: {args.images:,} images, {n_boxes:,} boxes; data dir {data_dir}"
+             + ("" if args.keep else " (removed at exit; --keep keeps it)"),
              f"generate {gen_s:.1f} s; import into SQLite {import_s:.1f} s "
              f"({n_boxes / import_s:,.0f} boxes/s, bench process)", "",
              "| step (server process unless peer)    | median s |      boxes/s | peak MiB | file MiB |",
