@@ -138,11 +138,18 @@ def _record_starts(d: np.ndarray) -> np.ndarray:
 
 
 def _u16(d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return d[at].astype(np.int64) | (d[at + 1].astype(np.int64) << 8)
+    return _unaligned(d, "<u2")[at].astype(np.int64)
 
 
 def _u32(d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return _u16(d, at) | (_u16(d, at + 2) << 16)
+    return _unaligned(d, "<u4")[at].astype(np.int64)
+
+
+def _unaligned(d: np.ndarray, dtype: str) -> np.ndarray:
+    """``d``'s bytes read as little-endian integers starting at every byte (item ``i`` is the
+    integer at ``d[i:]``): one gather per field instead of one per byte."""
+    size = np.dtype(dtype).itemsize
+    return np.ndarray((max(len(d) - size + 1, 0),), dtype=dtype, buffer=d, strides=(1,))
 
 
 def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray,
