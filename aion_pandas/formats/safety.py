@@ -232,7 +232,7 @@ class SafeArchive:
         size = d.file_size[rows]
         wrong = np.flatnonzero(d.compress_size[rows] != size)
         if len(wrong):
-            raise self._wrong_size(names[int(wrong[0])], int(size[int(wrong[0])]))
+            raise _wrong_size(self.where, names[int(wrong[0])], int(size[int(wrong[0])]))
         joined = gather(self._buffer, self._data_starts(names, rows), size)  # type: ignore[arg-type]
         ends = np.cumsum(size)
 
@@ -242,17 +242,11 @@ class SafeArchive:
                                count=len(rows))
             bad = np.flatnonzero(crcs != d.crc[rows])
             if len(bad):
-                raise self._corrupt(names[int(bad[0])])
+                raise _corrupt(self.where, names[int(bad[0])])
         return Joined(joined, ends, check_crcs)
 
     def _rows_of(self, names: list[str]) -> np.ndarray:
         return np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
-
-    def _wrong_size(self, name: str, size: int) -> FormatError:
-        return _wrong_size(self.where, name, size)
-
-    def _corrupt(self, name: str) -> FormatError:
-        return _corrupt(self.where, name)
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
