@@ -171,14 +171,13 @@ def _uniform_table(blob: memoryview) -> pa.Table | None:
 
 
 def _uniform_chunks(table: pa.Table | None, n_lines: int) -> tuple[list[Chunk], bool] | None:
-    """The table's rows as chunks of six arrays when there is one per line and none has a null
-    (all lines have the same 5 fields, no score: NaN, or 6), and whether they have the score;
-    ``None`` otherwise.
+    """The table's rows as chunks of six arrays when there is one per line (all lines have the
+    same 5 fields, no score: NaN, or 6; no text parses as null), and whether they have the
+    score; ``None`` otherwise.
 
     Arrow ends lines at ``\\n``, ``\\r\\n`` and a lone ``\\r``; a lone ``\\r`` makes more rows
     than newlines, so such text goes to the general path."""
-    if table is None or not n_lines or table.num_rows != n_lines or \
-            any(column.null_count for column in table.columns):
+    if table is None or not n_lines or table.num_rows != n_lines:
         return None
     chunks = []
     for batch in table.to_batches():
