@@ -19,11 +19,11 @@ import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._coco_annotations import BadCut, annotation_columns, split_annotations
 from aion_pandas.formats._memory import ARROW_POOL, small_pages
+from aion_pandas.formats._strings import take_strings
 from aion_pandas.formats.schema import categorical, code_dtype, null_column
 
 Number = Union[int, float]
@@ -322,17 +322,13 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
 
 def _take_str(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray:
     # malloc's pool: the column's buffers go back to the OS when freed (mimalloc keeps ~35 MB at L)
-    arr = pc.take(pa.array(values, type=pa.large_string(), memory_pool=ARROW_POOL), pa.array(rows),
-                  memory_pool=ARROW_POOL)
-    return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
+    return take_strings(pa.array(values, type=pa.large_string(), memory_pool=ARROW_POOL), rows)
 
 
 def _const_str(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
     if value is None:
         return null_column("string", n)
-    arr = pc.take(pa.array([value], pa.large_string()), pa.array(np.zeros(n, np.int64)),
-                  memory_pool=ARROW_POOL)
-    return pd.arrays.ArrowStringArray(pa.chunked_array([arr]))
+    return take_strings(pa.array([value], pa.large_string()), np.zeros(n, np.int64))
 
 
 def _take_int(values: list[Any], rows: np.ndarray, what: str, where: str | None) -> Any:

@@ -6,7 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aion_pandas.formats.manifest import row_layout, take_strings
+from aion_pandas.formats._strings import take_strings
+from aion_pandas.formats.manifest import row_layout
 
 
 def _expected(values: list, counts: list[int]) -> list:
@@ -49,7 +50,7 @@ def test_row_layout_repeats_each_image_at_least_once():
 
 @pytest.mark.parametrize("value", ["completed", None])
 def test_one_value_for_every_image_shares_one_block_and_reads_like_any_column(value):
-    from aion_pandas.formats.manifest import _SHARED_ROWS
+    from aion_pandas.formats._strings import _SHARED_ROWS
     counts = np.array([_SHARED_ROWS, 3, 0, _SHARED_ROWS + 5])
     out = repeat_strings(pa.array([value] * len(counts), type=pa.string()), counts)
     chunked = out._pa_array
