@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._fixedlines import decode_fixed, fixed_fields
 from aion_pandas.formats._memory import ARROW_POOL
 
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
@@ -29,8 +30,8 @@ class LabelLines:
 
     ``box_label``: each box's label file (its position in ``labels``); ``chunks``: consecutive
     runs of boxes, each six float64 arrays ``class, cx, cy, w, h, score`` (score NaN when
-    absent). Chunks are Arrow's parse blocks, used as they are (no copy into one array): the
-    reader turns each into pixels on the frame's rows.
+    absent). Chunks are Arrow's parse blocks, used as they are (no copy into one array), or one
+    chunk from the fixed-layout decoder: the reader turns each into pixels on the frame's rows.
 
     >>> lines = parse_lines(b"1 .5 .5 .2 .2\\n\\n3 .5 .5 .1 .1 .9\\n", [14, 32], ["a", "b"], "x")
     >>> lines.box_label.tolist(), lines.chunks[0][0].tolist(), lines.chunks[0][5].tolist()
@@ -51,26 +52,33 @@ class LabelLines:
 
 
 def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: list[str],
-                where: str, *, meanwhile: Callable[[], None] | None = None) -> LabelLines:
+                where: str, *, verify: Callable[[], None] | None = None) -> LabelLines:
     """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
     it); see :class:`LabelLines`.
 
-    Fast path: every line has the same 5 or 6 single-space-separated fields (what writers
-    write): pyarrow's CSV parser reads the whole text at once. Anything else (blank lines,
-    tabs, mixed field counts, segmentation lines, bad values) takes the general path, also
-    vectorized, which finds the member and line of any error.
+    Fast paths, for every line having the same 5 or 6 single-space-separated fields (what
+    writers write): lines in the fixed layout of ``%d`` and ``%.6f`` fields are decoded by
+    :mod:`._fixedlines`; others are read by pyarrow's CSV parser, the whole text at once.
+    Anything else (blank lines, tabs, mixed field counts, segmentation lines, bad values) takes
+    the general path, also vectorized, which finds the member and line of any error.
 
-    ``meanwhile`` runs in this thread while Arrow parses, before any line is looked at (the
-    reader checks the members' CRCs there: a corrupt member is named as such, not by the odd
-    line it may hold).
+    ``verify`` (the reader's check of the members' CRCs) runs before any line error is raised,
+    so a corrupt member is named as such and not by the odd line it may hold, and while Arrow
+    parses, where it costs nothing. When the lines never went through Arrow it is not run: the
+    caller runs it before it trusts the values.
     """
     blob, ends = _newline_terminated(memoryview(blob), np.asarray(ends, dtype=np.int64))
-    with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
-        parsing = pool.submit(_uniform_table, blob)
-        counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
-        if meanwhile is not None:
-            meanwhile()
-        uniform = _uniform_chunks(parsing.result(), int(counts.sum()))
+    try:
+        return _parse(blob, ends, labels, where, verify)
+    except FormatError:
+        if verify is not None:
+            verify()
+        raise
+
+
+def _parse(blob: memoryview, ends: np.ndarray, labels: list[str], where: str,
+           verify: Callable[[], None] | None) -> LabelLines:
+    counts, uniform = _fast_paths(blob, ends, verify)
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
@@ -93,6 +101,32 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
         _check(chunk, at, where_line, box_lines, scored)
         at += len(chunk[0])
     return LabelLines(line_label if box_lines is None else line_label[box_lines], chunks)
+
+
+_HEAD = 4096  # the first line is looked for in this many bytes
+
+
+def _fast_paths(blob: memoryview, ends: np.ndarray, verify: Callable[[], None] | None
+                ) -> tuple[np.ndarray, tuple[list[Chunk], bool] | None]:
+    """Each file's line count, and the lines as chunks, with whether they have the score,
+    when a fast path reads them (``None`` otherwise)."""
+    head = bytes(blob[:_HEAD])
+    n_fields = fixed_fields(head[:head.find(b"\n")]) if b"\n" in head else None
+    if n_fields:
+        newlines = _newlines(blob)
+        counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
+        values = decode_fixed(blob, newlines, n_fields)
+        if values is not None:
+            if n_fields == 5:
+                values.append(np.full(len(newlines), np.nan))
+            return counts, ([tuple(values)], n_fields == 6)
+    with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
+        parsing = pool.submit(_uniform_table, blob)
+        if not n_fields:
+            counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
+        if verify is not None:
+            verify()
+        return counts, _uniform_chunks(parsing.result(), int(counts.sum()))
 
 
 def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
@@ -152,7 +186,7 @@ def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview,
 def _uniform_table(blob: memoryview) -> pa.Table | None:
     """The lines parsed by Arrow when the first has 5 or 6 single-spaced fields (what writers
     write), as float64 columns; ``None`` when the text does not parse so."""
-    head = bytes(blob[:4096])
+    head = bytes(blob[:_HEAD])
     first = head[:head.find(b"\n")].split(b" ") if b"\n" in head else []
     if len(first) not in (5, 6):
         return None

@@ -17,7 +17,7 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -84,11 +84,8 @@ def _read(archive: SafeArchive, class_names: list[str] | None,
     named = pool.submit(_class_names, archive) if class_names is None else None
     try:
         joined = archive.join(labels)
-
-        def check_crcs() -> None:  # while Arrow parses; after the image table, which needs
-            wait([pending])  # the GIL too: the CRC calls hold it
-            joined.verify()
-        lines = parse_lines(joined.data, joined.ends, labels, where, meanwhile=check_crcs)
+        verified = pool.submit(joined.verify)  # the members' CRCs, checked meanwhile
+        lines = parse_lines(joined.data, joined.ends, labels, where, verify=verified.result)
         del joined
     finally:
         images = pending.result()  # an error in the manifest is reported first
@@ -107,6 +104,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None,
     image_columns = start_image_columns(images, layout[0], pool)
     box_image = image_of_label[lines.box_label]
     on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
+    verified.result()  # no frame is made of a member whose CRC is wrong
     unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
     boxes_unsized = boxes_per_image[unsized]
     if boxes_unsized.any():

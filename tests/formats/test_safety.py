@@ -164,7 +164,7 @@ def test_a_corrupt_member_is_refused(method):
 
 
 def test_a_stored_member_damaged_in_place_is_named_corrupt_not_by_its_odd_line():
-    # the CRCs are checked while Arrow parses: the damage must not surface as a parse error
+    # the CRCs are checked before any line error is raised: the damage is not a parse error
     members = {f"labels/{i:03d}.txt": "0 0.5 0.5 0.1 0.1\n" * 3 for i in range(200)}
     data = bytearray(zip_bytes(members, zipfile.ZIP_STORED))
     at = data.index(b"0 0.5 0.5 0.1 0.1\n" * 3, data.index(b"labels/150.txt") + 14)
@@ -432,3 +432,16 @@ def test_an_early_member_whose_record_is_not_the_checked_one_is_read_again():
         record, future = archive._early["manifest.csv"]
         archive._early["manifest.csv"] = (type(record)(**{**record.__dict__, "crc": 1}), future)
         assert archive.result("manifest.csv") == b"A,B\n" and len(calls) == 2  # worked on again
+
+
+@pytest.mark.parametrize("damage", [b"0.600000", b"0.5x0000"])
+def test_a_member_damaged_in_the_fixed_layout_is_corrupt_not_read(damage):
+    # "0.600000" still decodes (and would be read as a box moved by 0.1): only the CRC tells
+    line = b"0 0.500000 0.500000 0.100000 0.100000\n"
+    members = {f"labels/{i:03d}.txt": line * 3 for i in range(200)}
+    data = bytearray(zip_bytes(members, zipfile.ZIP_STORED))
+    at = data.index(line * 3, data.index(b"labels/150.txt") + 14)
+    data[at + 2:at + 10] = damage
+    with pytest.raises(FormatError, match=r"labels/150.txt: the member is corrupt \(CRC mismatch\)"):
+        read_yolo(bytes(data))
+
