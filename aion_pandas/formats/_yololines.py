@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: 
 
 def _parse(blob: memoryview, ends: np.ndarray, labels: list[str], where: str,
            verify: Callable[[], None] | None) -> LabelLines:
-    counts, uniform = _fast_paths(blob, ends, verify)
+    counts, uniform, decoded = _fast_paths(blob, ends, verify)
     line_label = np.repeat(np.arange(len(counts)), counts)
     first_line = np.concatenate([[0], np.cumsum(counts)])
     where_line = _Lines(labels, line_label, first_line, where)
@@ -98,7 +99,8 @@ def _parse(blob: memoryview, ends: np.ndarray, labels: list[str], where: str,
         chunks = [tuple(values)]
     at = 0
     for chunk in chunks:  # in line order: the first chunk with a bad line has the first bad line
-        _check(chunk, at, where_line, box_lines, scored)
+        if not (decoded and chunk[0].max(initial=0) <= MAX_CLASS):  # decoded: whole, finite, >= 0
+            _check(chunk, at, where_line, box_lines, scored)
         at += len(chunk[0])
     return LabelLines(line_label if box_lines is None else line_label[box_lines], chunks)
 
@@ -107,9 +109,9 @@ _HEAD = 4096  # the first line is looked for in this many bytes
 
 
 def _fast_paths(blob: memoryview, ends: np.ndarray, verify: Callable[[], None] | None
-                ) -> tuple[np.ndarray, tuple[list[Chunk], bool] | None]:
-    """Each file's line count, and the lines as chunks, with whether they have the score,
-    when a fast path reads them (``None`` otherwise)."""
+                ) -> tuple[np.ndarray, tuple[list[Chunk], bool] | None, bool]:
+    """Each file's line count; the lines as chunks, with whether they have the score, when a
+    fast path reads them (``None`` otherwise); and whether the fixed-layout decoder did."""
     head = bytes(blob[:_HEAD])
     n_fields = fixed_fields(head[:head.find(b"\n")]) if b"\n" in head else None
     if n_fields:
@@ -119,14 +121,14 @@ def _fast_paths(blob: memoryview, ends: np.ndarray, verify: Callable[[], None] |
         if values is not None:
             if n_fields == 5:
                 values.append(np.full(len(newlines), np.nan))
-            return counts, ([tuple(values)], n_fields == 6)
+            return counts, ([tuple(values)], n_fields == 6), True
     with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
         parsing = pool.submit(_uniform_table, blob)
         if not n_fields:
             counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
         if verify is not None:
             verify()
-        return counts, _uniform_chunks(parsing.result(), int(counts.sum()))
+        return counts, _uniform_chunks(parsing.result(), int(counts.sum())), False
 
 
 def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
@@ -159,15 +161,23 @@ def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | No
 _BLOCK = 1 << 22
 
 
-def _newlines(blob: memoryview) -> np.ndarray:
-    """Where the newlines are, found a block at a time (no blob-sized temporary)."""
+def _newlines(blob: memoryview, threads: int = 2) -> np.ndarray:
+    """Where the newlines are: the text split between ``threads`` threads (numpy works without
+    the GIL), each finding them a block at a time (no text-sized temporary)."""
     arr = np.frombuffer(blob, dtype=np.uint8)
-    block = np.empty(min(len(arr), _BLOCK), dtype=bool)
-    found = [np.zeros(0, dtype=np.int64)]
-    for start in range(0, len(arr), _BLOCK):
-        part = arr[start:start + _BLOCK]
-        found.append(np.flatnonzero(np.equal(part, 10, out=block[:len(part)])) + start)
-    return np.concatenate(found)
+    cuts = np.linspace(0, len(arr), threads + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(lambda i: _newlines_in(arr, cuts[i], cuts[i + 1]), range(threads))
+        return np.concatenate([np.zeros(0, dtype=np.int64), *chain.from_iterable(parts)])
+
+
+def _newlines_in(arr: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
+    block = np.empty(min(stop - start, _BLOCK), dtype=bool)
+    found = []
+    for at in range(start, stop, _BLOCK):
+        part = arr[at:min(at + _BLOCK, stop)]
+        found.append(np.flatnonzero(np.equal(part, 10, out=block[:len(part)])) + at)
+    return found
 
 
 def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview, np.ndarray]:
