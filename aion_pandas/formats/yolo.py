@@ -130,6 +130,7 @@ def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
 
 
 _BOX_FLOATS = ("x", "y", "w", "h", "score")
+_STEP = 1 << 15  # boxes converted at a time
 
 
 def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
@@ -143,14 +144,16 @@ def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndar
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
     codes, class_id, no_box = out["codes"], out["class_id"], out["no_box"]
     at = 0
-    for cls, cx, cy, w, h, score in lines.chunks:
-        rows = box_row[at:at + len(cls)]
-        image = box_image[at:at + len(cls)]
-        at += len(cls)
-        (out["x"][rows], out["y"][rows], out["w"][rows],
-         out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
-        out["score"][rows] = score
-        codes[rows] = cls
+    for chunk in lines.chunks:
+        for lo in range(0, len(chunk[0]), _STEP):  # small temporaries: no fresh (huge) pages
+            cls, cx, cy, w, h, score = (column[lo:lo + _STEP] for column in chunk)
+            rows = box_row[at:at + len(cls)]
+            image = box_image[at:at + len(cls)]
+            at += len(cls)
+            (out["x"][rows], out["y"][rows], out["w"][rows],
+             out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
+            out["score"][rows] = score
+            codes[rows] = cls
     np.copyto(class_id, codes, casting="unsafe")  # the class index; -1 (masked) without a box
     np.less(codes, 0, out=no_box)
     return {**{name: out[name] for name in _BOX_FLOATS},
