@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import urllib.request
 import zipfile
 from typing import Any, Callable
 
@@ -70,6 +69,7 @@ def _is_url(source: Any) -> bool:
 
 
 def _fetch(url: str, timeout: float) -> bytes:
+    import urllib.request  # here, not at import: ~13 ms, and only URLs need it
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
             return resp.read()

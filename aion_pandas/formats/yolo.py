@@ -27,7 +27,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
@@ -190,8 +189,9 @@ _NAME_FILES = _YAML_NAMES + _LIST_NAMES
 
 
 def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
-    try:
-        data = yaml.load(_text(archive, name), Loader=_YAML_LOADER)
+    import yaml  # here, not at import: ~10 ms, and only archives with a data.yaml need it
+    try:  # libyaml's loader when PyYAML was built with it
+        data = yaml.load(_text(archive, name), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
     names = data.get("names") if isinstance(data, dict) else None
@@ -219,7 +219,6 @@ def _text(archive: SafeArchive, name: str) -> str:
 
 
 _SMALL_FILE = 16 << 20
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it
 
 
 def _manifest(data: bytes, where: str) -> pd.DataFrame:
@@ -361,4 +360,5 @@ def _data_yaml(names: list[str]) -> str:
     head = ("# aion-pandas YOLO export: labels/<stem>.txt hold 'class cx cy w h [confidence]'\n"
             "# (normalized); manifest.csv maps each label file to its image and image_url.\n")
     body = {"train": "images", "val": "images", "nc": len(names), "names": dict(enumerate(names))}
+    import yaml
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
