@@ -19,7 +19,7 @@ import numpy as np
 
 FIELD = 9  # " D.DDDDDD"
 CLASS = 8  # the class's digits are read as one right-aligned 64-bit word
-_BLOCK = 1 << 14  # lines per step: the step's temporaries stay in the CPU's cache
+_BLOCK = 1 << 15  # lines per step: the step's temporaries stay in the CPU's cache
 
 _ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _LOW_NIBBLES = np.uint64(0x0F0F_0F0F_0F0F_0F0F)
