@@ -37,20 +37,17 @@ _DIGIT = 4  # a shift's byte count is taken 4 bits at a time: 16 tables per digi
 def _shift_tables(k: int) -> np.ndarray:
     """``(16 * 4 * 256,)`` tables: entry ``(d * 4 + j) * 256 + b`` is byte ``j`` of a CRC,
     valued ``b``, shifted by ``d * 16**k`` bytes (a shifted CRC is the XOR of its four bytes')."""
-    bits = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(bool)  # (256, 8)
-    tables = np.zeros((16, 4, 256), np.uint32)
+    columns = np.empty((16, 32), np.uint32)  # the shift of each single bit: bit 31 - m is x**m
     factor, step = _ONE, _power(8 << (_DIGIT * k))  # x**(8 * d * 16**k), from d = 0 up
     for d in range(16):
-        column = np.empty(32, np.uint32)  # the shift of each single bit: bit 31 - m is x**m
         p = factor
         for m in range(32):
-            column[31 - m] = p
+            columns[d, 31 - m] = p
             p = _times_x(p)
-        for j in range(4):
-            for i in range(8):
-                tables[d, j] ^= np.where(bits[:, i], column[8 * j + i], 0).astype(np.uint32)
         factor = _product(factor, step)
-    return tables.reshape(-1)
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8): each byte value's bits
+    per_bit = columns.reshape(16, 4, 1, 8) * bits.astype(np.uint32)  # (16, 4, 256, 8)
+    return np.bitwise_xor.reduce(per_bit, axis=-1).reshape(-1)
 
 
 def _power(n: int) -> int:
