@@ -6,8 +6,8 @@ time costs ~50 ms of calls that hold the GIL; instead, one ``zlib.crc32`` of the
 (without the GIL) is compared with the CRC the stored ones add up to. CRC-32 is linear:
 ``crc(A + B) = shift(crc(A), len(B)) ^ crc(B)``, where ``shift(c, n)`` multiplies ``c`` by
 ``x**(8 * n)`` modulo the CRC's polynomial. So the joined CRC is the XOR of every member's CRC
-shifted by the bytes that follow it, and a shift by ``n`` is one table-driven step per set bit
-of ``n``, done for all members together.
+shifted by the bytes that follow it, and a shift by ``n`` is one table-driven step per hex
+digit of ``n`` (four lookups, one per byte of the CRC), done for all members together.
 
 >>> import zlib
 >>> parts = [b"cat", b"", b"dog and bird"]
