@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from aion_pandas.formats._memory import small_pages
+
 FIELD = 9  # " D.DDDDDD"
 CLASS = 8  # the class's digits are read as one right-aligned 64-bit word
 _BLOCK = 1 << 15  # lines per step: the step's temporaries stay in the CPU's cache
@@ -58,7 +60,7 @@ def decode_fixed(blob: memoryview, newlines: np.ndarray, n_fields: int, *,
     True
     """
     n = len(newlines)
-    out = [np.empty(n) for _ in range(n_fields)]
+    out = [small_pages(n, np.float64) for _ in range(n_fields)]  # 4 KB pages, filled by the threads
     if not n:
         return out
     tail = FIELD * (n_fields - 1)

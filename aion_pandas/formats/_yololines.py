@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._fixedlines import decode_fixed, fixed_fields
-from aion_pandas.formats._memory import ARROW_POOL
+from aion_pandas.formats._memory import ARROW_POOL, small_pages
 
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -158,7 +158,7 @@ def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | No
         where_line.fail(at + box if box_lines is None else int(box_lines[at + box]), reason)
 
 
-_BLOCK = 1 << 22
+_BLOCK = 1 << 20  # bytes a step: under the 4 MB from which numpy asks for huge pages
 
 
 def _newlines(blob: memoryview, threads: int = 2) -> np.ndarray:
@@ -167,8 +167,9 @@ def _newlines(blob: memoryview, threads: int = 2) -> np.ndarray:
     arr = np.frombuffer(blob, dtype=np.uint8)
     cuts = np.linspace(0, len(arr), threads + 1).astype(np.int64).tolist()
     with ThreadPoolExecutor(threads) as pool:
-        parts = pool.map(lambda i: _newlines_in(arr, cuts[i], cuts[i + 1]), range(threads))
-        return np.concatenate([np.zeros(0, dtype=np.int64), *chain.from_iterable(parts)])
+        parts = [np.zeros(0, dtype=np.int64), *chain.from_iterable(
+            pool.map(lambda i: _newlines_in(arr, cuts[i], cuts[i + 1]), range(threads)))]
+    return np.concatenate(parts, out=small_pages(sum(map(len, parts)), np.int64))
 
 
 def _newlines_in(arr: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
