@@ -86,6 +86,7 @@ def _read(archive: SafeArchive, class_names: list[str] | None,
         verified = pool.submit(joined.verify)  # the members' CRCs, checked meanwhile
         lines = parse_lines(joined.data, joined.ends, labels, where, verify=verified.result)
         del joined
+        verified.result()  # before any value is used: classes name categories, warn, refuse
     finally:
         images = pending.result()  # an error in the manifest is reported first
         names = list(class_names) if named is None else named.result()
@@ -103,7 +104,6 @@ def _read(archive: SafeArchive, class_names: list[str] | None,
     image_columns = start_image_columns(images, layout[0], pool)
     box_image = image_of_label[lines.box_label]
     on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
-    verified.result()  # no frame is made of a member whose CRC is wrong
     unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
     boxes_unsized = boxes_per_image[unsized]
     if boxes_unsized.any():

@@ -5,6 +5,7 @@ import io
 import os
 import stat
 import struct
+import warnings
 import zipfile
 
 import pytest
@@ -445,3 +446,18 @@ def test_a_member_damaged_in_the_fixed_layout_is_corrupt_not_read(damage):
     with pytest.raises(FormatError, match=r"labels/150.txt: the member is corrupt \(CRC mismatch\)"):
         read_yolo(bytes(data))
 
+
+@pytest.mark.parametrize("names", ["a\n5\n", "a\nb\n"])
+def test_a_class_damaged_in_the_fixed_layout_is_corrupt_before_it_names_anything(names):
+    # the class 0 -> 9: with names "a", "5" it would make a repeated category name, with "a", "b"
+    # a warning about classes past the names; the CRC check comes first in both
+    line = b"0 0.500000 0.500000 0.100000 0.100000\n"
+    members = {f"labels/{i:03d}.txt": line * 3 for i in range(20)}
+    members["classes.txt"] = names
+    data = bytearray(zip_bytes(members, zipfile.ZIP_STORED))
+    at = data.index(line * 3, data.index(b"labels/015.txt") + 14)
+    data[at:at + 1] = b"9"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FormatError, match=r"labels/015.txt: the member is corrupt \(CRC mismatch\)"):
+            read_yolo(bytes(data))
