@@ -105,15 +105,17 @@ def _parse(blob: memoryview, ends: np.ndarray, labels: list[str], where: str,
     return LabelLines(line_label if box_lines is None else line_label[box_lines], chunks)
 
 
-_HEAD = 4096  # the first line is looked for in this many bytes
+def _first_line(blob: memoryview, look: int = 4096) -> bytes:
+    """The text's first line, without its newline (empty when none ends in ``look`` bytes)."""
+    head = bytes(blob[:look])
+    return head[:head.find(b"\n")] if b"\n" in head else b""
 
 
 def _fast_paths(blob: memoryview, ends: np.ndarray, verify: Callable[[], None] | None
                 ) -> tuple[np.ndarray, tuple[list[Chunk], bool] | None, bool]:
     """Each file's line count; the lines as chunks, with whether they have the score, when a
     fast path reads them (``None`` otherwise); and whether the fixed-layout decoder did."""
-    head = bytes(blob[:_HEAD])
-    n_fields = fixed_fields(head[:head.find(b"\n")]) if b"\n" in head else None
+    n_fields = fixed_fields(_first_line(blob))
     if n_fields:
         newlines = _newlines(blob)
         counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
@@ -197,8 +199,7 @@ def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview,
 def _uniform_table(blob: memoryview) -> pa.Table | None:
     """The lines parsed by Arrow when the first has 5 or 6 single-spaced fields (what writers
     write), as float64 columns; ``None`` when the text does not parse so."""
-    head = bytes(blob[:_HEAD])
-    first = head[:head.find(b"\n")].split(b" ") if b"\n" in head else []
+    first = _first_line(blob).split(b" ")
     if len(first) not in (5, 6):
         return None
     names = [f"f{i}" for i in range(len(first))]
