@@ -11,6 +11,7 @@ import pytest
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _fixedlines
 from aion_pandas.formats._fixedlines import decode_fixed, fixed_fields
+from aion_pandas.formats._yololines import parse_lines
 from aion_pandas.formats.yolo import read_yolo, write_yolo
 
 from .helpers import write_quietly, zip_bytes
@@ -132,3 +133,13 @@ def test_our_exports_take_the_fixed_layout(sample_frame):
         texts = [archive.read(n) for n in archive.namelist() if n.startswith("labels/")]
     lines = b"".join(texts).splitlines()
     assert lines and all(_LAYOUT.fullmatch(line) for line in lines)
+
+
+def test_parse_lines_takes_the_decoder_for_the_layout_and_arrow_for_the_rest():
+    # seen from outside: the decoder gives one chunk, Arrow one per 1 MB block of text
+    fixed = b"3 0.500000 0.250000 0.125000 1.000000\n" * 60_000  # 2.3 MB
+    short = b"3 0.5 0.25 0.125 1\n" * 120_000                      # 2.3 MB, the same boxes
+    decoded, parsed = (parse_lines(text, [len(text)], ["labels/a.txt"], "x.zip")
+                       for text in (fixed, short))
+    assert len(decoded.chunks) == 1 and len(parsed.chunks) > 1
+    assert decoded.chunks[0][1][:3].tolist() == parsed.chunks[0][1][:3].tolist() == [0.5] * 3
