@@ -235,10 +235,12 @@ def _status(key: str) -> int:
 
 
 # what each method imports, done before its timings (as bench_readers.py does): a read is timed,
-# not the import of its library (aion_pandas.formats.yolo: ~0.06 s after pandas)
-_IMPORTS = {aion_read_yolo: "aion_pandas.formats.yolo", aion_read_voc: "aion_pandas.formats.voc",
-            etree_voc: "xml.etree.ElementTree", aion_write_yolo: "aion_pandas.formats.yolo",
-            aion_write_voc: "aion_pandas.formats.voc"}
+# not the import of its library (aion_pandas.formats.yolo: ~0.06 s after pandas; yaml, which it
+# imports on first use for data.yaml, ~0.01 s)
+_IMPORTS = {aion_read_yolo: ("aion_pandas.formats.yolo", "yaml"),
+            aion_read_voc: ("aion_pandas.formats.voc",), etree_voc: ("xml.etree.ElementTree",),
+            aion_write_yolo: ("aion_pandas.formats.yolo", "yaml"),
+            aion_write_voc: ("aion_pandas.formats.voc",)}
 
 
 def _child(fmt: str, index: int, path: str, repeat: int) -> None:
@@ -247,8 +249,8 @@ def _child(fmt: str, index: int, path: str, repeat: int) -> None:
 
     warnings.simplefilter("ignore")
     _, func, _ = METHODS[fmt][index]
-    if func in _IMPORTS:
-        importlib.import_module(_IMPORTS[func])
+    for module in _IMPORTS.get(func, ()):
+        importlib.import_module(module)
     times, boxes = [], 0
     for _ in range(repeat):
         start = time.perf_counter()
