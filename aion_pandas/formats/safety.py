@@ -205,20 +205,14 @@ class SafeArchive:
                 d.method[rows].tolist(), d.crc[rows].tolist()):
             yield _member_bytes(buf, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
-    def read_joined(self, names: list[str]) -> tuple[bytes | memoryview, np.ndarray]:
-        """Many members as one bytes-like object, and where each ends in it (checked like
-        :meth:`read_many`); stored members are gathered straight out of the archive."""
-        joined = self.join(names)
-        joined.verify()
-        return joined.data, joined.ends
-
     def join(self, names: list[str]) -> Joined:
-        """:meth:`read_joined`, but the CRCs of stored members are checked only by
-        :meth:`Joined.verify`, which the caller can run in another thread: it is one
-        ``zlib.crc32`` of the joined bytes, compared with the CRC the stored ones add up to
-        (:mod:`._crc`), mostly without the GIL (~20 ms for 100,000 members, against ~50 ms of
-        calls holding it for one per member). Only when they differ is each member checked,
-        to name the first bad one."""
+        """Many members as one bytes-like object, and where each ends in it, checked like
+        :meth:`read_many`; stored members are gathered straight out of the archive, and their
+        CRCs are checked only by :meth:`Joined.verify`, which the caller can run in another
+        thread: it is one ``zlib.crc32`` of the joined bytes, compared with the CRC the stored
+        ones add up to (:mod:`._crc`), mostly without the GIL (~20 ms for 100,000 members,
+        against ~50 ms of calls holding it for one per member). Only when they differ is each
+        member checked, to name the first bad one."""
         ends = np.zeros(len(names), dtype=np.int64)
         parts = []
         if self._dir is not None and not self._files:

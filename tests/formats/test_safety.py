@@ -290,7 +290,9 @@ def test_zip64_archives_with_more_than_65535_members_are_read():
     assert b"PK\x06\x06" in data[-200:]  # the ZIP64 end record
     archive = open_archive(data)
     assert len(archive.names) == 70_000
-    blob, ends = archive.read_joined(archive.names)
+    joined = archive.join(archive.names)
+    joined.verify()
+    blob, ends = joined.data, joined.ends
     assert blob == b"".join(v.encode() for _, v in sorted(members.items()))
     assert ends[-1] == len(blob) and len(ends) == 70_000
 
@@ -298,15 +300,16 @@ def test_zip64_archives_with_more_than_65535_members_are_read():
 @pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
 def test_joined_reads_check_every_member_like_single_reads(method):
     good = zip_bytes({"labels/a.txt": "0 0.5 0.5 0.1 0.1\n", "labels/b.txt": ""}, method)
-    blob, ends = open_archive(good).read_joined(["labels/a.txt", "labels/b.txt"])
-    assert (blob, ends.tolist()) == (b"0 0.5 0.5 0.1 0.1\n", [18, 18])
+    joined = open_archive(good).join(["labels/a.txt", "labels/b.txt"])
+    joined.verify()
+    assert (bytes(joined.data), joined.ends.tolist()) == (b"0 0.5 0.5 0.1 0.1\n", [18, 18])
     corrupt = _patch_sizes(good, crc=12345)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member is corrupt \(CRC mismatch\)"):
-        open_archive(corrupt).read_joined(["labels/a.txt", "labels/b.txt"])
+        open_archive(corrupt).join(["labels/a.txt", "labels/b.txt"]).verify()
     longer = _patch_sizes(good, file_size=10, central_only=True)
     with pytest.raises(FormatError, match=r"labels/a.txt: the member inflates to more or less than "
                                           r"the 10 bytes"):
-        open_archive(longer).read_joined(["labels/a.txt"])
+        open_archive(longer).join(["labels/a.txt"]).verify()
 
 
 def test_a_member_pointing_outside_the_archive_is_refused():
