@@ -1,18 +1,15 @@
-"""COCO detection JSON <-> the canonical annotation frame.
+"""COCO detection JSON <-> the canonical annotation frame: the file side.
 
-``parse_coco(dict | bytes) -> frame`` and ``serialize_coco(frame) -> bytes`` are pure; ``read_coco`` and
-``write_coco`` only add files. Reading decodes with typed msgspec structs straight into columns (see
-:mod:`aion_pandas.formats._coco_decode`); writing streams the ``annotations`` array in chunks built with
-vectorized Arrow string kernels, never a list of per-box dicts.
+:func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` are pure; ``read_coco`` and
+``write_coco`` only add files.
 
->>> frame = parse_coco({"images": [{"id": 7, "file_name": "a.jpg", "width": 4, "height": 3}],
-...     "annotations": [{"id": 1, "image_id": 7, "category_id": 5, "bbox": [0, 1, 2, 2]}],
-...     "categories": [{"id": 5, "name": "cat"}]})
->>> frame[["image_id", "file_name", "category", "category_id", "x", "y", "w", "h"]].values.tolist()
-[[7, 'a.jpg', 'cat', 5, 0.0, 1.0, 2.0, 2.0]]
+>>> frame = read_coco(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
+>>> frame[["image_id", "file_name"]].values.tolist()
+[[1, 'a.jpg']]
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import mmap
 import os
@@ -20,32 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from aion_pandas.errors import FormatError
-from aion_pandas.formats import _coco_decode, _coco_encode
-from aion_pandas.formats._memory import READ_ONLY_MAP
+from aion_pandas.formats import coco_write
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
+from aion_pandas.formats.coco_parse import parse_coco
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
+__all__ = ["UNSUPPORTED", "parse_coco", "read_coco", "serialize_coco", "write_coco"]
 
 #: what COCO cannot carry (a count of each is reported by write_coco)
 UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "dataset_id")
-
-
-def parse_coco(data: dict[str, Any] | bytes, *, where: str | None = None) -> pd.DataFrame:
-    """A COCO detection document (a dict or its JSON bytes) as a canonical frame.
-
-    Every image is kept (an image without boxes is one row with null box columns); ``category_id``
-    keeps the file's ids; ``iscrowd``, ``area`` and the ``aion_*``/``coco_url`` image keys become
-    columns. Errors name the JSON path (``$.annotations[12]``) and, for bad JSON, the line.
-
-    >>> parse_coco(b'{"images": [], "annotations": [], "categories": []}').shape[0]
-    0
-    """
-    try:
-        doc, columns = _coco_decode.decode_columns(data, where=where)
-        return _coco_decode.build_frame(doc, where=where, columns=columns)
-    except OverflowError as exc:  # an id past 64 bits
-        raise FormatError(f"a number does not fit in 64 bits ({exc})", path=where) from None
 
 
 def read_coco(source: Source) -> pd.DataFrame:
@@ -56,14 +36,12 @@ def read_coco(source: Source) -> pd.DataFrame:
     if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and os.path.getsize(source):
         name = os.fspath(source)
         with open(source, "rb") as fh:
-            mapped = mmap.mmap(fh.fileno(), 0, **READ_ONLY_MAP)
-            try:
-                frame = parse_coco(mapped, where=name)  # the page cache is parsed in place: no copy
-            finally:
-                try:
-                    mapped.close()
-                except BufferError:  # an error's traceback still holds a view: the GC unmaps it
-                    pass
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            frame = parse_coco(mapped, where=name)  # parsed from the page cache: no copy of the file
+        finally:
+            with contextlib.suppress(BufferError):  # an error's traceback still holds a view: GC unmaps
+                mapped.close()
     else:
         data, name = read_source(source)
         frame = parse_coco(data, where=name)
@@ -103,10 +81,6 @@ def _write(frame: pd.DataFrame, out: Any, *, chunk_rows: int, warn: bool) -> Non
     frame = validate_frame(frame, where="frame given to write_coco")
     if warn:
         others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
-        warn_unsupported(frame, "coco", [c for c in UNSUPPORTED if c != "dataset_id"]
-                         + (["dataset_id"] if _many_datasets(frame) else []) + others)
-    _coco_encode.write_document(frame, out, chunk_rows=chunk_rows)
-
-
-def _many_datasets(frame: pd.DataFrame) -> bool:
-    return frame["dataset_id"].nunique(dropna=True) > 1
+        many = frame["dataset_id"].nunique(dropna=True) > 1
+        warn_unsupported(frame, "coco", ["difficult", "truncated"] + (["dataset_id"] if many else []) + others)
+    coco_write.write_document(frame, out, chunk_rows=chunk_rows)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats import LossyConversionWarning, _coco_annotations, parse_coco, read_coco, \
-    serialize_coco, write_coco
+from aion_pandas.formats import LossyConversionWarning, coco_parse, parse_coco, read_coco, serialize_coco, \
+    write_coco
 
 from .helpers import boxes_by_image
 
@@ -112,7 +112,8 @@ def test_malformed_json_names_the_line(data, words, line):
     (_doc([{"id": 1, "image_id": 1, "category_id": 4, "bbox": [0, 0, 1, 1]}]),
      "$.annotations[0]: category_id 4 is not in categories"),
     (_doc([{"id": 1, "image_id": 1, "bbox": [0, 0, 1, 1]}]), "`category_id` - at `$.annotations[0]`"),
-    (_doc([{"id": 1, "image_id": 1, "category_id": 3}]), "`bbox` - at `$.annotations[0]`"),
+    (_doc([{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}, {"id": 2, "image_id": 1, "category_id": 3}]),
+     "`bbox` - at `$.annotations[1]`"),  # (no annotation with a bbox at all: a file of image-level labels)
     (_doc([{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1]}]), "$.annotations[0].bbox"),
     ({"annotations": []}, "`images`"),
     (_doc(images=[{"id": 1, "file_name": "a"}, {"id": 1, "file_name": "b"}]), "$.images[1]: duplicate id 1"),
@@ -143,7 +144,7 @@ def _many(n_images=40, per_image=30, extra=""):
 def test_pieces_give_the_same_frame_as_one_piece(monkeypatch, extra):
     data = json.dumps(_many(extra=extra), indent=1).encode()
     whole = parse_coco(data)
-    monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", 997)  # many pieces, cuts in odd places
+    monkeypatch.setattr(coco_parse, "PIECE", 7)  # many pieces, cut at odd places
     pieces = parse_coco(data)
     pd.testing.assert_frame_equal(whole, pieces)
     assert len(whole) == 40 * 30
@@ -165,7 +166,7 @@ def _rows_by_hand(doc):
 
 
 @pytest.mark.parametrize("order", ["by image", "shuffled"])
-@pytest.mark.parametrize("chunk", [None, 997])
+@pytest.mark.parametrize("chunk", [None, 7])
 def test_rows_placed_like_by_hand(monkeypatch, order, chunk):
     rng = np.random.default_rng(7)
     images = [{"id": int(i), "file_name": f"{i}.jpg"} for i in rng.permutation(np.arange(5, 65))]
@@ -182,7 +183,7 @@ def test_rows_placed_like_by_hand(monkeypatch, order, chunk):
         anns.sort(key=lambda a: position[a["image_id"]])
     doc = {"images": images, "annotations": anns, "categories": [{"id": 7, "name": "b"}, {"id": 3, "name": "a"}]}
     if chunk:
-        monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(coco_parse, "PIECE", chunk)
     frame = parse_coco(json.dumps(doc).encode())
     columns = ["image_id", "file_name", "category_id", "x", "y", "w", "h", "area", "score", "iscrowd"]
     got = [tuple(None if v is pd.NA else v for v in row) for row in frame[columns].astype(object).itertuples(index=False)]
@@ -198,7 +199,7 @@ def test_rows_placed_like_by_hand(monkeypatch, order, chunk):
 def test_error_index_is_exact_in_a_later_piece(monkeypatch):
     doc = _many()
     del doc["annotations"][1000]["bbox"]
-    monkeypatch.setattr(_coco_annotations, "CHUNK_BYTES", 2000)
+    monkeypatch.setattr(coco_parse, "PIECE", 64)
     with pytest.raises(FormatError, match=r"`bbox` - at `\$\.annotations\[1000\]`"):
         parse_coco(json.dumps(doc).encode())
 

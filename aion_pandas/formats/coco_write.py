@@ -1,5 +1,5 @@
-"""Canonical frame -> COCO JSON, streamed: each image and each annotation is one line built by
-vectorized Arrow string kernels, written in chunks (no per-box Python dicts).
+"""Canonical frame -> COCO JSON, the pure half under ``write_coco``: each image and each annotation is
+one line built by vectorized Arrow string kernels, streamed in chunks (no per-box Python dicts).
 
 >>> import io
 >>> from aion_pandas.formats.schema import validate_frame
