@@ -1,8 +1,9 @@
 """CSV (one row per box, image columns repeated) <-> the canonical annotation frame.
 
 An image with no box is one row whose box columns are empty; ``tags`` is a JSON array string; the
-dataset's ``include_timestamps`` adds an ``exported_at`` column. Reading and writing go through Arrow's
-CSV engine (multi-threaded, no per-row Python); ``parse_csv``/``serialize_csv`` are the pure halves.
+dataset's ``include_timestamps`` adds an ``exported_at`` column. ``parse_csv``/``serialize_csv`` are
+the pure halves, under ``read_csv``/``write_csv``: both go through Arrow's CSV engine (no per-row
+Python); a read is one pass of Arrow's parser, whose errors become a FormatError naming the line.
 
 >>> frame = parse_csv(b"image_id,file_name,width,height,category,x,y,w,h\\n1,a.jpg,4,3,cat,0,1,2,2\\n"
 ...                   b"2,b.jpg,4,3,,,,,\\n")
@@ -11,6 +12,7 @@ CSV engine (multi-threaded, no per-row Python); ``parse_csv``/``serialize_csv`` 
 """
 from __future__ import annotations
 
+import csv as stdlib_csv
 import datetime as _dt
 import io
 import os
@@ -26,9 +28,8 @@ import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._distinct import parse_distinct
-from aion_pandas.formats._memory import ARROW_POOL, small_pages
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
-from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, null_column,
+from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, code_dtype, null_column,
                                         validate_frame, warn_unsupported)
 
 #: the column order of our CSV exports (present extras only), then any other columns
@@ -37,12 +38,6 @@ COLUMN_ORDER: tuple[str, ...] = (
     "description", "tags", "category", "category_id", "x", "y", "w", "h", "score", "iscrowd", "area",
     "difficult", "truncated")
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.large_string(), "int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64(),
-    "category": pa.string(), "object": pa.string(), "boolean": pa.bool_(),
-}
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-                 pa.bool_(): pd.BooleanDtype()}
 _DELIMITERS = (",", ";", "\t", "|")
 _CONTRACT = {**CORE_COLUMNS, **EXTRA_COLUMNS}
 
@@ -71,7 +66,7 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     if not bytes(data[:4096]).strip() and not bytes(data).strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
-    table = _read_table(buffer, delimiter, where, typed=True)
+    table = _read_table(buffer, delimiter, where)
     frame = _to_frame(table, where)
     frame.index = pd.RangeIndex(2, 2 + len(frame))  # line numbers (the header is line 1)
     frame = validate_frame(frame, where=where, row_word="line")
@@ -166,115 +161,84 @@ def _tags_json(frame: pd.DataFrame) -> pa.Array:
     return pa.array(per_image, type=pa.string()).take(pa.array(codes))
 
 
-def _read_table(data: pa.Buffer, delimiter: str, where: str | None, *, typed: bool) -> pa.Table:
-    """Arrow's CSV reader with the contract's types. First the fast parallel chunker, which assumes
-    no newline inside a quoted value; Arrow notices when that is wrong ("out of sync") and raises,
-    and then the file is read again allowing such newlines, where real errors are reported."""
-    types = {name: _ARROW_TYPES[dtype] for name, dtype in {**CORE_COLUMNS, **EXTRA_COLUMNS}.items()}
-    types["category"] = pa.dictionary(pa.int32(), pa.string())  # categorical straight from the parser
+def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
+    """Arrow's CSV reader, once: text columns as strings, box numbers as float64, the rest
+    inferred (validate_frame then coerces and names the line of a value that does not fit). Read
+    serially, so that Arrow's errors carry the row; each is translated once into a FormatError."""
     convert = pa_csv.ConvertOptions(
-        column_types=types if typed else {}, strings_can_be_null=True, quoted_strings_can_be_null=False,
-        null_values=[""], true_values=["true", "True", "1"], false_values=["false", "False", "0"],
-        auto_dict_encode=False)
-    try:
-        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter),
-                               memory_pool=ARROW_POOL)
-    except pa.ArrowInvalid:
-        pass
+        column_types=_READ_TYPES, strings_can_be_null=True, quoted_strings_can_be_null=False,
+        null_values=[""], true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"])
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
                                read_options=pa_csv.ReadOptions(use_threads=False),
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter,
-                                                                 newlines_in_values=True),
-                               memory_pool=ARROW_POOL)
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True))
     except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if typed and "conversion error" in message:
-            return _read_table(data, delimiter, where, typed=False)  # validate names the row
-        line = _line_of(message)
-        raise FormatError(f"malformed CSV: {message.split(':', 1)[-1].strip()}", path=where,
-                          line=line) from None
+        raise _format_error(str(exc), data, delimiter, where) from None
 
 
-def _line_of(message: str) -> int | None:
-    """The file's line from Arrow's parse error ("Row #3: Expected 2 columns", counting the
-    header as row 1)."""
-    found = re.search(r"\bRow #(\d+)", message)
-    return int(found.group(1)) if found else None
+_STRINGS = ("dataset_id", "file_name", "description", "tags", "image_url", "item_id", "item_status")
+_FLOATS = ("x", "y", "w", "h", "score", "area")
+_READ_TYPES: dict[str, pa.DataType] = {
+    **{name: pa.large_string() for name in _STRINGS}, **{name: pa.float64() for name in _FLOATS},
+    "category": pa.dictionary(pa.int32(), pa.string()),  # categorical straight from the parser
+}
+
+
+def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | None) -> FormatError:
+    """Arrow's ``In CSV column #8: Row #3: CSV conversion error to double: invalid value 'oops'``
+    or ``CSV parse error: Row #3: Expected 6 columns, got 2: ...`` as a FormatError (the header
+    is row 1, so Arrow's row is the file's line)."""
+    row = re.search(r"\bRow #(\d+): ", message)
+    line = int(row.group(1)) if row else None
+    value = re.search(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value (.*)$", message)
+    if value and line is not None:
+        names = _header(data, delimiter)
+        index = int(value.group(1))
+        name = names[index] if index < len(names) else f"#{index}"
+        dtype = "float64" if value.group(2) == "double" else value.group(2)
+        return FormatError(f"column {name!r} line {line}: cannot read {value.group(3)} as {dtype}", path=where)
+    reason = message[row.end():] if row else message.split(":", 1)[-1].strip()
+    return FormatError(f"malformed CSV: {reason}", path=where, line=line)
+
+
+def _header(data: pa.Buffer, delimiter: str) -> list[str]:
+    """The column names of the header line (for an error's message)."""
+    head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
+    return next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
-    """One pandas array per column straight from Arrow's buffers, put together without a copy (no
-    2-D block of the floats, no copy of an array set into a frame)."""
+    """One pandas array per column from Arrow's, put together without a copy."""
     names = table.column_names
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)
-    arrays: dict[str, Any] = {name: _convert(name, column) for name, column in zip(names, table.columns)}
-    rest = [name for name in names if arrays[name] is None]
-    if rest:  # anything else (timestamps, an image_id with gaps, ...) as Arrow converts it
-        other = table.select(rest).to_pandas(types_mapper=_pandas_type, self_destruct=False)
-        arrays.update({name: other[name] for name in rest})
+    arrays = {name: _convert(name, column) for name, column in zip(names, table.columns)}
     if "category" in arrays:
         arrays["category"] = _categorical(table.column("category"), arrays.get("category_id"))
     return pd.DataFrame(arrays, copy=False)
 
 
 def _convert(name: str, column: pa.ChunkedArray) -> Any:
-    """The pandas array of a column, or None to leave it to Arrow's own conversion."""
+    """The pandas array of a column (validate_frame coerces it to the contract's dtype)."""
     kind = column.type
     if name == "category":
         return column  # built once the class ids are known
     if name == "tags":
-        return _parse_tags(column)
-    if pa.types.is_float64(kind):
-        return _floats(column)
-    if pa.types.is_null(kind) and _CONTRACT.get(name) in ("float64", "Int64", "boolean"):
-        return null_column(_CONTRACT[name], len(column))  # an empty column of an untyped read
-    if pa.types.is_integer(kind):
-        if name != "image_id":
-            return _nullable_int(column)
-        return _writable(column.to_numpy()) if pa.types.is_int64(kind) and not column.null_count else None
-    dtype = _pandas_type(kind)
-    return dtype.__from_arrow__(column) if dtype is not None else None
+        values, codes = parse_distinct(column, _tags_value)
+        return values[codes]
+    if pa.types.is_null(kind) and name in _CONTRACT:
+        return null_column(_CONTRACT[name], len(column))  # a column without a value
+    if pa.types.is_floating(kind):
+        values = column.to_numpy()
+        return values if values.flags.writeable else values.copy()  # Arrow lends its buffer read-only
+    dtype = _PANDAS_TYPES.get(kind)
+    return dtype.__from_arrow__(column) if dtype is not None else column.to_pandas()
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    """A float64 column (nulls NaN) copied once into 4 KB pages."""
-    return _paged(column, np.float64, lambda chunk: chunk.to_numpy(zero_copy_only=False))
-
-
-def _paged(column: pa.ChunkedArray, dtype: Any, values_of: Any) -> np.ndarray:
-    """``values_of(chunk)`` of every chunk copied once, in order, into one array of 4 KB pages
-    (see formats/_memory.py)."""
-    values, start = small_pages(len(column), dtype), 0
-    for chunk in column.chunks:
-        if len(chunk):
-            values[start:start + len(chunk)] = values_of(chunk)
-            start += len(chunk)
-    return values
-
-
-def _writable(values: np.ndarray) -> np.ndarray:
-    """``values`` as an array the frame's user can assign into: Arrow lends a single chunk without
-    nulls read-only (several chunks are copied into a new array anyway)."""
-    return values if values.flags.writeable else values.copy()
-
-
-def _pandas_type(kind: pa.DataType) -> Any:
-    return pd.StringDtype("pyarrow") if pa.types.is_null(kind) else _PANDAS_TYPES.get(kind)
-
-
-def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
-    """Nullable ints from Arrow's values and validity, the values copied once."""
-    if not pa.types.is_int64(column.type):
-        column = column.cast(pa.int64())
-    values = _paged(column, np.int64, lambda chunk: np.frombuffer(
-        chunk.buffers()[1], np.int64, len(chunk), chunk.offset * 8))  # nulls hold anything: zeroed below
-    mask = column.is_null().to_numpy()
-    values[mask] = 0
-    return pd.arrays.IntegerArray(values, mask)
+_PANDAS_TYPES: dict[pa.DataType, Any] = {
+    pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
+    pa.null(): pd.StringDtype("pyarrow"), pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
 
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
@@ -289,7 +253,7 @@ def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
     if class_ids is not None and len(cats):
         _first_class_ids(codes, pd.Series(class_ids, copy=False), ids)
     order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
-    lookup = np.empty(len(cats) + 1, dtype=np.int8 if len(cats) < 127 else np.int32)
+    lookup = np.empty(len(cats) + 1, dtype=code_dtype(len(cats)))
     lookup[order] = np.arange(len(cats))
     lookup[-1] = -1  # a code of -1 (no box) stays -1
     return categorical(lookup.take(codes), [cats[i] for i in order])
@@ -313,11 +277,6 @@ def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -
         ids[found[new]] = values[known][first[new]]
         pending[found] = False
         start, step = start + step, step * 2
-
-
-def _parse_tags(chunked: pa.ChunkedArray) -> np.ndarray:
-    values, codes = parse_distinct(chunked, _tags_value)
-    return values[codes]
 
 
 def _tags_value(text: str) -> Any:
