@@ -1,6 +1,8 @@
 """Import any COCO detection set (annotations JSON + image folder) as a completed batch.
 
-Straight into a data dir's store, or through a running service's ``POST /batches``.
+The file is read by :func:`aion_pandas.formats.read_coco` (its rules and errors); this module turns
+the canonical frame into batch items, straight into a data dir's store or through a running
+service's ``POST /batches``.
 
 >>> items_from_coco({"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 3}],
 ...                  "annotations": [{"image_id": 1, "category_id": 7, "bbox": [0, 0, 2, 2]}],
@@ -10,46 +12,53 @@ Straight into a data dir's store, or through a running service's ``POST /batches
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from aion_pandas.formats.coco import parse_coco, read_coco
+
 from .store import NewItem
 
 
-def items_from_coco(doc: dict[str, Any]) -> list[NewItem]:
+def items_from_coco(doc: dict[str, Any] | bytes) -> list[NewItem]:
     """One completed item per COCO image (in ``images`` order) with its boxes as detections."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
-        raise ValueError("not a COCO detection file: no 'images' list")
-    names = {c["id"]: str(c["name"]) for c in doc.get("categories", [])}
-    boxes: dict[Any, list] = {}
-    for n, ann in enumerate(doc.get("annotations", [])):
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4):
-            raise ValueError(f"annotations[{n}]: bbox must be [x, y, width, height]")
-        if ann.get("category_id") not in names:
-            raise ValueError(f"annotations[{n}]: unknown category_id {ann.get('category_id')!r}")
-        x, y, w, h = (float(v) for v in bbox)
-        if w <= 0 or h <= 0:
-            continue  # degenerate box: nothing to detect
-        boxes.setdefault(ann.get("image_id"), []).append(
-            (names[ann["category_id"]], float(ann.get("score", 1.0)), max(x, 0.0), max(y, 0.0), w, h))
+    return items_from_frame(parse_coco(doc))
+
+
+def items_from_frame(frame: pd.DataFrame) -> list[NewItem]:
+    """One completed item per image of a canonical frame (rows grouped by image, as readers give
+    them). Boxes without area (w or h of 0) are left out: nothing to detect; a box is clipped at
+    the image's top-left corner; a box without a score gets confidence 1.0."""
+    image_id = frame["image_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, image_id[1:] != image_id[:-1]]).tolist() + [len(frame)]
+    x, y, w, h = (frame[c].to_numpy(np.float64) for c in ("x", "y", "w", "h"))
+    score = np.nan_to_num(frame["score"].to_numpy(np.float64), nan=1.0)
+    labels = frame["category"].astype(object).to_numpy()
+    detected = (w > 0) & (h > 0)
+    names = frame["file_name"].to_numpy(dtype=object)
+    sizes = [frame[c].astype(object).where(frame[c].notna(), None).to_numpy() for c in ("width", "height")]
+    tags = frame["tags"].to_numpy() if "tags" in frame.columns else None
+    description = frame["description"].astype(object).where(frame["description"].notna(), None).to_numpy() \
+        if "description" in frame.columns else None
     items = []
-    for n, img in enumerate(doc["images"]):
-        if "file_name" not in img:
-            raise ValueError(f"images[{n}]: no file_name")
-        items.append(NewItem(str(img["file_name"]).replace("\\", "/"), "completed", width=img.get("width"),
-                             height=img.get("height"), detections=boxes.get(img.get("id"), []),
-                             tags=[], description=None))
+    for first, end in zip(starts[:-1], starts[1:]):
+        boxes = [(str(labels[r]), float(score[r]), max(float(x[r]), 0.0), max(float(y[r]), 0.0),
+                  float(w[r]), float(h[r])) for r in range(first, end) if detected[r]]
+        items.append(NewItem(str(names[first]).replace("\\", "/"), "completed",
+                             width=sizes[0][first], height=sizes[1][first], detections=boxes,
+                             tags=list(tags[first]) if tags is not None else [],
+                             description=description[first] if description is not None else None))
     return items
 
 
 def import_coco(coco: Path, images: Path, *, name: str | None = None, data_dir: Path | None = None,
                 base_url: str | None = None, api_key: str | None = None) -> dict[str, Any]:
     """Import ``coco`` with images under ``images``; returns the batch as the API shows it."""
-    doc = json.loads(Path(coco).read_text(encoding="utf-8"))
-    items = items_from_coco(doc)
+    items = items_from_frame(read_coco(Path(coco)))
     name = name or Path(coco).stem
     images = Path(images)
     if base_url:
