@@ -108,7 +108,7 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     try:
         columns = annotation_columns(doc.annotations or [], data, where=where)
         doc.annotations = None  # the raw slices go: nothing holds the input any more
-        return _frame(doc, columns, where)
+        return _frame(doc, columns, where)  # (which empties ``columns`` as it builds the frame)
     except OverflowError as exc:  # an id past 64 bits
         raise FormatError(f"a number does not fit in 64 bits ({exc})", path=where) from None
 
@@ -145,17 +145,16 @@ def annotation_columns(raws: list[msgspec.Raw], data: Any = None, *,
         for name, values in zip("xywh", _boxes(anns)):
             cols[name][start:stop] = values
         for name in ("area", "score", "iscrowd"):
-            cols[name][start:stop] = _nullable(map(attrgetter(name), anns), cols[name].dtype, len(anns))
+            cols[name][start:stop] = _nullable(anns, name, cols[name].dtype)
     return cols
 
 
-def _nullable(values: Any, dtype: np.dtype, n: int) -> np.ndarray:
-    """Numbers that may be an explicit null (NaN, or False for a flag)."""
-    values = list(values)
+def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray:
+    """A field that may be an explicit null, as NaN (or False for a flag)."""
     try:
-        return np.fromiter(values, dtype, n)
+        return np.fromiter(map(attrgetter(name), anns), dtype, len(anns))
     except TypeError:  # a None: np.array makes it NaN (or False)
-        return np.array(values, dtype)
+        return np.array(list(map(attrgetter(name), anns)), dtype)
 
 
 class _Text:
@@ -242,7 +241,7 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=n_img)
     _check_unique(img_ids, "images", "id", where)
 
-    a_img = _positions(img_ids, cols["image_id"], "image_id", "images", where)
+    a_img = _positions(img_ids, cols.pop("image_id"), "image_id", "images", where)
     a_code = _positions(cat_ids, cols["category_id"], "category_id", "categories", where)
     bad = (cols["w"] < 0) | (cols["h"] < 0)
     if bad.any():
@@ -254,14 +253,18 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     if n_ann > 1 and (a_img[1:] < a_img[:-1]).any():
         by_image = np.argsort(a_img, kind="stable")
         a_img, a_code = a_img[by_image], a_code[by_image]
-        cols = {name: values[by_image] for name, values in cols.items()}
+        for name in cols:
+            cols[name] = cols[name][by_image]
     empty = np.flatnonzero(np.bincount(a_img, minlength=n_img) == 0)
     at = np.searchsorted(a_img, empty)  # where each image-only row goes among the annotations
     row_img = np.insert(a_img, at, empty)
     no_box = np.zeros(len(row_img), bool)
     no_box[at + np.arange(len(at))] = True
 
-    def rows(values: np.ndarray, fill: Any) -> np.ndarray:
+    def rows(values: np.ndarray | str, fill: Any) -> np.ndarray:
+        """The frame's column: the annotations' values (a column of ``cols``, which goes as soon
+        as it is copied, so that the next copy can reuse its memory) and ``fill`` on image-only rows."""
+        values = cols.pop(values) if isinstance(values, str) else values
         return np.insert(values, at, fill) if len(at) else values
 
     columns: dict[str, Any] = {
@@ -271,10 +274,10 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
         "width": _whole([i.width for i in images], row_img, "width", where),
         "height": _whole([i.height for i in images], row_img, "height", where),
         "category": categorical(rows(a_code.astype(code_dtype(len(names))), -1), names),
-        "category_id": pd.arrays.IntegerArray(rows(cols["category_id"], 0), no_box),
-        **{name: rows(cols[name], np.nan) for name in ("x", "y", "w", "h", "score")},
-        "iscrowd": pd.arrays.BooleanArray(rows(cols["iscrowd"], False), no_box),
-        "area": rows(cols["area"], np.nan),
+        "category_id": pd.arrays.IntegerArray(rows("category_id", 0), no_box),
+        **{name: rows(name, np.nan) for name in ("x", "y", "w", "h", "score")},
+        "iscrowd": pd.arrays.BooleanArray(rows("iscrowd", False), no_box),
+        "area": rows("area", np.nan),
     }
     for column, attr in (("description", "description"), ("image_url", "coco_url"),
                          ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
