@@ -13,39 +13,110 @@ import contextlib
 import io
 import mmap
 import os
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from aion_pandas.formats import coco_write
-from aion_pandas.formats._source import Dest, Source, open_dest, read_source
+from aion_pandas.errors import FormatError
+from aion_pandas.formats import coco_layout, coco_write
+from aion_pandas.formats._source import Dest, Source, open_dest, read_source, source_name
 from aion_pandas.formats.coco_parse import parse_coco
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
 __all__ = ["UNSUPPORTED", "parse_coco", "read_coco", "serialize_coco", "write_coco"]
 
 #: what COCO cannot carry (a count of each is reported by write_coco)
-UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "dataset_id")
+UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "split", "dataset_id")
 
 
-def read_coco(source: Source) -> pd.DataFrame:
-    """Read a COCO detection JSON file (path, bytes or binary file) into a canonical frame.
+def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read COCO detection JSON (a path, bytes or binary file) or a folder of it into a canonical frame.
 
-    >>> frame = read_coco("instances_val.json")  # doctest: +SKIP
+    A folder is read whole: its COCO JSON files (COCO's ``annotations/instances_*.json``,
+    Roboflow's ``train/ valid/ test/`` with ``_annotations.coco.json``, FiftyOne's ``labels.json``
+    + ``data/``, ...) become one frame with a ``split`` column (``train``, ``val``, ``test`` or
+    ``<NA>``, from each file's name or folder). Where a JSON file's images are found (beside it, in
+    ``data/``, ``images/``, COCO's ``val2017/``, or ``images_dir``), ``file_name`` is relative to
+    the dataset's root (``frame.attrs["root"]``) and sizes the JSON lacks come from the image headers
+    (see :mod:`.coco_layout`). A folder whose COCO files hold no box is refused.
+
+    >>> frame = read_coco("instances_val2017.json")  # doctest: +SKIP
+    >>> frame = read_coco("roboflow_export/")        # doctest: +SKIP
+    >>> frame.groupby("split").size()                # doctest: +SKIP
     """
+    images = Path(images_dir) if images_dir is not None else None
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        frame = _read_folder(Path(source), images)
+    else:
+        frame, name = _read_file(source), source_name(source)
+        unmeasured = coco_layout.Unmeasured()
+        path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+        found = coco_layout.images_folder(path, _names(frame), images) if path is not None else images
+        if found is not None:
+            root = found if images is not None or path is None else \
+                Path(os.path.commonpath([found.absolute(), path.parent.absolute()]))
+            frame = coco_layout.place_images(frame, found, root, unmeasured)
+            frame.attrs["root"] = str(root.resolve())
+        unmeasured.warn(name)
+    frame.attrs.update({"format": "coco", "source": source_name(source)})
+    return frame
+
+
+def _read_file(source: Source) -> pd.DataFrame:
     if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and os.path.getsize(source):
-        name = os.fspath(source)
         with open(source, "rb") as fh:
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            frame = parse_coco(mapped, where=name)  # parsed from the page cache: no copy of the file
+            return parse_coco(mapped, where=os.fspath(source))  # from the page cache: no copy
         finally:
             with contextlib.suppress(BufferError):  # an error's traceback still holds a view: GC unmaps
                 mapped.close()
-    else:
-        data, name = read_source(source)
-        frame = parse_coco(data, where=name)
-    frame.attrs.update({"format": "coco", "source": name})
+    data, name = read_source(source)
+    return parse_coco(data, where=name)
+
+
+def _names(frame: pd.DataFrame) -> list[str]:
+    return frame["file_name"].drop_duplicates().head(5).astype(object).fillna("").tolist()
+
+
+def _read_folder(folder: Path, images: Path | None) -> pd.DataFrame:
+    files, skipped = coco_layout.coco_files(folder)
+    frames, names, not_coco = [], [], []
+    unmeasured = coco_layout.Unmeasured()
+    for path in files:
+        try:
+            frame = _read_file(path)
+        except FormatError as exc:
+            if exc.reason == "Object missing required field `images`":
+                not_coco.append(path)  # some other JSON (a config, a class list)
+                continue
+            raise
+        found = coco_layout.images_folder(path, _names(frame), images) or path.parent
+        frame = coco_layout.place_images(frame, found, folder, unmeasured)
+        relative = path.relative_to(folder).as_posix()
+        frame["split"] = pd.Series(coco_layout.split_of(relative), index=frame.index, dtype="string")
+        frames.append(frame)
+        names.append(str(path))
+    where = os.fspath(folder)
+    if skipped or not_coco:
+        listed = [f"{p.relative_to(folder).as_posix()} (another COCO task)" for p in skipped] + \
+            [f"{p.relative_to(folder).as_posix()} (no images list)" for p in not_coco]
+        warnings.warn(f"{where}: {len(listed)} JSON files not read as COCO detection: {', '.join(listed[:5])}"
+                      + (", ..." if len(listed) > 5 else ""), UserWarning, stacklevel=3)
+    if not frames:
+        raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
+                          "down: annotations/instances_*.json, train/_annotations.coco.json, "
+                          "labels.json, ...)", path=where)
+    frame = coco_layout.combine(frames, names)
+    if not frame["x"].notna().any():
+        raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(names[:5])}): "
+                          "read_coco reads object detection annotations", path=where)
+    attrs = frame.attrs
+    frame = validate_frame(frame, where=where)
+    frame.attrs.update({**attrs, "root": str(folder.resolve())})
+    unmeasured.warn(where)
     return frame
 
 
@@ -82,5 +153,6 @@ def _write(frame: pd.DataFrame, out: Any, *, chunk_rows: int, warn: bool) -> Non
     if warn:
         others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
         many = frame["dataset_id"].nunique(dropna=True) > 1
-        warn_unsupported(frame, "coco", ["difficult", "truncated"] + (["dataset_id"] if many else []) + others)
+        warn_unsupported(frame, "coco", ["difficult", "truncated", "split"] + (["dataset_id"] if many else [])
+                         + others)
     coco_write.write_document(frame, out, chunk_rows=chunk_rows)

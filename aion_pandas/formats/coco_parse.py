@@ -199,14 +199,14 @@ _BBOX = attrgetter("bbox")
 
 
 def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
-    """msgspec's message for a piece (``... - at `$[5].bbox```) with the array's own path; for a
-    missing bbox, what kind of COCO file it is when it is not a detection file."""
+    """msgspec's message for a piece (``... - at `$[5].bbox```) with the array's own path, or what
+    kind of COCO file it is when it is not a detection file."""
     found = re.search(r"`\$\[(\d+)\]", message)
     if not found:
         return message
     i = start + int(found.group(1))
     message = f"{message[:found.start()]}`$.annotations[{i}]{message[found.end():]}"
-    kind = _kind_without_boxes(raws, i) if "missing required field `bbox`" in message else None
+    kind = _kind_without_boxes(raws, i)
     if kind is None:
         return message
     return (f"this is a COCO {kind} file, not object detection ($.annotations[{i}] has no bbox): "
@@ -216,7 +216,7 @@ def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
 
 def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
     """``captions``, ``panoptic segmentation`` or ``image-level labels`` (no annotation has a
-    bbox), judged from the annotation without a box; None for a detection file missing one."""
+    bbox), judged from the annotation in error; None for a detection file."""
     ann = msgspec.json.decode(raws[i])
     if not isinstance(ann, dict):
         return None
@@ -224,7 +224,7 @@ def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
         return "captions"
     if "segments_info" in ann:
         return "panoptic segmentation"
-    if "category_id" in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
+    if "category_id" in ann and "bbox" not in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
         return "image-level labels"
     return None
 

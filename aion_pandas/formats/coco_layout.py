@@ -1,0 +1,163 @@
+"""Where COCO files and their images are: a JSON file with its images folder, or a folder of split files.
+
+Layouts (found by names only)::
+
+    COCO        annotations/instances_train2017.json, instances_val2017.json; train2017/, val2017/
+    Roboflow    train/_annotations.coco.json with its images beside it; valid/, test/ alike
+    FiftyOne    labels.json + data/ (one split), or train/, val/, ... each holding one
+    any         one JSON, its images beside it, in data/ or images/, or given as images_dir=
+
+``file_name`` is then relative to the dataset's root with ``/`` separators (``val2017/x.jpg``,
+``train/x.jpg``, ``data/x.jpg``) and ``frame.attrs["root"]`` is the root's absolute path: the folder
+read, else the folder holding both the JSON and its images (``images_dir`` when given). A file whose
+images are not found keeps its names as they are. Sizes the JSON lacks are read from the image
+headers (Pillow, header only), with one warning counting the images missing or unreadable.
+
+>>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
+('val', 'val')
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+import numpy as np
+import pandas as pd
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats.schema import categorical
+
+#: COCO files of other tasks, skipped (with a warning) when a folder also holds detection files
+OTHER_TASKS = re.compile(r"^(captions|person_keypoints|panoptic|image_info|stuff)_", re.IGNORECASE)
+_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test",
+           "testdev": "test"}
+_DEPTH = 3  # folders below the root searched for JSON files
+
+
+def split_of(relative: str) -> str | None:
+    """``train``, ``val`` or ``test`` from a JSON file's path below the root (its stem first, then
+    its folders, innermost first), or None."""
+    parts = Path(relative).with_suffix("").parts
+    for part in (parts[-1], *reversed(parts[:-1])):
+        for word in re.split(r"[^a-z]+", part.lower()):
+            if word in _SPLITS:
+                return _SPLITS[word]
+    return None
+
+
+def coco_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The COCO JSON files in ``folder`` (up to 3 levels down, hidden folders left out) in name
+    order, and those skipped as files of other COCO tasks (captions, keypoints, panoptic, ...)."""
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder):
+        depth = len(Path(here).relative_to(folder).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _DEPTH else []
+        found += [Path(here) / f for f in files if f.lower().endswith(".json") and not f.startswith(".")]
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    detection = [p for p in found if not OTHER_TASKS.match(p.name)]
+    if not detection:
+        return found, []
+    return detection, [p for p in found if OTHER_TASKS.match(p.name)]
+
+
+def images_folder(json_path: Path, names: list[str], images_dir: Path | None) -> Path | None:
+    """The folder that holds the images of ``json_path`` (``images_dir/name`` exist), or None.
+
+    Looked for beside the JSON, in its ``data/`` or ``images/``, and, for COCO's own layout
+    (``annotations/instances_val2017.json``), in ``val2017/`` beside ``annotations/``."""
+    if images_dir is not None:
+        if not images_dir.is_dir():
+            raise FormatError("images_dir is not a folder", path=str(images_dir))
+        return images_dir
+    here = json_path.parent
+    candidates = [here, here / "data", here / "images"]
+    stem = re.sub(r"^instances_", "", json_path.stem)
+    if stem != json_path.stem:
+        candidates += [here.parent / stem, here.parent / "images" / stem]
+    sample = [n for n in names[:5] if n]
+    best, hits = None, 0
+    for candidate in candidates:
+        found = sum((candidate / n).is_file() for n in sample) if candidate.is_dir() else 0
+        if found > hits:
+            best, hits = candidate, found
+    return best
+
+
+class Unmeasured:
+    """Images whose size the JSON lacks and whose header could not be read, for one warning."""
+
+    def __init__(self) -> None:
+        self.tried, self.missing, self.unreadable = 0, [], []
+
+    def warn(self, where: str) -> None:
+        if not (self.missing or self.unreadable):
+            return
+        from aion_pandas.formats.yolo import MissingImageSizeWarning
+
+        first = ", ".join((self.missing + self.unreadable)[:3])
+        warnings.warn(f"{where}: {len(self.missing) + len(self.unreadable)} of {self.tried} images "
+                      f"without a size in the JSON could not be measured ({len(self.missing)} missing, "
+                      f"{len(self.unreadable)} unreadable, e.g. {first}): their width and height are "
+                      "<NA>", MissingImageSizeWarning, stacklevel=3)
+
+
+def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unmeasured) -> pd.DataFrame:
+    """``file_name`` relative to ``root`` (the images being under ``images``), and the sizes the
+    JSON lacks read from the image headers."""
+    prefix = os.path.relpath(images, root).replace(os.sep, "/")
+    if prefix != ".":
+        names = frame["file_name"]
+        frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
+    lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
+    if not lacking.any():
+        return frame
+    keys = frame["file_name"].to_numpy(dtype=object)
+    sizes = {}
+    for name in pd.unique(keys[lacking]):
+        unmeasured.tried += 1
+        try:
+            sizes[name] = _header_size(root / str(name))
+        except FileNotFoundError:
+            unmeasured.missing.append(str(name))
+        except (OSError, ValueError):  # PIL.UnidentifiedImageError is an OSError
+            unmeasured.unreadable.append(str(name))
+    if sizes:
+        frame = frame.copy(deep=False)
+        keep = pd.Series(~lacking, index=frame.index)
+        for column, k in (("width", 0), ("height", 1)):
+            measured = pd.array([sizes[n][k] if n in sizes else None for n in keys], dtype="Int64")
+            frame[column] = frame[column].where(keep, measured)
+    return frame
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:  # reads the header only
+        return image.size
+
+
+def combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
+    """One frame of several files' frames: categories united by name (a name with two ids is
+    refused), image ids kept when unique across files, else numbered 1..N in file order."""
+    ids: dict[str, int] = {}
+    supers: dict[str, str] = {}
+    for frame, name in zip(frames, files):
+        for category, class_id in frame.attrs.get("category_ids", {}).items():
+            if ids.setdefault(category, class_id) != class_id:
+                raise FormatError(f"the category {category!r} has the id {ids[category]} in one file "
+                                  f"and {class_id} in this one", path=name)
+        supers.update(frame.attrs.get("supercategories", {}))
+    names = sorted(ids, key=lambda c: (ids[c], c))
+    for frame in frames:
+        codes = pd.Index(names, dtype="str").get_indexer(frame["category"].astype(object))
+        frame["category"] = categorical(codes, names)
+    images = [pd.factorize(frame["image_id"])[0] for frame in frames]  # each file's images in order
+    n_images = [codes.max() + 1 if len(codes) else 0 for codes in images]
+    if sum(n_images) != pd.concat([f["image_id"] for f in frames]).nunique():
+        for frame, codes, offset in zip(frames, images, np.cumsum([0] + n_images[:-1])):
+            frame["image_id"] = codes + offset + 1
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs = {"category_ids": {c: ids[c] for c in names}, "supercategories": supers}
+    return out
