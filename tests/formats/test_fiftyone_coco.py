@@ -92,3 +92,52 @@ def test_we_read_fiftyone_exported_coco_to_the_same_boxes(fo, tmp_path):
         assert sorted(scored["score"]) == [0.5, 0.9]
     finally:
         dataset.delete()
+
+
+@pytest.mark.parametrize("layout", ["coco", "roboflow", "fiftyone", "fiftyone splits", "images folder"])
+def test_fiftyone_importer_on_each_file_of_a_layout_sees_our_boxes(fo, tmp_path, layout):
+    from .test_coco_layouts import make_tree
+
+    files = make_tree(tmp_path, layout)
+    frame = read_coco(tmp_path)
+    for json_rel, images_rel, split in files:
+        dataset = fo.Dataset.from_dir(dataset_type=fo.types.COCODetectionDataset,
+                                      data_path=str(tmp_path / images_rel), labels_path=str(tmp_path / json_rel),
+                                      label_types="detections", label_field="gt")
+        try:
+            theirs = {}
+            for sample in dataset:
+                name = Path(sample.filepath).resolve().relative_to(tmp_path.resolve()).as_posix()
+                w, h = sample.metadata.width, sample.metadata.height  # from the JSON's sizes
+                dets = sample.gt.detections if sample.gt is not None else []
+                theirs[name] = sorted((d.label, *(round(v * s, 6) for v, s in zip(d.bounding_box, (w, h, w, h))))
+                                      for d in dets)
+        finally:
+            dataset.delete()
+        ours = frame[frame["split"].fillna("-") == (split or "-")]
+        mine = {name: sorted((str(r.category), round(r.x, 6), round(r.y, 6), round(r.w, 6), round(r.h, 6))
+                             for r in rows[rows["x"].notna()].itertuples())
+                for name, rows in ours.groupby("file_name")}
+        assert mine == theirs, json_rel
+        assert sum(map(len, mine.values())) == 3
+
+
+def test_we_read_a_fiftyone_exported_folder(fo, tmp_path):
+    from .helpers import fiftyone_export
+
+    sizes = {"a.png": (64, 48), "b.png": (40, 30), "c.png": (20, 20)}
+    boxes = {"a.png": [("cat", [0.25, 0.5, 0.5, 0.25])], "b.png": [], "c.png": [("dog", [0, 0, 1, 1]),
+                                                                            ("cat", [0.5, 0.5, 0.25, 0.25])]}
+    out = fiftyone_export(fo, tmp_path, sizes, boxes, fo.types.COCODetectionDataset)
+    assert (out / "labels.json").is_file() and (out / "data").is_dir()
+    frame = read_coco(out)
+    assert sorted(frame["file_name"].unique()) == [f"data/{n}" for n in sorted(sizes)]
+    assert frame["split"].isna().all()
+    for name, (w, h) in sizes.items():
+        rows = frame[(frame["file_name"] == f"data/{name}")]
+        assert (rows["width"] == w).all() and (rows["height"] == h).all()
+        got = sorted((r.category, r.x, r.y, r.w, r.h) for r in rows[rows["x"].notna()].itertuples())
+        want = sorted((label, b[0] * w, b[1] * h, b[2] * w, b[3] * h) for label, b in boxes[name])
+        assert len(got) == len(want)
+        for g, e in zip(got, want):
+            assert g[0] == e[0] and all(math.isclose(u, v, abs_tol=1e-6) for u, v in zip(g[1:], e[1:]))
