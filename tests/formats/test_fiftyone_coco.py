@@ -141,3 +141,19 @@ def test_we_read_a_fiftyone_exported_folder(fo, tmp_path):
         assert len(got) == len(want)
         for g, e in zip(got, want):
             assert g[0] == e[0] and all(math.isclose(u, v, abs_tol=1e-6) for u, v in zip(g[1:], e[1:]))
+
+
+def test_a_folder_read_goes_to_fiftyone_with_its_root(fo, tmp_path):
+    from aion_pandas.fiftyone import to_fiftyone
+
+    from .test_coco_layouts import make_tree
+
+    make_tree(tmp_path, "roboflow")
+    frame = read_coco(tmp_path)
+    dataset = to_fiftyone(frame, images_dir=frame.attrs["root"], progress=False)
+    try:
+        assert len(dataset) == 9 and dataset.info["missing_images"] == []
+        assert all(Path(p).is_file() for p in dataset.values("filepath"))
+        assert dataset.count("ground_truth.detections") == int(frame["x"].notna().sum())
+    finally:
+        dataset.delete()
