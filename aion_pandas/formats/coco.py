@@ -1,7 +1,7 @@
-"""COCO detection JSON <-> the canonical annotation frame: the file side.
+"""COCO detection JSON <-> the canonical annotation frame: files and folders.
 
-:func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` are pure; ``read_coco`` and
-``write_coco`` only add files.
+:func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` (:mod:`.coco_write`) are pure;
+``read_coco`` and ``write_coco`` add files, folders and images (:mod:`.coco_layout`).
 
 >>> frame = read_coco(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
 >>> frame[["image_id", "file_name"]].values.tolist()
@@ -152,7 +152,6 @@ def _write(frame: pd.DataFrame, out: Any, *, chunk_rows: int, warn: bool) -> Non
     frame = validate_frame(frame, where="frame given to write_coco")
     if warn:
         others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
-        many = frame["dataset_id"].nunique(dropna=True) > 1
-        warn_unsupported(frame, "coco", ["difficult", "truncated", "split"] + (["dataset_id"] if many else [])
-                         + others)
+        many = frame["dataset_id"].nunique(dropna=True) > 1  # one dataset's id goes in info
+        warn_unsupported(frame, "coco", [c for c in UNSUPPORTED if c != "dataset_id" or many] + others)
     coco_write.write_document(frame, out, chunk_rows=chunk_rows)
