@@ -171,11 +171,16 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
                                read_options=pa_csv.ReadOptions(use_threads=False),
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True))
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                               memory_pool=_POOL)
     except pa.ArrowInvalid as exc:
         raise _format_error(str(exc), data, delimiter, where) from None
 
 
+#: malloc, not Arrow's default mimalloc, for the parser's columns: the kernel time of the first
+#: read at L is a third (measured with bench/bench_readers.py; mimalloc's freshly mapped pages cost
+#: more on the project's 2-core VM), which is the difference to pandas' C engine there
+_POOL = pa.system_memory_pool()
 _STRINGS = ("dataset_id", "file_name", "description", "tags", "image_url", "item_id", "item_status")
 _FLOATS = ("x", "y", "w", "h", "score", "area")
 _READ_TYPES: dict[str, pa.DataType] = {
