@@ -21,6 +21,7 @@ counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
@@ -72,9 +73,13 @@ def read_voc(source: Source, *, one_based: bool = False,
     """
     with open_archive(source, limits=limits) as archive:
         members = archive.names_ending(".xml")
-        parsed = parse_documents(archive, members)
+        parsed = parse_documents(list(archive.read_many(members)), members, archive.where)
         images = _images(archive, members, parsed)
         classes = _class_list(archive)
+    if parsed.skipped:
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in parsed.skipped.items())
+        warnings.warn(f"{archive.where}: the frame has no place for {counts}: left out",
+                      UnplacedAnnotationWarning, stacklevel=2)
     obj = parsed.objects
     xyxy = np.column_stack([obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])
     if one_based:
@@ -89,12 +94,17 @@ def read_voc(source: Source, *, one_based: bool = False,
     image_of_doc = np.empty(len(members), dtype="int64")
     image_of_doc[doc_pos[doc_pos >= 0]] = np.flatnonzero(doc_pos >= 0)
     n = len(obj["name"])
-    boxes = {"category": _category(obj["name"], classes),
+    boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),
              "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
              "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2],
              "h": boxes_xywh[:, 3],
              "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
+
+
+class UnplacedAnnotationWarning(UserWarning):
+    """A VOC file holds annotations the frame has no place for (objects without a box, part
+    boxes, actions, poses, occlusion flags): they are counted, and left out."""
 
 
 def _class_list(archive: SafeArchive) -> list[str]:
@@ -108,8 +118,8 @@ def _class_list(archive: SafeArchive) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
 
-def _category(names: pd.Categorical, classes: list[str]) -> pd.Categorical:
-    found = [str(c) for c in names.categories]
+def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> pd.Categorical:
+    found = [str(c) for c in names.categories] + boxless
     categories = classes + sorted(set(found) - set(classes))
     return names.set_categories(pd.Index(categories, dtype="str"))
 

@@ -17,7 +17,6 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -33,12 +32,11 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    file_row_layout, read_manifest, start_image_columns, write_manifest)
+    read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats._memory import small_pages
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
-from aion_pandas.formats.schema import code_dtype, validate_frame, warn_unsupported
+from aion_pandas.formats.schema import validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
@@ -65,99 +63,43 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     >>> read_yolo(buf.getvalue())[["file_name", "category", "x", "y", "w", "h"]].to_dict("records")
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
-    with ThreadPoolExecutor(2) as pool, open_archive(  # the manifest is read while the rest is
-            source, limits=limits, start={MANIFEST_NAME: _manifest}, pool=pool) as archive:
-        return _read(archive, class_names, pool)
+    with open_archive(source, limits=limits) as archive:
+        labels = _label_members(archive)
+        images = _images(archive, labels)
+        names = list(class_names) if class_names is not None else _class_names(archive)
+        lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
+        return _frame(lines, images, names, archive.where)
 
 
 class MissingImageSizeWarning(UserWarning):
     """A YOLO archive's boxes cannot become pixels: no manifest, no image to read the size from."""
 
 
-def _read(archive: SafeArchive, class_names: list[str] | None,
-          pool: ThreadPoolExecutor) -> pd.DataFrame:
-    where = archive.where
-    labels = _label_members(archive)
-    # the image table is made while the labels are parsed
-    pending = pool.submit(_images, archive, labels)
-    named = pool.submit(_class_names, archive) if class_names is None else None
-    try:
-        joined = archive.join(labels)
-        verified = pool.submit(joined.verify)  # the members' CRCs, checked meanwhile
-        lines = parse_lines(joined.data, joined.ends, labels, where, verify=verified.result)
-        del joined
-        verified.result()  # before any value is used: classes name categories, warn, refuse
-    finally:
-        images = pending.result()  # an error in the manifest is reported first
-        names = list(class_names) if named is None else named.result()
+def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
+           where: str) -> pd.DataFrame:
+    """The canonical frame of parsed label lines and one row per image (``label_pos``: the
+    image's label file, -1 if none)."""
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     images = images.drop(columns="label_pos")
-    boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
-    boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
-    rows_per_image = np.maximum(boxes_per_image, 1)
-    categories = _categories(lines.max_class, names, where)
-    buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
-    image_of_label = np.full(len(labels), -1, dtype="int64")
+    image_of_label = np.full(int(label_pos.max(initial=-1)) + 1, -1, dtype="int64")
     has_label = label_pos >= 0
     image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    layout = file_row_layout(lines.box_label, image_of_label, len(images))
-    image_columns = start_image_columns(images, layout[0], pool)
     box_image = image_of_label[lines.box_label]
-    on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
-    unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
-    boxes_unsized = boxes_per_image[unsized]
-    if boxes_unsized.any():
-        warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
-                      f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size "
+    cls, cx, cy, w, h, score = lines.values
+    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    x, y, bw, bh = pixels_from_cxcywh_norm(cx, cy, w, h, width, height)
+    unsized = np.isnan(width) | np.isnan(height)
+    if unsized.any():
+        warnings.warn(f"{where}: {int(unsized.sum()):,} boxes on "
+                      f"{len(np.unique(box_image[unsized])):,} images have no image size "
                       "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
                       MissingImageSizeWarning, stacklevel=3)
-    return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
-                    image_columns=image_columns)
-
-
-def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
-    """The box columns' arrays, their pages mapped (by a helper thread while the reader lays out
-    the rows), filled with nulls."""
-    out = {name: small_pages(n_rows, np.float64, populate=True) for name in _BOX_FLOATS}
-    out["codes"] = small_pages(n_rows, code_dtype(n_categories), populate=True)
-    out["class_id"] = small_pages(n_rows, np.int64, populate=True)
-    out["no_box"] = small_pages(n_rows, np.bool_, populate=True)
-    for name in _BOX_FLOATS:
-        out[name].fill(np.nan)
-    out["codes"].fill(-1)
-    return out
-
-
-_BOX_FLOATS = ("x", "y", "w", "h", "score")
-_STEP = 1 << 15  # boxes converted at a time
-
-
-def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
-                 images: pd.DataFrame, categories: pd.CategoricalDtype,
-                 out: dict[str, np.ndarray]) -> dict[str, object]:
-    """The box columns on the frame's rows (nulls on image-only rows), converted to pixels chunk
-    by chunk straight from the parsed text into ``out`` (:func:`_box_buffers`): no box-length
-    copy of the values. A box's category code is its class index."""
-    box_row = layout[1]
-    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
-    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
-    codes, class_id, no_box = out["codes"], out["class_id"], out["no_box"]
-    at = 0
-    for chunk in lines.chunks:
-        for lo in range(0, len(chunk[0]), _STEP):  # small temporaries: no fresh (huge) pages
-            cls, cx, cy, w, h, score = (column[lo:lo + _STEP] for column in chunk)
-            rows = box_row[at:at + len(cls)]
-            image = box_image[at:at + len(cls)]
-            at += len(cls)
-            (out["x"][rows], out["y"][rows], out["w"][rows],
-             out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
-            out["score"][rows] = score
-            codes[rows] = cls
-    np.copyto(class_id, codes, casting="unsafe")  # the class index; -1 (masked) without a box
-    np.less(codes, 0, out=no_box)
-    return {**{name: out[name] for name in _BOX_FLOATS},
-            "category": pd.Categorical.from_codes(codes, dtype=categories),
-            "category_id": pd.arrays.IntegerArray(class_id, no_box)}
+    categories = _categories(lines.max_class, names, where)
+    codes = cls.astype(np.int64)
+    boxes = {"category": pd.Categorical.from_codes(codes, dtype=categories),
+             "category_id": codes, "x": x, "y": y, "w": bw, "h": bh, "score": score}
+    return assemble(images, box_image, boxes, "yolo", where)
 
 
 def _label_members(archive: SafeArchive) -> list[str]:
@@ -221,15 +163,11 @@ def _text(archive: SafeArchive, name: str) -> str:
 _SMALL_FILE = 16 << 20
 
 
-def _manifest(data: bytes, where: str) -> pd.DataFrame:
-    return read_manifest(data, where=where)
-
-
 def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
     the manifest's rows, else the label files and images of the archive."""
     if MANIFEST_NAME in archive:
-        manifest = archive.result(MANIFEST_NAME)
+        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
         return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
                                                             kind="label"))
     position = {name: i for i, name in enumerate(labels)}
