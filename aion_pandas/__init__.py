@@ -27,7 +27,7 @@ _LAZY: dict[str, str] = {
     "datasets": "aion_pandas.frames",
     "statistics": "aion_pandas.frames",
     # formats
-    "read_export": "aion_pandas.formats",
+    "read_export": "aion_pandas.reading",
     "read_coco": "aion_pandas.formats",
     "read_yolo": "aion_pandas.formats",
     "read_voc": "aion_pandas.formats",
