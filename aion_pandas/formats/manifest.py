@@ -41,6 +41,7 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._distinct import parse_distinct
+from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import null_column
 
 MANIFEST_NAME = "manifest.csv"
@@ -48,7 +49,8 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "image_id", "file_name", "label_file", "width", "height", "image_url", "item_id",
     "item_status", "description", "tags", "dataset_id",
 )
-_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id")
+_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id",
+                         "split")
 
 
 class ImageTable:
@@ -112,6 +114,8 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
         out[name] = images[name].astype("string") if name in images else pd.NA
     out["tags"] = _tags_json(images["tags"]) if "tags" in images else "[]"
     out["dataset_id"] = images["dataset_id"].astype("string") if "dataset_id" in images else pd.NA
+    if "split" in images:  # only when the frame has splits: MANIFEST_COLUMNS otherwise
+        out["split"] = images["split"].astype("string")
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
@@ -139,7 +143,7 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     """
     try:
         table = pacsv.read_csv(pa.BufferReader(data), convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.large_string() for name in MANIFEST_COLUMNS},
+            column_types={name: pa.large_string() for name in (*MANIFEST_COLUMNS, "split")},
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
@@ -250,14 +254,29 @@ def is_image(name: str) -> bool:
     return name.lower().endswith(_IMAGE_EXTENSIONS)
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` from an image's header (Pillow reads no pixels), ``None`` if unreadable."""
+def image_size(data: bytes | str) -> tuple[int, int] | None:
+    """``(width, height)`` from an image's header (its bytes or a path; Pillow reads no pixels),
+    ``None`` if unreadable."""
     try:
         from PIL import Image
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             return int(image.size[0]), int(image.size[1])
     except Exception:  # noqa: BLE001 - any unreadable image just has no size
         return None
+
+
+def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
+    """The sizes of the image members that can be read, from their headers: eight at a time (a
+    folder's files are opened by path, so only their headers are read), in this one place."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> tuple[int, int] | None:
+        path = archive.path(name)
+        return image_size(str(path) if path is not None else archive.read(name))
+
+    with ThreadPoolExecutor(8) as pool:
+        sizes = dict(zip(members, pool.map(one, members)))
+    return {name: size for name, size in sizes.items() if size is not None}
 
 
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],

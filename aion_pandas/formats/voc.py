@@ -40,6 +40,7 @@ from aion_pandas.formats.manifest import (
     read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
+from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
@@ -100,11 +101,6 @@ def read_voc(source: Source, *, one_based: bool = False,
              "h": boxes_xywh[:, 3],
              "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
-
-
-class UnplacedAnnotationWarning(UserWarning):
-    """A VOC file holds annotations the frame has no place for (objects without a box, part
-    boxes, actions, poses, occlusion flags): they are counted, and left out."""
 
 
 def _class_list(archive: SafeArchive) -> list[str]:

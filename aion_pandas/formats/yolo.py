@@ -29,9 +29,11 @@ import pyarrow as pa
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
+from aion_pandas.formats import yolo_layout as layout
 from aion_pandas.formats._yololines import LabelLines, parse_lines
+from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
+    MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
     read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
@@ -64,10 +66,19 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
     with open_archive(source, limits=limits) as archive:
-        labels = _label_members(archive)
+        labels, unplaced = layout.label_members(archive)
+        if not labels:
+            raise FormatError("no YOLO label files (.txt under labels/ or beside the images) "
+                              f"found among {len(archive.names):,} files", path=archive.where)
+        if unplaced:
+            warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ and "
+                          f"beside no image, not read: {', '.join(unplaced[:5])}",
+                          UnplacedAnnotationWarning, stacklevel=2)
         images = _images(archive, labels)
-        names = list(class_names) if class_names is not None else _class_names(archive)
+        names = list(class_names) if class_names is not None else layout.class_names(archive)
         lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
+        if not len(lines.box_label) and MANIFEST_NAME not in archive:
+            raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
         return _frame(lines, images, names, archive.where)
 
 
@@ -102,100 +113,30 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
     return assemble(images, box_image, boxes, "yolo", where)
 
 
-def _label_members(archive: SafeArchive) -> list[str]:
-    labels = archive.names_ending(".txt", folder="labels")
-    if labels:
-        return labels
-    image_stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}
-    return [n for n in archive.names_ending(".txt") if n[:-4] in image_stems]
-
-
-def _class_names(archive: SafeArchive) -> list[str] | None:
-    by_depth = sorted((n for n in archive.names_ending(*_NAME_FILES)
-                       if n.rsplit("/", 1)[-1] in _NAME_FILES), key=lambda n: (n.count("/"), n))
-    for name in by_depth:
-        if name.rsplit("/", 1)[-1] in _YAML_NAMES:
-            found = _yaml_names(archive, name)
-            if found is not None:
-                return found
-    for name in by_depth:
-        if name.rsplit("/", 1)[-1] in _LIST_NAMES:
-            text = _text(archive, name)
-            return [line.strip() for line in text.splitlines() if line.strip()]
-    return None
-
-
-_YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
-_LIST_NAMES = ("classes.txt", "obj.names")
-_NAME_FILES = _YAML_NAMES + _LIST_NAMES
-
-
-def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
-    import yaml  # here, not at import: ~10 ms, and only archives with a data.yaml need it
-    try:  # libyaml's loader when PyYAML was built with it
-        data = yaml.load(_text(archive, name), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
-    names = data.get("names") if isinstance(data, dict) else None
-    if names is None:
-        return None
-    if isinstance(names, dict):
-        try:
-            indexed = {int(k): str(v) for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise FormatError("names must map class indices to names", path=archive.where,
-                              member=name) from None
-        return [indexed.get(i, str(i)) for i in range(max(indexed, default=-1) + 1)]
-    if isinstance(names, list):
-        return [str(v) for v in names]
-    raise FormatError("names must be a list or a mapping", path=archive.where, member=name)
-
-
-def _text(archive: SafeArchive, name: str) -> str:
-    if archive.size(name) > _SMALL_FILE:
-        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
-    try:
-        return archive.read(name).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=name) from None
-
-
-_SMALL_FILE = 16 << 20
-
-
 def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
-    the manifest's rows, else the label files and images of the archive."""
+    the manifest's rows, else the images and label files the layout pairs (yolo_layout)."""
     if MANIFEST_NAME in archive:
         manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
         return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
                                                             kind="label"))
     position = {name: i for i, name in enumerate(labels)}
-    pictures = {_label_of_image(n): n for n in archive.names if is_image(n)}
-    keys = sorted(set(labels) | set(pictures))
-    rows = []
-    for key in keys:
-        picture = pictures.get(key)
-        size = image_size(archive.read(picture)) if picture else None
-        rows.append((_file_name(picture or key), size[0] if size else None,
-                     size[1] if size else None, position.get(key, -1)))
-    images = pd.DataFrame(rows, columns=["file_name", "width", "height", "label_pos"])
+    pictures = [n for n in archive.names if is_image(n)]
+    paired = layout.pair_images(labels, pictures)
+    alone = sorted(set(labels) - set(paired.values()))
+    sizes = image_sizes(archive, pictures)
+    splits = layout.image_splits(archive, pictures + alone)
+    rows = [(_file_name(p), *(sizes.get(p) or (None, None)), position.get(paired.get(p, ""), -1),
+             splits.get(p)) for p in pictures]
+    rows += [(_file_name(label), None, None, position[label], splits.get(label)) for label in alone]
+    images = pd.DataFrame(rows, columns=["file_name", "width", "height", "label_pos", "split"])
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images["width"] = images["width"].astype("Int64")
     images["height"] = images["height"].astype("Int64")
     images["file_name"] = images["file_name"].astype("string")
-    return images
-
-
-def _label_of_image(name: str) -> str:
-    """The label member an image member pairs with: ``.../images/...x.jpg`` -> ``.../labels/...x.txt``."""
-    parts = name.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return "/".join(parts).rsplit(".", 1)[0] + ".txt"
+    images["split"] = images["split"].astype("string")
+    return images if images["split"].notna().any() else images.drop(columns="split")
 
 
 def _file_name(member: str) -> str:
@@ -237,15 +178,29 @@ def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:
     table = ImageTable(frame)
     names, class_of_code = _class_index(frame)
     stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
-    label_files = np.array(["labels/" + s + ".txt" for s in stems], dtype=object)
+    splits = _splits(table.images)
+    label_files = np.array([f"labels/{_under(split, stem)}.txt" for split, stem in zip(splits, stems)],
+                           dtype=object)
     texts = _label_texts(frame, table, class_of_code)
-    members = [("data.yaml", _data_yaml(names)),
+    members = [("data.yaml", _data_yaml(names, sorted(set(splits) - {""}))),
                ("classes.txt", "".join(n.replace("\n", " ") + "\n" for n in names)),
                (MANIFEST_NAME, write_manifest(table.images, label_files))]
     by_name = np.argsort(label_files)  # members in name order: readers list them sorted
     views = list(vt.views(texts))
     write_zip(dest, chain(members, ((label_files[i], views[i]) for i in by_name.tolist())),
               stored=_is_label_file)
+
+
+def _splits(images: pd.DataFrame) -> list[str]:
+    """Each image's split folder (``""`` without one)."""
+    if "split" not in images:
+        return [""] * len(images)
+    return images["split"].astype("string").fillna("").tolist()
+
+
+def _under(split: str, stem: str) -> str:
+    """The label stem under its split folder (a file name already under it stays as it is)."""
+    return stem if not split or stem.startswith(split + "/") else f"{split}/{stem}"
 
 
 def _is_label_file(name: str) -> bool:
@@ -294,9 +249,10 @@ def _label_texts(frame: pd.DataFrame, table: ImageTable, class_of_code: np.ndarr
     return vt.per_group(lines, table.offsets)
 
 
-def _data_yaml(names: list[str]) -> str:
+def _data_yaml(names: list[str], splits: list[str]) -> str:
     head = ("# aion-pandas YOLO export: labels/<stem>.txt hold 'class cx cy w h [confidence]'\n"
             "# (normalized); manifest.csv maps each label file to its image and image_url.\n")
-    body = {"train": "images", "val": "images", "nc": len(names), "names": dict(enumerate(names))}
+    folders = {s: f"images/{s}" for s in splits} if splits else {"train": "images", "val": "images"}
+    body = {"path": ".", **folders, "nc": len(names), "names": dict(enumerate(names))}
     import yaml
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
