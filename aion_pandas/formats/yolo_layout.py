@@ -109,14 +109,12 @@ def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     """A path from a list file or data.yaml as a member name: relative to the file's folder,
     the archive's root, or (an absolute path or one under ``data/``) by its tail."""
     path = path.replace("\\", "/").lstrip("./") if not path.startswith("../") else path
-    for candidate in (posixpath.normpath(posixpath.join(folder, path)), posixpath.normpath(path)):
-        if _exists(candidate, archive):
-            return candidate
     parts = path.strip("/").split("/")
-    for k in range(1, len(parts)):
+    for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
         tail = "/".join(parts[k:])
-        if _exists(tail, archive):
-            return tail
+        for candidate in (posixpath.normpath(posixpath.join(folder, tail)), posixpath.normpath(tail)):
+            if _exists(candidate, archive):
+                return candidate
     return posixpath.normpath(posixpath.join(folder, path))
 
 
