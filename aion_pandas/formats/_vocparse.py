@@ -40,6 +40,7 @@ class ParsedDocuments:
     objects: dict[str, object] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     boxless_names: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
 
 
 def parse_documents(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
@@ -91,7 +92,8 @@ def parse_documents(docs: list[bytes], members: list[str], where: str) -> Parsed
     objects["name"] = pd.Categorical(rows["name"])
     size = np.array(sizes, dtype="float64").reshape(-1, 2)
     return ParsedDocuments({"filename": filenames, "width": size[:, 0], "height": size[:, 1]},
-                           objects, {kind: n for kind, n in skipped.items() if n}, sorted(boxless))
+                           objects, {kind: n for kind, n in skipped.items() if n}, sorted(boxless),
+                           list(members))
 
 
 def _text(fields: dict, tag: str) -> str | None:

@@ -254,6 +254,21 @@ def is_image(name: str) -> bool:
     return name.lower().endswith(_IMAGE_EXTENSIONS)
 
 
+def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
+    """The ``k``-th of ``n`` runs of rows (``part=(k, n)``) of an image table; all without a part.
+
+    >>> part_of(pd.DataFrame({"image_id": [1, 2, 3]}), (1, 2))["image_id"].tolist()
+    [3]
+    """
+    if part is None:
+        return images
+    k, n = part
+    if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+        raise ValueError(f"part must be (k, n) with 0 <= k < n, got {part!r}")
+    bounds = np.linspace(0, len(images), n + 1).round().astype(int)
+    return images.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
+
+
 def image_size(data: bytes | str) -> tuple[int, int] | None:
     """``(width, height)`` from an image's header (its bytes or a path; Pillow reads no pixels),
     ``None`` if unreadable."""

@@ -34,7 +34,7 @@ from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
-    read_manifest, write_manifest)
+    part_of, read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
@@ -46,7 +46,7 @@ _DROPPED = ("iscrowd", "difficult", "truncated", "area")
 
 
 def read_yolo(source: Source, *, class_names: list[str] | None = None,
-              limits: Limits | None = None) -> pd.DataFrame:
+              limits: Limits | None = None, part: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read a YOLO zip (or folder) into a canonical frame.
 
     Label files are the ``.txt`` members under a ``labels/`` folder (any depth), or, with no such
@@ -57,7 +57,8 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     are ``<NA>``, the boxes ``NaN``, and a :class:`MissingImageSizeWarning` says how many.
     Lines of 5 fields are boxes, 6 add a confidence (``score``); segmentation lines (1 + 2k
     fields, k >= 3) are read as their bounding box; anything else is a :class:`FormatError`
-    naming the member and line. An empty label file is an image with no box.
+    naming the member and line. An empty label file is an image with no box. ``part=(k, n)``
+    reads only the k-th of n runs of images (in image order; a partition of a large dataset).
 
     >>> import io; buf = io.BytesIO()
     >>> write_yolo(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -74,10 +75,17 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
             warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ and "
                           f"beside no image, not read: {', '.join(unplaced[:5])}",
                           UnplacedAnnotationWarning, stacklevel=2)
-        images = _images(archive, labels)
+        images = _images(archive, labels, part)
+        if part is not None:  # only the part's label files, renumbered
+            used = np.unique(images["label_pos"][images["label_pos"] >= 0].to_numpy())
+            renumber = np.full(len(labels), -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            images["label_pos"] = np.where(images["label_pos"] >= 0,
+                                           renumber[np.maximum(images["label_pos"], 0)], -1)
+            labels = [labels[i] for i in used.tolist()]
         names = list(class_names) if class_names is not None else layout.class_names(archive)
         lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
-        if not len(lines.box_label) and MANIFEST_NAME not in archive:
+        if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
         return _frame(lines, images, names, archive.where)
 
@@ -113,27 +121,30 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
     return assemble(images, box_image, boxes, "yolo", where)
 
 
-def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
+def _images(archive: SafeArchive, labels: list[str], part: tuple[int, int] | None) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
-    the manifest's rows, else the images and label files the layout pairs (yolo_layout)."""
+    the manifest's rows, else the images and label files the layout pairs (yolo_layout); only
+    the rows of ``part``."""
     if MANIFEST_NAME in archive:
         manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
-                                                            kind="label"))
+        return part_of(manifest.assign(label_pos=manifest_positions(
+            manifest, labels, where=archive.where, kind="label")), part)
     position = {name: i for i, name in enumerate(labels)}
     pictures = [n for n in archive.names if is_image(n)]
     paired = layout.pair_images(labels, pictures)
     alone = sorted(set(labels) - set(paired.values()))
-    sizes = image_sizes(archive, pictures)
     splits = layout.image_splits(archive, pictures + alone)
-    rows = [(_file_name(p), *(sizes.get(p) or (None, None)), position.get(paired.get(p, ""), -1),
-             splits.get(p)) for p in pictures]
-    rows += [(_file_name(label), None, None, position[label], splits.get(label)) for label in alone]
-    images = pd.DataFrame(rows, columns=["file_name", "width", "height", "label_pos", "split"])
+    rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
+    rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
+    images = pd.DataFrame(rows, columns=["file_name", "picture", "label_pos", "split"])
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
-    images["width"] = images["width"].astype("Int64")
-    images["height"] = images["height"].astype("Int64")
+    images = part_of(images, part)
+    sizes = image_sizes(archive, images["picture"].dropna().tolist())
+    size = [sizes.get(p, (None, None)) if isinstance(p, str) else (None, None)
+            for p in images.pop("picture")]
+    images.insert(2, "width", pd.array([w for w, _ in size], dtype="Int64"))
+    images.insert(3, "height", pd.array([h for _, h in size], dtype="Int64"))
     images["file_name"] = images["file_name"].astype("string")
     images["split"] = images["split"].astype("string")
     return images if images["split"].notna().any() else images.drop(columns="split")
