@@ -15,9 +15,8 @@ raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and 
   "overlapping files" zip bomb, whose every ratio looks harmless);
 - and, while reading, a member that inflates past the size its header declares or fails its CRC.
 
-XML (:func:`check_xml`, :func:`parse_xml`) with a ``DOCTYPE`` or an ``ENTITY`` declaration is
-refused before parsing (no entity is ever expanded: no billion laughs, no external entities), and
-lxml parses with ``resolve_entities=False, no_network=True, load_dtd=False``.
+XML (:func:`check_xml`, :func:`parse_xml`, from :mod:`.xml_safety`) with a ``DOCTYPE`` or an
+``ENTITY`` declaration is refused before parsing; no entity is ever expanded.
 
 Defaults (:data:`DEFAULT_LIMITS`): 2,000,000 members, 8 GiB in all, 2 GiB per member, ratio 200
 above 1 MiB. Pass ``limits=Limits(...)`` to the readers to change them.
@@ -47,10 +46,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from lxml import etree
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
+from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8, xml_parser  # noqa: F401
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -346,72 +345,3 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                                   f"({limits.max_members:,} files, {limits.max_total_bytes:,} bytes)",
                                   path=where)
     return SafeArchive(where, files=files, limits=limits)
-
-
-# ------------------------------------------------------------------------------------------------
-# XML
-
-_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                       huge_tree=False, remove_comments=True, remove_pis=True)
-
-
-def xml_parser() -> etree.XMLParser:
-    """An lxml parser that never loads a DTD, resolves an entity or touches the network."""
-    return etree.XMLParser(**_PARSER_OPTIONS)
-
-
-def check_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
-    """Return ``data`` as UTF-8 XML; refuse a ``DOCTYPE`` or ``ENTITY`` declaration.
-
-    UTF-16 (with a BOM) and encodings declared in the XML declaration are re-encoded to UTF-8.
-
-    >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
-    Traceback (most recent call last):
-    ...
-    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused (entities are never expanded)
-    """
-    data = to_utf8(data, where=where, member=member)
-    if b"<!" in data and _FORBIDDEN.search(data):
-        raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
-                          "expanded)", path=where, member=member)
-    return data
-
-
-def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> etree._Element:
-    """Parse one XML document safely (see :func:`check_xml`); errors name the member and line."""
-    data = check_xml(data, where=where, member=member)
-    try:
-        return etree.fromstring(data, xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise FormatError(f"line {exc.lineno}: not well-formed XML ({exc.msg})", path=where,
-                          member=member) from None
-
-
-_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-
-
-def to_utf8(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
-    """XML bytes re-encoded to UTF-8 (BOMs removed, the declaration's encoding honoured)."""
-    if data[:1] == b"<":
-        if data[:5] != b"<?xml":
-            return data
-        declaration = data[:data.find(b"?>", 0, 400)].lower()
-        if b"encoding" not in declaration or b"utf-8" in declaration or b"utf8" in declaration:
-            return data
-    if data[:3] == b"\xef\xbb\xbf":
-        return data[3:]
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16")
-    else:
-        found = _DECLARATION.match(data[:200])
-        encoding = found.group(1).decode().lower() if found else "utf-8"
-        if encoding in ("utf-8", "utf8", "us-ascii", "ascii"):
-            return data
-        try:
-            text = data.decode(encoding)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
-                              member=member) from None
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    return text.encode("utf-8")
