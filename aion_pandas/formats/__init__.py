@@ -19,7 +19,7 @@ import pandas as pd
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import Dest, Source, read_source, source_name
 from aion_pandas.formats.manifest import is_image
-from aion_pandas.formats.safety import open_archive
+from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
                                         LossyConversionWarning, empty_frame, from_cxcywh_norm,
                                         from_xyxy, to_cxcywh_norm, to_xyxy, unsupported_counts,
@@ -102,33 +102,40 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
                           "the client", path=str(source).split("?", 1)[0])
     if isinstance(source, (str, os.PathLike)):
         name = source_name(source)
-        if format is None:
-            format = _sniff_path(source)
         data: Any = source
+        if format is None and _is_container(source):
+            data = open_archive(source)  # opened once: sniffed by its names, then read
+            format = sniff_names(data.names, where=name)
+        elif format is None:
+            with open(source, "rb") as fh:
+                format = sniff_format(fh.read(4096))
     else:
         data, name = read_source(source)
     try:
         module, fmt = _format_module(format or sniff_format(data))
+        if isinstance(data, SafeArchive) and fmt not in ("yolo", "pascal_voc"):
+            data.close()  # the COCO and CSV readers walk a folder themselves
+            data = source
         frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):
             raise FormatError(exc.reason, path=name, member=exc.member, line=exc.line) from None
         raise
+    finally:
+        if isinstance(data, SafeArchive):
+            data.close()
     frame.attrs.update({"format": fmt, "source": name})
     return frame
 
 
-def _sniff_path(path: str | os.PathLike) -> str:
-    """The format of a file or folder: by the names inside a zip or folder, else the first bytes."""
+def _is_container(path: str | os.PathLike) -> bool:
+    """Whether a path is a folder or a zip (else a file whose first bytes tell its format)."""
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
-    if not os.path.isdir(path):
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-        if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-            return sniff_format(head)
-    with open_archive(path) as archive:
-        return sniff_names(archive.names, where=source_name(path))
+    if os.path.isdir(path):
+        return True
+    with open(path, "rb") as fh:
+        return fh.read(4).startswith((b"PK\x03\x04", b"PK\x05\x06"))
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")

@@ -1,8 +1,8 @@
 """Parse Pascal VOC annotation documents (pure: bytes in, columns out), safely.
 
 Every document passes :func:`~aion_pandas.formats.safety.check_xml` (a DOCTYPE or ENTITY
-declaration is refused; nothing is ever expanded), then lxml parses it with
-``resolve_entities=False, no_network=True, load_dtd=False``. Errors name the member, the object
+declaration is refused; nothing is ever expanded), then the standard library's ElementTree
+parses it through defusedxml. Errors name the member, the object
 and the field.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.safety import parse_xml
 
 _BOX = ("xmin", "ymin", "xmax", "ymax")
-_FLAGS = ("difficult", "truncated", "occluded")
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 
@@ -46,8 +49,8 @@ class ParsedDocuments:
 def parse_documents(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
     """Parse VOC documents (``members``: their names in errors); see the module doc."""
     filenames: list[str | None] = []
-    sizes: list[float] = []
-    rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, *_FLAGS[:2])}
+    sizes: list[str | None] = []
+    rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
     boxless: set[str] = set()
     skipped = dict.fromkeys(("objects without <bndbox>", "<part> boxes", "<actions>",
                              "poses", "occluded flags"), 0)
@@ -58,59 +61,86 @@ def parse_documents(docs: list[bytes], members: list[str], where: str) -> Parsed
                               member=member)
         filename = root.findtext("filename")
         filenames.append(filename.strip() if filename and filename.strip() else None)
-        for tag in ("size/width", "size/height"):
-            sizes.append(_number(root.findtext(tag), tag, where, member, optional=True))
+        sizes += [root.findtext("size/width"), root.findtext("size/height")]
         for k, obj in enumerate(root.iterfind("object")):
-            label = f"object {k + 1}"
-            fields = {child.tag: child for child in obj}
-            name = fields["name"].text if "name" in fields else None
+            name = obj.findtext("name")
             if name is None or not name.strip():
-                raise FormatError(f"{label} has no <name>", path=where, member=member)
-            skipped["<part> boxes"] += sum(1 for child in obj if child.tag == "part")
-            skipped["<actions>"] += "actions" in fields
-            pose = fields["pose"].text if "pose" in fields else None
+                raise FormatError(f"object {k + 1} has no <name>", path=where, member=member)
+            skipped["<part> boxes"] += len(obj.findall("part"))
+            skipped["<actions>"] += obj.find("actions") is not None
+            pose = obj.findtext("pose")
             skipped["poses"] += bool(pose and pose.strip() not in ("", "Unspecified"))
-            skipped["occluded flags"] += _flag(_text(fields, "occluded"), f"{label} occluded",
-                                               where, member) == 1.0
-            box = fields.get("bndbox")
+            occluded = obj.findtext("occluded")
+            if occluded is not None:
+                skipped["occluded flags"] += _flag(occluded, f"object {k + 1} occluded", where,
+                                                   member) == 1.0
+            box = obj.find("bndbox")
             if box is None:
                 skipped["objects without <bndbox>"] += 1
                 boxless.add(name.strip())
                 continue
-            corners = {child.tag: child.text for child in box}
             rows["doc"].append(d)
             rows["index"].append(k)
-            rows["name"].append(name.strip())
+            rows["name"].append(name)
             for tag in _BOX:
-                rows[tag].append(_number(corners.get(tag), f"{label} {tag}", where, member))
-            for tag in ("difficult", "truncated"):
-                rows[tag].append(_flag(_text(fields, tag), f"{label} {tag}", where, member))
-    objects: dict[str, object] = {k: np.array(v, dtype="float64") for k, v in rows.items()
-                                  if k not in ("doc", "index", "name")}
-    objects["doc"] = np.array(rows["doc"], dtype="int64")
-    objects["index"] = np.array(rows["index"], dtype="int64")
-    objects["name"] = pd.Categorical(rows["name"])
-    size = np.array(sizes, dtype="float64").reshape(-1, 2)
+                rows[tag].append(box.findtext(tag))
+            rows["difficult"].append(obj.findtext("difficult"))
+            rows["truncated"].append(obj.findtext("truncated"))
+    doc, index = np.array(rows["doc"], dtype="int64"), np.array(rows["index"], dtype="int64")
+
+    def fail(i: int, what: str, reason: str) -> None:
+        raise FormatError(f"object {int(index[i]) + 1} {what} {reason}", path=where,
+                          member=members[int(doc[i])])
+
+    objects: dict[str, object] = {"doc": doc, "index": index}
+    objects["name"] = pd.Categorical([n.strip() for n in rows["name"]])
+    for tag in _BOX:
+        objects[tag] = _numbers(rows[tag], lambda i, reason, tag=tag: fail(i, tag, reason))
+    for tag in ("difficult", "truncated"):
+        objects[tag] = _flags(rows[tag], lambda i, reason, tag=tag: fail(i, tag, reason))
+    size = _numbers(sizes, lambda i, reason: _fail_size(i, reason, members, where),
+                    optional=True).reshape(-1, 2)
     return ParsedDocuments({"filename": filenames, "width": size[:, 0], "height": size[:, 1]},
                            objects, {kind: n for kind, n in skipped.items() if n}, sorted(boxless),
                            list(members))
 
 
-def _text(fields: dict, tag: str) -> str | None:
-    element = fields.get(tag)
-    return None if element is None else element.text
-
-
-def _number(text: str | None, what: str, where: str, member: str, optional: bool = False) -> float:
-    if text is None or not text.strip():
-        if optional:
-            return float("nan")
-        raise FormatError(f"{what} is missing", path=where, member=member)
+def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarray:
+    """The texts as float64 (``None`` or blank: NaN when ``optional``, else refused); the first
+    bad one goes to ``fail(position, reason)``."""
+    array = pc.utf8_trim_whitespace(pa.array(texts, type=pa.string()))
+    blank = pc.fill_null(pc.equal(array, ""), True)
+    if not optional and pc.any(blank).as_py():
+        fail(int(np.argmax(blank.to_numpy(zero_copy_only=False))), "is missing")
+    array = pc.if_else(blank, pa.scalar(None, pa.string()), array)
     try:
-        return float(text)
-    except ValueError:
-        raise FormatError(f"{what} {text.strip()!r} is not a number", path=where,
-                          member=member) from None
+        return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid as exc:
+        found = re.search(r"Failed to parse string: '(.*)' as a scalar", str(exc), re.DOTALL)
+        at = pc.index(array, found.group(1)).as_py() if found else 0
+        fail(max(at, 0), f"{array[max(at, 0)].as_py()!r} is not a number")
+        raise  # pragma: no cover - fail raised
+
+
+def _flags(texts: list[str | None], fail) -> np.ndarray:
+    """0/1 flags as float64 (NaN when absent): ``1``/``true``/``yes``, ``0``/``false``/``no``, or
+    any number (non-zero is 1)."""
+    out = np.full(len(texts), np.nan)
+    values: dict[str | None, float] = {None: np.nan}
+    for i, text in enumerate(texts):
+        value = values.get(text)
+        if value is None:
+            try:
+                value = values[text] = _flag(text, "", "", "")
+            except FormatError:
+                fail(i, f"{text.strip()!r} is not 0 or 1")
+        out[i] = value
+    return out
+
+
+def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
+    raise FormatError(f"size/{'width' if i % 2 == 0 else 'height'} {reason}", path=where,
+                      member=members[i // 2])
 
 
 def _flag(text: str | None, what: str, where: str, member: str) -> float:

@@ -56,10 +56,15 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
         text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
         where_line.fail(_line_at(blob, _first_bad_byte(blob)), "not UTF-8 text")
-    lines = pc.utf8_trim_whitespace(pc.split_pattern(text, "\n").flatten()[:-1])
-    filled = pc.not_equal(lines, "")
-    box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
-    tokens = pc.utf8_split_whitespace(pc.filter(lines, filled))
+    lines = pc.split_pattern(text, "\n").flatten()[:-1]
+    if _single_spaced(blob):  # trimming and dropping blank lines would change nothing
+        box_lines = np.arange(len(lines))
+        tokens = pc.split_pattern(lines, " ")
+    else:
+        lines = pc.ascii_trim_whitespace(lines)
+        filled = pc.not_equal(lines, "")
+        box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+        tokens = pc.ascii_split_whitespace(pc.filter(lines, filled))
     nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
@@ -76,6 +81,13 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     values = _values(numbers, nfields)
     _check(values, nfields == 6, box_lines, where_line)
     return LabelLines(where_line.file_of(box_lines), values)
+
+
+def _single_spaced(blob: bytes) -> bool:
+    """Whether every line of the text has fields separated by one space, with no blank at either
+    end and no blank line (what writers write)."""
+    return not blob.startswith((b" ", b"\n")) and not any(
+        p in blob for p in (b"  ", b" \n", b"\n ", b"\n\n", b"\t", b"\x0b", b"\x0c"))
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:

@@ -149,16 +149,19 @@ def _unaligned(d: np.ndarray, dtype: str) -> np.ndarray:
 
 def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray, flags: np.ndarray) -> list[str]:
     """The names as str: UTF-8 when flagged or plain ASCII, else cp437 (what zipfile does)."""
-    if len(at) and int(at[-1] + length[-1]) > len(d):
+    total = int(length.sum())
+    if len(at) and int((at + length).max()) > len(d):
         raise ZipStructureError("a name runs past the central directory")
-    raw = d.tobytes()
+    ends = np.cumsum(length)
+    joined = d[np.repeat(at - (ends - length), length) + np.arange(total)].tobytes()  # one gather
+    if joined.isascii():
+        text = joined.decode("ascii")
+        return [text[a:b] for a, b in zip((ends - length).tolist(), ends.tolist())]
     names = []
-    for begin, size, flag in zip(at.tolist(), length.tolist(), flags.tolist()):
-        name = raw[begin:begin + size]
-        if name.isascii():
-            names.append(name.decode("ascii"))
-        else:
-            names.append(name.decode("utf-8" if flag & 0x800 else "cp437", errors="replace"))
+    for begin, end, flag in zip((ends - length).tolist(), ends.tolist(), flags.tolist()):
+        name = joined[begin:end]
+        names.append(name.decode("ascii") if name.isascii() else
+                     name.decode("utf-8" if flag & 0x800 else "cp437", errors="replace"))
     return names
 
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
-from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8, xml_parser  # noqa: F401
+from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -107,6 +107,8 @@ class SafeArchive:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
+        self._by_base: dict[str, list[str]] | None = None
+        self._folders: set[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
 
     @property
@@ -130,6 +132,31 @@ class SafeArchive:
         if folder is not None:
             found = [n for n in found if n.startswith(folder + "/") or f"/{folder}/" in n]
         return found
+
+    def named(self, *file_names: str) -> list[str]:
+        """The members whose file name (the last part, ignoring case) is one of ``file_names``,
+        shallowest first.
+
+        >>> SafeArchive("x", files={n: Path(n) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
+        ['Data.yaml', 'b/data.yaml']
+        """
+        if self._by_base is None:
+            self._by_base = {}
+            for name in self.names:
+                self._by_base.setdefault(name.rsplit("/", 1)[-1].lower(), []).append(name)
+        found = [n for base in file_names for n in self._by_base.get(base.lower(), [])]
+        return sorted(found, key=lambda n: (n.count("/"), n))
+
+    def has_folder(self, name: str) -> bool:
+        """Whether ``name`` is a folder holding members."""
+        if self._folders is None:
+            self._folders = set()
+            for n in self.names:
+                folder = posixpath.dirname(n)
+                while folder and folder not in self._folders:
+                    self._folders.add(folder)
+                    folder = posixpath.dirname(folder)
+        return name.rstrip("/") in self._folders
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
@@ -198,7 +225,7 @@ class SafeArchive:
         self.close()
 
 
-def open_archive(source: Source, *, where: str | None = None,
+def open_archive(source: Source | SafeArchive, *, where: str | None = None,
                  limits: Limits | None = None) -> SafeArchive:
     """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
 
@@ -210,6 +237,8 @@ def open_archive(source: Source, *, where: str | None = None,
     >>> archive.names, archive.read("labels/a.txt")
     (['labels/a.txt'], b'0 0.5 0.5 0.1 0.1\\n')
     """
+    if isinstance(source, SafeArchive):  # already open and checked (read_export sniffed it)
+        return source
     limits = limits or DEFAULT_LIMITS
     raw: bytes | mmap.mmap
     if isinstance(source, (str, os.PathLike)):
@@ -277,12 +306,25 @@ def _wrong_size(where: str, name: str, size: int) -> FormatError:
                        "declares", path=where, member=name)
 
 
+# a name that may need normalizing or refusing: the others are plain relative paths, kept as they are
+_SUSPECT = re.compile(r"^(?:/|[^\n]*(?://|\\|:|\x00)|(?:[^\n]*/)?\.\.?(?:/|$))|^$", re.MULTILINE)
+
+
 def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:
     """Check every record; return the file members' safe names -> their rows."""
     if len(d) > limits.max_members:
         raise FormatError(f"the archive holds {len(d):,} members, more than the limit of "
                           f"{limits.max_members:,}", path=where)
-    names = [safe_member_name(name, where=where) for name in d.names]
+    names = list(d.names)
+    joined = "\n".join(names)
+    if joined.count("\n") == len(names) - 1:  # no name holds a newline: one search finds them
+        starts = np.cumsum([0] + [len(n) + 1 for n in names[:-1]])
+        suspects = np.searchsorted(starts, [m.start() for m in _SUSPECT.finditer(joined)],
+                                   side="right") - 1
+    else:
+        suspects = range(len(names))
+    for i in sorted(set(np.asarray(suspects).tolist())):
+        names[i] = safe_member_name(names[i], where=where)
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
     _refuse_first(link, d, where, "the member is a symbolic link")
     _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")

@@ -62,7 +62,8 @@ def label_members(archive: SafeArchive) -> tuple[list[str], list[str]]:
     texts = [n for n in texts if n not in listed]
     in_labels = [n for n in texts if n.startswith("labels/") or "/labels/" in n]
     if in_labels:
-        return in_labels, [n for n in texts if n not in set(in_labels) and not _beside_image(archive, n)]
+        others = set(texts) - set(in_labels)
+        return in_labels, sorted(n for n in others if not _beside_image(archive, n))
     return texts, []
 
 
@@ -120,7 +121,7 @@ def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
 
 def _exists(name: str, archive: SafeArchive) -> bool:
     """Whether ``name`` is a member, or a folder holding members."""
-    return name in archive or any(n.startswith(name.rstrip("/") + "/") for n in archive.names)
+    return name in archive or archive.has_folder(name)
 
 
 def _split_entries(archive: SafeArchive) -> dict[str, list[str]]:
@@ -152,8 +153,8 @@ def _split_entries(archive: SafeArchive) -> dict[str, list[str]]:
 
 def config_file(archive: SafeArchive, names: tuple[str, ...]) -> str | None:
     """The shallowest member with one of these file names."""
-    found = [n for n in archive.names if n.rsplit("/", 1)[-1].lower() in names]
-    return min(found, key=lambda n: (n.count("/"), n)) if found else None
+    found = archive.named(*names)
+    return found[0] if found else None
 
 
 def class_names(archive: SafeArchive) -> list[str] | None:

@@ -9,11 +9,10 @@ import warnings
 import zipfile
 
 import pytest
-from lxml import etree
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.safety import (DEFAULT_LIMITS, Limits, check_xml, open_archive,
-                                        safe_member_name, to_utf8, xml_parser)
+                                        parse_xml, safe_member_name, to_utf8)
 from aion_pandas.formats.voc import read_voc
 from aion_pandas.formats.yolo import read_yolo
 
@@ -232,12 +231,10 @@ def test_declarations_hidden_behind_another_encoding_are_refused():
         check_xml(b"\xff\xfe" + doc.encode("utf-16-le"), member="a.xml")
 
 
-def test_the_parser_itself_never_expands_entities():
-    # defence in depth: even past the DOCTYPE check, lxml runs without entity resolution or network
-    root = etree.fromstring(_LAUGHS.encode(), xml_parser())
-    assert "lollollol" not in etree.tostring(root).decode()
-    root = etree.fromstring(_EXTERNAL.encode(), xml_parser())
-    assert "root:" not in (root.findtext("filename") or "")
+@pytest.mark.parametrize("doc", [_LAUGHS, _EXTERNAL])
+def test_parsing_always_checks_for_declarations_first(doc):
+    with pytest.raises(FormatError, match="DOCTYPE/ENTITY declaration is refused"):
+        parse_xml(doc.encode(), member="a.xml")
 
 
 @pytest.mark.parametrize("data, text", [
@@ -247,7 +244,7 @@ def test_the_parser_itself_never_expands_entities():
     ("\ufeff<a>é</a>".encode("utf-16"), "é"),
 ])
 def test_xml_is_reencoded_to_utf8(data, text):
-    assert etree.fromstring(to_utf8(data), xml_parser()).text == text
+    assert parse_xml(data).text == text
 
 
 def test_an_unknown_encoding_is_a_format_error():
@@ -366,3 +363,19 @@ def test_a_class_damaged_in_place_is_corrupt_before_it_names_anything(names):
         warnings.simplefilter("error")
         with pytest.raises(FormatError, match=r"labels/015.txt: the member is corrupt \(CRC mismatch\)"):
             read_yolo(bytes(data))
+
+
+def test_every_name_that_needs_normalizing_is_caught_by_the_directory_s_one_search():
+    # the archive check sends only names matching _SUSPECT through safe_member_name: every other
+    # name must be one that safe_member_name keeps as it is
+    import itertools
+
+    from aion_pandas.formats.safety import _SUSPECT
+    alphabet = ["a", ".", "/", "\\", ":", "\x00", "é"]
+    names = ["".join(p) for n in range(6) for p in itertools.product(alphabet, repeat=n)]
+    passed = [name for name in names if not _SUSPECT.search(name)]
+    assert len(passed) > 500  # the plain ones: a, a/a, é.a, ...
+    for name in passed:
+        assert safe_member_name(name) == name
+    members = {"ok/a.txt": "", "x\\y.txt": "", "b/./c.txt": ""}  # among plain names, normalized
+    assert open_archive(zip_bytes(members)).names == ["b/c.txt", "ok/a.txt", "x/y.txt"]
