@@ -9,5 +9,7 @@
 from __future__ import annotations
 
 from .checks import FINDING_COLUMNS, KINDS, check
+from .comparison import compare
+from .summaries import Summary, summary
 
-__all__ = ["FINDING_COLUMNS", "KINDS", "check"]
+__all__ = ["FINDING_COLUMNS", "KINDS", "Summary", "check", "compare", "summary"]
