@@ -36,7 +36,7 @@ from aion_pandas.formats.schema import categorical  # noqa: E402
 
 SIZES = {"S": (10_000, 100_000), "L": (100_000, 1_000_000)}
 NAMES = [f"class_{k:02d}" for k in range(19)] + ["declared, no box"]
-IOU = 0.85
+IOU = 0.9  # check's default
 
 
 def generate(n_images: int, n_boxes: int, seed: int = 0) -> pd.DataFrame:

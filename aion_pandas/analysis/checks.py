@@ -83,7 +83,7 @@ def duplicates(c: Columns, iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     order = np.lexsort((h, w, y, x, group))  # stable: equal boxes keep frame order
     pos, group, x, y, w, h = pos[order], group[order], x[order], y[order], w[order], h[order]
     same = (group[1:] == group[:-1]) & (x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (w[1:] == w[:-1]) & (h[1:] == h[:-1])
-    repeat = np.concatenate([[False], same])
+    repeat = np.concatenate([[False], same])[:len(pos)]
     starts = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(pos))))
     exact, exact_of = pos[repeat], pos[starts[repeat]]
 
@@ -112,18 +112,17 @@ def duplicates(c: Columns, iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
         right_of.append(other[hit])
         scores.append(value[hit])
         step += 1
-    if not left:
-        empty = np.empty(0, dtype=np.int64)
-        return exact, exact_of, empty, empty, np.empty(0)
-    a, b, value = pos[np.concatenate(left)], pos[np.concatenate(right_of)], np.concatenate(scores)
+    a = pos[np.concatenate(left)] if left else np.empty(0, dtype=np.int64)
+    b = pos[np.concatenate(right_of)] if left else a
+    value = np.concatenate(scores) if left else np.empty(0)
     later, earlier = np.maximum(a, b), np.minimum(a, b)
     best = np.lexsort((-value, later))  # per reported box, its best match first
-    first = np.concatenate([[True], later[best][1:] != later[best][:-1]])
+    first = np.concatenate([[True], later[best][1:] != later[best][:-1]])[:len(best)]
     pick = best[first]
     return exact, exact_of, later[pick], earlier[pick], value[pick]
 
 
-def check(frame: pd.DataFrame, *, min_size: float = 2.0, iou: float = 0.85,
+def check(frame: pd.DataFrame, *, min_size: float = 2.0, iou: float = 0.9,
           tolerance: float = 0.5) -> pd.DataFrame:
     """One row per problem found in a canonical annotation frame (columns :data:`FINDING_COLUMNS`,
     ``kind`` one of :data:`KINDS`, in that order, then in frame order); a clean frame gives no rows.
@@ -132,7 +131,7 @@ def check(frame: pd.DataFrame, *, min_size: float = 2.0, iou: float = 0.85,
     them); ``<NA>`` for a class with no box. Thresholds:
 
     - ``min_size=2.0``: a box with a side shorter than this many pixels is ``too_small``;
-    - ``iou=0.85``: a box overlapping an earlier box of the same class and image with IoU at least this
+    - ``iou=0.9``: a box overlapping an earlier box of the same class and image with IoU at least this
       is a ``near_duplicate`` (identical boxes are ``exact_duplicate``; the earlier row is not listed);
     - ``tolerance=0.5``: a box reaching more than this many pixels past an edge is ``partly_outside``
       (rounding in exports stays within it).
