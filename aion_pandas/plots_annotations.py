@@ -243,6 +243,7 @@ def show_images(frame: pd.DataFrame, n: int = 9, category: str | None = None, *,
     import matplotlib
     colours = matplotlib.colormaps["tab10" if len(c.categories) <= 10 else "tab20"]
     names = images["file_name"].astype("string").fillna("").tolist()
+    shown: set[int] = set()
     for slot, (image, path, name) in enumerate(zip(picked.tolist(), paths, names)):
         ax = fig.add_subplot(nrows, ncols, slot + 1)
         ax.set_axis_off()
@@ -255,9 +256,20 @@ def show_images(frame: pd.DataFrame, n: int = 9, category: str | None = None, *,
         else:
             with Image.open(path) as img:
                 ax.imshow(np.asarray(img.convert("RGB")))
-        for row in np.flatnonzero((c.image == image) & c.has_box).tolist():
+        rows = np.flatnonzero((c.image == image) & c.has_box)
+        for row in rows.tolist():
             colour = colours(c.category[row] % colours.N)
             ax.add_patch(Rectangle((c.x[row], c.y[row]), c.w[row], c.h[row], fill=False, edgecolor=colour,
                                    linewidth=1.8 if category is not None and c.categories[c.category[row]]
                                    == category else 1.0))
+            shown.add(int(c.category[row]))
+        if len(rows):  # a box past an edge is drawn whole, beyond the pixels
+            (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+            ax.set_xlim(min(x0, c.x[rows].min()), max(x1, (c.x[rows] + c.w[rows]).max()))
+            ax.set_ylim(max(y1, (c.y[rows] + c.h[rows]).max()), min(y0, c.y[rows].min()))
+    handles = [Rectangle((0, 0), 1, 1, fill=False, edgecolor=colours(k % colours.N), label=c.categories[k])
+               for k in sorted(shown)]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=6,
+                   frameon=False)
     return fig

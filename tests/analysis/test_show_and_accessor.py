@@ -66,3 +66,12 @@ def test_the_checked_rows_can_be_dropped(clean_frame):
     found = frame.aion.check()
     fixed = frame.drop(found["row"].dropna())
     assert len(found) == 2 and fixed.aion.check().empty and len(fixed) == len(CLEAN)
+
+
+def test_show_draws_a_box_past_the_edge_whole_and_names_the_classes(images_dir):
+    frame = frame_of([(1, "a.jpg", 100, 80, "cat", 90.0, -5.0, 30.0, 20.0, None),
+                      (1, "a.jpg", 100, 80, "dog", 10.0, 10.0, 10.0, 10.0, None)])
+    fig = frame.aion.show(images_dir=images_dir)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (-0.5, 120.0) and ax.get_ylim() == (79.5, -5.0)   # the pixels, and the box
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["cat", "dog"]
