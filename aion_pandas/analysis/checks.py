@@ -78,7 +78,7 @@ def duplicates(c: Columns, iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     compares each box with its next neighbours only while they are that close.
     """
     pos = np.flatnonzero(c.has_box)
-    group = c.image[pos] * max(len(c.categories), 1) + c.category[pos]
+    group = c.image[pos] * (len(c.categories) + 1) + c.category[pos] + 1  # a box without a class is -1
     x, y, w, h = c.x[pos], c.y[pos], c.w[pos], c.h[pos]
     order = np.lexsort((h, w, y, x, group))  # stable: equal boxes keep frame order
     pos, group, x, y, w, h = pos[order], group[order], x[order], y[order], w[order], h[order]
@@ -180,7 +180,7 @@ def _crowd_mixed(frame: pd.DataFrame, c: Columns) -> tuple[str, np.ndarray, list
         return ("crowd_mixed", np.empty(0, dtype=np.int64), [])
     crowd = frame["iscrowd"].to_numpy(dtype="float64", na_value=0.0) > 0
     crowd &= c.has_box
-    key = c.image * max(len(c.categories), 1) + c.category
+    key = c.image * (len(c.categories) + 1) + c.category + 1
     normal_keys, normal_counts = np.unique(key[c.has_box & ~crowd], return_counts=True)
     pos = np.flatnonzero(crowd)
     at = np.clip(np.searchsorted(normal_keys, key[pos]), 0, max(len(normal_keys) - 1, 0))
@@ -208,29 +208,29 @@ def _assemble(frame: pd.DataFrame, c: Columns, found: list[tuple[Any, ...]]) -> 
     order = np.lexsort((pos, kinds))  # kind, then frame order
     kinds, pos, class_of = kinds[order], pos[order], class_of[order]
     messages = [messages[i] for i in order.tolist()]
-    boxy, take = pos >= 0, np.where(pos >= 0, pos, -1)
+    boxy = pos >= 0  # a finding about a box or an image (else about a class)
+    at = np.where(boxy, pos, 0)
 
-    def box(values: np.ndarray) -> np.ndarray:
-        return np.where(boxy, values[np.where(boxy, pos, 0)], np.nan) if len(values) else np.full(len(pos), np.nan)
+    def per_row(values: np.ndarray, fill: Any) -> np.ndarray:
+        return np.where(boxy, values[at], fill) if len(values) else np.full(len(pos), fill)
+
+    def nullable(values: np.ndarray) -> Any:
+        out = pd.array(per_row(values, 0), dtype="Int64")
+        out[~boxy] = pd.NA
+        return out
 
     index = frame.index
-    if pd.api.types.is_integer_dtype(index.dtype):
-        row: Any = pd.array(index.to_numpy()[np.where(boxy, pos, 0)] if len(index) else np.zeros(len(pos), int),
-                            dtype="Int64")
-        row[~boxy] = pd.NA
-    else:
-        row = np.array([index[i] if i >= 0 else None for i in pos.tolist()], dtype=object)
-    codes = np.where(boxy, c.category[np.where(boxy, pos, 0)] if len(c.category) else -1, class_of)
-    image_id = pd.array(frame["image_id"].to_numpy()[np.where(boxy, pos, 0)] if len(frame)
-                        else np.zeros(len(pos), np.int64), dtype="Int64")
-    image_id[~boxy] = pd.NA
-    out = pd.DataFrame({
+    row: Any = (nullable(index.to_numpy()) if pd.api.types.is_integer_dtype(index.dtype) else
+                np.array([index[i] if i >= 0 else None for i in pos.tolist()], dtype=object))
+    codes = np.where(boxy, per_row(c.category, -1), class_of)
+    image_id = nullable(frame["image_id"].to_numpy())
+    return pd.DataFrame({
         "kind": pd.Categorical.from_codes(kinds, categories=list(KINDS)),
         "row": row,
         "image_id": image_id,
-        "file_name": frame["file_name"].astype("string").array.take(take, allow_fill=True),
+        "file_name": frame["file_name"].astype("string").array.take(np.where(boxy, pos, -1), allow_fill=True),
         "category": pd.Categorical.from_codes(codes, categories=pd.Index(c.categories, dtype="str")),
-        "x": box(c.x), "y": box(c.y), "w": box(c.w), "h": box(c.h),
+        "x": per_row(c.x, np.nan), "y": per_row(c.y, np.nan), "w": per_row(c.w, np.nan),
+        "h": per_row(c.h, np.nan),
         "message": pd.array(messages, dtype="string"),
     })
-    return out

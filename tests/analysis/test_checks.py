@@ -211,3 +211,10 @@ def test_negative_sizes_from_an_unchecked_frame_are_non_positive():
     frame = frame_of(CLEAN, validate=False)   # validate_frame would refuse w < 0
     frame.loc[0, "w"] = -5.0
     assert found(frame) == [("non_positive_size", 0)]
+
+
+def test_a_box_without_a_class_in_an_unchecked_frame_is_no_duplicate_of_another_image_s_box():
+    rows = [(1, "a.jpg", 100, 80, "owl", 10.0, 10.0, 30.0, 20.0, None),   # the last class of image 1 ...
+            (2, "b.jpg", 100, 80, None, 10.0, 10.0, 30.0, 20.0, None)]    # ... and no class in image 2
+    frame = frame_of(rows, validate=False)
+    assert found(frame) == [("class_without_boxes", None), ("class_without_boxes", None)]
