@@ -76,6 +76,13 @@ def duplicates(c: Columns, iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Boxes are sorted by (image and class, x, y, w, h): exact copies are neighbours; a near duplicate
     (IoU >= ``iou``) of a box can only start within ``(1 - iou) * w`` to its right, so the sweep
     compares each box with its next neighbours only while they are that close.
+
+    >>> from aion_pandas.analysis._frame import columns
+    >>> frame = pd.DataFrame({"image_id": [1, 1, 1], "file_name": "a.jpg", "width": 99, "height": 99,
+    ...                       "category": pd.Categorical(["cat"] * 3), "x": [0.0, 0.0, 1.0],
+    ...                       "y": 0.0, "w": 20.0, "h": 20.0})
+    >>> [a.tolist() for a in duplicates(columns(frame, "check"), 0.9)[:4]]
+    [[1], [0], [2], [0]]
     """
     pos = np.flatnonzero(c.has_box)
     group = c.image[pos] * (len(c.categories) + 1) + c.category[pos] + 1  # a box without a class is -1

@@ -1,9 +1,10 @@
 """The annotation figure, rendered with Agg: its bars, histograms and heatmaps hold the frame's numbers."""
 from __future__ import annotations
 
+import io
+
 import matplotlib
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
@@ -105,7 +106,7 @@ def test_a_frame_without_boxes_says_so():
     for frame in (images_only, frame_of([], classes=[])):
         fig = frame.aion.plot()
         assert "no boxes" in [t.get_text() for t in fig.texts] and fig.axes == []
-        fig.savefig(pd.io.common.BytesIO(), format="png")   # and it draws
+        fig.savefig(io.BytesIO(), format="png")   # and it draws
 
 
 def test_the_figure_renders_without_overlapping_panels(clean_frame, tmp_path):
