@@ -1,8 +1,9 @@
 """Parse Pascal VOC annotation documents (pure: bytes in, columns out), safely.
 
 Every document passes :func:`~aion_pandas.formats.safety.check_xml` (a DOCTYPE or ENTITY
-declaration is refused; nothing is ever expanded), then the standard library's ElementTree
-parses it through defusedxml. Errors name the member, the object
+declaration is refused; nothing is ever expanded). Chunks of documents of the plain shape VOC
+writers produce are read by the scanner (:mod:`._vocscan`, a few regular-expression passes);
+any other chunk by ElementTree, document by document, whose errors name the member, the object
 and the field.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
@@ -22,9 +23,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.safety import parse_xml
+from aion_pandas.formats._vocscan import scan
+from aion_pandas.formats.safety import check_xml, parse_xml, to_utf8
 
 _BOX = ("xmin", "ymin", "xmax", "ymax")
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
@@ -46,8 +49,50 @@ class ParsedDocuments:
     members: list[str] = field(default_factory=list)
 
 
+CHUNK = 4000  # documents scanned at a time
+
+
 def parse_documents(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
-    """Parse VOC documents (``members``: their names in errors); see the module doc."""
+    """Parse VOC documents (``members``: their names in errors): chunks of the plain shape VOC
+    writers produce by the scanner (:mod:`._vocscan`), any other chunk by :func:`parse_each`."""
+    parts = []
+    for start in range(0, len(docs), CHUNK):
+        names = members[start:start + CHUNK]
+        chunk = [to_utf8(doc, where=where, member=name) for doc, name in zip(docs[start:start + CHUNK], names)]
+        plain = True
+        for doc, name in zip(chunk, names):
+            if b"<!" in doc:  # a comment, CDATA or (refused) a DOCTYPE/ENTITY declaration
+                check_xml(doc, where=where, member=name)
+                plain = False
+        scanned = scan(chunk) if plain else None
+        part = ParsedDocuments(*scanned, members=names) if scanned else parse_each(chunk, names, where)
+        part.objects["doc"] = part.objects["doc"] + start
+        parts.append(part)
+    return _concat(parts, members)
+
+
+def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return parse_each([], [], "")
+    documents = {"filename": [f for p in parts for f in p.documents["filename"]],
+                 "width": np.concatenate([p.documents["width"] for p in parts]),
+                 "height": np.concatenate([p.documents["height"] for p in parts])}
+    objects: dict[str, object] = {k: np.concatenate([p.objects[k] for p in parts])
+                                  for k in parts[0].objects if k != "name"}
+    objects["name"] = union_categoricals([p.objects["name"] for p in parts])
+    skipped: dict[str, int] = {}
+    for part in parts:
+        for kind, n in part.skipped.items():
+            skipped[kind] = skipped.get(kind, 0) + n
+    boxless = sorted({n for p in parts for n in p.boxless_names})
+    return ParsedDocuments(documents, objects, skipped, boxless, list(members))
+
+
+def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
+    """The general path: each document parsed by ElementTree (after :func:`parse_xml`'s checks),
+    with errors naming the member, the object and the field."""
     filenames: list[str | None] = []
     sizes: list[str | None] = []
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}

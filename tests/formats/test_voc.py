@@ -12,7 +12,8 @@ import pytest
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import LossyConversionWarning
-from aion_pandas.formats._vocparse import parse_documents
+from aion_pandas.formats._vocparse import parse_documents, parse_each
+from aion_pandas.formats._vocscan import scan
 from aion_pandas.formats.schema import CORE_COLUMNS
 from aion_pandas.formats.voc import UnplacedAnnotationWarning, read_voc, write_voc
 
@@ -155,7 +156,7 @@ _DOCS = [
     _doc("<object><bndbox><ymax>4</ymax><xmax>3</xmax><ymin>2</ymin><xmin>1</xmin></bndbox>"
          "<difficult>1</difficult><name> dog </name><truncated>0</truncated></object>"),
     '<?xml version="1.0"?>\n' + _doc(
-        "\n  <object>\n    <name>\n      bird\n    </name>\n    <pose>Left</pose>\n"
+        "\n  <object>\n    <name>\n      bird\n    </name>\n    <pose>Unspecified</pose>\n"
         "    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <bndbox>\n"
         "      <xmin> 10 </xmin>\n      <ymin>20</ymin>\n      <xmax>30</xmax>\n"
         "      <ymax>40</ymax>\n    </bndbox>\n  </object>\n"),
@@ -194,6 +195,19 @@ def test_documents_from_other_writers_read_as_elementtree_reads_them(doc):
                           equal_nan=True)
 
 
+@pytest.mark.parametrize("doc", _DOCS)
+def test_the_scanner_and_elementtree_read_the_same(doc):
+    data = [doc.encode()]
+    scanned = scan(data)
+    assert scanned is not None
+    (documents, objects), tree = scanned, parse_each(data, ["a.xml"], "v.zip")
+    for key in ("doc", "index", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated"):
+        assert np.array_equal(objects[key], tree.objects[key], equal_nan=True), key
+    assert objects["name"].tolist() == tree.objects["name"].tolist()
+    assert documents["filename"] == tree.documents["filename"]
+    assert np.array_equal(documents["width"], tree.documents["width"], equal_nan=True)
+
+
 @pytest.mark.parametrize("doc", [
     _doc("<!-- a comment --><object><name>a</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
          "<xmax>2</xmax><ymax>2</ymax></bndbox></object>"),
@@ -203,6 +217,8 @@ def test_documents_from_other_writers_read_as_elementtree_reads_them(doc):
          "<ymax>2</ymax></bndbox></object>"),
 ])
 def test_unusual_documents_are_read(doc):
+    if "<!" not in doc:  # comments and CDATA are kept from the scanner by its caller
+        assert scan([doc.encode()]) is None
     frame = read_voc(zip_bytes({"Annotations/a.xml": doc}))
     assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == [1.0, 1.0, 1.0, 1.0]
     assert frame["category"].astype(str).iloc[0] in ("a", "a<b")
@@ -217,6 +233,7 @@ def test_what_the_frame_has_no_place_for_is_counted_in_one_warning():
               "<ymin>2</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></part>"
               "<actions><jumping>1</jumping></actions></object>")
     boxless = "<object><name>dog</name><pose>Unspecified</pose></object>"
+    assert scan([_doc(person).encode()]) is None and scan([_doc(boxless).encode()]) is None
     with pytest.warns(UnplacedAnnotationWarning) as caught:
         frame = read_voc(zip_bytes({"Annotations/a.xml": _doc(person + boxless),
                                     "Annotations/b.xml": _doc(boxless)}))
