@@ -57,9 +57,9 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     except pa.ArrowInvalid:
         where_line.fail(_line_at(blob, _first_bad_byte(blob)), "not UTF-8 text")
     lines = pc.split_pattern(text, "\n").flatten()[:-1]
-    if _single_spaced(blob):  # trimming and dropping blank lines would change nothing
-        box_lines = np.arange(len(lines))
-        tokens = pc.split_pattern(lines, " ")
+    tokens = None if any(c in blob for c in (b"\t", b"\x0b", b"\x0c")) else pc.split_pattern(lines, " ")
+    if tokens is not None and not pc.any(pc.equal(pc.binary_length(tokens.flatten()), 0)).as_py():
+        box_lines = np.arange(len(lines))  # single-spaced (what writers write): nothing to trim
     else:
         lines = pc.ascii_trim_whitespace(lines)
         filled = pc.not_equal(lines, "")
@@ -81,13 +81,6 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     values = _values(numbers, nfields)
     _check(values, nfields == 6, box_lines, where_line)
     return LabelLines(where_line.file_of(box_lines), values)
-
-
-def _single_spaced(blob: bytes) -> bool:
-    """Whether every line of the text has fields separated by one space, with no blank at either
-    end and no blank line (what writers write)."""
-    return not blob.startswith((b" ", b"\n")) and not any(
-        p in blob for p in (b"  ", b" \n", b"\n ", b"\n\n", b"\t", b"\x0b", b"\x0c"))
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:

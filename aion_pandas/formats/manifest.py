@@ -281,16 +281,13 @@ def image_size(data: bytes | str) -> tuple[int, int] | None:
 
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
-    """The sizes of the image members that can be read, from their headers: eight at a time (a
-    folder's files are opened by path, so only their headers are read), in this one place."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """The sizes of the image members that can be read, from their headers (a folder's files are
+    opened by path, so only their headers are read)."""
     def one(name: str) -> tuple[int, int] | None:
         path = archive.path(name)
         return image_size(str(path) if path is not None else archive.read(name))
 
-    with ThreadPoolExecutor(8) as pool:
-        sizes = dict(zip(members, pool.map(one, members)))
+    sizes = dict(zip(members, archive.each(one, members)))
     return {name: size for name, size in sizes.items() if size is not None}
 
 

@@ -40,10 +40,11 @@ import re
 import stat
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -52,6 +53,7 @@ from aion_pandas.formats._zipread import Directory, ZipStructureError, central_d
 from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,8 @@ class SafeArchive:
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
-                 files: dict[str, Path] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 files: dict[str, tuple[str, int]] | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
@@ -123,7 +126,7 @@ class SafeArchive:
         """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order;
         with ``folder``, only those under a folder of that name, at any depth.
 
-        >>> archive = SafeArchive("x", files={n: Path(n) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
+        >>> archive = SafeArchive("x", files={n: (n, 0) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
         >>> archive.names_ending(".txt"), archive.names_ending(".txt", folder="labels")
         (['a.TXT', 'x/labels/c.txt'], ['x/labels/c.txt'])
         """
@@ -137,7 +140,7 @@ class SafeArchive:
         """The members whose file name (the last part, ignoring case) is one of ``file_names``,
         shallowest first.
 
-        >>> SafeArchive("x", files={n: Path(n) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
+        >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
         ['Data.yaml', 'b/data.yaml']
         """
         if self._by_base is None:
@@ -160,13 +163,14 @@ class SafeArchive:
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
-        if self._files:
-            return self._files[name].stat().st_size
+        if self._dir is None:
+            return self._files[name][1]
         return int(self._dir.file_size[self._rows[name]])  # type: ignore[union-attr]
 
     def path(self, name: str) -> Path | None:
         """The file behind a member of a folder (``None`` in a zip)."""
-        return self._files.get(name)
+        found = self._files.get(name)
+        return Path(found[0]) if found else None
 
     def read(self, name: str) -> bytes:
         """The bytes of one member (checked against its declared size and CRC)."""
@@ -176,13 +180,7 @@ class SafeArchive:
         """The bytes of many members, in order, each checked before it is handed on: a zip
         member against its declared size and CRC, a folder's file against the size limit."""
         if self._dir is None:
-            for name in names:
-                path = self._files[name]
-                if path.stat().st_size > self.limits.max_member_bytes:
-                    raise FormatError(f"the file is larger than the limit of "
-                                      f"{self.limits.max_member_bytes:,} bytes", path=self.where,
-                                      member=name)
-                yield path.read_bytes()
+            yield from map(self._read_file, names)
             return
         rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
         d = self._dir
@@ -191,6 +189,33 @@ class SafeArchive:
                 names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
                 d.method[rows].tolist(), d.crc[rows].tolist()):
             yield _member_bytes(self._buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
+
+    def each(self, fn: Callable[[str], T], names: list[str]) -> Iterator[T]:
+        """``fn(name)`` for each name, in order: the readers' one pool, for work that waits on a
+        folder's disk (the image headers read for sizes, where a format has none). Eight threads
+        gain nothing on files in the page cache (label files read in 4.1 s against 4.0 s one by
+        one, 100,000 files here), so only the image headers use it; a zip's members are in
+        memory: one by one."""
+        if self._dir is not None or len(names) < 64:
+            yield from map(fn, names)
+            return
+        cuts = [len(names) * k // 8 for k in range(9)]  # a run a thread: a task each, not one a file
+        with ThreadPoolExecutor(8) as pool:  # the first error in name order is raised
+            for done in pool.map(lambda k: list(map(fn, names[cuts[k]:cuts[k + 1]])), range(8)):
+                yield from done
+
+    def _read_file(self, name: str) -> bytes:
+        path, size = self._files[name]
+        most = self.limits.max_member_bytes
+        if size > most:
+            raise FormatError(f"the file is larger than the limit of {most:,} bytes",
+                              path=self.where, member=name)
+        with open(path, "rb") as fh:
+            data = fh.read(size + 1)
+        if len(data) > size:  # grown since the folder was walked: past what was checked
+            raise FormatError("the file grew while the folder was read", path=self.where,
+                              member=name)
+        return data
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
@@ -369,21 +394,32 @@ def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> Non
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
-    files: dict[str, Path] = {}
+    """The files under ``root`` (symlinked folders are not followed; a linked file must stay
+    inside the folder), checked against the limits before any is read."""
+    files: dict[str, tuple[str, int]] = {}
     total = 0
-    base = root.resolve()
-    for folder, dirs, names in os.walk(root):  # symlinked folders are not followed
-        for file in names:
-            path = Path(folder) / file
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink() and not path.resolve().is_relative_to(base):
-                raise FormatError("the file is a link out of the folder", path=where, member=rel)
-            if not path.is_file():
-                continue
-            files[rel] = path
-            total += path.stat().st_size
-            if len(files) > limits.max_members or total > limits.max_total_bytes:
-                raise FormatError("the folder holds more files or bytes than the limits allow "
-                                  f"({limits.max_members:,} files, {limits.max_total_bytes:,} bytes)",
-                                  path=where)
+    base = os.path.realpath(root)
+    todo = [(os.fspath(root), "")]
+    while todo:
+        folder, prefix = todo.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append((entry.path, rel + "/"))
+                    continue
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if os.path.commonpath([base, target]) != base:
+                        raise FormatError("the file is a link out of the folder", path=where,
+                                          member=rel)
+                if not entry.is_file():
+                    continue
+                size = entry.stat().st_size
+                files[rel] = (entry.path, size)
+                total += size
+                if len(files) > limits.max_members or total > limits.max_total_bytes:
+                    raise FormatError("the folder holds more files or bytes than the limits "
+                                      f"allow ({limits.max_members:,} files, "
+                                      f"{limits.max_total_bytes:,} bytes)", path=where)
     return SafeArchive(where, files=files, limits=limits)
