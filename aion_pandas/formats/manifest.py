@@ -282,12 +282,13 @@ def image_size(data: bytes | str) -> tuple[int, int] | None:
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
     """The sizes of the image members that can be read, from their headers (a folder's files are
-    opened by path, so only their headers are read)."""
+    opened by path, so only their headers are read). One by one: eight threads took longer
+    (3,000 JPEG headers in the page cache: 0.23 s against 0.17 s)."""
     def one(name: str) -> tuple[int, int] | None:
         path = archive.path(name)
         return image_size(str(path) if path is not None else archive.read(name))
 
-    sizes = dict(zip(members, archive.each(one, members)))
+    sizes = dict(zip(members, map(one, members)))
     return {name: size for name, size in sizes.items() if size is not None}
 
 

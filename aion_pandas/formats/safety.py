@@ -40,11 +40,10 @@ import re
 import stat
 import struct
 import zlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import numpy as np
 
@@ -53,7 +52,6 @@ from aion_pandas.formats._zipread import Directory, ZipStructureError, central_d
 from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -189,20 +187,6 @@ class SafeArchive:
                 names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
                 d.method[rows].tolist(), d.crc[rows].tolist()):
             yield _member_bytes(self._buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
-
-    def each(self, fn: Callable[[str], T], names: list[str]) -> Iterator[T]:
-        """``fn(name)`` for each name, in order: the readers' one pool, for work that waits on a
-        folder's disk (the image headers read for sizes, where a format has none). Eight threads
-        gain nothing on files in the page cache (label files read in 4.1 s against 4.0 s one by
-        one, 100,000 files here), so only the image headers use it; a zip's members are in
-        memory: one by one."""
-        if self._dir is not None or len(names) < 64:
-            yield from map(fn, names)
-            return
-        cuts = [len(names) * k // 8 for k in range(9)]  # a run a thread: a task each, not one a file
-        with ThreadPoolExecutor(8) as pool:  # the first error in name order is raised
-            for done in pool.map(lambda k: list(map(fn, names[cuts[k]:cuts[k + 1]])), range(8)):
-                yield from done
 
     def _read_file(self, name: str) -> bytes:
         path, size = self._files[name]
