@@ -282,8 +282,7 @@ def image_size(data: bytes | str) -> tuple[int, int] | None:
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
     """The sizes of the image members that can be read, from their headers (a folder's files are
-    opened by path, so only their headers are read). One by one: eight threads took longer
-    (3,000 JPEG headers in the page cache: 0.23 s against 0.17 s)."""
+    opened by path, so only their headers are read)."""
     def one(name: str) -> tuple[int, int] | None:
         path = archive.path(name)
         return image_size(str(path) if path is not None else archive.read(name))
