@@ -152,15 +152,16 @@ def sniff_names(names: list[str], *, where: str | None = None) -> str:
     ('yolo', 'pascal_voc')
     """
     lower = [n.lower() for n in names]
-    base = {n.rsplit("/", 1)[-1] for n in lower}
-    texts = [n for n in lower if n.endswith(".txt") and n.rsplit("/", 1)[-1] != "classes.txt"]
     if any(n.endswith(".xml") for n in lower):
         return "pascal_voc"
-    images = {n.rsplit(".", 1)[0] for n in lower if is_image(n)}
-    if base & set(_YOLO_FILES) or texts and (
-            "classes.txt" in base or any(n.startswith("labels/") or "/labels/" in n for n in texts)
-            or any(n[:-4] in images for n in texts)):
+    texts = [n for n in lower if n.endswith(".txt") and n.rsplit("/", 1)[-1] != "classes.txt"]
+    if any(n.rsplit("/", 1)[-1] in _YOLO_FILES for n in lower if n.endswith(_YOLO_FILES)):
         return "yolo"
+    if texts:
+        images = {n.rsplit(".", 1)[0] for n in lower if is_image(n)}
+        if any(n.rsplit("/", 1)[-1] == "classes.txt" for n in lower if n.endswith("classes.txt")) \
+                or any(n.startswith("labels/") or "/labels/" in n or n[:-4] in images for n in texts):
+            return "yolo"
     if any(n.endswith(".json") for n in lower):
         return "coco"
     if any(n.endswith(".csv") and n.rsplit("/", 1)[-1] != "manifest.csv" for n in lower):

@@ -32,6 +32,7 @@ aion_pandas.errors.FormatError: upload.zip: ../evil.txt: the member's path climb
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import mmap
 import os
@@ -108,8 +109,7 @@ class SafeArchive:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
-        self._by_base: dict[str, list[str]] | None = None
-        self._folders: set[str] | None = None
+        self._lower: list[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
 
     @property
@@ -128,8 +128,10 @@ class SafeArchive:
         >>> archive.names_ending(".txt"), archive.names_ending(".txt", folder="labels")
         (['a.TXT', 'x/labels/c.txt'], ['x/labels/c.txt'])
         """
+        if self._lower is None:
+            self._lower = [n.lower() for n in self.names]
         ends = tuple(s.lower() for s in suffixes)
-        found = [n for n in self.names if n.lower().endswith(ends)]
+        found = [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
         if folder is not None:
             found = [n for n in found if n.startswith(folder + "/") or f"/{folder}/" in n]
         return found
@@ -141,23 +143,15 @@ class SafeArchive:
         >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
         ['Data.yaml', 'b/data.yaml']
         """
-        if self._by_base is None:
-            self._by_base = {}
-            for name in self.names:
-                self._by_base.setdefault(name.rsplit("/", 1)[-1].lower(), []).append(name)
-        found = [n for base in file_names for n in self._by_base.get(base.lower(), [])]
+        wanted = {f.lower() for f in file_names}
+        found = [n for n in self.names_ending(*wanted) if n.rsplit("/", 1)[-1].lower() in wanted]
         return sorted(found, key=lambda n: (n.count("/"), n))
 
     def has_folder(self, name: str) -> bool:
         """Whether ``name`` is a folder holding members."""
-        if self._folders is None:
-            self._folders = set()
-            for n in self.names:
-                folder = posixpath.dirname(n)
-                while folder and folder not in self._folders:
-                    self._folders.add(folder)
-                    folder = posixpath.dirname(folder)
-        return name.rstrip("/") in self._folders
+        prefix = name.rstrip("/") + "/"
+        at = bisect.bisect_left(self.names, prefix)  # names are sorted
+        return at < len(self.names) and self.names[at].startswith(prefix)
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
