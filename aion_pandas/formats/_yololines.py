@@ -85,6 +85,9 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
     """(6, N) ``class, cx, cy, w, h, score`` from the flat numbers of N lines."""
+    if len(nfields) and nfields.min() == nfields.max() <= 6:  # one width: a view of the numbers
+        table = numbers.reshape(-1, int(nfields[0])).T
+        return table if len(table) == 6 else np.vstack([table, np.full((1, len(nfields)), np.nan)])
     starts = np.cumsum(nfields) - nfields
     values = np.full((6, len(starts)), np.nan)
     values[0] = numbers[starts]
