@@ -47,13 +47,18 @@ def split_of(relative: str) -> str | None:
 
 
 def coco_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The COCO JSON files in ``folder`` (up to 3 levels down, hidden folders left out) in name
-    order, and those skipped as files of other COCO tasks (captions, keypoints, panoptic, ...)."""
+    """The COCO JSON files in ``folder`` (up to 3 levels down, hidden and linked folders left out;
+    a file linked from outside refused) in name order, and those skipped as files of other COCO
+    tasks (captions, keypoints, panoptic, ...)."""
     found: list[Path] = []
     for here, dirs, files in os.walk(folder):
         depth = len(Path(here).relative_to(folder).parts)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _DEPTH else []
         found += [Path(here) / f for f in files if f.lower().endswith(".json") and not f.startswith(".")]
+    for path in found:
+        if not _inside(path, folder):  # as the containers refuse it (formats/safety.py)
+            raise FormatError("the file is a link out of the folder", path=os.fspath(folder),
+                              member=path.relative_to(folder).as_posix())
     found.sort(key=lambda p: p.relative_to(folder).as_posix())
     detection = [p for p in found if not OTHER_TASKS.match(p.name)]
     if not detection:
@@ -117,6 +122,8 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
     for name in pd.unique(keys[lacking]):
         unmeasured.tried += 1
         try:
+            if not _inside(root / str(name), root):  # ../ in a name, or a link out: not opened
+                raise FileNotFoundError(name)
             sizes[name] = _header_size(root / str(name))
         except FileNotFoundError:
             unmeasured.missing.append(str(name))
@@ -129,6 +136,12 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
             measured = pd.array([sizes[n][k] if n in sizes else None for n in keys], dtype="Int64")
             frame[column] = frame[column].where(keep, measured)
     return frame
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, links followed, is inside ``folder`` (os.walk follows no linked folder)."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, base]) == base
 
 
 def _header_size(path: Path) -> tuple[int, int]:

@@ -239,3 +239,24 @@ def test_writing_a_split_frame_as_coco_says_split_is_lost(tmp_path):
         write_coco(frame, tmp_path / "all.json")
     again = read_coco(tmp_path / "all.json")
     assert by_frame(again) == [(None, *row[1:]) for row in by_frame(frame.drop(columns="split"))]
+
+
+def test_nothing_outside_the_folder_is_opened(tmp_path):
+    outside = tmp_path / "outside"
+    write_split(outside, "x.json", ".", first_id=0)
+    root = tmp_path / "root"
+    make_tree(root, "fiftyone", sizes=False)
+    (root / "linked.json").symlink_to(outside / "x.json")          # a JSON linked from outside
+    doc = coco_doc(50, sizes=False)
+    doc["images"][0]["file_name"] = "../../outside/a.png"          # a name that climbs out
+    (root / "climb").mkdir()
+    (root / "climb" / "labels.json").write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=r"root: linked.json: the file is a link out of the folder"):
+        read_coco(root)
+    (root / "linked.json").unlink()
+    with pytest.warns(MissingImageSizeWarning, match=r"3 of 6 images .*\(3 missing"):  # climb/ has no images
+        frame = read_coco(root)
+    assert sorted(frame["split"].isna().unique()) == [True]
+    assert not frame["file_name"].str.contains("outside/x").any()
+    climbed = frame[frame["file_name"].str.endswith("outside/a.png")]
+    assert len(climbed) and climbed["width"].isna().all()           # listed, never measured
