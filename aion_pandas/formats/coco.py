@@ -13,6 +13,7 @@ import contextlib
 import io
 import mmap
 import os
+import posixpath
 import warnings
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
     images = Path(images_dir) if images_dir is not None else None
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         frame = _read_folder(Path(source), images)
+    elif _is_zip(source):
+        frame = _read_zip(source, images)
     else:
         frame, name = _read_file(source), source_name(source)
         unmeasured = coco_layout.Unmeasured()
@@ -83,41 +86,100 @@ def _names(frame: pd.DataFrame) -> list[str]:
 
 def _read_folder(folder: Path, images: Path | None) -> pd.DataFrame:
     files, skipped = coco_layout.coco_files(folder)
-    frames, names, not_coco = [], [], []
-    unmeasured = coco_layout.Unmeasured()
+    read = _Reads(os.fspath(folder), [p.relative_to(folder).as_posix() for p in skipped])
     for path in files:
         try:
             frame = _read_file(path)
         except FormatError as exc:
-            if exc.reason == "Object missing required field `images`":
-                not_coco.append(path)  # some other JSON (a config, a class list)
-                continue
-            raise
+            read.not_coco(path.relative_to(folder).as_posix(), exc)
+            continue
         found = coco_layout.images_folder(path, _names(frame), images) or path.parent
-        frame = coco_layout.place_images(frame, found, folder, unmeasured)
-        relative = path.relative_to(folder).as_posix()
-        frame["split"] = pd.Series(coco_layout.split_of(relative), index=frame.index, dtype="string")
-        frames.append(frame)
-        names.append(str(path))
-    where = os.fspath(folder)
-    if skipped or not_coco:
-        listed = [f"{p.relative_to(folder).as_posix()} (another COCO task)" for p in skipped] + \
-            [f"{p.relative_to(folder).as_posix()} (no images list)" for p in not_coco]
-        warnings.warn(f"{where}: {len(listed)} JSON files not read as COCO detection: {', '.join(listed[:5])}"
-                      + (", ..." if len(listed) > 5 else ""), UserWarning, stacklevel=3)
-    if not frames:
-        raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
-                          "down: annotations/instances_*.json, train/_annotations.coco.json, "
-                          "labels.json, ...)", path=where)
-    frame = coco_layout.combine(frames, names)
-    if not frame["x"].notna().any():
-        raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(names[:5])}): "
-                          "read_coco reads object detection annotations", path=where)
-    attrs = frame.attrs
-    frame = validate_frame(frame, where=where)
-    frame.attrs.update({**attrs, "root": str(folder.resolve())})
-    unmeasured.warn(where)
+        read.add(coco_layout.place_images(frame, found, folder, read.unmeasured),
+                 path.relative_to(folder).as_posix(), str(path))
+    frame = read.frame()
+    frame.attrs["root"] = str(folder.resolve())
     return frame
+
+
+def _read_zip(source: Source, images: Path | None) -> pd.DataFrame:
+    from aion_pandas.formats.safety import open_archive
+
+    with open_archive(source) as archive:
+        members = set(archive.names)
+        jsons = [n for n in archive.names_ending(".json") if not any(p.startswith(".") for p in n.split("/"))]
+        files, skipped = coco_layout.choose_tasks(jsons)
+        read = _Reads(archive.where, skipped)
+
+        def measure(name: str) -> tuple[int, int]:
+            if images is not None:
+                return coco_layout._header_size(images / name)
+            if name not in members:
+                raise FileNotFoundError(name)
+            return coco_layout._header_size(io.BytesIO(archive.read(name)))
+
+        for name in files:
+            try:
+                frame = parse_coco(archive.read(name), where=archive.where)
+            except FormatError as exc:
+                read.not_coco(name, FormatError(exc.reason, path=archive.where, member=name, line=exc.line))
+                continue
+            prefix = "" if images is not None else \
+                coco_layout.member_images(name, _names(frame), members)
+            prefix = posixpath.dirname(name) if prefix is None else prefix
+            read.add(coco_layout.with_prefix(frame, prefix, measure, read.unmeasured), name,
+                     f"{archive.where}: {name}")
+        return read.frame()
+
+
+class _Reads:
+    """The frames of a folder's or zip's COCO files, put together with what was skipped said once."""
+
+    def __init__(self, where: str, skipped: list[str]) -> None:
+        self.where, self.skipped, self.others = where, skipped, []
+        self.frames: list[pd.DataFrame] = []
+        self.names: list[str] = []
+        self.unmeasured = coco_layout.Unmeasured()
+
+    def not_coco(self, name: str, exc: FormatError) -> None:
+        if exc.reason != "Object missing required field `images`":
+            raise exc
+        self.others.append(name)  # some other JSON (a config, a class list)
+
+    def add(self, frame: pd.DataFrame, relative: str, shown: str) -> None:
+        frame["split"] = pd.Series(coco_layout.split_of(relative), index=frame.index, dtype="string")
+        self.frames.append(frame)
+        self.names.append(shown)
+
+    def frame(self) -> pd.DataFrame:
+        listed = [f"{n} (another COCO task)" for n in self.skipped] + [f"{n} (no images list)" for n in self.others]
+        if listed:
+            warnings.warn(f"{self.where}: {len(listed)} JSON files not read as COCO detection: "
+                          f"{', '.join(listed[:5])}" + (", ..." if len(listed) > 5 else ""),
+                          UserWarning, stacklevel=4)
+        if not self.frames:
+            raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
+                              "down: annotations/instances_*.json, train/_annotations.coco.json, "
+                              "labels.json, ...)", path=self.where)
+        frame = coco_layout.combine(self.frames, self.names)
+        if not frame["x"].notna().any():
+            raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(self.names[:5])}): "
+                              "read_coco reads object detection annotations", path=self.where)
+        attrs = frame.attrs
+        frame = validate_frame(frame, where=self.where)
+        frame.attrs.update(attrs)
+        self.unmeasured.warn(self.where)
+        return frame
+
+
+def _is_zip(source: Source) -> bool:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        head = bytes(source[:4])
+    elif isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        with open(source, "rb") as fh:
+            head = fh.read(4)
+    else:
+        return False
+    return head in (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:

@@ -19,9 +19,11 @@ headers (Pillow, header only), with one warning counting the images missing or u
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import warnings
 from pathlib import Path
+from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
@@ -60,10 +62,36 @@ def coco_files(folder: Path) -> tuple[list[Path], list[Path]]:
             raise FormatError("the file is a link out of the folder", path=os.fspath(folder),
                               member=path.relative_to(folder).as_posix())
     found.sort(key=lambda p: p.relative_to(folder).as_posix())
-    detection = [p for p in found if not OTHER_TASKS.match(p.name)]
+    return choose_tasks(found, lambda p: p.name)
+
+
+def choose_tasks(files: list, name_of: Callable[[Any], str] = posixpath.basename) -> tuple[list, list]:
+    """``(detection files, files of other COCO tasks)``; the others are read when nothing else is
+    there (and then say what they are)."""
+    detection = [f for f in files if not OTHER_TASKS.match(name_of(f))]
     if not detection:
-        return found, []
-    return detection, [p for p in found if OTHER_TASKS.match(p.name)]
+        return files, []
+    return detection, [f for f in files if OTHER_TASKS.match(name_of(f))]
+
+
+def member_images(json_name: str, names: list[str], members: Any) -> str | None:
+    """The folder (below an archive's root, ``""`` for the root) holding the images of the JSON
+    member ``json_name``, by the same rules as :func:`images_folder`, or None."""
+    here = posixpath.dirname(json_name)
+    candidates = [here, posixpath.join(here, "data"), posixpath.join(here, "images")]
+    stem = re.sub(r"^instances_", "", posixpath.splitext(posixpath.basename(json_name))[0])
+    if not posixpath.basename(json_name).startswith("instances_"):
+        stem = None
+    if stem:
+        parent = posixpath.dirname(here)
+        candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
+    sample = [n for n in names[:5] if n]
+    best, hits = None, 0
+    for candidate in candidates:
+        found = sum(posixpath.join(candidate, n) in members for n in sample)
+        if found > hits:
+            best, hits = candidate, found
+    return best
 
 
 def images_folder(json_path: Path, names: list[str], images_dir: Path | None) -> Path | None:
@@ -109,9 +137,22 @@ class Unmeasured:
 
 def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unmeasured) -> pd.DataFrame:
     """``file_name`` relative to ``root`` (the images being under ``images``), and the sizes the
-    JSON lacks read from the image headers."""
+    JSON lacks read from the image headers (never of a file outside ``root``)."""
     prefix = os.path.relpath(images, root).replace(os.sep, "/")
-    if prefix != ".":
+
+    def measure(name: str) -> tuple[int, int]:
+        if not _inside(root / name, root):  # ../ in a name, or a link out: not opened
+            raise FileNotFoundError(name)
+        return _header_size(root / name)
+
+    return with_prefix(frame, "" if prefix == "." else prefix, measure, unmeasured)
+
+
+def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
+                unmeasured: Unmeasured) -> pd.DataFrame:
+    """``file_name`` under ``prefix``, and ``measure(file_name)`` (a FileNotFoundError: missing;
+    an OSError: unreadable) for the images whose size the JSON lacks."""
+    if prefix:
         names = frame["file_name"]
         frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
     lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
@@ -122,9 +163,7 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
     for name in pd.unique(keys[lacking]):
         unmeasured.tried += 1
         try:
-            if not _inside(root / str(name), root):  # ../ in a name, or a link out: not opened
-                raise FileNotFoundError(name)
-            sizes[name] = _header_size(root / str(name))
+            sizes[name] = measure(str(name))
         except FileNotFoundError:
             unmeasured.missing.append(str(name))
         except (OSError, ValueError):  # PIL.UnidentifiedImageError is an OSError
@@ -144,7 +183,8 @@ def _inside(path: Path, folder: Path) -> bool:
     return os.path.commonpath([real, base]) == base
 
 
-def _header_size(path: Path) -> tuple[int, int]:
+def _header_size(path: Any) -> tuple[int, int]:
+    """The size of an image (a path or a binary file) from its header."""
     from PIL import Image
 
     with Image.open(path) as image:  # reads the header only

@@ -19,7 +19,7 @@ from aion_pandas.errors import FormatError
 from aion_pandas.formats import CORE_COLUMNS, LossyConversionWarning, read_coco, write_coco
 from aion_pandas.formats.yolo import MissingImageSizeWarning
 
-from .helpers import write_png
+from .helpers import write_png, zip_bytes
 
 CATEGORIES = [{"id": 0, "name": "objects", "supercategory": "none"},  # Roboflow's parent class: no box
               {"id": 1, "name": "cat", "supercategory": "objects"},
@@ -260,3 +260,28 @@ def test_nothing_outside_the_folder_is_opened(tmp_path):
     assert not frame["file_name"].str.contains("outside/x").any()
     climbed = frame[frame["file_name"].str.endswith("outside/a.png")]
     assert len(climbed) and climbed["width"].isna().all()           # listed, never measured
+
+
+@pytest.mark.parametrize("sizes", [True, False], ids=["sizes in the JSON", "sizes from the images"])
+@pytest.mark.parametrize("layout", ["coco", "roboflow", "fiftyone splits"])
+def test_a_zip_of_a_layout_reads_as_its_folder(tmp_path, layout, sizes):
+    import aion_pandas as aion
+
+    tree = tmp_path / "tree"
+    files = make_tree(tree / "export", layout, sizes=sizes)  # one top-level folder in the zip
+    data = zip_bytes({p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()})
+    (tmp_path / "export.zip").write_bytes(data)
+    want = [(s, f"export/{name}", *rest) for s, name, *rest in by_pycocotools(tree / "export", files)]
+    for frame in (read_coco(tmp_path / "export.zip"), read_coco(data), aion.read_export(tmp_path / "export.zip")):
+        assert by_frame(frame) == sorted(want, key=repr)
+        assert frame.attrs["format"] == "coco" and "root" not in frame.attrs  # no folder to point at
+
+
+def test_a_zip_names_the_member_of_an_error(tmp_path):
+    bad = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "category_id": 9,
+                                                                        "bbox": [0, 0, 1, 1]}], "categories": []}
+    data = zip_bytes({"d/train/_annotations.coco.json": json.dumps(bad)})
+    with pytest.raises(FormatError) as info:
+        read_coco(data)
+    assert str(info.value) == "<bytes>: d/train/_annotations.coco.json: $.annotations[0]: category_id 9 " \
+                              "is not in categories"
