@@ -112,10 +112,10 @@ def _read_zip(source: Source, images: Path | None) -> pd.DataFrame:
 
         def measure(name: str) -> tuple[int, int]:
             if images is not None:
-                return coco_layout._header_size(images / name)
+                return coco_layout.header_size(images / name)
             if name not in members:
                 raise FileNotFoundError(name)
-            return coco_layout._header_size(io.BytesIO(archive.read(name)))
+            return coco_layout.header_size(io.BytesIO(archive.read(name)))
 
         for name in files:
             try:

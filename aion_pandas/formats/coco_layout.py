@@ -1,6 +1,7 @@
-"""Where COCO files and their images are: a JSON file with its images folder, or a folder of split files.
+"""Where COCO files and their images are: a JSON file with its images folder, or a folder (or a zip)
+of split files.
 
-Layouts (found by names only)::
+Layouts (found by names only; a zip of any, also under one top-level folder, reads as the folder)::
 
     COCO        annotations/instances_train2017.json, instances_val2017.json; train2017/, val2017/
     Roboflow    train/_annotations.coco.json with its images beside it; valid/, test/ alike
@@ -9,7 +10,8 @@ Layouts (found by names only)::
 
 ``file_name`` is then relative to the dataset's root with ``/`` separators (``val2017/x.jpg``,
 ``train/x.jpg``, ``data/x.jpg``) and ``frame.attrs["root"]`` is the root's absolute path: the folder
-read, else the folder holding both the JSON and its images (``images_dir`` when given). A file whose
+read, else the folder holding both the JSON and its images (``images_dir`` when given); a zip has
+no root on disk. A file whose
 images are not found keeps its names as they are. Sizes the JSON lacks are read from the image
 headers (Pillow, header only), with one warning counting the images missing or unreadable.
 
@@ -143,7 +145,7 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
     def measure(name: str) -> tuple[int, int]:
         if not _inside(root / name, root):  # ../ in a name, or a link out: not opened
             raise FileNotFoundError(name)
-        return _header_size(root / name)
+        return header_size(root / name)
 
     return with_prefix(frame, "" if prefix == "." else prefix, measure, unmeasured)
 
@@ -183,7 +185,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return os.path.commonpath([real, base]) == base
 
 
-def _header_size(path: Any) -> tuple[int, int]:
+def header_size(path: Any) -> tuple[int, int]:
     """The size of an image (a path or a binary file) from its header."""
     from PIL import Image
 
