@@ -90,6 +90,10 @@ class NotFoundError(APIError):
     """404 ``NOT_FOUND``: no such dataset, batch, export or file for this key."""
 
 
+class ExtensionMissingError(NotFoundError):
+    """The server lacks a route only this project's service offers (e.g. ``GET /batches`` on the hosted API)."""
+
+
 class ConflictError(APIError):
     """409, e.g. ``DATASET_NOT_READY``: wait until the dataset is ``ready``."""
 

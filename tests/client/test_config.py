@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from aion_pandas import errors
-from aion_pandas.client import Client, connect
+from aion_pandas.client import AsyncClient, Client, connect
 from aion_pandas.config import HOSTED_BASE_URL, Secret, Settings, is_loopback, mask_key
 
 LONG_KEY = "aion_abcdefghijklmnopqrstuvwxyz_SECRETPART_wxyz"
@@ -82,12 +82,15 @@ def test_plain_http_to_a_non_loopback_host_warns(url, warns):
     assert "SECRETPART" not in repr(client)
 
 
-def test_client_repr_shows_base_url_and_masked_key_only():
-    client = Client(LONG_KEY, "https://api.example.org/api/v2")
-    for text in (repr(client), str(client), repr(client.settings), repr(client._http), repr(client.datasets),
-                 repr(vars(client)), repr(vars(client._http)), repr(client._http._auth)):
+@pytest.mark.parametrize("cls", [Client, AsyncClient])
+def test_client_repr_shows_base_url_and_masked_key_only(cls):
+    client = cls(LONG_KEY, "https://api.example.org/api/v2")
+    request = client.build_request("GET", "datasets")
+    assert "SECRETPART" in request.headers["Authorization"]  # sent, but never shown:
+    for text in (repr(client), str(client), repr(client.settings), repr(client.http), repr(client.datasets),
+                 repr(client.batches), repr(vars(client)), repr(vars(client.http)), repr(request)):
         assert "SECRETPART" not in text, text
-    assert repr(client) == "Client(base_url='https://api.example.org/api/v2', api_key='aion_…wxyz')"
+    assert repr(client) == f"{cls.__name__}(base_url='https://api.example.org/api/v2', api_key='aion_…wxyz')"
     with pytest.raises(TypeError):
         pickle.dumps(client)
 
@@ -115,9 +118,9 @@ def test_error_from_envelope_picks_the_class_and_keeps_every_field(status, cls):
         assert err.retry_after == 7.0
 
 
-def test_error_without_envelope_uses_status_and_request_id_header():
+def test_error_without_envelope_gets_a_code_from_its_status_and_the_request_id_header():
     err = errors.error_from_response(502, "<html>Bad gateway</html>", headers={"X-Request-ID": "req_9"})
-    assert isinstance(err, errors.ServerError) and err.request_id == "req_9" and err.code is None
+    assert isinstance(err, errors.ServerError) and err.request_id == "req_9" and err.code == "BAD_GATEWAY"
     assert "Bad gateway" in err.message
 
 
