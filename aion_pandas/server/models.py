@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DatasetStatus = Literal["pending", "processing", "ready", "failed"]
-BatchStatus = Literal["pending", "processing", "completed", "failed"]
-ItemStatus = Literal["pending", "processing", "completed", "failed"]
+#: the hosted ``BatchStatus``
+BatchStatus = Literal["pending", "processing", "completed", "failed", "cancelled", "partially_completed"]
+#: item statuses as the hosted results name them (``success``, not ``completed``)
+ItemStatus = Literal["pending", "processing", "success", "failed"]
+#: one character other than a control character or a quote (a CSV delimiter)
+DELIMITER = r'^[^\x00-\x08\x0a-\x1f\x7f"]+$'
 ExportFormat = Literal["csv", "coco", "yolo", "pascal_voc"]
 SUPPORTED_FORMATS: list[str] = ["csv", "coco", "yolo", "pascal_voc"]
 
@@ -35,15 +40,9 @@ class ErrorEnvelope(BaseModel):
 class FormatConfig(BaseModel):
     """Dataset-wide export defaults; an export's ``options`` override them."""
     model_config = ConfigDict(extra="allow")
-    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    csv_delimiter: str = Field(",", min_length=1, max_length=1, pattern=DELIMITER,
+                               description="one character, not a quote or a control character (tab is fine)")
     include_timestamps: bool = True
-
-    @field_validator("csv_delimiter")
-    @classmethod
-    def _printable_delimiter(cls, value: str) -> str:
-        if value in "\r\n\"" or (not value.isprintable() and value != "\t"):
-            raise ValueError("csv_delimiter must be one printable character other than a quote")
-        return value
 
 
 class DatasetCreate(BaseModel):
@@ -87,10 +86,56 @@ class DatasetsPage(BaseModel):
 
 
 # ---------------------------------------------------------------- exports
-class ExportCreate(BaseModel):
-    format: ExportFormat
-    options: dict[str, Any] = Field(default_factory=dict, examples=[{"delimiter": ","}])
+def _optional(description: str, **kw: Any) -> Any:
+    """An option that may be left out (no ``default: null`` in the schema: null is not a value)."""
+    return Field(None, description=description, json_schema_extra=lambda schema: schema.pop("default", None), **kw)
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CsvOptions(_Options):
+    """CSV options; unset ones come from the dataset's ``format_config``."""
+    delimiter: str = _optional("one character, not a quote or a control character", min_length=1, max_length=1,
+                               pattern=DELIMITER)
+    include_timestamps: bool = _optional("add the items' processed_at column")
+
+
+class PascalVocOptions(_Options):
+    one_based: bool = _optional("VOC devkit corners (xmin = x + 1); default: 0-based")
+
+
+class NoOptions(_Options):
+    """This format takes no options."""
+
+
+class _ExportBase(BaseModel):
     include_failed_items: bool = False
+
+
+class CsvExport(_ExportBase):
+    format: Literal["csv"]
+    options: CsvOptions = Field(default_factory=CsvOptions, examples=[{"delimiter": ","}])
+
+
+class CocoExport(_ExportBase):
+    format: Literal["coco"]
+    options: NoOptions = Field(default_factory=NoOptions)
+
+
+class YoloExport(_ExportBase):
+    format: Literal["yolo"]
+    options: NoOptions = Field(default_factory=NoOptions)
+
+
+class PascalVocExport(_ExportBase):
+    format: Literal["pascal_voc"]
+    options: PascalVocOptions = Field(default_factory=PascalVocOptions)
+
+
+#: the export request: ``options`` are documented (and checked) per ``format``
+ExportCreate = Annotated[Union[CsvExport, CocoExport, YoloExport, PascalVocExport], Field(discriminator="format")]
 
 
 class ExportPublic(BaseModel):
@@ -202,20 +247,26 @@ class BatchCreate(BaseModel):
 
 
 class BatchPublic(BaseModel):
-    """A batch's status: items are processed into results; a completed batch can become a dataset."""
-    batch_id: str
-    name: str | None
+    """The hosted ``BatchStatusResponse`` (every field), plus ``name`` (this project's)."""
+    batch_id: UUID
     status: BatchStatus
     total_items: int
+    processed_items: int
     successful_items: int
     failed_items: int
-    pending_items: int
-    progress_percent: float
+    success_rate: float = Field(description="successful / processed items (0-1)")
     created_at: datetime
+    started_at: datetime | None
     completed_at: datetime | None
+    estimated_completion_time: datetime | None
+    progress_percentage: float = Field(ge=0, le=100)
+    avg_processing_time_ms: int | None
+    name: str | None = Field(None, description="extension: the name given at import")
+    pending_items: int = Field(0, description="extension: items not processed yet")
 
 
 class BatchesPage(BaseModel):
+    """Extension: a page of batches (the hosted API lists none)."""
     batches: list[BatchPublic]
     total_count: int
     limit: int
@@ -224,26 +275,41 @@ class BatchesPage(BaseModel):
 
 
 class BatchItemResult(BaseModel):
-    """One item's result. ``output_data`` is null unless ``status`` is ``completed``."""
-    item_id: str = Field(description="the item's id (stable)")
+    """The hosted ``BatchItemResult``; ``output_data`` (null unless ``success``) holds the detections."""
+    item_id: UUID
     item_index: int = Field(description="0-based position of the item in its batch")
     status: ItemStatus
-    file_id: str | None = Field(description="the image: GET /user-files/{file_id}/download (null: no bytes)")
-    file_name: str
+    input_data: dict[str, Any] | None = Field(description="file_name and file_id of the image")
     output_data: OutputData | None
     error_message: str | None = Field(description="why a failed item failed")
-    processed_at: datetime | None
+    processing_time_ms: int | None
+    stored_image_url: str | None = Field(description="GET it (with the key) for the image: /data/batch-images/{item_id}")
+    file_id: str | None = Field(description="extension: GET /user-files/{file_id}/download (null: no bytes)")
+    file_name: str = Field(description="extension: the image's file name")
+    processed_at: datetime | None = Field(description="extension")
+
+
+class Pagination(BaseModel):
+    offset: int
+    limit: int
+    total_count: int
+    has_more: bool
+
+
+class ResultsSummary(BaseModel):
+    total_items: int
+    successful_items: int
+    failed_items: int
+    pending_items: int
 
 
 class BatchResultsPage(BaseModel):
-    """A page of a batch's results, in item order."""
-    batch_id: str
-    batch_status: BatchStatus
+    """The hosted ``BatchResultsResponse``: a page of results in item order, ``pagination`` and ``summary``."""
+    batch_id: UUID
+    status: BatchStatus
     results: list[BatchItemResult]
-    total_count: int
-    limit: int
-    offset: int
-    has_more: bool
+    pagination: Pagination
+    summary: ResultsSummary
 
 
 class Health(BaseModel):

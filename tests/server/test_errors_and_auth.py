@@ -41,7 +41,9 @@ def test_validation_errors_use_the_envelope(service):
 
 
 def test_unknown_ids_answer_404(service):
-    for path in ("/datasets/nope", "/batch/nope", "/batch/nope/results", "/user-files/nope/download"):
+    unknown = "00000000-0000-4000-8000-000000000000"  # the batch and file routes take UUIDs (422 otherwise)
+    for path in ("/datasets/nope", f"/batch/{unknown}", f"/batch/{unknown}/results",
+                 f"/user-files/{unknown}/download", f"/data/batch-images/{unknown}"):
         assert_envelope(api(service, "GET", path), 404, "NOT_FOUND")
     assert_envelope(api(service, "POST", "/datasets/nope/export", json={"format": "csv"}), 404, "NOT_FOUND")
     error = assert_envelope(api(service, "POST", "/datasets", json={"batch_id": "nope", "name": "x"}),
