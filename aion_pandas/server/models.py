@@ -31,8 +31,16 @@ class ErrorBody(BaseModel):
 
 
 class ErrorEnvelope(BaseModel):
-    """Every non-2xx response."""
+    """Every non-2xx response (but the user-file download's, see :class:`UserFilesError`)."""
     error: ErrorBody
+    request_id: str
+
+
+class UserFilesError(BaseModel):
+    """The hosted ``UserFilesError``: the error of ``GET /user-files/{image_id}/download``."""
+    error: str = Field(description="the error code", examples=["NOT_FOUND"])
+    message: str
+    details: dict[str, Any] | None = None
     request_id: str
 
 

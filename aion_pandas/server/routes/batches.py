@@ -16,12 +16,12 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..errors import ApiError, not_found
 from ..images import save_image, sniff_size
 from ..models import (BatchCreate, BatchesPage, BatchItemCreate, BatchItemResult, BatchPublic, BatchResultsPage,
-                      BatchStatus, ErrorEnvelope)
+                      BatchStatus, ErrorEnvelope, UserFilesError)
 from ..responses import DownloadResponse as FileResponse
 from ..settings import API_PREFIX
 from ..store import NewItem
@@ -222,12 +222,16 @@ def _thumbnail(path: Path, edge: int, content_type: str) -> tuple[bytes, str]:
 
 
 @router.get("/user-files/{image_id}/download", response_class=RedirectResponse, status_code=302,
-            responses={302: {"description": "Redirect to a signed download URL (no key needed there)"}},
+            responses={302: {"description": "Redirect to a signed download URL (no key needed there)"},
+                       404: {"model": UserFilesError, "description": "Image not found (the hosted UserFilesError)"}},
             summary="Download User File (302 to a signed URL)")
-def download_user_file(image_id: UUID, tenant: Tenant, store: StoreDep, request: Request) -> RedirectResponse:
+def download_user_file(image_id: UUID, tenant: Tenant, store: StoreDep, request: Request) -> Any:
     file_id = str(image_id)
     if _stored_file(store, tenant, file_id, request.app.state.settings.data_dir) is None:
-        raise not_found("file", file_id)
+        rid = request.state.request_id
+        body = UserFilesError(error="NOT_FOUND", message=f"file {file_id!r} not found", details={"file_id": file_id},
+                              request_id=rid)
+        return JSONResponse(body.model_dump(), status_code=404, headers={"X-Request-ID": rid})
     row = store.get_file(tenant, file_id)
     name = row["file_name"]
     expires = int(time.time()) + FILE_URL_TTL
