@@ -6,7 +6,7 @@ from the document fails loudly). It has the hosted batch routes, the Datasets ro
 
 Batch ids pick an answer: ``BATCH`` (completed, 250 results: paging in a ``pagination`` object with
 ``total`` and no ``has_more``), ``RUNNING`` (processing, ``progress_percentage`` 40 then done after
-two polls); ids ending in ``0400``, ``0401``, ``0404``, ``0422``, ``0429``, ``0500`` answer the error
+two polls); datasets created here are ``pending`` and ``ready`` from their third poll; ids ending in ``0400``, ``0401``, ``0404``, ``0422``, ``0429``, ``0500`` answer the error
 bodies of the hosted document (see ``ERRORS``). ``stub.requests`` records (method, path, X-Request-ID).
 """
 from __future__ import annotations
@@ -46,6 +46,13 @@ def _status(batch_id: str, status: str, progress: float) -> dict[str, Any]:
             "progress_percentage": progress, "avg_processing_time_ms": 1325}
 
 
+def _dataset(dataset_id: str, batch_id: str, name: str, status: str) -> dict[str, Any]:
+    return {"id": dataset_id, "name": name, "description": None, "batch_id": batch_id, "status": status,
+            "created_at": "2025-01-15T10:30:00Z", "updated_at": "2025-01-15T10:30:00Z", "batch_status": "completed",
+            "total_items": ITEMS, "successful_items": 225, "export_count": 0,
+            "supported_formats": ["csv", "coco", "yolo", "pascal_voc"], "latest_export": None}
+
+
 #: id suffix -> (status, body (None: empty), headers): the hosted document's error shapes
 ERRORS: dict[str, tuple[int, Any, dict[str, str]]] = {
     "0404": (404, {"error": "FILE_NOT_FOUND", "message": "Image 9f1c not found", "details": {"image_id": "9f1c"}},
@@ -71,6 +78,8 @@ class HostedStub:
         self.requests: list[tuple[str, str, str | None]] = []
         self.polls = 0
         self.cancelled: list[str] = []
+        self.datasets: dict[str, dict[str, Any]] = {}  # id -> dataset (datasets-api.md's shape)
+        self.dataset_polls: dict[str, int] = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -154,6 +163,22 @@ class HostedStub:
                               "BatchResultsResponse")
         if route == ("GET", "user-files", 3) and parts[2] == "download":
             return self._send(h, 302, headers={"Location": f"{self.root_url}/signed/{ident}.png?sig=abc"})
+        if route == ("POST", "datasets", 1):
+            if body.get("batch_id") not in (BATCH, RUNNING):
+                return self._send(h, 404, {"error": {"code": "NOT_FOUND", "message": "batch not found",
+                                                     "details": {}}, "request_id": "req_nf"})
+            dataset_id = f"660f9500-e29b-41d4-a716-{len(self.datasets) + 1:012d}"
+            self.datasets[dataset_id] = _dataset(dataset_id, body["batch_id"], body["name"], "pending")
+            return self._send(h, 201, self.datasets[dataset_id])
+        if route == ("GET", "datasets", 1):
+            rows = list(self.datasets.values())
+            return self._send(h, 200, {"datasets": rows, "total_count": len(rows), "limit": 100, "offset": 0,
+                                       "has_more": False})
+        if route == ("GET", "datasets", 2) and ident in self.datasets:
+            polls = self.dataset_polls[ident] = self.dataset_polls.get(ident, 0) + 1
+            if polls >= 3:
+                self.datasets[ident]["status"] = "ready"
+            return self._send(h, 200, self.datasets[ident])
         if route == ("POST", "datasets", 3) and parts[2] == "export":  # datasets-api.md's example answer
             return self._send(h, 200, {
                 "export_id": "550e8400-e29b-41d4-a716-446655440001", "dataset_id": ident,
