@@ -77,7 +77,7 @@ class AsyncClient(BaseClient):
 
     async def _step(self, step: Any) -> Any:
         if isinstance(step, Send):
-            return await self.http.send(step.request, stream=True, follow_redirects=step.follow_redirects)
+            return await self.http.send(step.request, stream=True)
         if isinstance(step, Read):
             return await step.response.aread()
         if isinstance(step, Drain):

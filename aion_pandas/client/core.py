@@ -39,7 +39,6 @@ _registry: "weakref.WeakValueDictionary[str, BaseClient]" = weakref.WeakValueDic
 class Send:
     """Send ``request``; the driver answers with the (streamed, still open) ``httpx.Response``."""
     request: httpx.Request
-    follow_redirects: bool = False
 
 
 @dataclass
@@ -201,11 +200,15 @@ class BaseClient:
     def _send_plan(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
                    headers: dict[str, str] | None = None, timeout: float | None = None, read: bool = True,
                    follow_redirects: bool = False, ok: Callable[[int], bool] = lambda s: s < 400) -> Plan:
-        """Send with retries; returns ``(response, body)`` (``read``) or the open streamed response."""
+        """Send with retries; returns ``(response, body)`` (``read``) or the open streamed response.
+
+        With ``follow_redirects`` the plan follows up to 5 redirects itself, so a 429 or a cut on the
+        target (a signed URL) retries that hop only, not the request that led there.
+        """
         method = method.upper()
         url = self.url(path)
         request_id = new_request_id()
-        attempt = 0
+        attempt = hops = 0
         while True:
             pause = self._gate.wait_time()  # a 429 told the whole client to hold back
             if pause > 0:
@@ -213,7 +216,12 @@ class BaseClient:
             request = self.build_request(method, url, params=params, json=json, headers=headers, timeout=timeout,
                                          request_id=request_id)
             try:
-                response = yield Send(request, follow_redirects)
+                response = yield Send(request)
+                if follow_redirects and response.is_redirect and hops < 5:
+                    yield Close(response)
+                    url, method, params, json = str(response.url.join(response.headers["Location"])), "GET", None, None
+                    hops, attempt = hops + 1, 0
+                    continue
                 if not ok(response.status_code):
                     body = yield Read(response)
                 elif read:

@@ -75,7 +75,7 @@ class Client(BaseClient):
 
     def _step(self, step: Any) -> Any:
         if isinstance(step, Send):
-            return self.http.send(step.request, stream=True, follow_redirects=step.follow_redirects)
+            return self.http.send(step.request, stream=True)
         if isinstance(step, Read):
             return step.response.read()
         if isinstance(step, Drain):
