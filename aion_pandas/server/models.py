@@ -10,13 +10,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 DatasetStatus = Literal["pending", "processing", "ready", "failed"]
 #: the hosted ``BatchStatus``
 BatchStatus = Literal["pending", "processing", "completed", "failed", "cancelled", "partially_completed"]
 #: item statuses as the hosted results name them (``success``, not ``completed``)
 ItemStatus = Literal["pending", "processing", "success", "failed"]
+_SEG = r"(?:[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)"
+#: a relative path of names, '/' between them: no empty, '.' or '..' part, no backslash or control character
+FILE_NAME = f"^{_SEG}(?:/{_SEG})*$"
 #: one character other than a control character or a quote (a CSV delimiter)
 DELIMITER = r'^[^\x00-\x08\x0a-\x1f\x7f"]+$'
 ExportFormat = Literal["csv", "coco", "yolo", "pascal_voc"]
@@ -45,15 +48,31 @@ class UserFilesError(BaseModel):
 
 
 # ---------------------------------------------------------------- datasets
+#: request bodies take JSON as typed: no 0 for false, no "1" for 1 (what the schema says is what is accepted)
+STRICT = ConfigDict(strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON's integers include ``4866.0`` (a number with no fraction): taken as 4866 in strict models."""
+    if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: an image side in pixels
+PixelSize = Annotated[int, Field(gt=0, le=1_000_000), BeforeValidator(_whole_number)]
+
+
 class FormatConfig(BaseModel):
     """Dataset-wide export defaults; an export's ``options`` override them."""
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     csv_delimiter: str = Field(",", min_length=1, max_length=1, pattern=DELIMITER,
                                description="one character, not a quote or a control character (tab is fine)")
     include_timestamps: bool = True
 
 
 class DatasetCreate(BaseModel):
+    model_config = STRICT
     batch_id: str = Field(min_length=1, max_length=100, examples=["550e8400-e29b-41d4-a716-446655440000"])
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(None, max_length=5000)
@@ -100,7 +119,7 @@ def _optional(description: str, **kw: Any) -> Any:
 
 
 class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CsvOptions(_Options):
@@ -119,6 +138,7 @@ class NoOptions(_Options):
 
 
 class _ExportBase(BaseModel):
+    model_config = STRICT
     include_failed_items: bool = False
 
 
@@ -207,6 +227,7 @@ def _finite(value: float) -> float:
 
 class BBox(BaseModel):
     """A box in pixels: top-left corner ``x, y`` and size, origin at the image's top-left."""
+    model_config = STRICT
     x: float = Field(ge=0, le=1e6)
     y: float = Field(ge=0, le=1e6)
     width: float = Field(gt=0, le=1e6)
@@ -214,27 +235,41 @@ class BBox(BaseModel):
 
 
 class Detection(BaseModel):
+    model_config = STRICT
     label: str = Field(min_length=1, max_length=200, examples=["person"])
     confidence: float = Field(1.0, ge=0, le=1)
     bbox: BBox
 
 
 class OutputData(BaseModel):
-    """What processing found in one image."""
+    """What processing found in one image; an image with detections has its ``width`` and ``height``."""
+    model_config = ConfigDict(strict=True, json_schema_extra={
+        "if": {"required": ["detections"], "properties": {"detections": {"minItems": 1}}},
+        "then": {"required": ["width", "height"],
+                 "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}}}})
     description: str | None = Field(None, max_length=10000)
     tags: list[str] = Field(default_factory=list, max_length=1000)
     detections: list[Detection] = Field(default_factory=list, max_length=10000)
-    width: int | None = Field(None, gt=0, le=1_000_000)
-    height: int | None = Field(None, gt=0, le=1_000_000)
+    width: PixelSize | None = None
+    height: PixelSize | None = None
+
+    @model_validator(mode="after")
+    def _sized(self) -> "OutputData":
+        if self.detections and (self.width is None or self.height is None):
+            raise ValueError("width and height are needed for an item with detections (boxes are in pixels)")
+        return self
 
 
 class BatchItemCreate(BaseModel):
     """One imported item: the image (bytes or a path under the server's import root) and its result."""
-    file_name: str = Field(min_length=1, max_length=500, examples=["images/000001.jpg"])
+    model_config = STRICT
+    file_name: str = Field(min_length=1, max_length=500, examples=["images/000001.jpg"], pattern=FILE_NAME,
+                           description="a relative path with '/' separators; no empty, '.' or '..' parts")
     status: Literal["completed", "failed"] = "completed"
     output_data: OutputData | None = None
     error_message: str | None = Field(None, max_length=5000)
-    image_base64: str | None = Field(None, description="the image bytes, base64")
+    image_base64: str | None = Field(None, description="the image bytes, base64",
+                                     pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
     path: str | None = Field(None, max_length=4096, description="a file under the server's --import-root")
     content_type: str | None = Field(None, max_length=100)
 
@@ -250,6 +285,7 @@ class BatchItemCreate(BaseModel):
 
 class BatchCreate(BaseModel):
     """Import a completed batch (the hosted API fills batches from uploads; this service imports them)."""
+    model_config = STRICT
     name: str | None = Field(None, max_length=255)
     items: list[BatchItemCreate] = Field(min_length=1, max_length=200_000)
 

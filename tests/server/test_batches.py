@@ -70,7 +70,7 @@ def test_demo_images_are_the_scenes_they_describe(service):
 def test_import_batch_then_dataset(service):
     body = {"name": "imported", "items": [
         {"file_name": "cams/a.png", "image_base64": png_base64(64, 48),
-         "output_data": {"description": "one dog", "tags": ["pets"],
+         "output_data": {"description": "one dog", "tags": ["pets"], "width": 64, "height": 48,
                          "detections": [{"label": "dog", "confidence": 0.9,
                                          "bbox": {"x": 4, "y": 5, "width": 20, "height": 10}}]}},
         {"file_name": "cams/b.png", "image_base64": png_base64(32, 32), "output_data": {}},
@@ -83,7 +83,8 @@ def test_import_batch_then_dataset(service):
         "completed", 3, 2, 1)
     results = all_results(service, batch["batch_id"])
     a, b, c = results
-    assert (a["output_data"]["width"], a["output_data"]["height"]) == (64, 48)  # read from the image
+    assert (a["output_data"]["width"], a["output_data"]["height"]) == (64, 48)
+    assert (b["output_data"]["width"], b["output_data"]["height"]) == (32, 32)  # read from the image
     assert a["output_data"]["detections"][0]["bbox"] == {"x": 4.0, "y": 5.0, "width": 20.0, "height": 10.0}
     assert a["output_data"]["tags"] == ["pets"] and b["output_data"]["detections"] == []
     assert c["error_message"] == "blurred" and c["file_id"] is None
@@ -101,7 +102,6 @@ def test_import_batch_then_dataset(service):
     ({"file_name": "../x.png"}, "file_name"),
     ({"file_name": "/etc/passwd"}, "file_name"),
     ({"file_name": "a.png", "image_base64": "***"}, "image_base64"),
-    ({"file_name": "a.png", "path": "/etc/passwd"}, "path"),
     ({"file_name": "a.png", "output_data": {"detections": [{"label": "x", "bbox": {"x": 0, "y": 0, "width": -1,
                                                                                     "height": 1}}]}}, "width"),
     ({"file_name": "a.png", "output_data": {"detections": [{"label": "x", "confidence": 2,
@@ -111,6 +111,19 @@ def test_import_batch_then_dataset(service):
 def test_import_rejects_bad_items(service, item, field):
     error = assert_envelope(api(service, "POST", "/batches", json={"items": [item]}), 422, "VALIDATION_ERROR")
     assert field in error["message"]
+
+
+def test_path_imports_are_refused_when_the_server_has_no_import_root(service):
+    resp = api(service, "POST", "/batches", json={"items": [{"file_name": "a.png", "path": "/etc/passwd"}]})
+    assert "--import-root" in assert_envelope(resp, 403, "PATH_IMPORTS_DISABLED")["message"]
+
+
+def test_thumbnails_of_bytes_that_are_no_image_give_the_bytes(service):
+    body = {"items": [{"file_name": "odd.png", "image_base64": base64.b64encode(b"not an image").decode()}]}
+    batch = api(service, "POST", "/batches", json=body).json()
+    [item] = all_results(service, batch["batch_id"])
+    resp = requests.get(item["stored_image_url"], headers=service.headers, timeout=10)
+    assert resp.status_code == 200 and resp.content == b"not an image"
 
 
 def test_import_needs_items(service):
@@ -139,11 +152,11 @@ def test_openapi_documents_every_route_and_shape(service):
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
 
 
-def test_boxes_need_an_image_size(service):
+def test_boxes_need_an_image_size(service):  # in the schema too (if detections then width, height)
     item = {"file_name": "nosize.jpg", "output_data": {"detections": [
         {"label": "dog", "bbox": {"x": 1, "y": 1, "width": 2, "height": 2}}]}}
     error = assert_envelope(api(service, "POST", "/batches", json={"items": [item]}), 422, "VALIDATION_ERROR")
-    assert "width and height" in error["message"] and error["details"]["field"] == "items[0].output_data"
+    assert "width and height" in error["message"] and error["details"]["field"] == "items.0.output_data"
     item["output_data"].update(width=10, height=8)
     assert api(service, "POST", "/batches", json={"items": [item]}).status_code == 201
 

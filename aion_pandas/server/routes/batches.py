@@ -79,6 +79,7 @@ def list_batches(tenant: Tenant, store: StoreDep, status: BatchStatus | None = N
 
 
 @router.post("/batches", status_code=201, response_model=BatchPublic,
+             responses={403: {"model": ErrorEnvelope, "description": "path imports are disabled (PATH_IMPORTS_DISABLED)"}},
              summary="Import a completed batch: images (base64 or a path under --import-root) and results",
              description=EXT_NOTE, openapi_extra=EXTENSION)
 def import_batch(body: BatchCreate, tenant: Tenant, store: StoreDep, request: Request) -> BatchPublic:
@@ -118,20 +119,17 @@ def _check_item(spec: BatchItemCreate, where: str, import_root: Path | None
     width, height = (out.width, out.height) if out else (None, None)
     if (data is not None or source is not None) and (width is None or height is None):
         width, height = sniff_size(data if data is not None else source)
-    if spec.status == "completed" and out and out.detections and (width is None or height is None):
-        raise ApiError(422, "VALIDATION_ERROR", f"{where}.output_data: width and height are needed for an"
-                       " item with detections (give them, or send the image)", {"field": f"{where}.output_data"})
     return spec, data, source, width, height
 
 
 def _import_path(root: Path | None, given: str, where: str) -> Path:
     if root is None:
-        raise ApiError(422, "VALIDATION_ERROR", f"{where}.path: path imports are disabled on this server;"
+        raise ApiError(403, "PATH_IMPORTS_DISABLED", f"{where}.path: path imports are disabled on this server;"
                        " send image_base64 (or start the server with --import-root DIR)", {"field": f"{where}.path"})
     base = Path(root).resolve()
     target = (base / given).resolve()
     if not target.is_relative_to(base) or not target.is_file():
-        raise ApiError(422, "VALIDATION_ERROR", f"{where}.path: no such file under the import root",
+        raise ApiError(404, "NOT_FOUND", f"{where}.path: no such file under the import root",
                        {"field": f"{where}.path"})
     return target
 
@@ -200,18 +198,24 @@ def batch_item_image(item_id: UUID, tenant: Tenant, store: StoreDep, request: Re
     if found is None:
         raise not_found("item image", str(item_id))
     row, path = found
-    if not thumbnail:
+    made = _thumbnail(path, THUMBNAIL_SIZES[size], row["content_type"]) if thumbnail else None
+    if made is None:  # the original (asked for, or bytes Pillow cannot read: imported as they were)
         return FileResponse(path, media_type=row["content_type"], filename=row["file_name"],
                             content_disposition_type="inline")
-    data, media_type = _thumbnail(path, THUMBNAIL_SIZES[size], row["content_type"])
-    return Response(data, media_type=media_type)
+    return Response(made[0], media_type=made[1])
 
 
-def _thumbnail(path: Path, edge: int, content_type: str) -> tuple[bytes, str]:
-    """The image scaled to fit ``edge`` x ``edge`` (PNG stays PNG, anything else becomes JPEG)."""
-    from PIL import Image
+def _thumbnail(path: Path, edge: int, content_type: str) -> tuple[bytes, str] | None:
+    """The image scaled to fit ``edge`` x ``edge`` (PNG stays PNG, anything else becomes JPEG); None
+    when the file is no image Pillow reads."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as img:
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    with img:
         img.thumbnail((edge, edge))
         out = io.BytesIO()
         if content_type == "image/png":
