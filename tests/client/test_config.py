@@ -142,3 +142,35 @@ def test_export_file_names_from_a_service_are_made_safe(export_id, url, folder, 
     from aion_pandas.records import ExportResult
     export = ExportResult(export_id, "d1", "coco", "completed", 1, url, 1, "application/json", None)
     assert (export.cache_folder, export.file_name) == (folder, name)
+
+
+def test_the_official_sdk_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIONVISION_API_KEY", LONG_KEY)
+    monkeypatch.setenv("AIONVISION_BASE_URL", "https://api.example.org/api/v2")
+    monkeypatch.setenv("AIONVISION_TIMEOUT", "45")
+    monkeypatch.setenv("AIONVISION_MAX_RETRIES", "5")
+    monkeypatch.setenv("AIONVISION_POLLING_INTERVAL", "0.5")
+    monkeypatch.setenv("AIONVISION_POLLING_TIMEOUT", "900")
+    for client in (Client.from_env(cache_dir=tmp_path), AsyncClient.from_env(cache_dir=tmp_path)):
+        s = client.settings
+        assert (s.base_url, s.timeout, s.max_retries, s.polling_interval, s.polling_timeout) == (
+            "https://api.example.org/api/v2", 45.0, 5, 0.5, 900.0)
+        assert s.api_key == Secret(LONG_KEY)
+    assert Client.from_env(timeout=10, cache_dir=tmp_path).settings.timeout == 10.0  # an argument wins
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("AIONVISION_TIMEOUT", "soon", "AIONVISION_TIMEOUT must be a number"),
+    ("AIONVISION_MAX_RETRIES", "2.5", "AIONVISION_MAX_RETRIES must be a whole number"),
+    ("AIONVISION_POLLING_TIMEOUT", "-1", "polling_timeout must be a positive number"),
+])
+def test_a_bad_setting_in_the_environment_is_named(monkeypatch, name, value, words):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=words):
+        Settings.resolve(api_key=LONG_KEY)
+
+
+def test_from_env_without_a_key_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("AIONVISION_API_KEY", raising=False)
+    with pytest.raises(errors.AionError, match="AIONVISION_API_KEY"):
+        Client.from_env()
