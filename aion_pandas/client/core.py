@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json as _json
 import logging
+import time
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -279,7 +280,6 @@ class BaseClient:
                    interval: float | None, on_progress: Callable[[Any], Any] | None) -> Plan:
         """Repeat ``call`` until ``done(record)``: waits start at 0.25 s and double up to the polling
         interval; ``TimeoutError`` after ``timeout`` (default: the polling timeout)."""
-        import time
         timeout = self.settings.polling_timeout if timeout is None else float(timeout)
         cap = self.settings.polling_interval if interval is None else float(interval)
         deadline = time.monotonic() + timeout

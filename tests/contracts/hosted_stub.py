@@ -97,7 +97,7 @@ class HostedStub:
         self.server.daemon_threads = True
         self.root_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.base_url = self.root_url + PREFIX
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "HostedStub":
         self._thread.start()
