@@ -20,8 +20,9 @@ ItemStatus = Literal["pending", "processing", "success", "failed"]
 _SEG = r"(?:[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)"
 #: a relative path of names, '/' between them: no empty, '.' or '..' part, no backslash or control character
 FILE_NAME = f"^{_SEG}(?:/{_SEG})*$"
-#: one character other than a control character or a quote (a CSV delimiter)
-DELIMITER = r'^[^\x00-\x08\x0a-\x1f\x7f"]+$'
+#: one ASCII character other than a control character or a quote, or a tab (a CSV delimiter; the CSV
+#: writer takes ASCII only)
+DELIMITER = r"^[\t\x20\x21\x23-\x7e]+$"
 ExportFormat = Literal["csv", "coco", "yolo", "pascal_voc"]
 SUPPORTED_FORMATS: list[str] = ["csv", "coco", "yolo", "pascal_voc"]
 
@@ -67,7 +68,7 @@ class FormatConfig(BaseModel):
     """Dataset-wide export defaults; an export's ``options`` override them."""
     model_config = ConfigDict(extra="allow", strict=True)
     csv_delimiter: str = Field(",", min_length=1, max_length=1, pattern=DELIMITER,
-                               description="one character, not a quote or a control character (tab is fine)")
+                               description="one ASCII character, not a quote or a control character (tab is fine)")
     include_timestamps: bool = True
 
 
@@ -124,7 +125,8 @@ class _Options(BaseModel):
 
 class CsvOptions(_Options):
     """CSV options; unset ones come from the dataset's ``format_config``."""
-    delimiter: str = _optional("one character, not a quote or a control character", min_length=1, max_length=1,
+    delimiter: str = _optional("one ASCII character, not a quote or a control character (tab is fine)",
+                               min_length=1, max_length=1,
                                pattern=DELIMITER)
     include_timestamps: bool = _optional("add the items' processed_at column")
 
