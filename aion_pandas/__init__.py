@@ -28,7 +28,7 @@ _LAZY: dict[str, str] = {
     "datasets": "aion_pandas.frames",
     "statistics": "aion_pandas.frames",
     # formats
-    "read_export": "aion_pandas.formats",
+    "read_export": "aion_pandas.reading",
     "read_coco": "aion_pandas.formats",
     "read_yolo": "aion_pandas.formats",
     "read_voc": "aion_pandas.formats",
@@ -38,6 +38,8 @@ _LAZY: dict[str, str] = {
     "from_xyxy": "aion_pandas.formats",
     "to_cxcywh_norm": "aion_pandas.formats",
     "from_cxcywh_norm": "aion_pandas.formats",
+    # annotation analysis
+    "compare": "aion_pandas.analysis",
     # FiftyOne and widgets
     "to_fiftyone": "aion_pandas.fiftyone",
     "launch_app": "aion_pandas.fiftyone",

@@ -1,13 +1,17 @@
-"""The ``df.aion`` accessor (registered on ``import aion_pandas``): act on the datasets in a frame.
+"""The ``df.aion`` accessor (registered on ``import aion_pandas``): act on the datasets in a frame,
+or look at the annotations in one.
 
 Works on any frame with dataset ids in an ``id`` or ``dataset_id`` column, or in an index named
-``id``/``dataset_id`` (as :func:`aion_pandas.datasets` returns). Only pandas is imported here; the
-client, formats and FiftyOne load on first use.
+``id``/``dataset_id`` (as :func:`aion_pandas.datasets` returns), and on a canonical annotation frame
+(as :func:`aion_pandas.read_export` and ``df.aion.load`` return): ``summary``, ``check``, ``plot`` and
+``show`` delegate to :mod:`aion_pandas.analysis` and :mod:`aion_pandas.plots_annotations`. Only
+pandas is imported here; the client, formats, analysis and FiftyOne load on first use.
 
 >>> import aion_pandas as aion
 >>> df = aion.datasets(status="ready")                  # doctest: +SKIP
 >>> exports = df.head(2).aion.export("coco")            # doctest: +SKIP
 >>> boxes = df.aion.load("yolo")                        # doctest: +SKIP
+>>> boxes.aion.check()                                  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -29,30 +33,51 @@ Errors = Literal["coerce", "raise"]
 _READER_OPTIONS = {("csv", "delimiter"), ("pascal_voc", "one_based")}
 
 
-def _dataset_ids(frame: pd.DataFrame) -> list[str]:
+#: the columns that make a frame a canonical annotation frame for df.aion (as analysis needs them)
+ANNOTATION_COLUMNS = ("image_id", "file_name", "width", "height", "category", "x", "y", "w", "h")
+
+
+def _is_annotations(frame: pd.DataFrame) -> bool:
+    return all(name in frame.columns for name in ANNOTATION_COLUMNS)
+
+
+def _id_values(frame: pd.DataFrame) -> pd.Series | None:
+    """The frame's dataset ids (a column or the index); None for an annotation frame without them."""
     for name in ID_COLUMNS:
         if name in frame.columns:
-            values = frame[name]
-            break
-    else:
-        if frame.index.name in ID_COLUMNS:
-            values = frame.index.to_series()
-        else:
-            raise AttributeError(
-                "df.aion needs dataset ids: a column 'id' or 'dataset_id', or an index named 'id' "
-                "(as aion.datasets() returns); this frame has columns "
-                f"{list(map(str, frame.columns))[:8]} and index {frame.index.name!r}")
-    ids = [str(v) for v in pd.unique(values.dropna())]
-    return ids
+            return frame[name]
+    if frame.index.name in ID_COLUMNS:
+        return frame.index.to_series()
+    if _is_annotations(frame):
+        return None
+    raise AttributeError(
+        "df.aion needs dataset ids: a column 'id' or 'dataset_id', or an index named 'id' "
+        "(as aion.datasets() returns), or a canonical annotation frame with columns "
+        f"{', '.join(ANNOTATION_COLUMNS)} (as aion.read_export() returns); this frame has columns "
+        f"{list(map(str, frame.columns))[:8]} and index {frame.index.name!r}")
+
+
+def _dataset_ids(frame: pd.DataFrame) -> list[str]:
+    values = _id_values(frame)
+    return [] if values is None else [str(v) for v in pd.unique(values.dropna())]
 
 
 @pd.api.extensions.register_dataframe_accessor("aion")
 class AionAccessor:
-    """``df.aion``: export, download, refresh, wait, load and open in FiftyOne the frame's datasets."""
+    """``df.aion``: export, download, refresh, wait, load and open in FiftyOne the frame's datasets;
+    summary, check, plot and show the boxes of an annotation frame."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self._ids = _dataset_ids(frame)
+        _id_values(frame)  # raises AttributeError for a frame that is neither kind
         self._frame = frame
+        self._ids_cache: list[str] | None = None
+
+    @property
+    def _ids(self) -> list[str]:
+        # computed on first use: an annotation frame of a million rows pays for it only when exporting
+        if self._ids_cache is None:
+            self._ids_cache = _dataset_ids(self._frame)
+        return self._ids_cache
 
     # ------------------------------------------------------------------ basics
     @property
@@ -254,3 +279,43 @@ class AionAccessor:
         frame = self.load(format, client=client, options=kwargs.pop("options", None),
                           include_failed_items=kwargs.pop("include_failed_items", False))
         return to_fiftyone(frame, name=name, client=self.client(client), **kwargs)
+
+    # ------------------------------------------------------------------ annotations
+    def summary(self) -> Any:
+        """Images, boxes, classes, boxes per image and box sizes of an annotation frame
+        (:func:`aion_pandas.analysis.summary`; ``.to_frame()``, HTML in a notebook).
+
+        >>> boxes.aion.summary()   # doctest: +SKIP
+        """
+        from .analysis import summary
+        return summary(self._frame)
+
+    def check(self, **thresholds: float) -> pd.DataFrame:
+        """One row per problem in an annotation frame (:func:`aion_pandas.analysis.check`: degenerate,
+        outside, tiny and duplicate boxes, unknown sizes, unused classes, crowd mixes, bad scores).
+
+        >>> boxes.aion.check(iou=0.8)["kind"].value_counts()   # doctest: +SKIP
+        """
+        from .analysis import check
+        return check(self._frame, **thresholds)
+
+    def plot(self, by: str | None = None, **kwargs: Any) -> Any:
+        """One matplotlib Figure of an annotation frame: class counts, boxes per image, box sizes and
+        centres; ``by="split"`` or ``by="dataset_id"`` compares groups
+        (:func:`aion_pandas.plots_annotations.plot_annotations`).
+
+        >>> boxes.aion.plot(by="dataset_id")   # doctest: +SKIP
+        """
+        from .plots_annotations import plot_annotations
+        return plot_annotations(self._frame, by=by, **kwargs)
+
+    def show(self, n: int = 9, category: str | None = None, *, images_dir: str | Path | None = None,
+             client: "Client | None" = None, **kwargs: Any) -> Any:
+        """A grid of ``n`` images with their boxes (only images with a ``category`` box when given);
+        pixels from ``images_dir/file_name`` or fetched through the client's image cache
+        (:func:`aion_pandas.plots_annotations.show_images`).
+
+        >>> boxes.aion.show(n=4, category="person")   # doctest: +SKIP
+        """
+        from .plots_annotations import show_images
+        return show_images(self._frame, n=n, category=category, images_dir=images_dir, client=client, **kwargs)

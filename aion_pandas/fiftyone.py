@@ -167,12 +167,12 @@ def _warn_missing(missing: dict[str, str]) -> None:
 # frame -> FiftyOne
 
 
-def _as_frame(source: Any) -> tuple[pd.DataFrame, str | None]:
+def _as_frame(source: Any, client: Any = None) -> tuple[pd.DataFrame, str | None]:
     """The canonical frame of ``source`` and the folder its relative image paths are under."""
     if isinstance(source, pd.DataFrame):
         return validate_frame(source, where="frame given to to_fiftyone"), None
-    from aion_pandas.formats import read_export
-    frame = read_export(source)
+    from aion_pandas.reading import read_export
+    frame = read_export(source, client=client)
     folder = None
     if isinstance(source, (str, os.PathLike)) and not str(source).lower().startswith(("http://", "https://")):
         folder = os.path.dirname(os.path.abspath(source))
@@ -334,7 +334,7 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
     """
     if method not in ("bulk", "objects"):
         raise ValueError(f"method must be 'bulk' or 'objects', got {method!r}")
-    frame, folder = _as_frame(source)
+    frame, folder = _as_frame(source, client)
     codes, first = _image_codes(frame)
     images = frame.iloc[first]
     paths, missing = fetch_images(images, images_dir=images_dir, cache_dir=cache_dir, client=client,

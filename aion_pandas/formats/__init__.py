@@ -1,9 +1,9 @@
 """Export files (CSV, COCO, YOLO, Pascal VOC) <-> one canonical annotation frame.
 
-``read_export`` sniffs the format (JSON with ``images``/``annotations`` -> COCO; a zip with ``labels/``
-or ``data.yaml`` -> YOLO; a zip with ``Annotations/`` -> Pascal VOC; otherwise CSV) and also takes an
-export's signed ``download_url``; ``write_export`` writes any format from the same frame, so a
-conversion is one line. The format modules load on first use.
+``read_export`` takes a file, a zip or a folder and sniffs the format (by the names inside a zip or
+folder, see ``sniff_names``; by the first bytes of a file); ``write_export`` writes any format from
+the same frame, so a conversion is one line. The format modules load on first use. This package
+knows no HTTP: ``aion_pandas.read_export`` downloads a ``download_url`` with the client first.
 
 >>> frame = read_export("dataset.json")                       # doctest: +SKIP
 >>> write_export(frame, "dataset_yolo.zip", "yolo")            # doctest: +SKIP
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import importlib
 import os
-import zipfile
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import Dest, Source, read_source, source_name
+from aion_pandas.formats.manifest import is_image
+from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
                                         LossyConversionWarning, empty_frame, from_cxcywh_norm,
                                         from_xyxy, to_cxcywh_norm, to_xyxy, unsupported_counts,
@@ -37,7 +38,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "read_export", "write_export", "sniff_format", "validate_frame", "empty_frame", "to_xyxy",
+    "read_export", "write_export", "sniff_format", "sniff_names", "is_url", "validate_frame", "empty_frame", "to_xyxy",
     "from_xyxy", "to_cxcywh_norm", "from_cxcywh_norm", "warn_unsupported", "unsupported_counts",
     "LossyConversionWarning", "CORE_COLUMNS", "EXTRA_COLUMNS", "BOX_COLUMNS", "FORMATS", *_LAZY,
 ]
@@ -64,46 +65,9 @@ def _format_module(fmt: str) -> Any:
         ("pascal_voc" if key == "voc" else key)
 
 
-def _is_url(source: Any) -> bool:
+def is_url(source: Any) -> bool:
+    """Whether ``source`` is an http(s) URL (which :func:`aion_pandas.read_export` downloads)."""
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
-
-
-def _fetch(url: str, timeout: float) -> bytes:
-    import urllib.request  # here, not at import: ~13 ms, and only URLs need it
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
-            return resp.read()
-    except OSError as exc:  # urllib.error.URLError / HTTPError are OSErrors
-        reason = getattr(exc, "code", None) or getattr(exc, "reason", None) or exc
-        shown = url.split("?", 1)[0]  # the signature stays out of messages
-        raise FormatError(f"could not download the export ({reason})", path=shown) from None
-
-
-def _is_zip_file(path: Any) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
-    except OSError:
-        return False  # read_source names the problem
-
-
-def _sniff_zip(archive: Any) -> str:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = [n.replace("\\", "/") for n in zf.namelist()]
-    except zipfile.BadZipFile as exc:
-        raise FormatError(f"not a readable zip: {exc}", path=_path_of(archive)) from None
-    parts = [n.split("/") for n in names]
-    if any("Annotations" in p[:-1] for p in parts):
-        return "pascal_voc"
-    if any("labels" in p[:-1] or p[-1] in ("data.yaml", "classes.txt") for p in parts):
-        return "yolo"
-    raise FormatError("a zip without labels/, data.yaml or Annotations/: not a YOLO or VOC export",
-                      path=_path_of(archive))
-
-
-def _path_of(archive: Any) -> str | None:
-    return source_name(archive) if isinstance(archive, (str, os.PathLike)) else None
 
 
 def sniff_format(data: bytes) -> str:
@@ -115,43 +79,96 @@ def sniff_format(data: bytes) -> str:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return "coco"
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
-        import io
-
-        return _sniff_zip(io.BytesIO(data))
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        with open_archive(data) as archive:
+            return sniff_names(archive.names, where="<bytes>")
     return "csv"
 
 
-def read_export(source: Source | str, format: str | None = None, *, timeout: float = 300,
-                **options: Any) -> pd.DataFrame:
-    """Read any export (path, bytes, binary file, or an http(s) ``download_url``) into a canonical frame.
+def read_export(source: Source | str, format: str | None = None, **options: Any) -> pd.DataFrame:
+    """Read any export (a file, a zip, a folder, bytes or a binary file) into a canonical frame.
 
-    The format is sniffed when not given; ``options`` go to the format's reader (e.g. ``delimiter``
-    for CSV). ``frame.attrs`` records ``format`` and ``source``.
+    The format is sniffed when not given: from the names inside a zip or a folder
+    (:func:`sniff_names`), else from the first bytes. ``options`` go to the format's reader (e.g.
+    ``delimiter`` for CSV). ``frame.attrs`` records ``format`` and ``source``. A ``download_url``
+    is read by :func:`aion_pandas.read_export`, which downloads it with the client.
 
     >>> frame = read_export(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
     >>> frame.attrs["format"], len(frame)
     ('coco', 1)
     """
-    if _is_url(source):
-        name = str(source).split("?", 1)[0]
-        data = _fetch(str(source), timeout)
-    elif isinstance(source, (str, os.PathLike)) and (format is not None or _is_zip_file(source)):
-        data, name = source, source_name(source)  # the reader opens the file (zips stream)
-        format = format or _sniff_zip(source)
+    if is_url(source):
+        raise FormatError("a URL: read it with aion_pandas.read_export, which downloads it with "
+                          "the client", path=str(source).split("?", 1)[0])
+    if isinstance(source, (str, os.PathLike)):
+        name = source_name(source)
+        data: Any = source
+        if format is None and _is_container(source):
+            data = open_archive(source)  # opened once: sniffed by its names, then read
+            format = sniff_names(data.names, where=name)
+        elif format is None:
+            with open(source, "rb") as fh:
+                format = sniff_format(fh.read(4096))
     else:
         data, name = read_source(source)
     try:
-        fmt = format or sniff_format(data)  # type: ignore[arg-type]
-        module, fmt = _format_module(fmt)
-        reader: Callable[..., pd.DataFrame] = getattr(module, f"read_{_MODULES[fmt]}")
-        frame = reader(data, **options)
+        module, fmt = _format_module(format or sniff_format(data))
+        if isinstance(data, SafeArchive) and fmt not in ("yolo", "pascal_voc"):
+            data.close()  # the COCO and CSV readers walk a folder themselves
+            data = source
+        frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):
             raise FormatError(exc.reason, path=name, member=exc.member, line=exc.line) from None
         raise
+    finally:
+        if isinstance(data, SafeArchive):
+            data.close()
     frame.attrs.update({"format": fmt, "source": name})
     return frame
+
+
+def _is_container(path: str | os.PathLike) -> bool:
+    """Whether a path is a folder or a zip (else a file whose first bytes tell its format)."""
+    if not os.path.exists(path):
+        raise FormatError("no such file or folder", path=source_name(path))
+    if os.path.isdir(path):
+        return True
+    with open(path, "rb") as fh:
+        return fh.read(4).startswith((b"PK\x03\x04", b"PK\x05\x06"))
+
+
+_YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")
+
+
+def sniff_names(names: list[str], *, where: str | None = None) -> str:
+    """The format of a zip's or folder's member names: VOC when it holds ``.xml`` files, YOLO
+    when it holds label ``.txt`` files (with a ``data.yaml``, ``obj.names``, ``classes.txt`` or a
+    ``labels/`` folder, or named like images beside them), COCO when it holds ``.json`` files, CSV
+    when it holds ``.csv`` files (``manifest.csv`` aside); else a :class:`FormatError` saying
+    what was found.
+
+    >>> sniff_names(["obj.names", "Annotations/a.txt"]), sniff_names(["Annotations/a.xml", "classes.txt"])
+    ('yolo', 'pascal_voc')
+    """
+    lower = [n.lower() for n in names]
+    if any(n.endswith(".xml") for n in lower):
+        return "pascal_voc"
+    texts = [n for n in lower if n.endswith(".txt") and n.rsplit("/", 1)[-1] != "classes.txt"]
+    if any(n.rsplit("/", 1)[-1] in _YOLO_FILES for n in lower if n.endswith(_YOLO_FILES)):
+        return "yolo"
+    if texts:
+        images = {n.rsplit(".", 1)[0] for n in lower if is_image(n)}
+        if any(n.rsplit("/", 1)[-1] == "classes.txt" for n in lower if n.endswith("classes.txt")) \
+                or any(n.startswith("labels/") or "/labels/" in n or n[:-4] in images for n in texts):
+            return "yolo"
+    if any(n.endswith(".json") for n in lower):
+        return "coco"
+    if any(n.endswith(".csv") and n.rsplit("/", 1)[-1] != "manifest.csv" for n in lower):
+        return "csv"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+    raise FormatError("no YOLO label files, VOC .xml, COCO .json or CSV files found "
+                      f"(found: {shown or 'nothing'})", path=where)
 
 
 def write_export(frame: pd.DataFrame, dest: Dest, format: str, **options: Any) -> None:
@@ -163,5 +180,4 @@ def write_export(frame: pd.DataFrame, dest: Dest, format: str, **options: Any) -
     >>> write_export(read_export("instances.json"), "labels.zip", "yolo")  # doctest: +SKIP
     """
     module, fmt = _format_module(format)
-    writer: Callable[..., None] = getattr(module, f"write_{_MODULES[fmt]}")
-    writer(frame, dest, **options)
+    getattr(module, f"write_{_MODULES[fmt]}")(frame, dest, **options)

@@ -1,337 +1,203 @@
-"""Parse many VOC annotation documents at once, safely and fast.
+"""Parse Pascal VOC annotation documents (pure: bytes in, columns out), safely.
 
-Every document first passes :func:`~aion_pandas.formats.safety.check_xml` (a DOCTYPE or ENTITY
-declaration is refused; nothing is ever expanded). Then, per chunk of documents:
-
-- the scanner (fast path) reads documents of the plain shape every VOC writer produces
-  (``<annotation>`` ... ``</annotation>``, objects with one ``name`` and one ``bndbox``, no
-  comments, CDATA, processing instructions, ``<part>`` or unknown entity references) with a few
-  ``re.findall`` passes over the whole chunk and checks that every count adds up;
-- any chunk that does not fit, or whose values do not parse, goes through lxml document by
-  document (parser with ``resolve_entities=False, no_network=True, load_dtd=False``), which also
-  gives the precise error: member, object, field.
+Every document passes :func:`~aion_pandas.formats.safety.check_xml` (a DOCTYPE or ENTITY
+declaration is refused; nothing is ever expanded). Chunks of documents of the plain shape VOC
+writers produce are read by the scanner (:mod:`._vocscan`, a few regular-expression passes);
+any other chunk by ElementTree, document by document, whose errors name the member, the object
+and the field.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
 ...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
 ...        b"<xmax>3</xmax><ymax>2</ymax></bndbox></object></annotation>")
->>> fast = _scan([doc]); slow = _parse_each([doc], ["a.xml"], "v.zip")
->>> fast.objects["name"].tolist() == slow.objects["name"].tolist() == ["a&b"]
-True
+>>> parsed = parse_documents([doc], ["a.xml"], "v.zip")
+>>> parsed.objects["name"].tolist(), parsed.objects["xmax"].tolist()
+(['a&b'], [3.0])
 """
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
+
+import re
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from pandas.api.types import union_categoricals
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.safety import SafeArchive, check_xml, parse_xml, to_utf8
+from aion_pandas.formats._vocscan import scan
+from aion_pandas.formats.safety import check_xml, parse_xml, to_utf8
 
-CHUNK = 4000
 _BOX = ("xmin", "ymin", "xmax", "ymax")
-_FLAGS = ("difficult", "truncated")
-_TAG = {tag: re.compile(rb"<%s>([^<]*)</%s>" % (tag.encode(), tag.encode()))
-        for tag in ("name", "filename", "width", "height", *_BOX, *_FLAGS)}
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 
 @dataclass
 class ParsedDocuments:
     """Per document: ``filename`` (str or None), ``width``, ``height`` (float, NaN if absent).
-    Per object: ``doc`` (document position), ``index`` (object index in its document), ``name``
-    (a Categorical),
-    ``xmin, ymin, xmax, ymax`` (float), ``difficult``, ``truncated`` (float 0/1, NaN if absent)."""
+    Per object with a box: ``doc`` (document position), ``index`` (object index in its document),
+    ``name`` (a Categorical), ``xmin, ymin, xmax, ymax`` (float), ``difficult``, ``truncated``
+    (float 0/1, NaN if absent). ``skipped``: what has no place in the frame, by kind, with counts
+    (objects without a box, ``part`` boxes, ``actions``, poses and occlusion flags);
+    ``boxless_names``: the class names of objects without a box (still categories)."""
 
     documents: dict[str, object] = field(default_factory=dict)
-    objects: dict[str, np.ndarray] = field(default_factory=dict)
+    objects: dict[str, object] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    boxless_names: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
 
 
-def parse_documents(archive: SafeArchive, members: list[str]) -> ParsedDocuments:
-    """Parse the annotation members of ``archive`` (see the module doc)."""
-    parts: list[ParsedDocuments] = []
-    for start in range(0, len(members), CHUNK):
+CHUNK = 4000  # documents scanned at a time
+
+
+def parse_documents(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
+    """Parse VOC documents (``members``: their names in errors): chunks of the plain shape VOC
+    writers produce by the scanner (:mod:`._vocscan`), any other chunk by :func:`parse_each`."""
+    parts = []
+    for start in range(0, len(docs), CHUNK):
         names = members[start:start + CHUNK]
-        docs, plain = [], True
-        for name, data in zip(names, archive.read_many(names)):
-            data = to_utf8(data, where=archive.where, member=name)
-            if b"<!" in data:  # a comment, CDATA or (refused) a DOCTYPE/ENTITY declaration
-                check_xml(data, where=archive.where, member=name)
+        chunk = [to_utf8(doc, where=where, member=name) for doc, name in zip(docs[start:start + CHUNK], names)]
+        plain = True
+        for doc, name in zip(chunk, names):
+            if b"<!" in doc:  # a comment, CDATA or (refused) a DOCTYPE/ENTITY declaration
+                check_xml(doc, where=where, member=name)
                 plain = False
-            docs.append(data)
-        try:
-            parsed = _scan(docs) if plain else None
-        except UnicodeDecodeError:
-            parsed = None
-        if parsed is None:
-            parsed = _parse_each(docs, names, archive.where)
-        parsed.objects["doc"] = parsed.objects["doc"] + start
-        parts.append(parsed)
-    return _concat(parts)
+        scanned = scan(chunk) if plain else None
+        part = ParsedDocuments(*scanned, members=names) if scanned else parse_each(chunk, names, where)
+        part.objects["doc"] = part.objects["doc"] + start
+        parts.append(part)
+    return _concat(parts, members)
 
 
-def _scan(docs: list[bytes]) -> ParsedDocuments | None:
-    """The fast path over one chunk; ``None`` when the chunk is not of the plain shape.
-
-    Every shape it does not know ends in a count that does not add up (an object whose fields
-    are not in a known order, a ``<part>``, CDATA, a processing instruction inside a field, ...),
-    so nothing is read wrongly: the chunk goes to lxml instead. Comments could hide objects from
-    XML but not from a scanner: a chunk with ``<!`` anywhere is never scanned (the caller checks).
-    """
-    if not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs):
-        return None
-    joined = b"\x00".join(docs)
-    if b"&" in joined and _BAD_REFERENCE.search(joined):
-        return None
-    per_doc = np.fromiter((b.count(b"<object>") for b in docs), dtype="int64", count=len(docs))
-    n = int(per_doc.sum())
-    if joined.count(b"</object>") != n:
-        return None
-    columns = _objects_in_order(joined, n)
-    if columns is None:
-        columns = _objects_by_tag(joined, n)
-    if columns is None:
-        return None
-    columns["doc"] = np.repeat(np.arange(len(docs)), per_doc)
-    columns["index"] = np.arange(n) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
-    heads = b"\x00".join([b.partition(b"<object>")[0] for b in docs])
-    documents = {"filename": _doc_texts(heads, docs, "filename")}
-    for tag in ("width", "height"):
-        found = _doc_values(heads, docs, tag)
-        if found is None:
-            return None
-        documents[tag] = found
-    return ParsedDocuments(documents, columns)
+def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return parse_each([], [], "")
+    documents = {"filename": [f for p in parts for f in p.documents["filename"]],
+                 "width": np.concatenate([p.documents["width"] for p in parts]),
+                 "height": np.concatenate([p.documents["height"] for p in parts])}
+    objects: dict[str, object] = {k: np.concatenate([p.objects[k] for p in parts])
+                                  for k in parts[0].objects if k != "name"}
+    objects["name"] = union_categoricals([p.objects["name"] for p in parts])
+    skipped: dict[str, int] = {}
+    for part in parts:
+        for kind, n in part.skipped.items():
+            skipped[kind] = skipped.get(kind, 0) + n
+    boxless = sorted({n for p in parts for n in p.boxless_names})
+    return ParsedDocuments(documents, objects, skipped, boxless, list(members))
 
 
-_STARTS = (b"<annotation>", b"<?xml")
-_BAD_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
-_V = rb"([^<]*+)"  # possessive (Python 3.11+): a third faster
-_S = rb"\s*+"
-_BNDBOX = (b"<bndbox>", b"<xmin>%s</xmin>", b"<ymin>%s</ymin>", b"<xmax>%s</xmax>",
-           b"<ymax>%s</ymax>", b"</bndbox>", b"</object>")
-
-
-def _compile(*elements: bytes) -> re.Pattern[bytes]:
-    """An object whose elements come in this order (``%s``: a captured text), blanks between."""
-    pattern = _S.join(e.replace(b"%s", _V) for e in elements)
-    try:
-        return re.compile(pattern)
-    except re.error:  # Python 3.10: no possessive quantifiers
-        return re.compile(pattern.replace(b"*+", b"*"))
-
-
-_IN_ORDER = [  # VOC devkit / LabelImg / ours, then FiftyOne's
-    (_compile(b"<object>", b"<name>%s</name>", b"<pose>[^<]*+</pose>", b"<truncated>%s</truncated>",
-              b"<difficult>%s</difficult>", *_BNDBOX),
-     ("name", "truncated", "difficult", *_BOX)),
-    (_compile(b"<object>", b"<name>%s</name>", *_BNDBOX), ("name", *_BOX)),
-]
-
-
-def _objects_in_order(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
-    """One ``findall`` when every object has the fields in a known order; the matches become one
-    tab-separated text that pyarrow parses."""
-    for pattern, fields in _IN_ORDER:
-        found = pattern.findall(joined)
-        if len(found) != n:
-            continue
-        table = b"\n".join(map(b"\t".join, found)) + b"\n" if found else b""
-        columns = _parse_table(table, fields, n)
-        if columns is not None:
-            return columns
-    return None
-
-
-def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.ndarray] | None:
-    if n == 0:
-        out = {tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)}
-        out["name"] = pd.Categorical([])
-        return out
-    types = {name: pa.string() if name == "name" else pa.float64() for name in fields}
-    try:
-        parsed = pacsv.read_csv(
-            pa.BufferReader(table),
-            read_options=pacsv.ReadOptions(column_names=list(fields), use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False))
-    except pa.ArrowInvalid:
-        return None
-    if parsed.num_rows != n:
-        return None
-    out: dict[str, np.ndarray] = {}
-    names = parsed.column("name").combine_chunks()
-    if pc.any(pc.equal(names, "")).as_py():
-        return None
-    dictionary = names.dictionary_encode()
-    categories = [html.unescape(v).strip() for v in dictionary.dictionary.to_pylist()]
-    codes = dictionary.indices.to_numpy()
-    if len(set(categories)) == len(categories):
-        out["name"] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
-    else:  # two spellings of one name (blanks, character references)
-        out["name"] = pd.Categorical(np.array(categories, dtype=object)[codes])
-    for tag in (*_BOX, *_FLAGS):
-        if tag in fields:
-            values = parsed.column(tag).to_numpy()
-            if tag in _BOX and np.isnan(values).any():
-                return None
-            out[tag] = values
-        else:
-            out[tag] = np.full(n, np.nan)
-    return out
-
-
-def _objects_by_tag(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
-    """Objects with their fields in any order: cut the objects out, then one pass per field."""
-    pieces = joined.split(b"</object>")[:-1]
-    bodies = [piece.rpartition(b"<object>")[2] for piece in pieces]
-    if len(bodies) != n:
-        return None
-    blob = b"\x00".join(bodies)
-    names = _TAG["name"].findall(blob)
-    if len(names) != n:
-        return None
-    columns: dict[str, object] = {"name": pd.Categorical(_texts(names))}
-    for tag in (*_BOX, *_FLAGS):
-        values = _TAG[tag].findall(blob)
-        if len(values) == n:
-            numbers = _numbers(values)
-            if numbers is None:
-                return None
-            columns[tag] = numbers
-        elif tag in _FLAGS and not values:
-            columns[tag] = np.full(n, np.nan)
-        else:
-            return None
-    return columns
-
-
-def _texts(values: list[bytes]) -> np.ndarray:
-    """Element texts (bytes) to str, stripped and unescaped, computed once per distinct value."""
-    cache: dict[bytes, str] = {}
-    out = np.empty(len(values), dtype=object)
-    for i, raw in enumerate(values):
-        text = cache.get(raw)
-        if text is None:
-            text = cache[raw] = html.unescape(raw.decode("utf-8").strip())
-        out[i] = text
-    return out
-
-
-def _numbers(values: list[bytes]) -> np.ndarray | None:
-    try:
-        text = pc.utf8_trim_whitespace(pa.array(values, type=pa.binary()).cast(pa.string()))
-        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-
-
-def _doc_texts(joined: bytes, bodies: list[bytes], tag: str) -> list[str | None]:
-    found = _TAG[tag].findall(joined)
-    if len(found) == len(bodies):
-        return list(_texts(found))
-    out: list[str | None] = []
-    for body in bodies:
-        match = _TAG[tag].search(body)
-        out.append(html.unescape(match.group(1).decode("utf-8").strip()) if match else None)
-    return out
-
-
-def _doc_values(joined: bytes, bodies: list[bytes], tag: str) -> np.ndarray | None:
-    found = _TAG[tag].findall(joined)
-    if len(found) == len(bodies):
-        return _numbers(found)
-    values = []
-    for body in bodies:
-        match = _TAG[tag].search(body)
-        values.append(match.group(1) if match else b"")
-    text = [v.strip() for v in values]
-    numbers = _numbers([v if v else b"nan" for v in text])
-    return numbers
-
-
-def _parse_each(docs: list[bytes], names: list[str], where: str) -> ParsedDocuments:
-    """The general path: lxml, one document at a time, with precise errors."""
+def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
+    """The general path: each document parsed by ElementTree (after :func:`parse_xml`'s checks),
+    with errors naming the member, the object and the field."""
     filenames: list[str | None] = []
-    widths, heights = [], []
-    rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, *_FLAGS)}
-    for d, (doc, member) in enumerate(zip(docs, names)):
+    sizes: list[str | None] = []
+    rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
+    boxless: set[str] = set()
+    skipped = dict.fromkeys(("objects without <bndbox>", "<part> boxes", "<actions>",
+                             "poses", "occluded flags"), 0)
+    for d, (doc, member) in enumerate(zip(docs, members)):
         root = parse_xml(doc, where=where, member=member)
         if root.tag != "annotation":
             raise FormatError(f"the root element is <{root.tag}>, not <annotation>", path=where,
                               member=member)
         filename = root.findtext("filename")
-        filenames.append(filename.strip() if filename else None)
-        widths.append(_number(root.findtext("size/width"), "size/width", where, member, True))
-        heights.append(_number(root.findtext("size/height"), "size/height", where, member, True))
-        for k, obj in enumerate(root.findall("object")):
-            label = f"object {k + 1}"
+        filenames.append(filename.strip() if filename and filename.strip() else None)
+        sizes += [root.findtext("size/width"), root.findtext("size/height")]
+        for k, obj in enumerate(root.iterfind("object")):
             name = obj.findtext("name")
             if name is None or not name.strip():
-                raise FormatError(f"{label} has no <name>", path=where, member=member)
+                raise FormatError(f"object {k + 1} has no <name>", path=where, member=member)
+            skipped["<part> boxes"] += len(obj.findall("part"))
+            skipped["<actions>"] += obj.find("actions") is not None
+            pose = obj.findtext("pose")
+            skipped["poses"] += bool(pose and pose.strip() not in ("", "Unspecified"))
+            occluded = obj.findtext("occluded")
+            if occluded is not None:
+                skipped["occluded flags"] += _flag(occluded, f"object {k + 1} occluded", where,
+                                                   member) == 1.0
             box = obj.find("bndbox")
             if box is None:
-                raise FormatError(f"{label} has no <bndbox>", path=where, member=member)
+                skipped["objects without <bndbox>"] += 1
+                boxless.add(name.strip())
+                continue
             rows["doc"].append(d)
             rows["index"].append(k)
-            rows["name"].append(name.strip())
+            rows["name"].append(name)
             for tag in _BOX:
-                rows[tag].append(_number(box.findtext(tag), f"{label} {tag}", where, member, False))
-            for tag in _FLAGS:
-                rows[tag].append(_flag(obj.findtext(tag), f"{label} {tag}", where, member))
-    objects = {k: np.array(v, dtype="float64") for k, v in rows.items() if k != "name"}
-    objects["name"] = pd.Categorical(rows["name"])
-    objects["doc"] = objects["doc"].astype("int64")
-    objects["index"] = objects["index"].astype("int64")
-    return ParsedDocuments({"filename": filenames, "width": np.array(widths, dtype="float64"),
-                            "height": np.array(heights, dtype="float64")}, objects)
+                rows[tag].append(box.findtext(tag))
+            rows["difficult"].append(obj.findtext("difficult"))
+            rows["truncated"].append(obj.findtext("truncated"))
+    doc, index = np.array(rows["doc"], dtype="int64"), np.array(rows["index"], dtype="int64")
+
+    def fail(i: int, what: str, reason: str) -> None:
+        raise FormatError(f"object {int(index[i]) + 1} {what} {reason}", path=where,
+                          member=members[int(doc[i])])
+
+    objects: dict[str, object] = {"doc": doc, "index": index}
+    objects["name"] = pd.Categorical([n.strip() for n in rows["name"]])
+    for tag in _BOX:
+        objects[tag] = _numbers(rows[tag], lambda i, reason, tag=tag: fail(i, tag, reason))
+    for tag in ("difficult", "truncated"):
+        objects[tag] = _flags(rows[tag], lambda i, reason, tag=tag: fail(i, tag, reason))
+    size = _numbers(sizes, lambda i, reason: _fail_size(i, reason, members, where),
+                    optional=True).reshape(-1, 2)
+    return ParsedDocuments({"filename": filenames, "width": size[:, 0], "height": size[:, 1]},
+                           objects, {kind: n for kind, n in skipped.items() if n}, sorted(boxless),
+                           list(members))
 
 
-def _number(text: str | None, what: str, where: str, member: str, optional: bool) -> float:
-    if text is None or not text.strip():
-        if optional:
-            return float("nan")
-        raise FormatError(f"{what} is missing", path=where, member=member)
+def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarray:
+    """The texts as float64 (``None`` or blank: NaN when ``optional``, else refused); the first
+    bad one goes to ``fail(position, reason)``."""
+    array = pc.utf8_trim_whitespace(pa.array(texts, type=pa.string()))
+    blank = pc.fill_null(pc.equal(array, ""), True)
+    if not optional and pc.any(blank).as_py():
+        fail(int(np.argmax(blank.to_numpy(zero_copy_only=False))), "is missing")
+    array = pc.if_else(blank, pa.scalar(None, pa.string()), array)
     try:
-        return float(text)
-    except ValueError:
-        raise FormatError(f"{what} {text.strip()!r} is not a number", path=where,
-                          member=member) from None
+        return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid as exc:
+        found = re.search(r"Failed to parse string: '(.*)' as a scalar", str(exc), re.DOTALL)
+        at = pc.index(array, found.group(1)).as_py() if found else 0
+        fail(max(at, 0), f"{array[max(at, 0)].as_py()!r} is not a number")
+        raise  # pragma: no cover - fail raised
+
+
+def _flags(texts: list[str | None], fail) -> np.ndarray:
+    """0/1 flags as float64 (NaN when absent): ``1``/``true``/``yes``, ``0``/``false``/``no``, or
+    any number (non-zero is 1)."""
+    out = np.full(len(texts), np.nan)
+    values: dict[str | None, float] = {None: np.nan}
+    for i, text in enumerate(texts):
+        value = values.get(text)
+        if value is None:
+            try:
+                value = values[text] = _flag(text, "", "", "")
+            except FormatError:
+                fail(i, f"{text.strip()!r} is not 0 or 1")
+        out[i] = value
+    return out
+
+
+def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
+    raise FormatError(f"size/{'width' if i % 2 == 0 else 'height'} {reason}", path=where,
+                      member=members[i // 2])
 
 
 def _flag(text: str | None, what: str, where: str, member: str) -> float:
     if text is None or not text.strip():
         return float("nan")
     value = text.strip().lower()
-    if value in ("1", "true", "yes"):
+    if value in _TRUE:
         return 1.0
-    if value in ("0", "false", "no"):
+    if value in _FALSE:
         return 0.0
     try:
         return 1.0 if float(value) else 0.0
     except ValueError:
         raise FormatError(f"{what} {text.strip()!r} is not 0 or 1", path=where,
                           member=member) from None
-
-
-def _concat(parts: list[ParsedDocuments]) -> ParsedDocuments:
-    if not parts:
-        empty = {k: np.array([], dtype="float64") for k in (*_BOX, *_FLAGS)}
-        empty.update(doc=np.array([], dtype="int64"), index=np.array([], dtype="int64"),
-                     name=pd.Categorical([]))
-        return ParsedDocuments({"filename": [], "width": np.array([]), "height": np.array([])},
-                               empty)
-    documents = {"filename": [f for p in parts for f in p.documents["filename"]],
-                 "width": np.concatenate([p.documents["width"] for p in parts]),
-                 "height": np.concatenate([p.documents["height"] for p in parts])}
-    objects = {k: np.concatenate([p.objects[k] for p in parts]) for k in parts[0].objects
-               if k != "name"}
-    objects["name"] = union_categoricals([p.objects["name"] for p in parts])
-    return ParsedDocuments(documents, objects)

@@ -1,262 +1,94 @@
-"""Parse every YOLO label line of an archive at once (vectorized, with member/line errors).
+"""Parse YOLO label files (``class cx cy w h [confidence]`` per line) into box columns.
 
->>> lines = parse_lines(b"0 0.5 0.5 0.2 0.4", [17, 17], ["a.txt", "b.txt"], "x.zip")
->>> lines.box_label.tolist(), [c.tolist() for c in lines.chunks[0][:5]]
-([0], [[0.0], [0.5], [0.5], [0.2], [0.4]])
+One path for every file: the texts are joined and Arrow splits them into lines and fields and
+converts the fields to numbers; an error is named once, with its member and line.
+
+>>> lines = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
+>>> lines.box_label.tolist(), lines.values[:, 0].tolist()
+([0], [0.0, 0.5, 0.5, 0.2, 0.4, nan])
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import re
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._fixedlines import decode_fixed, fixed_fields
-from aion_pandas.formats._memory import ARROW_POOL, small_pages
 
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
-Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
 class LabelLines:
     """The boxes of all label files, in file then line order.
 
-    ``box_label``: each box's label file (its position in ``labels``); ``chunks``: consecutive
-    runs of boxes, each six float64 arrays ``class, cx, cy, w, h, score`` (score NaN when
-    absent). Chunks are Arrow's parse blocks, used as they are (no copy into one array), or one
-    chunk from the fixed-layout decoder: the reader turns each into pixels on the frame's rows.
+    ``box_label``: each box's label file (its position in the files given); ``values``: a
+    (6, N) float64 array ``class, cx, cy, w, h, score`` (score NaN when the line has none).
 
-    >>> lines = parse_lines(b"1 .5 .5 .2 .2\\n\\n3 .5 .5 .1 .1 .9\\n", [14, 32], ["a", "b"], "x")
-    >>> lines.box_label.tolist(), lines.chunks[0][0].tolist(), lines.chunks[0][5].tolist()
-    ([0, 1], [1.0, 3.0], [nan, 0.9])
+    >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x").values[[0, 5]].tolist()
+    [[7.0, 2.0], [nan, 0.9]]
     """
 
     box_label: np.ndarray
-    chunks: list[Chunk]
+    values: np.ndarray
 
     @property
     def max_class(self) -> int:
-        """The largest class index (-1 with no box).
-
-        >>> parse_lines(b"7 0 0 0 0\\n2 0 0 0 0\\n", [20], ["a.txt"], "x").max_class
-        7
-        """
-        return int(max((c[0].max() for c in self.chunks if len(c[0])), default=-1))
+        """The largest class index (-1 with no box)."""
+        return int(self.values[0].max(initial=-1))
 
 
-def parse_lines(blob: bytes | bytearray | memoryview, ends: np.ndarray, labels: list[str],
-                where: str, *, verify: Callable[[], None] | None = None) -> LabelLines:
-    """All label lines at once (``blob``: the label files joined, ``ends``: where each ends in
-    it); see :class:`LabelLines`.
+def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines:
+    """Every box of the label files ``texts`` (named ``labels`` in errors).
 
-    Fast paths, for every line having the same 5 or 6 single-space-separated fields (what
-    writers write): lines in the fixed layout of ``%d`` and ``%.6f`` fields are decoded by
-    :mod:`._fixedlines`; others are read by pyarrow's CSV parser, the whole text at once.
-    Anything else (blank lines, tabs, mixed field counts, segmentation lines, bad values) takes
-    the general path, also vectorized, which finds the member and line of any error.
-
-    ``verify`` (the reader's check of the members' CRCs) runs before any line error is raised,
-    so a corrupt member is named as such and not by the odd line it may hold, and while Arrow
-    parses, where it costs nothing. When the lines never went through Arrow it is not run: the
-    caller runs it before it trusts the values.
+    Lines of 5 fields are boxes, 6 add a confidence; segmentation lines (1 + 2k fields, k >= 3)
+    become their bounding box; blank lines are skipped; lines may end in LF or CRLF. Anything
+    else is a :class:`FormatError` naming the member and line.
     """
-    blob, ends = _newline_terminated(memoryview(blob), np.asarray(ends, dtype=np.int64))
+    texts = [t if not t or t.endswith(b"\n") else t + b"\n" for t in texts]
+    per_file = np.fromiter((t.count(b"\n") for t in texts), dtype=np.int64, count=len(texts))
+    where_line = _Lines(labels, per_file, where)
+    blob = b"".join(texts).replace(b"\r", b" ")  # CRLF: a blank before the newline
     try:
-        return _parse(blob, ends, labels, where, verify)
-    except FormatError:
-        if verify is not None:
-            verify()
-        raise
-
-
-def _parse(blob: memoryview, ends: np.ndarray, labels: list[str], where: str,
-           verify: Callable[[], None] | None) -> LabelLines:
-    counts, uniform, decoded = _fast_paths(blob, ends, verify)
-    line_label = np.repeat(np.arange(len(counts)), counts)
-    first_line = np.concatenate([[0], np.cumsum(counts)])
-    where_line = _Lines(labels, line_label, first_line, where)
-    if uniform is not None:
-        (chunks, scored), box_lines = uniform, None
+        text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        where_line.fail(_line_at(blob, _first_bad_byte(blob)), "not UTF-8 text")
+    lines = pc.split_pattern(text, "\n").flatten()[:-1]
+    tokens = None if any(c in blob for c in (b"\t", b"\x0b", b"\x0c")) else pc.split_pattern(lines, " ")
+    if tokens is not None and not pc.any(pc.equal(pc.binary_length(tokens.flatten()), 0)).as_py():
+        box_lines = np.arange(len(lines))  # single-spaced (what writers write): nothing to trim
     else:
-        raw = bytes(blob)
-        blob = raw.replace(b"\r\n", b"\n").replace(b"\r", b" ")  # same lines, same count
-        try:
-            text = pc.cast(pa.array([blob], type=pa.large_binary()), pa.large_string())
-        except pa.ArrowInvalid:  # found in the text as read: ``ends`` count its CRs
-            bad = int(np.searchsorted(ends, _first_bad_byte(raw), side="right"))
-            raise FormatError("not UTF-8 text", path=where, member=labels[bad]) from None
-        numbers, nfields, box_lines = _tokens(pc.split_pattern(text, "\n").flatten()[:-1],
-                                              where_line)
-        values, scored = _values(numbers, nfields)  # scored: which lines had 6 fields
-        chunks = [tuple(values)]
-    at = 0
-    for chunk in chunks:  # in line order: the first chunk with a bad line has the first bad line
-        if not (decoded and chunk[0].max(initial=0) <= MAX_CLASS):  # decoded: whole, finite, >= 0
-            _check(chunk, at, where_line, box_lines, scored)
-        at += len(chunk[0])
-    return LabelLines(line_label if box_lines is None else line_label[box_lines], chunks)
-
-
-def _first_line(blob: memoryview, look: int = 4096) -> bytes:
-    """The text's first line, without its newline (empty when none ends in ``look`` bytes)."""
-    head = bytes(blob[:look])
-    return head[:head.find(b"\n")] if b"\n" in head else b""
-
-
-def _fast_paths(blob: memoryview, ends: np.ndarray, verify: Callable[[], None] | None
-                ) -> tuple[np.ndarray, tuple[list[Chunk], bool] | None, bool]:
-    """Each file's line count; the lines as chunks, with whether they have the score, when a
-    fast path reads them (``None`` otherwise); and whether the fixed-layout decoder did."""
-    n_fields = fixed_fields(_first_line(blob))
-    if n_fields:
-        newlines = _newlines(blob)
-        counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
-        values = decode_fixed(blob, newlines, n_fields)
-        if values is not None:
-            if n_fields == 5:
-                values.append(np.full(len(newlines), np.nan))
-            return counts, ([tuple(values)], n_fields == 6), True
-    with ThreadPoolExecutor(1) as pool:  # Arrow parses (without the GIL) while lines are counted
-        parsing = pool.submit(_uniform_table, blob)
-        if not n_fields:
-            counts = np.diff(np.searchsorted(_newlines(blob), ends), prepend=0)
-        if verify is not None:
-            verify()
-        return counts, _uniform_chunks(parsing.result(), int(counts.sum())), False
-
-
-def _check(chunk: Chunk, at: int, where_line: _Lines, box_lines: np.ndarray | None,
-           scored: bool | np.ndarray) -> None:
-    """Refuse the chunk's first bad line, naming its member and line (``at``: the chunk's first
-    box; ``scored``: whether each line's score came from the text, so NaN there is an error too).
-
-    A few reductions tell whether anything is wrong; only then is the bad line looked for."""
-    cls, cx, cy, w, h, score = chunk
-    if not len(cls):
-        return
-    with np.errstate(invalid="ignore"):  # inf + -inf: NaN here, and no warning for it
-        total = cls + cx + cy + w + h + np.where(scored, score, 0)
-    if not (np.isnan(total).any() or cls.min() < 0 or cls.max() > MAX_CLASS
-            or np.any(np.floor(cls) != cls) or w.min() < 0 or h.min() < 0):
-        return
-    missing = np.isnan(cls) | np.isnan(cx) | np.isnan(cy) | np.isnan(w) | np.isnan(h)
-    problems = [
-        (missing | (np.isnan(score) & scored), "a field is not a number"),
-        ((cls < 0) | (cls != np.floor(cls)), "the class must be a whole number >= 0"),
-        (cls > MAX_CLASS, f"the class index is past {MAX_CLASS:,}"),
-        ((w < 0) | (h < 0), "negative box size"),
-    ]
-    found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
-    if found:
-        box, reason = min(found, key=lambda pair: pair[0])
-        where_line.fail(at + box if box_lines is None else int(box_lines[at + box]), reason)
-
-
-_BLOCK = 1 << 20  # bytes a step: under the 4 MB from which numpy asks for huge pages
-
-
-def _newlines(blob: memoryview, threads: int = 2) -> np.ndarray:
-    """Where the newlines are: the text split between ``threads`` threads (numpy works without
-    the GIL), each finding them a block at a time (no text-sized temporary)."""
-    arr = np.frombuffer(blob, dtype=np.uint8)
-    cuts = np.linspace(0, len(arr), threads + 1).astype(np.int64).tolist()
-    with ThreadPoolExecutor(threads) as pool:
-        parts = [np.zeros(0, dtype=np.int64), *chain.from_iterable(
-            pool.map(lambda i: _newlines_in(arr, cuts[i], cuts[i + 1]), range(threads)))]
-    return np.concatenate(parts, out=small_pages(sum(map(len, parts)), np.int64))
-
-
-def _newlines_in(arr: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
-    block = np.empty(min(stop - start, _BLOCK), dtype=bool)
-    found = []
-    for at in range(start, stop, _BLOCK):
-        part = arr[at:min(at + _BLOCK, stop)]
-        found.append(np.flatnonzero(np.equal(part, 10, out=block[:len(part)])) + at)
-    return found
-
-
-def _newline_terminated(blob: memoryview, ends: np.ndarray) -> tuple[memoryview, np.ndarray]:
-    """The files joined again with a newline after each non-empty one that lacks it."""
-    arr = np.frombuffer(blob, dtype=np.uint8)
-    starts = np.concatenate([np.zeros(1, dtype=np.int64), ends])[:-1]
-    open_ended = (ends > starts) & (arr[np.maximum(ends - 1, 0)] != 10) if len(arr) else \
-        np.zeros(len(ends), dtype=bool)
-    if not open_ended.any():
-        return blob, ends
-    parts = [bytes(blob[a:b]) + b"\n" if fix else blob[a:b]
-             for a, b, fix in zip(starts.tolist(), ends.tolist(), open_ended.tolist())]
-    return memoryview(b"".join(parts)), ends + np.cumsum(open_ended)
-
-
-def _uniform_table(blob: memoryview) -> pa.Table | None:
-    """The lines parsed by Arrow when the first has 5 or 6 single-spaced fields (what writers
-    write), as float64 columns; ``None`` when the text does not parse so."""
-    first = _first_line(blob).split(b" ")
-    if len(first) not in (5, 6):
-        return None
-    names = [f"f{i}" for i in range(len(first))]
-    try:
-        return pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(blob)),
-            read_options=pacsv.ReadOptions(column_names=names),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(  # no text is null: "nan" is NaN, "NA" fails
-                column_types={n: pa.float64() for n in names}, null_values=[]),
-            memory_pool=ARROW_POOL)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-
-
-def _uniform_chunks(table: pa.Table | None, n_lines: int) -> tuple[list[Chunk], bool] | None:
-    """The table's rows as chunks of six arrays when there is one per line (all lines have the
-    same 5 fields, no score: NaN, or 6; no text parses as null), and whether they have the
-    score; ``None`` otherwise.
-
-    Arrow ends lines at ``\\n``, ``\\r\\n`` and a lone ``\\r``; a lone ``\\r`` makes more rows
-    than newlines, so such text goes to the general path."""
-    if table is None or not n_lines or table.num_rows != n_lines:
-        return None
-    chunks = []
-    for batch in table.to_batches():
-        arrays = [column.to_numpy() for column in batch.columns]  # no nulls: Arrow's buffers
-        if len(arrays) == 5:
-            arrays.append(np.full(len(arrays[0]), np.nan))
-        chunks.append(tuple(arrays))
-    return chunks, table.num_columns == 6
-
-
-def _tokens(lines: pa.Array, where_line: _Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Numbers of all non-blank lines, fields per line, and those lines' positions."""
-    trimmed = pc.utf8_trim_whitespace(lines)
-    keep = pc.not_equal(trimmed, "")
-    box_lines = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
-    tokens = pc.utf8_split_whitespace(pc.filter(trimmed, keep))
-    nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype("int64")
-    where_line.check_counts(nfields, box_lines)
-    flat = tokens.flatten()
-    numbers = pd.to_numeric(pd.Series(flat.to_numpy(zero_copy_only=False)),
-                            errors="coerce").to_numpy(dtype="float64")
-    bad = np.isnan(numbers) & ~pc.match_substring_regex(
-        flat, "^[+-]?nan$", ignore_case=True).to_numpy(zero_copy_only=False)
+        lines = pc.ascii_trim_whitespace(lines)
+        filled = pc.not_equal(lines, "")
+        box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+        tokens = pc.ascii_split_whitespace(pc.filter(lines, filled))
+    nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
+    bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
-        k = int(np.argmax(bad))
-        owner = np.repeat(np.arange(len(nfields)), nfields)
-        where_line.fail(box_lines[owner[k]], f"{flat[k].as_py()!r} is not a number")
-    return numbers, nfields, box_lines
+        i = int(np.argmax(bad))
+        where_line.fail(int(box_lines[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
+                        f"confidence), got {nfields[i]}")
+    flat = tokens.flatten()
+    try:
+        numbers = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid as exc:
+        k = _refused_token(flat, str(exc))
+        owner = int(np.searchsorted(np.cumsum(nfields), k, side="right"))
+        where_line.fail(int(box_lines[owner]), f"{flat[k].as_py()!r} is not a number")
+    values = _values(numbers, nfields)
+    _check(values, nfields == 6, box_lines, where_line)
+    return LabelLines(where_line.file_of(box_lines), values)
 
 
-def _values(numbers: np.ndarray, nfields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(6, N) ``class, cx, cy, w, h, score`` from the flat numbers, and which lines had a score."""
-    starts = np.concatenate([[0], np.cumsum(nfields)])[:-1]
+def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
+    """(6, N) ``class, cx, cy, w, h, score`` from the flat numbers of N lines."""
+    if len(nfields) and nfields.min() == nfields.max() <= 6:  # one width: a view of the numbers
+        table = numbers.reshape(-1, int(nfields[0])).T
+        return table if len(table) == 6 else np.vstack([table, np.full((1, len(nfields)), np.nan)])
+    starts = np.cumsum(nfields) - nfields
     values = np.full((6, len(starts)), np.nan)
     values[0] = numbers[starts]
     plain = nfields <= 6
@@ -264,39 +96,62 @@ def _values(numbers: np.ndarray, nfields: np.ndarray) -> tuple[np.ndarray, np.nd
         values[j, plain] = numbers[starts[plain] + j]
     scored = nfields == 6
     values[5, scored] = numbers[starts[scored] + 5]
-    if (~plain).any():
-        values[1:5, ~plain] = _polygon_boxes(numbers, starts[~plain], nfields[~plain]).T
-    return values, scored
+    if not plain.all():  # segmentation lines: x1 y1 x2 y2 ... -> their bounding box
+        polygon = np.flatnonzero(~plain)
+        points = (nfields[polygon] - 1) // 2
+        first = np.repeat(starts[polygon] + 1, points) + 2 * (
+            np.arange(points.sum()) - np.repeat(np.cumsum(points) - points, points))
+        at = np.cumsum(points) - points
+        xs, ys = numbers[first], numbers[first + 1]
+        x0, x1 = np.minimum.reduceat(xs, at), np.maximum.reduceat(xs, at)
+        y0, y1 = np.minimum.reduceat(ys, at), np.maximum.reduceat(ys, at)
+        values[1:5, polygon] = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
+    return values
+
+
+def _check(values: np.ndarray, scored: np.ndarray, box_lines: np.ndarray,
+           where_line: _Lines) -> None:
+    """Refuse the first bad line, naming its member and line."""
+    cls, cx, cy, w, h, score = values
+    problems = [
+        (np.isnan(values[:5]).any(axis=0) | (np.isnan(score) & scored), "a field is not a number"),
+        ((cls < 0) | (cls != np.floor(cls)), "the class must be a whole number >= 0"),
+        (cls > MAX_CLASS, f"the class index is past {MAX_CLASS:,}"),
+        ((w < 0) | (h < 0), "negative box size"),
+    ]
+    with np.errstate(invalid="ignore"):
+        found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
+    if found:
+        box, reason = min(found, key=lambda pair: pair[0])
+        where_line.fail(int(box_lines[box]), reason)
+
+
+def _refused_token(flat: pa.Array, message: str) -> int:
+    """The position of the token Arrow's cast refused (its message quotes it)."""
+    found = re.search(r"Failed to parse string: '(.*)' as a scalar", message, re.DOTALL)
+    at = pc.index(flat, found.group(1)).as_py() if found else -1
+    return at if at >= 0 else 0
 
 
 class _Lines:
-    """Turns a global line index into "member, line N" for errors."""
+    """Turns a line index of the joined text into "member, line N" for errors."""
 
-    def __init__(self, labels: list[str], line_label: np.ndarray, first_line: np.ndarray,
-                 where: str) -> None:
-        self.labels, self.line_label, self.first_line, self.where = labels, line_label, first_line, where
+    def __init__(self, labels: list[str], per_file: np.ndarray, where: str) -> None:
+        self.labels, self.where = labels, where
+        self.first_line = np.cumsum(per_file) - per_file
+        self.ends = np.cumsum(per_file)
+
+    def file_of(self, lines: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ends, lines, side="right")
 
     def fail(self, line: int, reason: str) -> None:
-        label = int(self.line_label[line])
+        label = int(self.file_of(np.array([line]))[0])
         raise FormatError(f"line {line - int(self.first_line[label]) + 1}: {reason}",
                           path=self.where, member=self.labels[label])
 
-    def check_counts(self, nfields: np.ndarray, lines: np.ndarray) -> None:
-        bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
-        if bad.any():
-            i = int(np.argmax(bad))
-            self.fail(lines[i], f"expected 5 fields (class cx cy w h) or 6 (with a confidence), "
-                                f"got {nfields[i]}")
 
-
-def _polygon_boxes(numbers: np.ndarray, starts: np.ndarray, nf: np.ndarray) -> np.ndarray:
-    """Segmentation lines (class x1 y1 x2 y2 ...) as normalized centre boxes."""
-    out = np.empty((len(starts), 4))
-    for k, (s, n) in enumerate(zip(starts.tolist(), nf.tolist())):
-        xs, ys = numbers[s + 1:s + n:2], numbers[s + 2:s + n:2]
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        out[k] = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
-    return out
+def _line_at(blob: bytes, offset: int) -> int:
+    return blob.count(b"\n", 0, offset)
 
 
 def _first_bad_byte(blob: bytes) -> int:

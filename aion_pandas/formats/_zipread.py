@@ -1,8 +1,7 @@
 """A lean, vectorized reader of a zip's central directory and local headers.
 
 :mod:`zipfile` builds a ``ZipInfo`` object per member; for 100,000 label files that alone takes a
-second. Here the records are found and decoded as numpy columns (:class:`Directory`), and the
-names come out of one Arrow string array. :mod:`aion_pandas.formats.safety` checks the columns
+second. Here the records are found and decoded as numpy columns (:class:`Directory`). :mod:`aion_pandas.formats.safety` checks the columns
 before anything is decompressed.
 
 >>> import io, zipfile
@@ -19,9 +18,6 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-
-from aion_pandas.formats._gather import gather
 
 _EOCD = struct.Struct("<IHHHHIIH")
 _EOCD64 = struct.Struct("<IQHHIIQQQQ")
@@ -39,7 +35,6 @@ class Directory:
     """The central directory as columns, one row per record (int64 numpy arrays)."""
 
     names: list[str]
-    name_array: pa.StringArray
     method: np.ndarray
     flags: np.ndarray
     crc: np.ndarray
@@ -64,8 +59,8 @@ def central_directory(buf: memoryview) -> Directory:
     u16 = lambda at: _u16(d, starts + at)  # noqa: E731
     u32 = lambda at: _u32(d, starts + at)  # noqa: E731
     flags, nlen = u16(8), u16(28)
-    names, name_array = _names(d, starts + _CENTRAL_SIZE, nlen, flags)
-    directory = Directory(names, name_array, method=u16(10), flags=flags, crc=u32(16),
+    names = _names(d, starts + _CENTRAL_SIZE, nlen, flags)
+    directory = Directory(names, method=u16(10), flags=flags, crc=u32(16),
                           compress_size=u32(20), file_size=u32(24), header_offset=u32(42),
                           create_system=d[starts + 5].astype(np.int64), external_attr=u32(38))
     big = np.flatnonzero((directory.compress_size == 0xFFFFFFFF) |
@@ -152,31 +147,22 @@ def _unaligned(d: np.ndarray, dtype: str) -> np.ndarray:
     return np.ndarray((max(len(d) - size + 1, 0),), dtype=dtype, buffer=d, strides=(1,))
 
 
-def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray,
-           flags: np.ndarray) -> tuple[list[str], pa.LargeStringArray]:
-    """The names as str: UTF-8 when flagged (or plain ASCII), else cp437 (what zipfile does)."""
-    offsets = np.zeros(len(at) + 1, dtype=np.int64)
-    np.cumsum(length, out=offsets[1:])
-    try:
-        joined = gather(memoryview(d), at, length)
-    except ValueError:
-        raise ZipStructureError("a name runs past the central directory") from None
-    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(at), [
-        None, pa.py_buffer(offsets), pa.py_buffer(joined)])
-    legacy = np.zeros(len(at), dtype=bool)
-    high = np.flatnonzero(np.frombuffer(joined, dtype=np.uint8) >= 0x80)
-    if len(high):  # names with a non-ASCII byte and no UTF-8 flag are cp437
-        owners = np.unique(np.searchsorted(offsets, high, side="right") - 1)
-        legacy[owners[(flags[owners] & 0x800) == 0]] = True
-    if not legacy.any():
-        try:
-            array = raw.cast(pa.large_string())
-            return array.to_pylist(), array
-        except pa.ArrowInvalid:
-            pass  # a flagged name that is not UTF-8: decode each, with replacements
-    names = [b.decode("cp437" if old else "utf-8", errors="replace")
-             for b, old in zip(raw.to_pylist(), legacy.tolist())]
-    return names, pa.array(names, type=pa.large_string())
+def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray, flags: np.ndarray) -> list[str]:
+    """The names as str: UTF-8 when flagged or plain ASCII, else cp437 (what zipfile does)."""
+    total = int(length.sum())
+    if len(at) and int((at + length).max()) > len(d):
+        raise ZipStructureError("a name runs past the central directory")
+    ends = np.cumsum(length)
+    joined = d[np.repeat(at - (ends - length), length) + np.arange(total)].tobytes()  # one gather
+    if joined.isascii():
+        text = joined.decode("ascii")
+        return [text[a:b] for a, b in zip((ends - length).tolist(), ends.tolist())]
+    names = []
+    for begin, end, flag in zip((ends - length).tolist(), ends.tolist(), flags.tolist()):
+        name = joined[begin:end]
+        names.append(name.decode("ascii") if name.isascii() else
+                     name.decode("utf-8" if flag & 0x800 else "cp437", errors="replace"))
+    return names
 
 
 def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
@@ -194,53 +180,6 @@ def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int,
             return usize, csize, offset
         i += 4 + length
     raise ZipStructureError("a ZIP64 member without its sizes")
-
-
-@dataclass
-class Record:
-    """One central directory record, decoded on its own (:func:`leading_records`)."""
-
-    name: bytes
-    flags: int
-    method: int
-    crc: int
-    compress_size: int
-    file_size: int
-    header_offset: int
-    create_system: int
-    external_attr: int
-
-
-_RECORD = struct.Struct("<IBBHHHHHIIIHHHHHII")
-
-
-def leading_records(buf: memoryview, count: int) -> list[Record]:
-    """The directory's first ``count`` records (fewer if it has fewer, or stops making sense),
-    decoded one by one in microseconds: a reader can start on a member that a writer puts first
-    while :func:`central_directory` decodes the rest. Header offsets are adjusted as there.
-
-    >>> import io, zipfile
-    >>> buf = io.BytesIO()
-    >>> with zipfile.ZipFile(buf, "w") as z:
-    ...     z.writestr("a.csv", "x"); z.writestr("b.txt", "yz")
-    >>> [(r.name, r.file_size) for r in leading_records(memoryview(buf.getvalue()), 5)]
-    [(b'a.csv', 1), (b'b.txt', 2)]
-    """
-    try:
-        cd_start, cd_end, _, concat = _locate(buf)
-    except (ZipStructureError, struct.error):
-        return []
-    records, p = [], cd_start
-    while len(records) < count and p + _CENTRAL_SIZE <= cd_end:
-        (sig, _, system, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _,
-         attr, offset) = _RECORD.unpack_from(buf, p)
-        end = p + _CENTRAL_SIZE + nlen + xlen + clen
-        if sig != _CENTRAL_SIG or end > cd_end:
-            break
-        records.append(Record(bytes(buf[p + _CENTRAL_SIZE:p + _CENTRAL_SIZE + nlen]), flags, method,
-                              crc, csize, usize, offset + concat, system, attr))
-        p = end
-    return records
 
 
 def data_starts(buf: memoryview, header_offset: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ archive over 4 GiB is refused.
 """
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Callable, Iterable
@@ -40,8 +41,31 @@ def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | by
     Members are consumed one by one (a generator keeps memory flat). Raises :class:`FormatError`
     when the archive would pass 4 GiB.
     """
+    if is_folder_dest(dest):
+        _write_folder(Path(dest), members)
+        return
     with open_dest(dest) as out:  # a path is written to a temporary name, then renamed
         _write(out, members, stored or (lambda name: False))
+
+
+def is_folder_dest(dest: object) -> bool:
+    """Whether a writer's ``dest`` names a folder: a path that is one, ends with ``/``, or has no
+    ``.zip`` suffix."""
+    if not isinstance(dest, (str, os.PathLike)):
+        return False
+    text = os.fspath(dest)
+    return os.path.isdir(text) or text.endswith(("/", os.sep)) or not text.lower().endswith(".zip")
+
+
+def _write_folder(root: Path, members: Iterable[tuple[str, str | bytes | memoryview]]) -> None:
+    """The members as files under ``root`` (each written to a temporary name, then renamed)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in members:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+        os.replace(tmp, path)
 
 
 def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],

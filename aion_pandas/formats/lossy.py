@@ -103,3 +103,8 @@ def _caller_level() -> int:
 def _plural(unit: str, n: int) -> str:
     singular = {"boxes": "box", "images": "image", "categories": "category"}.get(unit, unit)
     return singular if n == 1 else unit
+
+
+class UnplacedAnnotationWarning(UserWarning):
+    """A dataset holds annotations the frame has no place for (files no image or layout rule
+    places, VOC objects without a box, part boxes, ...): they are counted and named, not read."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import io
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,7 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._distinct import parse_distinct
-from aion_pandas.formats._strings import take_strings
+from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import null_column
 
 MANIFEST_NAME = "manifest.csv"
@@ -50,7 +49,8 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "image_id", "file_name", "label_file", "width", "height", "image_url", "item_id",
     "item_status", "description", "tags", "dataset_id",
 )
-_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id")
+_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id",
+                         "split")
 
 
 class ImageTable:
@@ -114,6 +114,8 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
         out[name] = images[name].astype("string") if name in images else pd.NA
     out["tags"] = _tags_json(images["tags"]) if "tags" in images else "[]"
     out["dataset_id"] = images["dataset_id"].astype("string") if "dataset_id" in images else pd.NA
+    if "split" in images:  # only when the frame has splits: MANIFEST_COLUMNS otherwise
+        out["split"] = images["split"].astype("string")
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
@@ -139,88 +141,60 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
     >>> int(m.loc[0, "width"]), m.loc[0, "label_file"]
     (4, 'labels/a.txt')
     """
-    out = _typed_manifest(data)
-    if out is not None and _unique(out):
-        return out
     try:
-        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        table = pacsv.read_csv(pa.BufferReader(data), convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.large_string() for name in (*MANIFEST_COLUMNS, "split")},
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise FormatError(f"cannot parse: {exc}", path=where, member=MANIFEST_NAME) from None
     for name in ("image_id", "label_file"):
-        if name not in raw.columns:
+        if name not in table.column_names:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
-    out = pd.DataFrame({"label_file": raw["label_file"].astype("string").str.replace(
+    text = {name: table.column(name).combine_chunks() for name in table.column_names}
+    out = pd.DataFrame({"label_file": pd.Series(
+        pd.arrays.ArrowStringArray(text["label_file"]).astype("string")).str.replace(
         "\\", "/", regex=False)})
     for name in ("image_id", "width", "height"):
-        if name not in raw.columns:
-            out[name] = pd.array([pd.NA] * len(raw), dtype="Int64")
-            continue
-        values = pd.to_numeric(raw[name], errors="coerce")
-        bad = values.isna() & raw[name].notna()
-        if name == "image_id":
-            bad |= raw[name].isna()
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            raise FormatError(f"line {row + 2}: {name} {raw[name].iloc[row]!r} is not a whole number",
-                              path=where, member=MANIFEST_NAME)
-        out[name] = values.astype("Int64")
+        out[name] = _whole_numbers(text.get(name), name, len(out), where)
     out["image_id"] = out["image_id"].astype("int64")
-    out["file_name"] = raw["file_name"].astype("string") if "file_name" in raw else pd.NA
-    for name in _IMAGE_STRING_COLUMNS:
-        if name in raw.columns:
-            out[name] = raw[name].astype("string")
-    if "tags" in raw.columns:
-        out["tags"] = _tags_column(raw["tags"].tolist(), where)
-    if not _unique(out):
+    for name in ("file_name", *_IMAGE_STRING_COLUMNS):
+        if name in text or name == "file_name":
+            out[name] = pd.arrays.ArrowStringArray(text[name]) if name in text else \
+                null_column("string", len(out))
+    if "tags" in text:
+        out["tags"] = _tags_column(text["tags"], where)
+    if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
 
 
-def _unique(manifest: pd.DataFrame) -> bool:
-    """Whether no two rows share an ``image_id`` or a ``label_file`` (ids in increasing order,
-    as written, need no hashing)."""
-    ids = manifest["image_id"].to_numpy()
-    increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())
-    if not increasing and manifest["image_id"].duplicated().any():
-        return False
-    files = pa.array(manifest["label_file"].array)
-    return len(pc.unique(files)) == len(files)  # a null counts once, as a value
-
-
-_TYPES = {"image_id": pa.int64(), "width": pa.int64(), "height": pa.int64(),
-          **{name: pa.large_string() for name in ("file_name", "label_file", "tags",  # pandas'
-                                                  *_IMAGE_STRING_COLUMNS)}}  # own: no copy
-
-
-def _typed_manifest(data: bytes) -> pd.DataFrame | None:
-    """The fast path: a manifest as we write it, parsed by pyarrow; ``None`` if anything is off
-    (the caller then parses it again to say what)."""
+def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.arrays.IntegerArray:
+    """A manifest column of whole numbers (``1`` or ``1.0``); its first bad value is named with
+    its line. ``image_id`` must be there on every line."""
+    if text is None:
+        return null_column("Int64", n)
     try:
-        table = pacsv.read_csv(pa.BufferReader(data), convert_options=pacsv.ConvertOptions(
-            column_types=_TYPES, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=False))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if not {"image_id", "label_file"} <= set(table.column_names) or \
-            table.column("image_id").null_count or table.column("label_file").null_count:
-        return None
-    out = pd.DataFrame({"label_file": table.column("label_file").to_pandas(
-        types_mapper=lambda t: pd.StringDtype()).str.replace("\\", "/", regex=False)})
-    out["image_id"] = table.column("image_id").to_numpy()
-    for name in ("width", "height"):
-        out[name] = table.column(name).to_pandas(types_mapper=lambda t: pd.Int64Dtype()) \
-            if name in table.column_names else pd.array([pd.NA] * len(out), dtype="Int64")
-    for name in ("file_name", *_IMAGE_STRING_COLUMNS):
-        if name in table.column_names:
-            out[name] = table.column(name).to_pandas(types_mapper=lambda t: pd.StringDtype())
-    if "file_name" not in out:
-        out["file_name"] = pd.array([pd.NA] * len(out), dtype="string")
-    if "tags" in table.column_names:
+        numbers = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        bad = ~np.isnan(numbers) & (numbers != np.floor(numbers))
+    except pa.ArrowInvalid:
+        numbers = None
+    if numbers is None or bad.any() or (name == "image_id" and np.isnan(numbers).any()):
+        row = _first_not_whole(text, required=name == "image_id")
+        raise FormatError(f"line {row + 2}: {name} {text[row].as_py()!r} is not a whole number",
+                          path=where, member=MANIFEST_NAME)
+    missing = np.isnan(numbers)
+    return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
+
+
+def _first_not_whole(text: pa.Array, *, required: bool) -> int:
+    for row, value in enumerate(text.to_pylist()):
         try:
-            out["tags"] = _tags_column(table.column("tags"), "?")
-        except FormatError:
-            return None
-    return out
+            number = float(value) if value is not None else None
+        except ValueError:
+            return row
+        if (number is None and required) or (number is not None and number != int(number)):
+            return row
+    return 0  # pragma: no cover - the caller found one
 
 
 def _tags_column(values: object, where: str) -> np.ndarray:
@@ -280,32 +254,52 @@ def is_image(name: str) -> bool:
     return name.lower().endswith(_IMAGE_EXTENSIONS)
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` from an image's header (Pillow reads no pixels), ``None`` if unreadable."""
+def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
+    """The ``k``-th of ``n`` runs of rows (``part=(k, n)``) of an image table; all without a part.
+
+    >>> part_of(pd.DataFrame({"image_id": [1, 2, 3]}), (1, 2))["image_id"].tolist()
+    [3]
+    """
+    if part is None:
+        return images
+    k, n = part
+    if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+        raise ValueError(f"part must be (k, n) with 0 <= k < n, got {part!r}")
+    bounds = np.linspace(0, len(images), n + 1).round().astype(int)
+    return images.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
+
+
+def image_size(data: bytes | str) -> tuple[int, int] | None:
+    """``(width, height)`` from an image's header (its bytes or a path; Pillow reads no pixels),
+    ``None`` if unreadable."""
     try:
         from PIL import Image
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             return int(image.size[0]), int(image.size[1])
     except Exception:  # noqa: BLE001 - any unreadable image just has no size
         return None
 
 
+def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
+    """The sizes of the image members that can be read, from their headers (a folder's files are
+    opened by path, so only their headers are read)."""
+    def one(name: str) -> tuple[int, int] | None:
+        path = archive.path(name)
+        return image_size(str(path) if path is not None else archive.read(name))
+
+    sizes = dict(zip(members, map(one, members)))
+    return {name: size for name, size in sizes.items() if size is not None}
+
+
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
-             fmt: str, where: str, *, on_rows: dict[str, object] | None = None,
-             layout: tuple[np.ndarray, np.ndarray] | None = None,
-             image_columns: dict[str, Future] | None = None) -> pd.DataFrame:
+             fmt: str, where: str) -> pd.DataFrame:
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image
     position). Rows follow the images' order; an image's boxes keep their order; an image
     without a box becomes one row with null box columns.
 
     ``images`` has ``image_id, file_name, width, height`` and any image-level extras; ``boxes``
     maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
-    extras) to arrays of the boxes' length. Every column is built by one vectorized take or
-    scatter (no Python object per row; the ``tags`` rows of an image share its list).
-    ``on_rows`` holds box columns a reader already placed on the rows of ``layout``, which must
-    be ``row_layout(box_image, len(images))`` (passed so that it is computed once), nulls on
-    the image-only rows. ``image_columns``: the image columns already being repeated onto those
-    rows (:func:`start_image_columns`), so that a reader overlaps them with its own work.
+    extras) to arrays of the boxes' length. The ``tags`` rows of an image share its list.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -313,57 +307,35 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     >>> frame[["file_name", "x"]].to_dict("list")
     {'file_name': ['a.jpg', 'b.jpg', 'b.jpg'], 'x': [nan, 0.0, 1.0]}
     """
-    box_image = np.asarray(box_image, dtype=np.int64)
-    image_pos, box_row = layout if layout is not None else row_layout(box_image, len(images))
-    on_rows = on_rows or {}
+    image_pos, box_row = row_layout(np.asarray(box_image, dtype=np.int64), len(images))
     n_rows = len(image_pos)
-    with ThreadPoolExecutor(2) as pool:
-        taken = image_columns if image_columns is not None else start_image_columns(
-            images, image_pos, pool)
-        out: dict[str, object] = {}
-        for name, dtype in (("category", "category"), ("category_id", "Int64"),
-                            ("x", "float64"), ("y", "float64"), ("w", "float64"),
-                            ("h", "float64"), ("score", "float64"), ("difficult", "boolean"),
-                            ("truncated", "boolean")):
-            if name in on_rows:
-                out[name] = on_rows[name]
-            elif name in boxes or name in _ALWAYS:
-                out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
-        out.update((name, future.result()) for name, future in taken.items())
-    order = [name for name in _ORDER if name in out]
-    frame = pd.DataFrame({name: out[name] for name in order}, copy=False)
+    out: dict[str, object] = {"image_id": images["image_id"].to_numpy(dtype="int64")[image_pos]}
+    for name in ("width", "height"):
+        out[name] = images[name].astype("Int64").array.take(image_pos) if name in images else \
+            null_column("Int64", n_rows)
+    for name in _STRINGS:
+        if name in images:
+            out[name] = images[name].astype("string").array.take(image_pos)
+        elif name in _ALWAYS:
+            out[name] = null_column("string", n_rows)
+    if "tags" in images:  # each image's rows share its list
+        out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
+    for name, dtype in _BOX_DTYPES.items():
+        if name in boxes or name in _ALWAYS:
+            out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
+    frame = pd.DataFrame({name: out[name] for name in _ORDER if name in out}, copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
 
-def start_image_columns(images: pd.DataFrame, image_pos: np.ndarray,
-                        pool: ThreadPoolExecutor) -> dict[str, Future]:
-    """Start putting the image table's columns on the frame's rows (``image_pos``: each row's
-    image) in ``pool``, for :func:`assemble`. Every column is a take that runs without the GIL
-    (Arrow's for text, numpy's for numbers) but the tags' (a list per row), so the caller's own
-    work goes on beside them.
-
-    >>> with ThreadPoolExecutor(1) as pool:
-    ...     started = start_image_columns(pd.DataFrame({"image_id": [1, 2], "file_name": ["a", "b"]}),
-    ...                                   np.array([0, 0, 1]), pool)
-    ...     list(started["file_name"].result()), started["image_id"].result().tolist()
-    (['a', 'a', 'b'], [1, 1, 2])
-    """
-    started = {name: pool.submit(_take_image_strings, images, name, image_pos)
-               for name in _STRINGS if name in images or name in _ALWAYS}
-    started["image_id"] = pool.submit(np.take, images["image_id"].to_numpy(dtype="int64"), image_pos)
-    for name in ("width", "height"):
-        started[name] = pool.submit(_take_ints, images, name, image_pos)
-    if "tags" in images:  # each image's rows share its list
-        started["tags"] = pool.submit(np.take, images["tags"].to_numpy(dtype=object), image_pos)
-    return started
-
-
-_STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status")
+_STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status", "split")
 _ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
+_BOX_DTYPES = {"category": "category", "category_id": "Int64", "x": "float64", "y": "float64",
+               "w": "float64", "h": "float64", "score": "float64", "difficult": "boolean",
+               "truncated": "boolean"}
 _ORDER = ("dataset_id", "image_id", "file_name", "width", "height", "category", "category_id", "x",
           "y", "w", "h", "score", "difficult", "truncated", "description", "image_url", "item_id",
-          "item_status", "tags")
+          "item_status", "tags", "split")
 
 
 def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
@@ -374,64 +346,14 @@ def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nda
     """
     counts = np.bincount(box_image, minlength=n_images)
     per_image = np.maximum(counts, 1)
-    row_start = np.concatenate([[0], np.cumsum(per_image)[:-1]]).astype(np.int64)
-    box_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    image_pos = np.repeat(np.arange(n_images, dtype=np.int64), per_image)
-    in_order = len(box_image) < 2 or bool((box_image[1:] >= box_image[:-1]).all())
-    order = None if in_order else np.argsort(box_image, kind="stable")
-    ordered = box_image if order is None else box_image[order]
-    rows = row_start[ordered] + np.arange(len(box_image), dtype=np.int64) - box_start[ordered]
-    if order is None:
-        return image_pos, rows
-    box_row = np.empty_like(rows)
-    box_row[order] = rows
-    return image_pos, box_row
-
-
-def file_row_layout(box_file: np.ndarray, image_of_file: np.ndarray,
-                    n_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`row_layout` for boxes read file by file (``box_file``: each box's file, in
-    non-decreasing order), each file holding one image's boxes (``image_of_file``: distinct
-    image positions, -1 for a file of no image). A box's row is then its file's first row plus
-    its place in the file: nothing is sorted, and no box-length temporary is made but one.
-
-    >>> [a.tolist() for a in file_row_layout(np.array([0, 0, 1]), np.array([2, 0]), 3)]
-    [[0, 1, 2, 2], [2, 3, 0]]
-    """
-    box_file = np.asarray(box_file, dtype=np.int64)
-    image_of_file = np.asarray(image_of_file, dtype=np.int64)
-    if (image_of_file < 0).any() or (len(box_file) > 1 and (box_file[1:] < box_file[:-1]).any()):
-        return row_layout(image_of_file[box_file], n_images)
-    per_file = np.bincount(box_file, minlength=len(image_of_file))
-    per_image = np.zeros(n_images, dtype=np.int64)
-    per_image[image_of_file] = per_file
-    np.maximum(per_image, 1, out=per_image)
     row_start = np.cumsum(per_image) - per_image
-    first_box = np.cumsum(per_file) - per_file
-    box_row = np.arange(len(box_file), dtype=np.int64)
-    box_row += (row_start[image_of_file] - first_box)[box_file]
-    return np.repeat(np.arange(n_images, dtype=np.int64), per_image), box_row
-
-
-def _take_ints(images: pd.DataFrame, name: str, image_pos: np.ndarray) -> pd.arrays.IntegerArray:
-    """An Int64 image column on the rows (all null when ``images`` lacks it)."""
-    if name not in images:
-        return null_column("Int64", len(image_pos))
-    column = images[name].astype("Int64").array  # per image: small, so these copies are cheap
-    data, mask = column.to_numpy(dtype="int64", na_value=0), column.isna()
-    return pd.arrays.IntegerArray(data[image_pos], mask[image_pos])
-
-
-def _take_image_strings(images: pd.DataFrame, name: str,
-                        image_pos: np.ndarray) -> pd.arrays.ArrowStringArray:
-    return take_strings(_arrow_strings(images, name, len(images)), image_pos)
-
-
-def _arrow_strings(images: pd.DataFrame, name: str, n: int) -> pa.Array:
-    if name not in images:
-        return pa.nulls(n, pa.large_string())
-    strings = pa.array(images[name].astype("string").array)
-    return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+    box_start = np.cumsum(counts) - counts
+    image_pos = np.repeat(np.arange(n_images, dtype=np.int64), per_image)
+    order = np.argsort(box_image, kind="stable")
+    box_row = np.empty(len(box_image), dtype=np.int64)
+    box_row[order] = row_start[box_image[order]] + np.arange(len(box_image)) - \
+        box_start[box_image[order]]
+    return image_pos, box_row
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:

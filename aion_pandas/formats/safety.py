@@ -15,9 +15,8 @@ raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and 
   "overlapping files" zip bomb, whose every ratio looks harmless);
 - and, while reading, a member that inflates past the size its header declares or fails its CRC.
 
-XML (:func:`check_xml`, :func:`parse_xml`) with a ``DOCTYPE`` or an ``ENTITY`` declaration is
-refused before parsing (no entity is ever expanded: no billion laughs, no external entities), and
-lxml parses with ``resolve_entities=False, no_network=True, load_dtd=False``.
+XML (:func:`check_xml`, :func:`parse_xml`, from :mod:`.xml_safety`) with a ``DOCTYPE`` or an
+``ENTITY`` declaration is refused before parsing; no entity is ever expanded.
 
 Defaults (:data:`DEFAULT_LIMITS`): 2,000,000 members, 8 GiB in all, 2 GiB per member, ratio 200
 above 1 MiB. Pass ``limits=Limits(...)`` to the readers to change them.
@@ -33,6 +32,7 @@ aion_pandas.errors.FormatError: upload.zip: ../evil.txt: the member's path climb
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import mmap
 import os
@@ -41,24 +41,16 @@ import re
 import stat
 import struct
 import zlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, wait
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-from lxml import etree
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._crc import joined_crc
-from aion_pandas.formats._gather import gather
-from aion_pandas.formats._memory import READ_ONLY_MAP
-from aion_pandas.formats._zipread import (
-    Directory, Record, ZipStructureError, central_directory, data_starts, leading_records)
+from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
+from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -104,149 +96,104 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
     return norm + "/" if is_dir and norm != "." else norm
 
 
-@dataclass
-class Joined:
-    """Members joined into one bytes-like ``data``; ``ends``: where each ends in it. Until
-    :meth:`verify` returns, stored members' bytes are unchecked against their CRCs."""
-
-    data: bytes | memoryview
-    ends: np.ndarray
-    _unchecked: Callable[[], None] | None = None
-
-    def verify(self) -> None:
-        """Raise :class:`FormatError` naming the first member whose CRC does not match."""
-        check, self._unchecked = self._unchecked, None
-        if check is not None:
-            check()
-
-
 class SafeArchive:
-    """A checked zip (or folder) whose members are read in memory. ``names``: the file members."""
+    """A checked zip or folder whose members are read in memory, each checked as it is read.
+
+    ``names``: the file members, sorted; ``where``: the archive's name for errors.
+    """
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
-                 files: dict[str, Path] | None = None, limits: Limits = DEFAULT_LIMITS,
-                 start: dict[str, Callable[[bytes, str], Any]] | None = None,
-                 early: dict[str, tuple[Record, Future]] | None = None) -> None:
+                 files: dict[str, tuple[str, int]] | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self._files, self.limits = files or {}, limits
-        self._start, self._early = start or {}, early or {}
         self._starts: np.ndarray | None = None
-        self._name_arrays: tuple[pa.Array, pa.Array] | None = None  # names, lowercased
+        self._lower: list[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
+
+    @property
+    def is_folder(self) -> bool:
+        """Whether the members are files of a folder (not of a zip)."""
+        return self._dir is None
 
     def __contains__(self, name: str) -> bool:
         return name in self._rows or name in self._files
 
-    def result(self, name: str) -> Any:
-        """What ``start[name]`` (given to :func:`open_archive`) made of the member: begun early
-        when the member was among the directory's first records, and used if the checked
-        directory has the very record it was read from; else made now."""
-        record, future = self._early.pop(name, (None, None))
-        if future is not None:
-            row = self._rows.get(name)
-            d = self._dir
-            if row is not None and d is not None and (
-                    int(d.header_offset[row]), int(d.compress_size[row]), int(d.file_size[row]),
-                    int(d.crc[row]), int(d.method[row])) == (
-                    record.header_offset, record.compress_size, record.file_size, record.crc,
-                    record.method):
-                return future.result()
-            _settle({name: (record, future)})
-        return self._start[name](self.read(name), self.where)
-
     def names_ending(self, *suffixes: str, folder: str | None = None) -> list[str]:
         """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order;
-        with ``folder``, only those under a folder of that name, at any depth. Arrow matches
-        them: 100,000 names take a few milliseconds.
+        with ``folder``, only those under a folder of that name, at any depth.
 
-        >>> archive = SafeArchive("x", files={n: Path(n) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
+        >>> archive = SafeArchive("x", files={n: (n, 0) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
         >>> archive.names_ending(".txt"), archive.names_ending(".txt", folder="labels")
         (['a.TXT', 'x/labels/c.txt'], ['x/labels/c.txt'])
         """
-        if self._name_arrays is None:
-            array = pa.array(self.names, type=pa.large_string())
-            self._name_arrays = array, pc.utf8_lower(array)
-        names, lower = self._name_arrays
-        found = np.zeros(len(names), dtype=bool)
-        for suffix in suffixes:
-            found |= pc.ends_with(lower, suffix.lower()).to_numpy(zero_copy_only=False)
+        if self._lower is None:
+            self._lower = [n.lower() for n in self.names]
+        ends = tuple(s.lower() for s in suffixes)
+        found = [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
         if folder is not None:
-            top = pc.starts_with(names, folder + "/").to_numpy(zero_copy_only=False)
-            deeper = [i for i in np.flatnonzero(found & ~top).tolist()  # few, as a rule
-                      if f"/{folder}/" in self.names[i]]
-            found &= top
-            found[deeper] = True
-        return _pick(self.names, np.flatnonzero(found))
+            found = [n for n in found if n.startswith(folder + "/") or f"/{folder}/" in n]
+        return found
+
+    def named(self, *file_names: str) -> list[str]:
+        """The members whose file name (the last part, ignoring case) is one of ``file_names``,
+        shallowest first.
+
+        >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
+        ['Data.yaml', 'b/data.yaml']
+        """
+        wanted = {f.lower() for f in file_names}
+        found = [n for n in self.names_ending(*wanted) if n.rsplit("/", 1)[-1].lower() in wanted]
+        return sorted(found, key=lambda n: (n.count("/"), n))
+
+    def has_folder(self, name: str) -> bool:
+        """Whether ``name`` is a folder holding members."""
+        prefix = name.rstrip("/") + "/"
+        at = bisect.bisect_left(self.names, prefix)  # names are sorted
+        return at < len(self.names) and self.names[at].startswith(prefix)
 
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
-        if self._files:
-            return self._files[name].stat().st_size
+        if self._dir is None:
+            return self._files[name][1]
         return int(self._dir.file_size[self._rows[name]])  # type: ignore[union-attr]
+
+    def path(self, name: str) -> Path | None:
+        """The file behind a member of a folder (``None`` in a zip)."""
+        found = self._files.get(name)
+        return Path(found[0]) if found else None
 
     def read(self, name: str) -> bytes:
         """The bytes of one member (checked against its declared size and CRC)."""
         return next(self.read_many([name]))
 
     def read_many(self, names: list[str]) -> Iterator[bytes]:
-        """The bytes of many members, in order (the batch path of the readers), each checked
-        against its declared size and CRC."""
-        if self._files:
-            for name in names:
-                yield self._files[name].read_bytes()
+        """The bytes of many members, in order, each checked before it is handed on: a zip
+        member against its declared size and CRC, a folder's file against the size limit."""
+        if self._dir is None:
+            yield from map(self._read_file, names)
             return
-        rows = self._rows_of(names)
+        rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
         d = self._dir
         begins = self._data_starts(names, rows).tolist()
-        buf = self._buffer
         for name, begin, packed, size, method, crc in zip(
                 names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
                 d.method[rows].tolist(), d.crc[rows].tolist()):
-            yield _member_bytes(buf, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
+            yield _member_bytes(self._buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
-    def join(self, names: list[str]) -> Joined:
-        """Many members as one bytes-like object, and where each ends in it, checked like
-        :meth:`read_many`; stored members are gathered straight out of the archive, and their
-        CRCs are checked only by :meth:`Joined.verify`, which the caller can run in another
-        thread: it is one ``zlib.crc32`` of the joined bytes, compared with the CRC the stored
-        ones add up to (:mod:`._crc`), mostly without the GIL (~20 ms for 100,000 members,
-        against ~50 ms of calls holding it for one per member). Only when they differ is each
-        member checked, to name the first bad one."""
-        ends = np.zeros(len(names), dtype=np.int64)
-        parts = []
-        if self._dir is not None and not self._files:
-            rows = self._rows_of(names)
-            if len(rows) and (self._dir.method[rows] == 0).all():
-                return self._joined_stored(names, rows)
-        for i, data in enumerate(self.read_many(names)):
-            parts.append(data)
-            ends[i] = len(data)
-        np.cumsum(ends, out=ends)
-        return Joined(b"".join(parts), ends)
-
-    def _joined_stored(self, names: list[str], rows: np.ndarray) -> Joined:
-        d = self._dir
-        size = d.file_size[rows]
-        wrong = np.flatnonzero(d.compress_size[rows] != size)
-        if len(wrong):
-            raise _wrong_size(self.where, names[int(wrong[0])], int(size[int(wrong[0])]))
-        joined = gather(self._buffer, self._data_starts(names, rows), size)  # type: ignore[arg-type]
-        ends = np.cumsum(size)
-
-        def check_crcs() -> None:  # one CRC of the whole, then, if it differs, each member's
-            if zlib.crc32(joined) == joined_crc(d.crc[rows], size):
-                return
-            pieces = map(slice, (ends - size).tolist(), ends.tolist())
-            crcs = np.fromiter(map(zlib.crc32, map(joined.__getitem__, pieces)), dtype=np.int64,
-                               count=len(rows))
-            bad = np.flatnonzero(crcs != d.crc[rows])
-            if len(bad):
-                raise _corrupt(self.where, names[int(bad[0])])
-        return Joined(joined, ends, check_crcs)
-
-    def _rows_of(self, names: list[str]) -> np.ndarray:
-        return np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
+    def _read_file(self, name: str) -> bytes:
+        path, size = self._files[name]
+        most = self.limits.max_member_bytes
+        if size > most:
+            raise FormatError(f"the file is larger than the limit of {most:,} bytes",
+                              path=self.where, member=name)
+        with open(path, "rb") as fh:
+            data = fh.read(size + 1)
+        if len(data) > size:  # grown since the folder was walked: past what was checked
+            raise FormatError("the file grew while the folder was read", path=self.where,
+                              member=name)
+        return data
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
         """Where the members' bytes begin, checked to lie inside the archive's data."""
@@ -263,8 +210,7 @@ class SafeArchive:
         return begins
 
     def close(self) -> None:
-        """Release the archive (a mapped file stays mapped until its last member view is gone)."""
-        _settle(self._early)
+        """Release the archive."""
         if self._buffer is not None:
             owner = self._buffer.obj
             self._buffer.release()
@@ -272,7 +218,7 @@ class SafeArchive:
             if isinstance(owner, mmap.mmap):
                 try:
                     owner.close()
-                except BufferError:
+                except BufferError:  # an error's traceback still holds a view: the GC unmaps it
                     pass
 
     def __enter__(self) -> SafeArchive:
@@ -282,34 +228,9 @@ class SafeArchive:
         self.close()
 
 
-def _map(fd: int, size: int) -> mmap.mmap:
-    """The file read-only, its pages mapped at once unless it is large (a large zip may hold
-    images that the reader never touches)."""
-    return mmap.mmap(fd, 0, **(READ_ONLY_MAP if size <= 256 << 20 else {"access": mmap.ACCESS_READ}))
-
-
-def _pick(items: list[str], at: np.ndarray) -> list[str]:
-    """``[items[i] for i in at]`` (``at`` ascending), by slices when ``at`` runs in a few blocks."""
-    if not len(at):
-        return []
-    breaks = np.flatnonzero(np.diff(at) != 1) + 1
-    if len(breaks) > len(at) // 16:
-        return [items[i] for i in at.tolist()]
-    firsts, lasts = at[np.r_[0, breaks]].tolist(), at[np.r_[breaks - 1, len(at) - 1]].tolist()
-    return list(chain.from_iterable(items[a:b + 1] for a, b in zip(firsts, lasts)))
-
-
-def open_archive(source: Source, *, where: str | None = None, limits: Limits | None = None,
-                 start: dict[str, Callable[[bytes, str], Any]] | None = None,
-                 pool: Executor | None = None) -> SafeArchive:
+def open_archive(source: Source | SafeArchive, *, where: str | None = None,
+                 limits: Limits | None = None) -> SafeArchive:
     """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
-
-    ``start`` maps member names to work on their bytes (``fn(data, where)``), whose results
-    :meth:`SafeArchive.result` returns. With a ``pool``, a member among the directory's first
-    records (where our writers put ``manifest.csv``) is read and worked on there while the
-    directory is checked: its own record is checked first (not a link, not encrypted, size,
-    ratio, bounds; then size and CRC as read), and if the archive is then refused, so is the
-    work's result.
 
     >>> import io, zipfile
     >>> buf = io.BytesIO()
@@ -319,16 +240,18 @@ def open_archive(source: Source, *, where: str | None = None, limits: Limits | N
     >>> archive.names, archive.read("labels/a.txt")
     (['labels/a.txt'], b'0 0.5 0.5 0.1 0.1\\n')
     """
+    if isinstance(source, SafeArchive):  # already open and checked (read_export sniffed it)
+        return source
     limits = limits or DEFAULT_LIMITS
     raw: bytes | mmap.mmap
     if isinstance(source, (str, os.PathLike)):
         where = where or os.fspath(source)
         if os.path.isdir(source):
-            return _open_folder(Path(source), where, limits, start)
+            return _open_folder(Path(source), where, limits)
         try:
             with open(source, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                raw = _map(handle.fileno(), size) if size else b""
+                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except FileNotFoundError:
             raise FormatError("no such file", path=where) from None
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -341,71 +264,16 @@ def open_archive(source: Source, *, where: str | None = None, limits: Limits | N
             raise FormatError("the file is open in text mode: open it with 'rb'", path=where)
         raw = bytes(raw)
     buffer = memoryview(raw)
-    early = _start_early(buffer, where, limits, start or {}, pool) if pool is not None else {}
     try:
         directory = central_directory(buffer)
         rows = _check_directory(directory, where, limits, len(buffer))
     except (ZipStructureError, struct.error) as exc:
-        _settle(early)
         buffer.release()
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
     except FormatError:
-        _settle(early)
         buffer.release()
         raise
-    return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits,
-                       start=start, early=early)
-
-
-_EARLY_RECORDS = 8  # how far into the directory a member to start early is looked for
-
-
-def _start_early(buffer: memoryview, where: str, limits: Limits,
-                 start: dict[str, Callable[[bytes, str], Any]],
-                 pool: Executor) -> dict[str, tuple[Record, Future]]:
-    """Submit the work on each member of ``start`` found, safe on its own record, among the
-    directory's first records."""
-    early = {}
-    for record in leading_records(buffer, _EARLY_RECORDS) if start else []:
-        name = record.name.decode("utf-8", errors="replace")
-        if name not in start or name in early or not _safe_alone(record, buffer, limits):
-            continue
-        begin = int(data_starts(buffer, np.array([record.header_offset]))[0])
-        if begin < 0 or begin + record.compress_size > len(buffer):
-            continue
-        early[name] = (record, pool.submit(_early_work, start[name], buffer, where, name, begin,
-                                           record))
-    return early
-
-
-def _safe_alone(record: Record, buffer: memoryview, limits: Limits) -> bool:
-    """The checks of :func:`_check_directory` that a record passes on its own (ZIP64 records
-    and anything unusual wait for the full check)."""
-    link = record.create_system == 3 and (record.external_attr >> 16) & 0o170000 == stat.S_IFLNK
-    sizes = (record.compress_size, record.file_size, record.header_offset)
-    return (not link and not record.flags & 0x1 and record.method in (0, 8)
-            and 0xFFFFFFFF not in sizes and record.file_size <= limits.max_member_bytes
-            and not (record.file_size > limits.ratio_floor_bytes
-                     and record.file_size > limits.max_ratio * max(record.compress_size, 1))
-            and _plain(record.name.decode("utf-8", errors="replace")))
-
-
-def _plain(name: str) -> bool:
-    try:
-        return safe_member_name(name) == name
-    except FormatError:
-        return False
-
-
-def _early_work(work: Callable[[bytes, str], Any], buffer: memoryview, where: str, name: str,
-                begin: int, record: Record) -> Any:
-    return work(_member_bytes(buffer, where, name, begin, record.compress_size,
-                              record.file_size, record.method, record.crc), where)
-
-
-def _settle(early: dict[str, tuple[Record, Future]]) -> None:
-    """Wait for early work that will not be used (it reads the buffer about to be released)."""
-    wait([future for _, future in early.values()])
+    return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
 def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
@@ -417,7 +285,7 @@ def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: in
     if len(data) != size:
         raise _wrong_size(where, name, size)
     if zlib.crc32(data) != crc:
-        raise _corrupt(where, name)
+        raise FormatError("the member is corrupt (CRC mismatch)", path=where, member=name)
     return data
 
 
@@ -441,40 +309,35 @@ def _wrong_size(where: str, name: str, size: int) -> FormatError:
                        "declares", path=where, member=name)
 
 
-def _corrupt(where: str, name: str) -> FormatError:
-    return FormatError("the member is corrupt (CRC mismatch)", path=where, member=name)
-
-
-# a name that may need normalizing or refusing: the rest are plain relative paths, kept as they are
-_SUSPECT = r"^/|//|\\|:|\x00|(^|/)\.\.?(/|$)|^$"
+# a name that may need normalizing or refusing: the others are plain relative paths, kept as they are
+_SUSPECT = re.compile(r"^(?:/|[^\n]*(?://|\\|:|\x00)|(?:[^\n]*/)?\.\.?(?:/|$))|^$", re.MULTILINE)
 
 
 def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:
-    """Check every record at once; return the file members' safe names -> their rows."""
+    """Check every record; return the file members' safe names -> their rows."""
     if len(d) > limits.max_members:
         raise FormatError(f"the archive holds {len(d):,} members, more than the limit of "
                           f"{limits.max_members:,}", path=where)
-    names = d.names
-    suspects = np.flatnonzero(pc.match_substring_regex(d.name_array, _SUSPECT)
-                              .to_numpy(zero_copy_only=False))
-    if len(suspects):
-        names = list(names)
-        for i in suspects.tolist():
-            names[i] = safe_member_name(names[i], where=where)
+    names = list(d.names)
+    joined = "\n".join(names)
+    if joined.count("\n") == len(names) - 1:  # no name holds a newline: one search finds them
+        starts = np.cumsum([0] + [len(n) + 1 for n in names[:-1]])
+        suspects = np.searchsorted(starts, [m.start() for m in _SUSPECT.finditer(joined)],
+                                   side="right") - 1
+    else:
+        suspects = range(len(names))
+    for i in sorted(set(np.asarray(suspects).tolist())):
+        names[i] = safe_member_name(names[i], where=where)
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
     _refuse_first(link, d, where, "the member is a symbolic link")
     _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")
-    keep = ~pc.ends_with(d.name_array, "/").to_numpy(zero_copy_only=False)
-    for i in suspects.tolist():  # normalized names: a folder may now end with "/" or be "."
-        keep[i] = not (names[i].endswith("/") or names[i] == ".")
-    rows = np.flatnonzero(keep)
-    index = {names[i]: i for i in rows.tolist()}
-    if len(index) != len(rows):
-        seen: set[str] = set()
-        for i in rows.tolist():
-            if names[i] in seen:
-                raise FormatError("two members have this name", path=where, member=d.names[i])
-            seen.add(names[i])
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name.endswith("/") or name == ".":
+            continue  # a folder
+        if index.setdefault(name, i) != i:
+            raise FormatError("two members have this name", path=where, member=d.names[i])
+    rows = np.fromiter(index.values(), dtype=np.int64, count=len(index))
     size, packed = d.file_size[rows], d.compress_size[rows]
     most, floor, ratio = limits.max_member_bytes, limits.ratio_floor_bytes, limits.max_ratio
     big = np.flatnonzero(size > most)
@@ -508,92 +371,33 @@ def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> Non
         raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
 
 
-def _open_folder(root: Path, where: str, limits: Limits,
-                 start: dict[str, Callable[[bytes, str], Any]] | None) -> SafeArchive:
-    files: dict[str, Path] = {}
+def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
+    """The files under ``root`` (symlinked folders are not followed; a linked file must stay
+    inside the folder), checked against the limits before any is read."""
+    files: dict[str, tuple[str, int]] = {}
     total = 0
-    base = root.resolve()
-    for folder, dirs, names in os.walk(root):  # symlinked folders are not followed
-        for file in names:
-            path = Path(folder) / file
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink() and not path.resolve().is_relative_to(base):
-                raise FormatError("the file is a link out of the folder", path=where, member=rel)
-            if not path.is_file():
-                continue
-            files[rel] = path
-            total += path.stat().st_size
-            if len(files) > limits.max_members or total > limits.max_total_bytes:
-                raise FormatError("the folder holds more files or bytes than the limits allow "
-                                  f"({limits.max_members:,} files, {limits.max_total_bytes:,} bytes)",
-                                  path=where)
-    return SafeArchive(where, files=files, limits=limits, start=start)
-
-
-# ------------------------------------------------------------------------------------------------
-# XML
-
-_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                       huge_tree=False, remove_comments=True, remove_pis=True)
-
-
-def xml_parser() -> etree.XMLParser:
-    """An lxml parser that never loads a DTD, resolves an entity or touches the network."""
-    return etree.XMLParser(**_PARSER_OPTIONS)
-
-
-def check_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
-    """Return ``data`` as UTF-8 XML; refuse a ``DOCTYPE`` or ``ENTITY`` declaration.
-
-    UTF-16 (with a BOM) and encodings declared in the XML declaration are re-encoded to UTF-8.
-
-    >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
-    Traceback (most recent call last):
-    ...
-    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused (entities are never expanded)
-    """
-    data = to_utf8(data, where=where, member=member)
-    if b"<!" in data and _FORBIDDEN.search(data):
-        raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
-                          "expanded)", path=where, member=member)
-    return data
-
-
-def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> etree._Element:
-    """Parse one XML document safely (see :func:`check_xml`); errors name the member and line."""
-    data = check_xml(data, where=where, member=member)
-    try:
-        return etree.fromstring(data, xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise FormatError(f"line {exc.lineno}: not well-formed XML ({exc.msg})", path=where,
-                          member=member) from None
-
-
-_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-
-
-def to_utf8(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
-    """XML bytes re-encoded to UTF-8 (BOMs removed, the declaration's encoding honoured)."""
-    if data[:1] == b"<":
-        if data[:5] != b"<?xml":
-            return data
-        declaration = data[:data.find(b"?>", 0, 400)].lower()
-        if b"encoding" not in declaration or b"utf-8" in declaration or b"utf8" in declaration:
-            return data
-    if data[:3] == b"\xef\xbb\xbf":
-        return data[3:]
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16")
-    else:
-        found = _DECLARATION.match(data[:200])
-        encoding = found.group(1).decode().lower() if found else "utf-8"
-        if encoding in ("utf-8", "utf8", "us-ascii", "ascii"):
-            return data
-        try:
-            text = data.decode(encoding)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
-                              member=member) from None
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    return text.encode("utf-8")
+    base = os.path.realpath(root)
+    todo = [(os.fspath(root), "")]
+    while todo:
+        folder, prefix = todo.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append((entry.path, rel + "/"))
+                    continue
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if os.path.commonpath([base, target]) != base:
+                        raise FormatError("the file is a link out of the folder", path=where,
+                                          member=rel)
+                if not entry.is_file():
+                    continue
+                size = entry.stat().st_size
+                files[rel] = (entry.path, size)
+                total += size
+                if len(files) > limits.max_members or total > limits.max_total_bytes:
+                    raise FormatError("the folder holds more files or bytes than the limits "
+                                      f"allow ({limits.max_members:,} files, "
+                                      f"{limits.max_total_bytes:,} bytes)", path=where)
+    return SafeArchive(where, files=files, limits=limits)

@@ -28,7 +28,8 @@ Extras (present when the format carries them; writers keep what their format can
 ``iscrowd`` (boolean), ``area`` (float64), ``difficult`` (boolean), ``truncated`` (boolean),
 ``description`` (string), ``tags`` (object: a list of str per row), ``image_url`` (string, where
 the pixels can be fetched), ``item_id`` (string, the batch item), ``item_status`` (string,
-``completed`` or ``failed``).
+``completed`` or ``failed``), ``split`` (string: ``train``, ``val``, ``test`` or ``<NA>``, the
+split an image came from, for layouts that have splits).
 
 ``frame.attrs`` holds ``{"format": "coco", "source": "<path or url>"}`` after a read (COCO adds
 ``category_ids`` and ``supercategories``, so classes without boxes keep their ids).
@@ -79,6 +80,7 @@ EXTRA_COLUMNS: dict[str, str] = {
     "image_url": "string",
     "item_id": "string",
     "item_status": "string",
+    "split": "string",
 }
 
 

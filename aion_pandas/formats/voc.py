@@ -21,6 +21,7 @@ counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
@@ -36,9 +37,11 @@ from aion_pandas.errors import FormatError
 from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_extensions, manifest_positions, member_stems,
-    read_manifest, write_manifest)
+    part_of, read_manifest, write_manifest)
+from aion_pandas.formats.yolo_layout import split_of_path, text_of
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
+from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
@@ -55,14 +58,16 @@ _HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder>images
 _TAIL = "</annotation>\n"
 
 
-def read_voc(source: Source, *, one_based: bool = False,
-             limits: Limits | None = None) -> pd.DataFrame:
+def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None = None,
+             part: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read a VOC zip (or folder) into a canonical frame.
 
     Annotation files are the ``.xml`` members (``Annotations/`` or anywhere); ``manifest.csv``,
     when present, gives image ids, original file names and the other image columns, else images
-    are numbered 1.. in file-name order and named by ``<filename>``. ``one_based`` says how to
-    read the corners (module doc). XML with a DOCTYPE or ENTITY declaration is refused.
+    are numbered 1.. in annotation-file order and named by ``<filename>``; a devkit's
+    ``ImageSets/Main/{train,val,test}.txt`` (or folders so named) give a ``split`` column.
+    ``one_based`` says how to read the corners (module doc). XML with a DOCTYPE or ENTITY
+    declaration is refused. ``part=(k, n)`` reads only the k-th of n runs of images.
 
     >>> import io; buf = io.BytesIO()
     >>> write_voc(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -72,9 +77,24 @@ def read_voc(source: Source, *, one_based: bool = False,
     """
     with open_archive(source, limits=limits) as archive:
         members = archive.names_ending(".xml")
-        parsed = parse_documents(archive, members)
-        images = _images(archive, members, parsed)
+        if not members:
+            raise FormatError("no Pascal VOC annotation files (.xml) found among "
+                              f"{len(archive.names):,} files", path=archive.where)
+        images = part_of(_plan(archive, members), part)
+        chosen = images["doc_pos"].to_numpy()
+        chosen = np.sort(chosen[chosen >= 0])
+        names = [members[i] for i in chosen.tolist()]
+        parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
+        images = _fill(images, chosen, parsed)
         classes = _class_list(archive)
+    if not len(parsed.objects["name"]) and MANIFEST_NAME not in archive and part is None:
+        raise FormatError(f"the {len(members):,} annotation files hold no object with a box",
+                          path=archive.where)
+    members = names
+    if parsed.skipped:
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in parsed.skipped.items())
+        warnings.warn(f"{archive.where}: the frame has no place for {counts}: left out",
+                      UnplacedAnnotationWarning, stacklevel=2)
     obj = parsed.objects
     xyxy = np.column_stack([obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])
     if one_based:
@@ -87,14 +107,38 @@ def read_voc(source: Source, *, one_based: bool = False,
                           path=archive.where, member=members[int(obj["doc"][i])])
     doc_pos = images.pop("doc_pos").to_numpy()
     image_of_doc = np.empty(len(members), dtype="int64")
-    image_of_doc[doc_pos[doc_pos >= 0]] = np.flatnonzero(doc_pos >= 0)
+    placed = doc_pos >= 0
+    image_of_doc[np.searchsorted(chosen, doc_pos[placed])] = np.flatnonzero(placed)
     n = len(obj["name"])
-    boxes = {"category": _category(obj["name"], classes),
+    boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),
              "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
              "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2],
              "h": boxes_xywh[:, 3],
              "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
+
+
+def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
+    """Each annotation file's split: from ``<root>/ImageSets/Main/{train,val,test,trainval}.txt``
+    beside its ``<root>/Annotations/`` (the VOC devkit; only in trainval: unknown, ``None``),
+    else from its folders' names."""
+    lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
+    for name in archive.names:
+        head, _, file = name.rpartition("ImageSets/Main/")
+        split = {"train.txt": "train", "val.txt": "val", "test.txt": "test",
+                 "trainval.txt": "trainval"}.get(file) if _ else None
+        if split is None:
+            continue
+        for line in text_of(archive, name).splitlines():
+            stem = line.split()[0] if line.split() else ""
+            if stem and (lists.get((head, stem)) in (None, "trainval")):
+                lists[(head, stem)] = split
+    out: list[str | None] = []
+    for member in members:
+        head, _, file = member.rpartition("Annotations/")
+        split = lists.get((head, file.rsplit(".", 1)[0])) if _ else None
+        out.append(None if split == "trainval" else split or split_of_path(member))
+    return out
 
 
 def _class_list(archive: SafeArchive) -> list[str]:
@@ -108,8 +152,8 @@ def _class_list(archive: SafeArchive) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
 
-def _category(names: pd.Categorical, classes: list[str]) -> pd.Categorical:
-    found = [str(c) for c in names.categories]
+def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> pd.Categorical:
+    found = [str(c) for c in names.categories] + boxless
     categories = classes + sorted(set(found) - set(classes))
     return names.set_categories(pd.Index(categories, dtype="str"))
 
@@ -119,27 +163,42 @@ def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(np.nan_to_num(values) > 0, np.isnan(values))
 
 
-def _images(archive: SafeArchive, members: list[str], parsed: ParsedDocuments) -> pd.DataFrame:
-    """One row per image (``doc_pos``: its annotation file's position in ``members``, -1 if none)."""
-    docs = parsed.documents
+def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
+    """One row per image before any document is parsed (``doc_pos``: its annotation file's
+    position in ``members``, -1 if none): the manifest's rows, else one per annotation file in
+    member order, with the split its devkit's ``ImageSets/Main`` lists or its folders say."""
     if MANIFEST_NAME in archive:
         manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        pos = manifest_positions(manifest, members, where=archive.where, kind="annotation")
-        for name, values in (("width", docs["width"]), ("height", docs["height"])):
-            if not manifest[name].isna().any():
-                continue
-            from_xml = pd.array(np.where(pos >= 0, np.asarray(values)[np.maximum(pos, 0)], np.nan),
-                                dtype="Float64").round().astype("Int64")
-            manifest[name] = manifest[name].fillna(pd.Series(from_xml, index=manifest.index))
-        return manifest.assign(doc_pos=pos)
-    file_names = [f if f else m.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-                  for f, m in zip(docs["filename"], members)]
-    images = pd.DataFrame({"file_name": pd.array(file_names, dtype="string"),
-                           "width": pd.array(docs["width"], dtype="Float64").round().astype("Int64"),
-                           "height": pd.array(docs["height"], dtype="Float64").round().astype("Int64"),
+        return manifest.assign(doc_pos=manifest_positions(manifest, members, where=archive.where,
+                                                          kind="annotation"))
+    images = pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
                            "doc_pos": np.arange(len(members), dtype="int64")})
-    images = images.sort_values(["file_name", "doc_pos"], kind="stable").reset_index(drop=True)
-    images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
+    splits = devkit_splits(archive, members)
+    if any(split is not None for split in splits):
+        images["split"] = pd.array(splits, dtype="string")
+    return images
+
+
+def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments) -> pd.DataFrame:
+    """The plan's image columns from the parsed documents (``chosen``: their member positions):
+    sizes a manifest lacks, and without a manifest the file names (``<filename>``, else the
+    annotation file's stem)."""
+    docs = parsed.documents
+    doc_pos = images["doc_pos"].to_numpy()
+    at = np.searchsorted(chosen, doc_pos)  # each image's parsed document (when it has one)
+    has = doc_pos >= 0
+    for name in ("width", "height"):
+        values = np.full(len(images), np.nan)
+        values[has] = np.asarray(docs[name])[at[has]]
+        from_xml = pd.array(values, dtype="Float64").round().astype("Int64")
+        images[name] = images[name].fillna(pd.Series(from_xml, index=images.index)) \
+            if name in images else from_xml
+    if "file_name" not in images:
+        stems = [m.rsplit("/", 1)[-1].rsplit(".", 1)[0] for m in parsed.members]
+        names = [f if f else stem for f, stem in zip(docs["filename"], stems)]
+        images.insert(1, "file_name", pd.array([names[i] for i in at.tolist()], dtype="string"))
+    if "split" in images and images["split"].isna().all():
+        images = images.drop(columns="split")
     return images
 
 

@@ -17,7 +17,6 @@ writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWar
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -30,15 +29,16 @@ import pyarrow as pa
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
+from aion_pandas.formats import yolo_layout as layout
 from aion_pandas.formats._yololines import LabelLines, parse_lines
+from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_size, is_image, manifest_positions, member_stems,
-    file_row_layout, read_manifest, start_image_columns, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
+    part_of, read_manifest, write_manifest)
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats._memory import small_pages
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
-from aion_pandas.formats.schema import code_dtype, validate_frame, warn_unsupported
+from aion_pandas.formats.schema import validate_frame, warn_unsupported
 
 Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
@@ -46,7 +46,7 @@ _DROPPED = ("iscrowd", "difficult", "truncated", "area")
 
 
 def read_yolo(source: Source, *, class_names: list[str] | None = None,
-              limits: Limits | None = None) -> pd.DataFrame:
+              limits: Limits | None = None, part: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read a YOLO zip (or folder) into a canonical frame.
 
     Label files are the ``.txt`` members under a ``labels/`` folder (any depth), or, with no such
@@ -57,7 +57,8 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     are ``<NA>``, the boxes ``NaN``, and a :class:`MissingImageSizeWarning` says how many.
     Lines of 5 fields are boxes, 6 add a confidence (``score``); segmentation lines (1 + 2k
     fields, k >= 3) are read as their bounding box; anything else is a :class:`FormatError`
-    naming the member and line. An empty label file is an image with no box.
+    naming the member and line. An empty label file is an image with no box. ``part=(k, n)``
+    reads only the k-th of n runs of images (in image order; a partition of a large dataset).
 
     >>> import io; buf = io.BytesIO()
     >>> write_yolo(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -65,199 +66,88 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     >>> read_yolo(buf.getvalue())[["file_name", "category", "x", "y", "w", "h"]].to_dict("records")
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
-    with ThreadPoolExecutor(2) as pool, open_archive(  # the manifest is read while the rest is
-            source, limits=limits, start={MANIFEST_NAME: _manifest}, pool=pool) as archive:
-        return _read(archive, class_names, pool)
+    with open_archive(source, limits=limits) as archive:
+        labels, unplaced = layout.label_members(archive)
+        if not labels:
+            raise FormatError("no YOLO label files (.txt under labels/ or beside the images) "
+                              f"found among {len(archive.names):,} files", path=archive.where)
+        if unplaced:
+            warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ and "
+                          f"beside no image, not read: {', '.join(unplaced[:5])}",
+                          UnplacedAnnotationWarning, stacklevel=2)
+        images = _images(archive, labels, part)
+        if part is not None:  # only the part's label files, renumbered
+            used = np.unique(images["label_pos"][images["label_pos"] >= 0].to_numpy())
+            renumber = np.full(len(labels), -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            images["label_pos"] = np.where(images["label_pos"] >= 0,
+                                           renumber[np.maximum(images["label_pos"], 0)], -1)
+            labels = [labels[i] for i in used.tolist()]
+        names = list(class_names) if class_names is not None else layout.class_names(archive)
+        lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
+        if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
+            raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
+        return _frame(lines, images, names, archive.where)
 
 
 class MissingImageSizeWarning(UserWarning):
     """A YOLO archive's boxes cannot become pixels: no manifest, no image to read the size from."""
 
 
-def _read(archive: SafeArchive, class_names: list[str] | None,
-          pool: ThreadPoolExecutor) -> pd.DataFrame:
-    where = archive.where
-    labels = _label_members(archive)
-    # the image table is made while the labels are parsed
-    pending = pool.submit(_images, archive, labels)
-    named = pool.submit(_class_names, archive) if class_names is None else None
-    try:
-        joined = archive.join(labels)
-        verified = pool.submit(joined.verify)  # the members' CRCs, checked meanwhile
-        lines = parse_lines(joined.data, joined.ends, labels, where, verify=verified.result)
-        del joined
-        verified.result()  # before any value is used: classes name categories, warn, refuse
-    finally:
-        images = pending.result()  # an error in the manifest is reported first
-        names = list(class_names) if named is None else named.result()
+def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
+           where: str) -> pd.DataFrame:
+    """The canonical frame of parsed label lines and one row per image (``label_pos``: the
+    image's label file, -1 if none)."""
     label_pos = images["label_pos"].to_numpy(dtype="int64")
     images = images.drop(columns="label_pos")
-    boxes_per_label = np.bincount(lines.box_label, minlength=len(labels))
-    boxes_per_image = np.where(label_pos >= 0, boxes_per_label[label_pos], 0)
-    rows_per_image = np.maximum(boxes_per_image, 1)
-    categories = _categories(lines.max_class, names, where)
-    buffers = pool.submit(_box_buffers, int(rows_per_image.sum()), len(categories.categories))
-    image_of_label = np.full(len(labels), -1, dtype="int64")
+    image_of_label = np.full(int(label_pos.max(initial=-1)) + 1, -1, dtype="int64")
     has_label = label_pos >= 0
     image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    layout = file_row_layout(lines.box_label, image_of_label, len(images))
-    image_columns = start_image_columns(images, layout[0], pool)
     box_image = image_of_label[lines.box_label]
-    on_rows = _box_columns(lines, box_image, layout, images, categories, buffers.result())
-    unsized = images["width"].isna().to_numpy() | images["height"].isna().to_numpy()
-    boxes_unsized = boxes_per_image[unsized]
-    if boxes_unsized.any():
-        warnings.warn(f"{where}: {int(boxes_unsized.sum()):,} boxes on "
-                      f"{int(np.count_nonzero(boxes_unsized)):,} images have no image size "
+    cls, cx, cy, w, h, score = lines.values
+    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
+    x, y, bw, bh = pixels_from_cxcywh_norm(cx, cy, w, h, width, height)
+    unsized = np.isnan(width) | np.isnan(height)
+    if unsized.any():
+        warnings.warn(f"{where}: {int(unsized.sum()):,} boxes on "
+                      f"{len(np.unique(box_image[unsized])):,} images have no image size "
                       "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
                       MissingImageSizeWarning, stacklevel=3)
-    return assemble(images, box_image, {}, "yolo", where, on_rows=on_rows, layout=layout,
-                    image_columns=image_columns)
+    categories = _categories(lines.max_class, names, where)
+    codes = cls.astype(np.int64)
+    boxes = {"category": pd.Categorical.from_codes(codes, dtype=categories),
+             "category_id": codes, "x": x, "y": y, "w": bw, "h": bh, "score": score}
+    return assemble(images, box_image, boxes, "yolo", where)
 
 
-def _box_buffers(n_rows: int, n_categories: int) -> dict[str, np.ndarray]:
-    """The box columns' arrays, their pages mapped (by a helper thread while the reader lays out
-    the rows), filled with nulls."""
-    out = {name: small_pages(n_rows, np.float64, populate=True) for name in _BOX_FLOATS}
-    out["codes"] = small_pages(n_rows, code_dtype(n_categories), populate=True)
-    out["class_id"] = small_pages(n_rows, np.int64, populate=True)
-    out["no_box"] = small_pages(n_rows, np.bool_, populate=True)
-    for name in _BOX_FLOATS:
-        out[name].fill(np.nan)
-    out["codes"].fill(-1)
-    return out
-
-
-_BOX_FLOATS = ("x", "y", "w", "h", "score")
-_STEP = 1 << 15  # boxes converted at a time
-
-
-def _box_columns(lines: LabelLines, box_image: np.ndarray, layout: tuple[np.ndarray, np.ndarray],
-                 images: pd.DataFrame, categories: pd.CategoricalDtype,
-                 out: dict[str, np.ndarray]) -> dict[str, object]:
-    """The box columns on the frame's rows (nulls on image-only rows), converted to pixels chunk
-    by chunk straight from the parsed text into ``out`` (:func:`_box_buffers`): no box-length
-    copy of the values. A box's category code is its class index."""
-    box_row = layout[1]
-    width = images["width"].to_numpy(dtype="float64", na_value=np.nan)
-    height = images["height"].to_numpy(dtype="float64", na_value=np.nan)
-    codes, class_id, no_box = out["codes"], out["class_id"], out["no_box"]
-    at = 0
-    for chunk in lines.chunks:
-        for lo in range(0, len(chunk[0]), _STEP):  # small temporaries: no fresh (huge) pages
-            cls, cx, cy, w, h, score = (column[lo:lo + _STEP] for column in chunk)
-            rows = box_row[at:at + len(cls)]
-            image = box_image[at:at + len(cls)]
-            at += len(cls)
-            (out["x"][rows], out["y"][rows], out["w"][rows],
-             out["h"][rows]) = pixels_from_cxcywh_norm(cx, cy, w, h, width[image], height[image])
-            out["score"][rows] = score
-            codes[rows] = cls
-    np.copyto(class_id, codes, casting="unsafe")  # the class index; -1 (masked) without a box
-    np.less(codes, 0, out=no_box)
-    return {**{name: out[name] for name in _BOX_FLOATS},
-            "category": pd.Categorical.from_codes(codes, dtype=categories),
-            "category_id": pd.arrays.IntegerArray(class_id, no_box)}
-
-
-def _label_members(archive: SafeArchive) -> list[str]:
-    labels = archive.names_ending(".txt", folder="labels")
-    if labels:
-        return labels
-    image_stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}
-    return [n for n in archive.names_ending(".txt") if n[:-4] in image_stems]
-
-
-def _class_names(archive: SafeArchive) -> list[str] | None:
-    by_depth = sorted((n for n in archive.names_ending(*_NAME_FILES)
-                       if n.rsplit("/", 1)[-1] in _NAME_FILES), key=lambda n: (n.count("/"), n))
-    for name in by_depth:
-        if name.rsplit("/", 1)[-1] in _YAML_NAMES:
-            found = _yaml_names(archive, name)
-            if found is not None:
-                return found
-    for name in by_depth:
-        if name.rsplit("/", 1)[-1] in _LIST_NAMES:
-            text = _text(archive, name)
-            return [line.strip() for line in text.splitlines() if line.strip()]
-    return None
-
-
-_YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
-_LIST_NAMES = ("classes.txt", "obj.names")
-_NAME_FILES = _YAML_NAMES + _LIST_NAMES
-
-
-def _yaml_names(archive: SafeArchive, name: str) -> list[str] | None:
-    import yaml  # here, not at import: ~10 ms, and only archives with a data.yaml need it
-    try:  # libyaml's loader when PyYAML was built with it
-        data = yaml.load(_text(archive, name), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
-    names = data.get("names") if isinstance(data, dict) else None
-    if names is None:
-        return None
-    if isinstance(names, dict):
-        try:
-            indexed = {int(k): str(v) for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise FormatError("names must map class indices to names", path=archive.where,
-                              member=name) from None
-        return [indexed.get(i, str(i)) for i in range(max(indexed, default=-1) + 1)]
-    if isinstance(names, list):
-        return [str(v) for v in names]
-    raise FormatError("names must be a list or a mapping", path=archive.where, member=name)
-
-
-def _text(archive: SafeArchive, name: str) -> str:
-    if archive.size(name) > _SMALL_FILE:
-        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
-    try:
-        return archive.read(name).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=name) from None
-
-
-_SMALL_FILE = 16 << 20
-
-
-def _manifest(data: bytes, where: str) -> pd.DataFrame:
-    return read_manifest(data, where=where)
-
-
-def _images(archive: SafeArchive, labels: list[str]) -> pd.DataFrame:
+def _images(archive: SafeArchive, labels: list[str], part: tuple[int, int] | None) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
-    the manifest's rows, else the label files and images of the archive."""
+    the manifest's rows, else the images and label files the layout pairs (yolo_layout); only
+    the rows of ``part``."""
     if MANIFEST_NAME in archive:
-        manifest = archive.result(MANIFEST_NAME)
-        return manifest.assign(label_pos=manifest_positions(manifest, labels, where=archive.where,
-                                                            kind="label"))
+        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+        return part_of(manifest.assign(label_pos=manifest_positions(
+            manifest, labels, where=archive.where, kind="label")), part)
     position = {name: i for i, name in enumerate(labels)}
-    pictures = {_label_of_image(n): n for n in archive.names if is_image(n)}
-    keys = sorted(set(labels) | set(pictures))
-    rows = []
-    for key in keys:
-        picture = pictures.get(key)
-        size = image_size(archive.read(picture)) if picture else None
-        rows.append((_file_name(picture or key), size[0] if size else None,
-                     size[1] if size else None, position.get(key, -1)))
-    images = pd.DataFrame(rows, columns=["file_name", "width", "height", "label_pos"])
+    pictures = [n for n in archive.names if is_image(n)]
+    paired = layout.pair_images(labels, pictures)
+    alone = sorted(set(labels) - set(paired.values()))
+    splits = layout.image_splits(archive, pictures + alone)
+    rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
+    rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
+    images = pd.DataFrame(rows, columns=["file_name", "picture", "label_pos", "split"])
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
-    images["width"] = images["width"].astype("Int64")
-    images["height"] = images["height"].astype("Int64")
+    images = part_of(images, part)
+    sizes = image_sizes(archive, images["picture"].dropna().tolist())
+    size = [sizes.get(p, (None, None)) if isinstance(p, str) else (None, None)
+            for p in images.pop("picture")]
+    images.insert(2, "width", pd.array([w for w, _ in size], dtype="Int64"))
+    images.insert(3, "height", pd.array([h for _, h in size], dtype="Int64"))
     images["file_name"] = images["file_name"].astype("string")
-    return images
-
-
-def _label_of_image(name: str) -> str:
-    """The label member an image member pairs with: ``.../images/...x.jpg`` -> ``.../labels/...x.txt``."""
-    parts = name.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return "/".join(parts).rsplit(".", 1)[0] + ".txt"
+    images["split"] = images["split"].astype("string")
+    return images if images["split"].notna().any() else images.drop(columns="split")
 
 
 def _file_name(member: str) -> str:
@@ -299,15 +189,29 @@ def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:
     table = ImageTable(frame)
     names, class_of_code = _class_index(frame)
     stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
-    label_files = np.array(["labels/" + s + ".txt" for s in stems], dtype=object)
+    splits = _splits(table.images)
+    label_files = np.array([f"labels/{_under(split, stem)}.txt" for split, stem in zip(splits, stems)],
+                           dtype=object)
     texts = _label_texts(frame, table, class_of_code)
-    members = [("data.yaml", _data_yaml(names)),
+    members = [("data.yaml", _data_yaml(names, sorted(set(splits) - {""}))),
                ("classes.txt", "".join(n.replace("\n", " ") + "\n" for n in names)),
                (MANIFEST_NAME, write_manifest(table.images, label_files))]
     by_name = np.argsort(label_files)  # members in name order: readers list them sorted
     views = list(vt.views(texts))
     write_zip(dest, chain(members, ((label_files[i], views[i]) for i in by_name.tolist())),
               stored=_is_label_file)
+
+
+def _splits(images: pd.DataFrame) -> list[str]:
+    """Each image's split folder (``""`` without one)."""
+    if "split" not in images:
+        return [""] * len(images)
+    return images["split"].astype("string").fillna("").tolist()
+
+
+def _under(split: str, stem: str) -> str:
+    """The label stem under its split folder (a file name already under it stays as it is)."""
+    return stem if not split or stem.startswith(split + "/") else f"{split}/{stem}"
 
 
 def _is_label_file(name: str) -> bool:
@@ -356,9 +260,10 @@ def _label_texts(frame: pd.DataFrame, table: ImageTable, class_of_code: np.ndarr
     return vt.per_group(lines, table.offsets)
 
 
-def _data_yaml(names: list[str]) -> str:
+def _data_yaml(names: list[str], splits: list[str]) -> str:
     head = ("# aion-pandas YOLO export: labels/<stem>.txt hold 'class cx cy w h [confidence]'\n"
             "# (normalized); manifest.csv maps each label file to its image and image_url.\n")
-    body = {"train": "images", "val": "images", "nc": len(names), "names": dict(enumerate(names))}
+    folders = {s: f"images/{s}" for s in splits} if splits else {"train": "images", "val": "images"}
+    body = {"path": ".", **folders, "nc": len(names), "names": dict(enumerate(names))}
     import yaml
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)

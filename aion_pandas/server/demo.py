@@ -4,6 +4,10 @@
 hundred images of varying sizes, some failed items), one batch still processing and a few datasets
 with exports; every further key's tenant gets one small batch and dataset of its own.
 
+The park batch carries four deliberate annotation mistakes for ``frame.aion.check()`` to find
+(:data:`PROBLEMS`, planted by :func:`plant_problems`; the pixels stay as drawn); the other batches
+are clean.
+
 >>> img, boxes = draw_scene(random.Random(1), 320, 240, "street")
 >>> img.size, all(0 <= x and x + w <= 320 for _, x, _, w, _ in boxes)
 ((320, 240), True)
@@ -37,6 +41,9 @@ SCENE_LABELS = {"street": ["person", "car", "bicycle", "bus", "traffic light", "
                 "warehouse": ["person", "car", "cat"],
                 "beach": ["person", "dog", "bird"]}
 ERRORS = ["image could not be decoded", "processing timed out after 30 s", "unsupported colour profile"]
+#: the batch whose annotations carry the deliberate mistakes, and the kinds ``check`` reports for them
+PROBLEM_BATCH = "park-scenes"
+PROBLEMS = ("exact_duplicate", "near_duplicate", "partly_outside", "too_small")
 
 
 def _draw_object(draw: ImageDraw.ImageDraw, label: str, x: int, y: int, w: int, h: int) -> None:
@@ -113,10 +120,41 @@ def _items(store: Store, settings: Settings, tenant: str, rng: random.Random, sc
     return items
 
 
+def plant_problems(items: list[NewItem]) -> list[str]:
+    """Four mistakes as real annotations have them, each in its own completed item (the first that
+    allows it; box counts stay the same): a box annotated twice (the second box of a class in an
+    image becomes an exact copy of the first), a near copy (shifted right by 3% of its width: an IoU
+    over 0.9), a box reaching 15 px past the image's right edge, and a 1 x 1 px box (a stray click).
+    Returns the file names, in :data:`PROBLEMS` order.
+    """
+    done = [it for it in items if it.status == "completed" and it.detections]
+
+    def repeated(item: NewItem) -> tuple[int, int] | None:
+        for i, first in enumerate(item.detections):  # a class seen twice, its first box 60+ px wide
+            for j in range(i + 1, len(item.detections)):
+                if item.detections[j][0] == first[0] and first[4] >= 60:
+                    return i, j
+        return None
+
+    twice = [it for it in done if repeated(it)][:2]
+    for item, shift in zip(twice, (0.0, 0.03)):
+        i, j = repeated(item)  # type: ignore[misc]
+        lab, _, x, y, w, h = item.detections[i]
+        item.detections[j] = (lab, item.detections[j][1], x + round(shift * w), y, w, h)
+    edge, tiny = [it for it in done if it not in twice][:2]
+    lab, score, x, y, w, h = edge.detections[0]
+    edge.detections[0] = (lab, score, float(edge.width - w + 15), y, w, h)  # type: ignore[operator]
+    lab, score, x, y, w, h = tiny.detections[-1]
+    tiny.detections[-1] = (lab, score, x, y, 1.0, 1.0)
+    return [it.file_name for it in (*twice, edge, tiny)]
+
+
 def _batch(store: Store, settings: Settings, tenant: str, seed: int, scene: str, count: int, failed: int,
            name: str, days_ago: int, status: str = "completed") -> str:
     rng = random.Random(seed)
     items = _items(store, settings, tenant, rng, scene, count, failed, name)
+    if name == PROBLEM_BATCH:
+        plant_problems(items)
     if status == "processing":  # the tail of a running batch is still waiting for the processor
         for item in items[count // 3:]:
             item.status, item.description, item.tags, item.detections, item.error_message = (

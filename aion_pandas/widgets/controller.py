@@ -346,13 +346,13 @@ class PanelController:
         return future
 
     def _load_job(self, dataset_id: str, fmt: str, fiftyone: bool) -> None:
-        from ..formats import read_export
+        from ..reading import read_export
 
         try:
             done = [r for r in self.state.exports
                     if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
             exported = done[-1] if done else self._export_one(dataset_id, fmt, {}, False)
-            frame = read_export(exported["download_url"], format=fmt)
+            frame = read_export(exported["download_url"], format=fmt, client=self._client)
             name = exported.get("name") or dataset_id
             self.state.frame_label = f"{name} ({fmt})"
             self.state.frame = frame

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
-from aion_pandas.formats import read_export
+import aion_pandas as aion
 
 FORMATS = ("csv", "coco", "yolo", "pascal_voc")
 
@@ -27,15 +27,18 @@ def _ready_dataset(service) -> dict:
 
 
 @pytest.fixture(scope="module")
-def exports(service) -> dict[str, tuple[dict, pd.DataFrame]]:
+def exports(service, tmp_path_factory) -> dict[str, tuple[dict, pd.DataFrame]]:
     dataset = _ready_dataset(service)
+    # a client whose key the service does not know: the signed URLs need none
+    stranger = aion.Client(api_key="aion_not_a_key_of_this_service", base_url=service.base_url,
+                           cache_dir=tmp_path_factory.mktemp("cache"))
     out = {}
     for fmt in FORMATS:
         resp = requests.post(f"{service.base_url}/datasets/{dataset['id']}/export", headers=service.headers,
                              json={"format": fmt, "include_failed_items": True}, timeout=120)
         assert resp.status_code == 200, resp.text
         export = resp.json()
-        out[fmt] = (export, read_export(export["download_url"]))   # signed URL: no key
+        out[fmt] = (export, aion.read_export(export["download_url"], client=stranger))
     return out
 
 

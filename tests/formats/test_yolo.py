@@ -289,7 +289,7 @@ def test_segmentation_lines_are_read_as_their_bounding_box():
     ("0 0.5 0.5 0.2 0.4\n2000000 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 2: the class index is past"),
     ("0 nan .5 .2 .2\n0 .5 .5 .2 .2 nan\n", r"labels/bad.txt: line 1: a field is not a number"),
     ("0 .5 .5 -.2 .2\n1.5 .5 .5 .2 .2\n", r"labels/bad.txt: line 1: negative box size"),
-    (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: not UTF-8 text"),
+    (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: line 1: not UTF-8 text"),
 ])
 def test_bad_label_lines_name_the_member_and_line(text, message):
     data = zip_bytes({"labels/ok.txt": _LABEL, "labels/bad.txt": text})
@@ -300,7 +300,7 @@ def test_bad_label_lines_name_the_member_and_line(text, message):
 
 def test_a_member_that_is_not_utf8_is_named_after_crlf_files():
     data = zip_bytes({"labels/a.txt": "0 .5 .5 .2 .2\r\n" * 50, "labels/b.txt": b"0 .5 .5 .2 \xff\n"})
-    with pytest.raises(FormatError, match=r"labels/b.txt: not UTF-8 text"):
+    with pytest.raises(FormatError, match=r"labels/b.txt: line 1: not UTF-8 text"):
         read_yolo(data)
 
 

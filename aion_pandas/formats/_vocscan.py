@@ -1,0 +1,232 @@
+"""The fast path of the VOC reader: documents of the plain shape VOC writers produce, read with a
+few ``re.findall`` passes over a chunk of documents joined.
+
+Plain means: ``<annotation>`` ... ``</annotation>``; objects with one ``name`` and one ``bndbox``
+(fields in a known order, or any order with one of each); no comments, CDATA, processing
+instructions, unknown entity references, ``<part>``, ``<actions>``, ``<occluded>`` or poses
+other than ``Unspecified``. Every shape it does not know ends in a count that does not add up, and
+then :func:`scan` returns ``None``: the caller parses those documents with ElementTree
+(:func:`~aion_pandas.formats._vocparse.parse_each`), which reads any document and gives the
+precise errors. Both must read
+every plain document alike: ``tests/formats/test_voc.py`` holds them to it.
+
+>>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
+...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+...        b"<xmax>3</xmax><ymax>2</ymax></bndbox></object></annotation>")
+>>> scan([doc])[1]["name"].tolist()
+['a&b']
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+_BOX = ("xmin", "ymin", "xmax", "ymax")
+_FLAGS = ("difficult", "truncated")
+_TAG = {tag: re.compile(rb"<%s>([^<]*)</%s>" % (tag.encode(), tag.encode()))
+        for tag in ("name", "filename", "width", "height", *_BOX, *_FLAGS)}
+_NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<occluded>", b"<?xml-")
+
+
+def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
+    """``(documents, objects)`` of a chunk of documents (UTF-8, checked), as
+    :class:`~aion_pandas.formats._vocparse.ParsedDocuments` holds them, when all are plain (see
+    the module doc); else ``None``."""
+    joined_check = b"".join(docs)
+    if any(mark in joined_check for mark in _NOT_PLAIN) or \
+            joined_check.count(b"<pose>") != joined_check.count(b"<pose>Unspecified</pose>"):
+        return None
+    try:
+        return _scan(docs)
+    except UnicodeDecodeError:
+        return None
+
+
+def _scan(docs: list[bytes]) -> tuple[dict, dict] | None:
+    """The fast path over one chunk; ``None`` when the chunk is not of the plain shape.
+
+    Every shape it does not know ends in a count that does not add up (an object whose fields
+    are not in a known order, a ``<part>``, CDATA, a processing instruction inside a field, ...),
+    so nothing is read wrongly: the chunk goes to lxml instead. Comments could hide objects from
+    XML but not from a scanner: a chunk with ``<!`` anywhere is never scanned (the caller checks).
+    """
+    if not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs):
+        return None
+    joined = b"\x00".join(docs)
+    if b"&" in joined and _BAD_REFERENCE.search(joined):
+        return None
+    per_doc = np.fromiter((b.count(b"<object>") for b in docs), dtype="int64", count=len(docs))
+    n = int(per_doc.sum())
+    if joined.count(b"</object>") != n:
+        return None
+    columns = _objects_in_order(joined, n)
+    if columns is None:
+        columns = _objects_by_tag(joined, n)
+    if columns is None:
+        return None
+    columns["doc"] = np.repeat(np.arange(len(docs)), per_doc)
+    columns["index"] = np.arange(n) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
+    heads = b"\x00".join([b.partition(b"<object>")[0] for b in docs])
+    documents = {"filename": _doc_texts(heads, docs, "filename")}
+    for tag in ("width", "height"):
+        found = _doc_values(heads, docs, tag)
+        if found is None:
+            return None
+        documents[tag] = found
+    return documents, columns
+
+
+_STARTS = (b"<annotation>", b"<?xml")
+_BAD_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
+_V = rb"([^<]*+)"  # possessive (Python 3.11+): a third faster
+_S = rb"\s*+"
+_BNDBOX = (b"<bndbox>", b"<xmin>%s</xmin>", b"<ymin>%s</ymin>", b"<xmax>%s</xmax>",
+           b"<ymax>%s</ymax>", b"</bndbox>", b"</object>")
+
+
+def _compile(*elements: bytes) -> re.Pattern[bytes]:
+    """An object whose elements come in this order (``%s``: a captured text), blanks between."""
+    pattern = _S.join(e.replace(b"%s", _V) for e in elements)
+    try:
+        return re.compile(pattern)
+    except re.error:  # Python 3.10: no possessive quantifiers
+        return re.compile(pattern.replace(b"*+", b"*"))
+
+
+_IN_ORDER = [  # VOC devkit / LabelImg / ours, then FiftyOne's
+    (_compile(b"<object>", b"<name>%s</name>", b"<pose>[^<]*+</pose>", b"<truncated>%s</truncated>",
+              b"<difficult>%s</difficult>", *_BNDBOX),
+     ("name", "truncated", "difficult", *_BOX)),
+    (_compile(b"<object>", b"<name>%s</name>", *_BNDBOX), ("name", *_BOX)),
+]
+
+
+def _objects_in_order(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
+    """One ``findall`` when every object has the fields in a known order; the matches become one
+    tab-separated text that pyarrow parses."""
+    for pattern, fields in _IN_ORDER:
+        found = pattern.findall(joined)
+        if len(found) != n:
+            continue
+        table = b"\n".join(map(b"\t".join, found)) + b"\n" if found else b""
+        columns = _parse_table(table, fields, n)
+        if columns is not None:
+            return columns
+    return None
+
+
+def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.ndarray] | None:
+    if n == 0:
+        out = {tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)}
+        out["name"] = pd.Categorical([])
+        return out
+    types = {name: pa.string() if name == "name" else pa.float64() for name in fields}
+    try:
+        parsed = pacsv.read_csv(
+            pa.BufferReader(table),
+            read_options=pacsv.ReadOptions(column_names=list(fields), use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
+    if parsed.num_rows != n:
+        return None
+    out: dict[str, np.ndarray] = {}
+    names = parsed.column("name").combine_chunks()
+    if pc.any(pc.equal(names, "")).as_py():
+        return None
+    dictionary = names.dictionary_encode()
+    categories = [html.unescape(v).strip() for v in dictionary.dictionary.to_pylist()]
+    codes = dictionary.indices.to_numpy()
+    if len(set(categories)) == len(categories):
+        out["name"] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+    else:  # two spellings of one name (blanks, character references)
+        out["name"] = pd.Categorical(np.array(categories, dtype=object)[codes])
+    for tag in (*_BOX, *_FLAGS):
+        if tag in fields:
+            values = parsed.column(tag).to_numpy()
+            if tag in _BOX and np.isnan(values).any():
+                return None
+            out[tag] = values
+        else:
+            out[tag] = np.full(n, np.nan)
+    return out
+
+
+def _objects_by_tag(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
+    """Objects with their fields in any order: cut the objects out, then one pass per field."""
+    pieces = joined.split(b"</object>")[:-1]
+    bodies = [piece.rpartition(b"<object>")[2] for piece in pieces]
+    if len(bodies) != n:
+        return None
+    blob = b"\x00".join(bodies)
+    names = _TAG["name"].findall(blob)
+    if len(names) != n:
+        return None
+    columns: dict[str, object] = {"name": pd.Categorical(_texts(names))}
+    for tag in (*_BOX, *_FLAGS):
+        values = _TAG[tag].findall(blob)
+        if len(values) == n:
+            numbers = _numbers(values)
+            if numbers is None:
+                return None
+            columns[tag] = numbers
+        elif tag in _FLAGS and not values:
+            columns[tag] = np.full(n, np.nan)
+        else:
+            return None
+    return columns
+
+
+def _texts(values: list[bytes]) -> np.ndarray:
+    """Element texts (bytes) to str, stripped and unescaped, computed once per distinct value."""
+    cache: dict[bytes, str] = {}
+    out = np.empty(len(values), dtype=object)
+    for i, raw in enumerate(values):
+        text = cache.get(raw)
+        if text is None:
+            text = cache[raw] = html.unescape(raw.decode("utf-8").strip())
+        out[i] = text
+    return out
+
+
+def _numbers(values: list[bytes]) -> np.ndarray | None:
+    try:
+        text = pc.utf8_trim_whitespace(pa.array(values, type=pa.binary()).cast(pa.string()))
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _doc_texts(joined: bytes, bodies: list[bytes], tag: str) -> list[str | None]:
+    found = _TAG[tag].findall(joined)
+    if len(found) == len(bodies):
+        return list(_texts(found))
+    out: list[str | None] = []
+    for body in bodies:
+        match = _TAG[tag].search(body)
+        out.append(html.unescape(match.group(1).decode("utf-8").strip()) if match else None)
+    return out
+
+
+def _doc_values(joined: bytes, bodies: list[bytes], tag: str) -> np.ndarray | None:
+    found = _TAG[tag].findall(joined)
+    if len(found) == len(bodies):
+        return _numbers(found)
+    values = []
+    for body in bodies:
+        match = _TAG[tag].search(body)
+        values.append(match.group(1) if match else b"")
+    text = [v.strip() for v in values]
+    numbers = _numbers([v if v else b"nan" for v in text])
+    return numbers
+
+

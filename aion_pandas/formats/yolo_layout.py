@@ -1,0 +1,229 @@
+"""Where the labels, images, class names and splits of a YOLO dataset are, by the layout's rules.
+
+Layouts read (a folder or a zip, at any depth; a single top-level folder is fine)::
+
+    Ultralytics   data.yaml (names: a list or {index: name}; path; train/val/test: a folder, a list
+                  file or a list of either), images/<split>/x.jpg beside labels/<split>/x.txt
+    Darknet       obj.data (train = train.txt, valid = valid.txt, names = obj.names), obj.names,
+                  train.txt/valid.txt listing images, each label file next to its image
+    loose         label .txt files with classes.txt or obj.names (FiftyOne's YOLOv4: images.txt,
+                  data/x.jpg + data/x.txt)
+    ours          labels/<stem>.txt + manifest.csv + data.yaml + classes.txt
+
+An image's label file is, in order: the Ultralytics rule (the last ``images/`` of its path becomes
+``labels/``, the extension ``.txt``), the ``.txt`` beside it, the one label file with its stem
+anywhere. An image's split (``train``, ``val``, ``test``) comes from the data.yaml/obj.data entry
+that lists it, else from a folder of its path named ``train``, ``val``/``valid`` or ``test``.
+
+>>> split_of_path("images/valid/a.jpg"), label_of_image("ds/images/train/a.jpg")
+('val', 'ds/labels/train/a.txt')
+"""
+from __future__ import annotations
+
+import posixpath
+
+from aion_pandas.errors import FormatError
+from aion_pandas.formats.manifest import is_image
+from aion_pandas.formats.safety import SafeArchive
+
+YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+LIST_NAMES = ("classes.txt", "obj.names")
+_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val",
+           "validation": "val", "test": "test", "testing": "test"}
+_NOT_LABELS = {"classes.txt", "images.txt", "readme.txt", "license.txt", "requirements.txt",
+               *(f"{s}.txt" for s in _SPLITS), "trainval.txt"}
+_SMALL_FILE = 16 << 20
+
+
+def split_of_path(name: str) -> str | None:
+    """The split a folder of ``name`` says (``train``, ``val``, ``test``), else ``None``."""
+    for part in reversed(name.lower().split("/")[:-1]):
+        if part in _SPLITS:
+            return _SPLITS[part]
+    return None
+
+
+def label_of_image(name: str) -> str:
+    """The Ultralytics label file of an image: its last ``images/`` folder becomes ``labels/``."""
+    parts = name.split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return "/".join(parts).rsplit(".", 1)[0] + ".txt"
+
+
+def label_members(archive: SafeArchive) -> tuple[list[str], list[str]]:
+    """The label files, and the ``.txt`` files that are neither labels nor lists the layout
+    names (to be reported, never dropped in silence)."""
+    texts = [n for n in archive.names_ending(".txt")
+             if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS]
+    listed = set(listed_files(archive).values())
+    texts = [n for n in texts if n not in listed]
+    in_labels = [n for n in texts if n.startswith("labels/") or "/labels/" in n]
+    if in_labels:
+        others = set(texts) - set(in_labels)
+        return in_labels, sorted(n for n in others if not _beside_image(archive, n))
+    return texts, []
+
+
+def _beside_image(archive: SafeArchive, name: str) -> bool:
+    stem = name[:-4]
+    return any(stem + ext in archive for ext in (".jpg", ".jpeg", ".png", ".bmp", ".webp"))
+
+
+def listed_files(archive: SafeArchive) -> dict[str, str]:
+    """The list files a data.yaml or obj.data names, by split (``train``, ``val``, ``test``)."""
+    found: dict[str, str] = {}
+    for split, entries in _split_entries(archive).items():
+        for entry in entries:
+            if entry in archive and entry.lower().endswith(".txt"):
+                found[f"{split}:{entry}"] = entry
+    return found
+
+
+def image_splits(archive: SafeArchive, images: list[str]) -> dict[str, str]:
+    """Each image's split, from the data.yaml/obj.data entries, else from its folders."""
+    out: dict[str, str] = {}
+    for split, entries in _split_entries(archive).items():
+        for entry in entries:
+            if entry in archive and entry.lower().endswith(".txt"):
+                listed = {_resolve(posixpath.dirname(entry), line.strip(), archive).rsplit(".", 1)[0]
+                          for line in text_of(archive, entry).splitlines() if line.strip()}
+                for name in images:  # by stem: a label file takes its listed image's split
+                    if name.rsplit(".", 1)[0] in listed:
+                        out.setdefault(name, split)
+            else:
+                prefix = entry.rstrip("/") + "/"
+                for name in images:
+                    if name.startswith(prefix) or name.replace("/labels/", "/images/").startswith(prefix):
+                        out.setdefault(name, split)
+    for name in images:
+        if name not in out:
+            split = split_of_path(name)
+            if split is not None:
+                out[name] = split
+    return out
+
+
+def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
+    """A path from a list file or data.yaml as a member name: relative to the file's folder,
+    the archive's root, or (an absolute path or one under ``data/``) by its tail."""
+    path = path.replace("\\", "/").lstrip("./") if not path.startswith("../") else path
+    parts = path.strip("/").split("/")
+    for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
+        tail = "/".join(parts[k:])
+        for candidate in (posixpath.normpath(posixpath.join(folder, tail)), posixpath.normpath(tail)):
+            if _exists(candidate, archive):
+                return candidate
+    return posixpath.normpath(posixpath.join(folder, path))
+
+
+def _exists(name: str, archive: SafeArchive) -> bool:
+    """Whether ``name`` is a member, or a folder holding members."""
+    return name in archive or archive.has_folder(name)
+
+
+def _split_entries(archive: SafeArchive) -> dict[str, list[str]]:
+    """The split entries of the dataset's data.yaml (Ultralytics) or obj.data (Darknet), as
+    member names or folder prefixes."""
+    out: dict[str, list[str]] = {}
+    config = config_file(archive, YAML_NAMES)
+    if config is not None:
+        data = load_yaml(archive, config)
+        if isinstance(data, dict):
+            folder = posixpath.dirname(config)
+            root = data.get("path")
+            if isinstance(root, str) and not root.startswith("/") and root not in (".", ""):
+                folder = posixpath.normpath(posixpath.join(folder, root))
+            for key in ("train", "val", "test"):
+                value = data.get(key)
+                values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+                out[key] = [_resolve(folder, str(v), archive) for v in values]
+    darknet = config_file(archive, ("obj.data",))
+    if darknet is not None:
+        folder = posixpath.dirname(darknet)
+        for line in text_of(archive, darknet).splitlines():
+            key, _, value = line.partition("=")
+            key = _SPLITS.get(key.strip().lower())
+            if key and value.strip():
+                out.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
+    return out
+
+
+def config_file(archive: SafeArchive, names: tuple[str, ...]) -> str | None:
+    """The shallowest member with one of these file names."""
+    found = archive.named(*names)
+    return found[0] if found else None
+
+
+def class_names(archive: SafeArchive) -> list[str] | None:
+    """Class names from data.yaml/dataset.yaml ``names``, else classes.txt or obj.names."""
+    config = config_file(archive, YAML_NAMES)
+    if config is not None:
+        found = _yaml_names(load_yaml(archive, config), archive, config)
+        if found is not None:
+            return found
+    listing = config_file(archive, LIST_NAMES)
+    if listing is not None:
+        return [line.strip() for line in text_of(archive, listing).splitlines() if line.strip()]
+    return None
+
+
+def load_yaml(archive: SafeArchive, name: str) -> object:
+    import yaml  # here, not at import: only datasets with a data.yaml need it
+    try:
+        return yaml.safe_load(text_of(archive, name))
+    except yaml.YAMLError as exc:
+        raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
+
+
+def _yaml_names(data: object, archive: SafeArchive, name: str) -> list[str] | None:
+    names = data.get("names") if isinstance(data, dict) else None
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        try:
+            indexed = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise FormatError("names must map class indices to names", path=archive.where,
+                              member=name) from None
+        return [indexed.get(i, str(i)) for i in range(max(indexed, default=-1) + 1)]
+    if isinstance(names, list):
+        return [str(v) for v in names]
+    raise FormatError("names must be a list or a mapping", path=archive.where, member=name)
+
+
+def text_of(archive: SafeArchive, name: str) -> str:
+    """A small text member (a list, a config), decoded."""
+    if archive.size(name) > _SMALL_FILE:
+        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
+    try:
+        return archive.read(name).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=name) from None
+
+
+def pair_images(labels: list[str], pictures: list[str]) -> dict[str, str]:
+    """Each image's label file (image member -> label member) by the rules of the module doc."""
+    labelled = set(labels)
+    by_stem: dict[str, list[str]] = {}
+    for label in labels:
+        by_stem.setdefault(posixpath.basename(label)[:-4], []).append(label)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for picture in pictures:
+        for candidate in (label_of_image(picture), picture.rsplit(".", 1)[0] + ".txt"):
+            if candidate in labelled and candidate not in taken:
+                out[picture] = candidate
+                taken.add(candidate)
+                break
+    for picture in pictures:
+        if picture not in out:
+            same = [n for n in by_stem.get(posixpath.basename(picture).rsplit(".", 1)[0], [])
+                    if n not in taken]
+            if len(same) == 1:
+                out[picture] = same[0]
+                taken.add(same[0])
+    return out
+
