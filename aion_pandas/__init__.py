@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     # client and frames
     "connect": "aion_pandas.client",
     "Client": "aion_pandas.client",
+    "AsyncClient": "aion_pandas.client",
     "default_client": "aion_pandas.client",
     "datasets": "aion_pandas.frames",
     "statistics": "aion_pandas.frames",

@@ -21,6 +21,10 @@ from urllib.parse import urlsplit
 HOSTED_BASE_URL = "https://api.aionvision.tech/api/v2"
 ENV_API_KEY = "AIONVISION_API_KEY"
 ENV_BASE_URL = "AIONVISION_BASE_URL"
+ENV_TIMEOUT = "AIONVISION_TIMEOUT"
+ENV_MAX_RETRIES = "AIONVISION_MAX_RETRIES"
+ENV_POLLING_INTERVAL = "AIONVISION_POLLING_INTERVAL"
+ENV_POLLING_TIMEOUT = "AIONVISION_POLLING_TIMEOUT"
 ENV_HOME = "AION_PANDAS_HOME"
 ENV_CACHE = "AION_PANDAS_CACHE_DIR"
 
@@ -144,20 +148,51 @@ def check_base_url(url: str) -> str:
     return url
 
 
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_POLLING_INTERVAL = 2.0
+DEFAULT_POLLING_TIMEOUT = 300.0
+#: the synchronous export POST may take long on big datasets: it waits at least this long
+EXPORT_TIMEOUT = 300.0
+
+
+def _number(name: str, given: float | int | None, default: float, kind: type = float) -> float:
+    """``given``, else the environment variable ``name``, else ``default``; the name is in the error."""
+    if given is not None:
+        value, where = given, name.lower().replace("aionvision_", "") + "="
+    else:
+        raw = os.environ.get(name, "").strip()
+        if not raw:
+            return default
+        value, where = raw, name
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a {'whole ' if kind is int else ''}number, got {value!r}") from None
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Resolved client settings. ``api_key`` is a :class:`Secret` (``None`` = use the local service)."""
+    """Resolved client settings. ``api_key`` is a :class:`Secret` (``None`` = use the local service).
+
+    The official SDK's names: ``AIONVISION_TIMEOUT`` (seconds), ``AIONVISION_MAX_RETRIES``,
+    ``AIONVISION_POLLING_INTERVAL`` and ``AIONVISION_POLLING_TIMEOUT`` (seconds, for ``wait``).
+    """
 
     api_key: Secret | None
     base_url: str | None
-    timeout: float = 30.0
-    max_retries: int = 3
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
     cache_dir: Path = field(default_factory=cache_dir)
+    polling_interval: float = DEFAULT_POLLING_INTERVAL
+    polling_timeout: float = DEFAULT_POLLING_TIMEOUT
 
     @classmethod
     def resolve(cls, api_key: str | Secret | None = None, base_url: str | None = None, *,
-                timeout: float = 30.0, max_retries: int = 3, cache: str | Path | None = None) -> "Settings":
-        """Arguments first, then ``AIONVISION_API_KEY`` / ``AIONVISION_BASE_URL``.
+                timeout: float | None = None, max_retries: int | None = None, cache: str | Path | None = None,
+                polling_interval: float | None = None, polling_timeout: float | None = None) -> "Settings":
+        """Arguments first, then the ``AIONVISION_*`` environment variables, then the defaults.
 
         A key with no base URL means the hosted API; neither means the embedded local service
         (``api_key`` and ``base_url`` stay ``None`` and :func:`aion_pandas.client.connect` starts it).
@@ -173,9 +208,15 @@ class Settings:
             url = HOSTED_BASE_URL
         if url is not None:
             url = check_base_url(url)
-        if timeout is None or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
-        return cls(api_key=key, base_url=url, timeout=float(timeout), max_retries=int(max_retries),
-                   cache_dir=Path(cache).expanduser() if cache is not None else cache_dir())
+        timeout = _number(ENV_TIMEOUT, timeout, DEFAULT_TIMEOUT)
+        retries = _number(ENV_MAX_RETRIES, max_retries, DEFAULT_MAX_RETRIES, int)
+        interval = _number(ENV_POLLING_INTERVAL, polling_interval, DEFAULT_POLLING_INTERVAL)
+        patience = _number(ENV_POLLING_TIMEOUT, polling_timeout, DEFAULT_POLLING_TIMEOUT)
+        for name, value in (("timeout", timeout), ("polling_interval", interval), ("polling_timeout", patience)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {retries!r}")
+        return cls(api_key=key, base_url=url, timeout=float(timeout), max_retries=int(retries),
+                   cache_dir=Path(cache).expanduser() if cache is not None else cache_dir(),
+                   polling_interval=float(interval), polling_timeout=float(patience))

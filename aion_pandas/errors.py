@@ -1,8 +1,9 @@
 """The error tree of aion-pandas.
 
-``AionError`` -> ``FormatError`` (export files), ``APIError`` (the service answered an error envelope:
-``AuthenticationError``, ``PermissionDeniedError``, ``NotFoundError``, ``ConflictError``,
-``ValidationError``, ``RateLimitError``, ``ServerError``), ``ConnectionError`` -> ``TimeoutError``.
+``AionError`` -> ``FormatError`` (export files), ``APIError`` (the service answered an error:
+``AuthenticationError``, ``PaymentRequiredError``, ``PermissionDeniedError``, ``NotFoundError``,
+``ConflictError``, ``ValidationError`` (422, and 400 as ``BadRequestError``), ``RateLimitError``,
+``ServerError``), ``ConnectionError`` -> ``TimeoutError``.
 Every error the package raises derives from :class:`AionError`. Messages name what was wrong and
 where (file, member, line, field, request id) and what to do; they never show an API key.
 
@@ -77,10 +78,6 @@ class APIError(AionError):
         super().__init__(f"{text} ({where})" if where else text)
 
 
-class BadRequestError(APIError):
-    """400: the request could not be understood."""
-
-
 class AuthenticationError(APIError):
     """401 ``INVALID_API_KEY``: the key is missing or wrong (check ``AIONVISION_API_KEY``)."""
 
@@ -93,12 +90,24 @@ class NotFoundError(APIError):
     """404 ``NOT_FOUND``: no such dataset, batch, export or file for this key."""
 
 
+class ExtensionMissingError(NotFoundError):
+    """The server lacks a route only this project's service offers (e.g. ``GET /batches`` on the hosted API)."""
+
+
 class ConflictError(APIError):
     """409, e.g. ``DATASET_NOT_READY``: wait until the dataset is ``ready``."""
 
 
 class ValidationError(APIError, ValueError):
-    """422 ``VALIDATION_ERROR``: a field was invalid (``details`` says which)."""
+    """422 ``VALIDATION_ERROR`` (and 400): a field was invalid (``details`` says which)."""
+
+
+class BadRequestError(ValidationError):
+    """400: the request could not be understood (a :class:`ValidationError` too)."""
+
+
+class PaymentRequiredError(APIError):
+    """402: the hosted plan does not allow this (subscription or quota)."""
 
 
 class RateLimitError(APIError):
@@ -133,28 +142,86 @@ APIConnectionError = ConnectionError
 APITimeoutError = TimeoutError
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
-    409: ConflictError, 422: ValidationError, 429: RateLimitError,
+    400: BadRequestError, 401: AuthenticationError, 402: PaymentRequiredError, 403: PermissionDeniedError,
+    404: NotFoundError, 409: ConflictError, 422: ValidationError, 429: RateLimitError,
+}
+#: the code an answer gets when its body names none (an empty body, FastAPI's ``detail``)
+STATUS_CODES: dict[int, str] = {
+    400: "BAD_REQUEST", 401: "INVALID_API_KEY", 402: "PAYMENT_REQUIRED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
+    504: "GATEWAY_TIMEOUT",
 }
 
 
+def _validation_message(errors: list[_Any]) -> tuple[str, list[dict[str, _Any]]]:
+    """FastAPI's ``[{"loc", "msg", "type"}]`` as one readable line and a list of plain dicts."""
+    items = []
+    for e in errors:
+        if isinstance(e, dict):
+            loc = ".".join(str(p) for p in (e.get("loc") or []))
+            items.append({"loc": loc, "msg": str(e.get("msg") or ""), "type": str(e.get("type") or "")})
+    text = "; ".join(f"{i['loc']}: {i['msg']}" if i["loc"] else i["msg"] for i in items[:5])
+    more = f" (and {len(items) - 5} more)" if len(items) > 5 else ""
+    return text + more, items
+
+
+def parse_error_body(status: int, body: _Any) -> tuple[str | None, str, dict[str, _Any], str | None]:
+    """(code, message, details, request_id) from any error body the hosted API or ours sends.
+
+    Shapes: the envelope ``{"error": {"code", "message", "details"}, "request_id"}``; ``UserFilesError``
+    ``{"error", "message", "details"}``; ``ChatErrorResponse`` ``{"error", "error_code", "detail"}``;
+    FastAPI's ``HTTPValidationError`` ``{"detail": [{"loc", "msg", "type"}]}`` or ``{"detail": "..."}``;
+    text; nothing.
+
+    >>> parse_error_body(404, {"error": "FILE_NOT_FOUND", "message": "no such image", "details": None})
+    ('FILE_NOT_FOUND', 'no such image', {}, None)
+    >>> parse_error_body(422, {"detail": [{"loc": ["query", "limit"], "msg": "too big", "type": "x"}]})[:2]
+    ('VALIDATION_ERROR', 'query.limit: too big')
+    """
+    code: str | None = None
+    message, details, request_id = "", {}, None
+    if isinstance(body, dict):
+        request_id = body.get("request_id") if isinstance(body.get("request_id"), str) else None
+        error, detail = body.get("error"), body.get("detail")
+        if isinstance(error, dict):  # the envelope
+            code = error.get("code") if isinstance(error.get("code"), str) else None
+            message = str(error.get("message") or "")
+            details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        elif isinstance(body.get("error_code"), str):  # ChatErrorResponse
+            code = body["error_code"]
+            message = str(detail) if isinstance(detail, str) and detail else str(error or "")
+        elif isinstance(error, str):  # UserFilesError
+            code, message = error, str(body.get("message") or error)
+            details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        elif isinstance(detail, list):  # HTTPValidationError
+            code = "VALIDATION_ERROR"
+            message, items = _validation_message(detail)
+            details = {"errors": items}
+        elif isinstance(detail, str):
+            message = detail
+        elif isinstance(body.get("message"), str):
+            message = body["message"]
+    elif isinstance(body, str):
+        message = body.strip()[:300]
+    if not message:
+        from http import HTTPStatus
+        try:
+            message = f"HTTP {status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            message = f"HTTP {status}"
+    return code or STATUS_CODES.get(status) or f"HTTP_{status}", message, details, request_id
+
+
 def error_from_response(status: int, body: _Any, *, headers: _Any = None, method: str | None = None,
-                        url: str | None = None) -> APIError:
-    """The typed error for a non-2xx answer, built from the API's envelope when there is one."""
+                        url: str | None = None, request_id: str | None = None) -> APIError:
+    """The typed error for a non-2xx answer, whatever shape its body has (see :func:`parse_error_body`).
+
+    ``request_id``: the one the client sent, used when neither the body nor the headers name one.
+    """
     headers = headers or {}
-    envelope = body.get("error") if isinstance(body, dict) else None
-    if isinstance(envelope, dict):
-        code, message = envelope.get("code"), str(envelope.get("message") or "")
-        details = envelope.get("details") if isinstance(envelope.get("details"), dict) else {}
-        request_id = body.get("request_id")
-    else:
-        code, message, details, request_id = None, "", {}, None
-        if isinstance(body, dict) and "detail" in body:
-            message = str(body["detail"])
-        elif isinstance(body, str):
-            message = body.strip()[:300]
-    request_id = request_id or headers.get("X-Request-ID") or headers.get("x-request-id")
-    message = message or f"HTTP {status}"
+    code, message, details, body_request_id = parse_error_body(status, body)
+    request_id = body_request_id or headers.get("X-Request-ID") or headers.get("x-request-id") or request_id
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIError)
     kw: dict[str, _Any] = dict(status=status, code=code, details=details, request_id=request_id,
                                method=method, url=url)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from .records import DATASET_STATUSES, FORMATS, Dataset, ExportResult, Statistics
+from .records import BATCH_STATUSES, DATASET_STATUSES, FORMATS, Dataset, ExportResult, Statistics
 
 if TYPE_CHECKING:
     from .client import Client
@@ -20,7 +20,7 @@ STRING = pd.StringDtype()
 UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
 STATUS = pd.CategoricalDtype(list(DATASET_STATUSES))
 FORMAT = pd.CategoricalDtype(list(FORMATS))
-BATCH_STATUS = pd.CategoricalDtype(["pending", "processing", "completed", "failed"])
+BATCH_STATUS = pd.CategoricalDtype(list(BATCH_STATUSES))
 
 #: column -> dtype of the datasets frame (index: ``id``, string)
 DATASET_COLUMNS: dict[str, Any] = {
@@ -93,6 +93,58 @@ def exports_frame(dataset_ids: list[str], results: list[ExportResult | BaseExcep
         for name in EXPORT_COLUMNS:
             rows[name].append(values[name])
     return _typed(rows, EXPORT_COLUMNS, list(dataset_ids), "dataset_id")
+
+
+def status_frame(stats: Statistics) -> pd.DataFrame:
+    """Datasets per status: index ``status`` (ordered: the four, then any other), column ``count`` (Int64).
+
+    >>> status_frame(Statistics.from_api({}))["count"].tolist()
+    [0, 0, 0, 0]
+    """
+    statuses = list(stats.status_counts) or list(DATASET_STATUSES)
+    return pd.DataFrame(
+        {"count": pd.array([stats.status_counts.get(s, 0) for s in statuses], dtype="Int64")},
+        index=pd.CategoricalIndex(statuses, categories=statuses, ordered=True, name="status"))
+
+
+def format_frame(stats: Statistics) -> pd.DataFrame:
+    """Exports per format: index ``format``; ``count``, ``total_size`` (bytes), ``total_size_mb``,
+    ``avg_export_time_seconds``.
+
+    >>> format_frame(Statistics.from_api({})).columns.tolist()
+    ['count', 'total_size', 'total_size_mb', 'avg_export_time_seconds']
+    """
+    names = list(stats.formats) or list(FORMATS)
+    rows = [stats.formats.get(n) for n in names]
+    return pd.DataFrame(
+        {"count": pd.array([r.count if r else 0 for r in rows], dtype="Int64"),
+         "total_size": pd.array([r.total_size if r else 0 for r in rows], dtype="Int64"),
+         "total_size_mb": pd.array([r.total_size_mb if r else 0.0 for r in rows], dtype="Float64"),
+         "avg_export_time_seconds": pd.array([r.avg_export_time_seconds if r else 0.0 for r in rows],
+                                             dtype="Float64")},
+        index=pd.CategoricalIndex(names, categories=names, name="format"))
+
+
+def popular_frame(stats: Statistics) -> pd.DataFrame:
+    """The most used formats: columns ``format`` (string) and ``usage_count`` (Int64), most used first."""
+    return pd.DataFrame({"format": pd.array([p.format for p in stats.popular], dtype="string"),
+                         "usage_count": pd.array([p.usage_count for p in stats.popular], dtype="Int64")})
+
+
+def statistics_html(stats: Statistics) -> str:
+    """The notebook display of :class:`~aion_pandas.records.Statistics`: a line and three small tables."""
+    import html
+
+    head = (f"<b>Dataset statistics</b>, {html.escape(stats.period_label)}: "
+            f"{stats.total_datasets} datasets, {stats.total_items} items "
+            f"(avg {stats.avg_items_per_dataset:.1f}), {stats.total_exports} exports, "
+            f"{stats.total_data_volume / 1_000_000:.2f} MB")
+    tables = "".join(
+        f"<div style='display:inline-block;vertical-align:top;margin-right:1.5em'>"
+        f"<i>{title}</i>{frame.to_html(float_format=lambda v: f'{v:.3f}')}</div>"
+        for title, frame in (("by status", status_frame(stats)), ("by format", format_frame(stats)),
+                             ("popular formats", popular_frame(stats))))
+    return f"<div class='aion-statistics'><p>{head}</p>{tables}</div>"
 
 
 def datasets(status: str | None = None, client: "Client | None" = None) -> pd.DataFrame:

@@ -11,17 +11,14 @@ the service's JSON and tolerates extra fields (the hosted API may add some).
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any
 
-import pandas as pd
+from .pages import AsyncPage, Page, paging  # noqa: F401  (records of the API, re-exported)
 
 DATASET_STATUSES: tuple[str, ...] = ("pending", "processing", "ready", "failed")
 FORMATS: tuple[str, ...] = ("csv", "coco", "yolo", "pascal_voc")
-
-T = TypeVar("T")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -154,106 +151,146 @@ class ExportResult:
             exported_at=parse_time(data.get("exported_at")), expires_at=parse_time(data.get("expires_at")))
 
 
+BATCH_STATUSES: tuple[str, ...] = ("pending", "processing", "completed", "failed", "cancelled",
+                                   "partially_completed")
+#: a batch in one of these will not change by itself
+BATCH_DONE: frozenset[str] = frozenset({"completed", "failed", "cancelled", "partially_completed"})
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
 @dataclass(frozen=True)
 class Batch:
-    """A processing batch (``GET /batch/{id}``); datasets are created from completed ones."""
+    """A processing batch (``GET /batch/{id}``, the hosted ``BatchStatusResponse``).
+
+    ``status``: pending, processing, completed, failed, cancelled or partially_completed;
+    ``progress_percentage`` 0-100; ``success_rate`` 0-1. ``name`` only comes from this project's service.
+
+    >>> b = Batch.from_api({"batch_id": "b1", "status": "processing", "total_items": 4, "processed_items": 1,
+    ...                     "successful_items": 1, "failed_items": 0, "success_rate": 1.0,
+    ...                     "created_at": "2025-01-15T10:30:00Z", "progress_percentage": 25.0})
+    >>> b.progress_percentage, b.pending_items, b.is_done
+    (25.0, 3, False)
+    """
     batch_id: str
     status: str
-    name: str | None = None
     total_items: int = 0
+    processed_items: int = 0
     successful_items: int = 0
     failed_items: int = 0
-    pending_items: int = 0
-    progress_percent: float = 0.0
+    success_rate: float = 0.0
+    progress_percentage: float = 0.0
     created_at: datetime | None = None
+    started_at: datetime | None = None
     completed_at: datetime | None = None
+    estimated_completion_time: datetime | None = None
+    avg_processing_time_ms: int | None = None
+    name: str | None = None
+
+    @property
+    def pending_items(self) -> int:
+        """Items not processed yet."""
+        return max(self.total_items - self.processed_items, 0)
+
+    @property
+    def is_done(self) -> bool:
+        """True once the batch is completed, failed, cancelled or partially completed."""
+        return self.status in BATCH_DONE
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "Batch":
+        ok, failed = _int(data.get("successful_items")), _int(data.get("failed_items"))
+        processed = data.get("processed_items")
         return cls(
-            batch_id=str(data["batch_id"]), status=str(data["status"]), name=data.get("name"),
-            total_items=_int(data.get("total_items")), successful_items=_int(data.get("successful_items")),
-            failed_items=_int(data.get("failed_items")), pending_items=_int(data.get("pending_items")),
-            progress_percent=float(data.get("progress_percent") or 0.0),
-            created_at=parse_time(data.get("created_at")), completed_at=parse_time(data.get("completed_at")))
+            batch_id=str(data["batch_id"]), status=str(data["status"]), total_items=_int(data.get("total_items")),
+            processed_items=int(processed) if processed is not None else ok + failed, successful_items=ok,
+            failed_items=failed, success_rate=float(data.get("success_rate") or 0.0),
+            progress_percentage=float(data.get("progress_percentage") or 0.0),
+            created_at=parse_time(data.get("created_at")), started_at=parse_time(data.get("started_at")),
+            completed_at=parse_time(data.get("completed_at")),
+            estimated_completion_time=parse_time(data.get("estimated_completion_time")),
+            avg_processing_time_ms=_opt_int(data.get("avg_processing_time_ms")), name=data.get("name"))
 
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One item of a batch's results: the image (``file_id``) and what processing found in it."""
+    """One item of a batch's results (the hosted ``BatchItemResult``).
+
+    ``status`` is the hosted one (``success``/``failed``; this project's service said ``completed``
+    before); ``succeeded`` reads both. ``stored_image_url`` fetches the image (with the key);
+    ``output_data`` is the free result object (this project's service puts ``detections`` in it).
+
+    >>> item = BatchItem.from_api({"item_id": "i1", "item_index": 0, "status": "success",
+    ...                            "stored_image_url": "https://h/api/v2/data/batch-images/i1"})
+    >>> item.succeeded, item.stored_image_url
+    (True, 'https://h/api/v2/data/batch-images/i1')
+    """
     item_id: str
     item_index: int
     status: str
-    file_name: str = ""
-    file_id: str | None = None
+    input_data: dict[str, Any] | None = field(default=None, compare=False)
     output_data: dict[str, Any] | None = field(default=None, compare=False)
     error_message: str | None = None
+    processing_time_ms: int | None = None
+    stored_image_url: str | None = None
+    file_name: str = ""
+    file_id: str | None = None
     processed_at: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the item was processed without error (``success`` or ``completed``)."""
+        return self.status in ("success", "completed")
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "BatchItem":
+        given = data.get("input_data") if isinstance(data.get("input_data"), dict) else None
+        inputs = given or {}
         return cls(
             item_id=str(data["item_id"]), item_index=_int(data.get("item_index")), status=str(data["status"]),
-            file_name=str(data.get("file_name") or ""), file_id=data.get("file_id"),
-            output_data=data.get("output_data"), error_message=data.get("error_message"),
-            processed_at=parse_time(data.get("processed_at")))
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a list call; ``auto_paging_iter()`` walks this page and every later one.
-
-    >>> page = Page(items=[1, 2], total_count=3, limit=2, offset=0, has_more=True,
-    ...             fetch=lambda offset: Page([3], 3, 2, offset, False))
-    >>> list(page), list(page.auto_paging_iter())
-    ([1, 2], [1, 2, 3])
-    """
-    items: list[T]
-    total_count: int
-    limit: int
-    offset: int
-    has_more: bool
-    fetch: Callable[[int], "Page[T]"] | None = field(default=None, repr=False, compare=False)
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> T:
-        return self.items[index]
-
-    def next_page(self) -> "Page[T] | None":
-        """The following page, or None when this is the last one."""
-        if not self.has_more or self.fetch is None or not self.items:
-            return None
-        return self.fetch(self.offset + len(self.items))
-
-    def iter_pages(self) -> Iterator["Page[T]"]:
-        """This page, then every following page."""
-        page: Page[T] | None = self
-        while page is not None:
-            yield page
-            page = page.next_page()
-
-    def auto_paging_iter(self) -> Iterator[T]:
-        """Every item of this page and all later pages (fetched as needed)."""
-        for page in self.iter_pages():
-            yield from page.items
+            input_data=given, output_data=data.get("output_data"), error_message=data.get("error_message"),
+            processing_time_ms=_opt_int(data.get("processing_time_ms")),
+            stored_image_url=data.get("stored_image_url"),
+            file_name=str(data.get("file_name") or inputs.get("file_name") or ""),
+            file_id=data.get("file_id") or inputs.get("file_id"), processed_at=parse_time(data.get("processed_at")))
 
 
 def _bytes_to_mb(value: int) -> float:
     return value / 1_000_000
 
 
-@dataclass(eq=False)
-class Statistics:
-    """``GET /datasets/statistics/summary`` as numbers and DataFrames; ``.plot()`` draws them.
+@dataclass(frozen=True)
+class FormatStatistics:
+    """Exports of one format in the period: how many, their bytes, the average export time."""
+    count: int = 0
+    total_size: int = 0
+    avg_export_time_seconds: float = 0.0
 
-    ``by_status``: index ``status`` (all four), column ``count``. ``by_format``: index ``format``,
-    columns ``count``, ``total_size`` (bytes), ``total_size_mb``, ``avg_export_time_seconds``.
-    ``popular_formats``: columns ``format``, ``usage_count``, most used first.
+    @property
+    def total_size_mb(self) -> float:
+        return _bytes_to_mb(self.total_size)
+
+
+@dataclass(frozen=True)
+class PopularFormat:
+    format: str
+    usage_count: int
+
+
+@dataclass(frozen=True, eq=False)
+class Statistics:
+    """``GET /datasets/statistics/summary`` as a plain record; ``.by_status`` and ``.by_format`` are
+    DataFrames (built by :mod:`aion_pandas.frames` on first use) and ``.plot()`` draws them.
+
+    ``status_counts``: datasets per status (all four); ``formats``: :class:`FormatStatistics` per
+    format (all four, then any other); ``popular``: most used formats first.
+
+    >>> s = Statistics.from_api({"dataset_statistics": {"total_datasets": 2, "by_status": {"ready": 2}},
+    ...                          "export_statistics": {"by_format": {"csv": {"count": 1, "total_size": 10}}}})
+    >>> s.status_counts["ready"], s.formats["csv"].count, s.formats["yolo"].count
+    (2, 1, 0)
     """
     total_datasets: int
     total_items: int
@@ -262,9 +299,9 @@ class Statistics:
     total_data_volume: int
     since: datetime | None
     until: datetime | None
-    by_status: pd.DataFrame = field(repr=False)
-    by_format: pd.DataFrame = field(repr=False)
-    popular_formats: pd.DataFrame = field(repr=False)
+    status_counts: dict[str, int] = field(repr=False, default_factory=dict)
+    formats: dict[str, FormatStatistics] = field(repr=False, default_factory=dict)
+    popular: tuple[PopularFormat, ...] = field(repr=False, default=())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -281,6 +318,25 @@ class Statistics:
             return "all time"
         return f"{self.since:%Y-%m-%d} – {self.until:%Y-%m-%d} ({self.days} days)"
 
+    @property
+    def by_status(self):
+        """DataFrame: index ``status`` (all four), column ``count`` (see :func:`aion_pandas.frames.status_frame`)."""
+        from .frames import status_frame
+        return status_frame(self)
+
+    @property
+    def by_format(self):
+        """DataFrame: index ``format``; ``count``, ``total_size`` (bytes), ``total_size_mb``,
+        ``avg_export_time_seconds``."""
+        from .frames import format_frame
+        return format_frame(self)
+
+    @property
+    def popular_formats(self):
+        """DataFrame: ``format``, ``usage_count``, most used first."""
+        from .frames import popular_frame
+        return popular_frame(self)
+
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "Statistics":
         ds = data.get("dataset_statistics") or {}
@@ -288,29 +344,21 @@ class Statistics:
         period = data.get("period") or {}
         counts = {str(k): int(v) for k, v in (ds.get("by_status") or {}).items()}
         statuses = [*DATASET_STATUSES, *sorted(set(counts) - set(DATASET_STATUSES))]
-        by_status = pd.DataFrame(
-            {"count": pd.array([counts.get(s, 0) for s in statuses], dtype="Int64")},
-            index=pd.CategoricalIndex(statuses, categories=statuses, ordered=True, name="status"))
         formats_raw = ex.get("by_format") or {}
-        formats = [*FORMATS, *sorted(set(formats_raw) - set(FORMATS))]
-        rows = [formats_raw.get(f) or {} for f in formats]
-        by_format = pd.DataFrame(
-            {"count": pd.array([_int(r.get("count")) for r in rows], dtype="Int64"),
-             "total_size": pd.array([_int(r.get("total_size")) for r in rows], dtype="Int64"),
-             "total_size_mb": pd.array([_bytes_to_mb(_int(r.get("total_size"))) for r in rows], dtype="Float64"),
-             "avg_export_time_seconds": pd.array([float(r.get("avg_export_time_seconds") or 0.0) for r in rows],
-                                                 dtype="Float64")},
-            index=pd.CategoricalIndex(formats, categories=formats, name="format"))
-        popular = data.get("popular_formats") or []
-        popular_formats = pd.DataFrame(
-            {"format": pd.array([str(p["format"]) for p in popular], dtype="string"),
-             "usage_count": pd.array([_int(p.get("usage_count")) for p in popular], dtype="Int64")})
+        names = [*FORMATS, *sorted(set(formats_raw) - set(FORMATS))]
+        formats = {}
+        for name in names:
+            r = formats_raw.get(name) or {}
+            formats[name] = FormatStatistics(_int(r.get("count")), _int(r.get("total_size")),
+                                             float(r.get("avg_export_time_seconds") or 0.0))
+        popular = tuple(PopularFormat(str(p["format"]), _int(p.get("usage_count")))
+                        for p in data.get("popular_formats") or [])
         return cls(
             total_datasets=_int(ds.get("total_datasets")), total_items=_int(ds.get("total_items")),
             avg_items_per_dataset=float(ds.get("avg_items_per_dataset") or 0.0),
             total_exports=_int(ex.get("total_exports")), total_data_volume=_int(ex.get("total_data_volume")),
             since=parse_time(period.get("since")), until=parse_time(period.get("until")),
-            by_status=by_status, by_format=by_format, popular_formats=popular_formats, raw=data)
+            status_counts={s: counts.get(s, 0) for s in statuses}, formats=formats, popular=popular, raw=data)
 
     def plot(self, **kwargs: Any):
         """One matplotlib Figure: datasets by status, exports per format (count, MB), avg export time.
@@ -321,13 +369,5 @@ class Statistics:
         return plot_statistics(self, **kwargs)
 
     def _repr_html_(self) -> str:
-        head = (f"<b>Dataset statistics</b>, {html.escape(self.period_label)}: "
-                f"{self.total_datasets} datasets, {self.total_items} items "
-                f"(avg {self.avg_items_per_dataset:.1f}), {self.total_exports} exports, "
-                f"{_bytes_to_mb(self.total_data_volume):.2f} MB")
-        tables = "".join(
-            f"<div style='display:inline-block;vertical-align:top;margin-right:1.5em'>"
-            f"<i>{title}</i>{frame.to_html(float_format=lambda v: f'{v:.3f}')}</div>"
-            for title, frame in (("by status", self.by_status), ("by format", self.by_format),
-                                 ("popular formats", self.popular_formats)))
-        return f"<div class='aion-statistics'><p>{head}</p>{tables}</div>"
+        from .frames import statistics_html
+        return statistics_html(self)

@@ -1,4 +1,5 @@
-"""The client of the Datasets API: ``connect()`` and the resources hung on it.
+"""The clients of the Datasets API: ``connect()``, :class:`Client`, :class:`AsyncClient` and the resources
+hung on them (``client.datasets``, ``client.batches``).
 
 Settings come from the arguments, then ``AIONVISION_API_KEY`` / ``AIONVISION_BASE_URL``; with
 nothing configured ``connect()`` starts (or reuses) the embedded local service with demo data.
@@ -15,101 +16,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from pathlib import Path
-from typing import Any
 
 from ..config import Secret, Settings
 from ..errors import AionError
-from .batches import Batches
-from .datasets import Datasets
-from .http import Transport
+from .async_client import AsyncClient
+from .core import BaseClient, resolve_registered
+from .sync_client import Client
 
-__all__ = ["Client", "connect", "default_client", "set_default_client"]
+__all__ = ["Client", "AsyncClient", "connect", "default_client", "set_default_client"]
 
 log = logging.getLogger("aion_pandas.client")
 _default: "Client | None" = None
 _default_lock = threading.Lock()
-_registry: "weakref.WeakValueDictionary[str, Client]" = weakref.WeakValueDictionary()
 
 
-class Client:
-    """A connection to one Datasets API service (hosted or local) with one key.
-
-    ``client.datasets`` and ``client.batches`` are the resources; ``get_bytes(url)`` fetches an
-    image (``image_url`` of an export) or any URL of the service. Use as a context manager to close
-    its connections.
-
-    >>> Client(api_key="aion_0123456789abcdefWXYZ", base_url="https://api.aionvision.tech/api/v2")
-    Client(base_url='https://api.aionvision.tech/api/v2', api_key='aion_…WXYZ')
-    """
-
-    def __init__(self, api_key: str | Secret, base_url: str, *, timeout: float = 30.0, max_retries: int = 3,
-                 cache_dir: str | Path | None = None, backoff: float = 0.5) -> None:
-        settings = Settings.resolve(api_key=api_key, base_url=base_url, timeout=timeout,
-                                    max_retries=max_retries, cache=cache_dir)
-        assert settings.api_key is not None and settings.base_url is not None
-        self.settings = settings
-        self._http = Transport(settings.base_url, settings.api_key, timeout=settings.timeout,
-                               max_retries=settings.max_retries, backoff=backoff)
-        self.datasets = Datasets(self)
-        self.batches = Batches(self)
-        self.token = f"{settings.base_url}#{settings.api_key.fingerprint()}#{id(self):x}"
-        _registry[self.token] = self
-
-    @property
-    def base_url(self) -> str:
-        return self.settings.base_url or ""
-
-    @property
-    def cache_dir(self) -> Path:
-        """Where downloads are kept (``<data dir>/cache`` unless configured)."""
-        return self.settings.cache_dir
-
-    @property
-    def key_fingerprint(self) -> str:
-        """A one-way id of the key (cache keys use it; it reveals nothing about the key)."""
-        assert self.settings.api_key is not None
-        return self.settings.api_key.fingerprint()
-
-    def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r}, api_key={str(self.settings.api_key)!r})"
-
-    __str__ = __repr__
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __reduce__(self):
-        raise TypeError("a Client holds an API key and is not picklable; connect() again where needed")
-
-    def __deepcopy__(self, memo: dict) -> "Client":
-        return self
-
-    def close(self) -> None:
-        """Close the HTTP connections (the client can still be used: they reopen on demand)."""
-        self._http.close()
-
-    def get_bytes(self, url: str) -> bytes:
-        """The bytes at ``url``: an image URL of the service (sent with the key) or a signed export URL.
-
-        >>> client.get_bytes(frame["image_url"].iloc[0])[:4]  # doctest: +SKIP
-        b'\\x89PNG'
-        """
-        return self._http.get_bytes(url)
-
-    def download_file(self, url: str, dest: str | Path, expected_size: int | None = None,
-                      progress: bool = True, skip_if_complete: bool = False) -> Path:
-        """Stream ``url`` to ``dest`` (temp name, renamed when complete; resumes with HTTP Range)."""
-        return self._http.download(url, dest, expected_size=expected_size, progress=progress,
-                                   skip_if_complete=skip_if_complete)
-
-
-def connect(api_key: str | None = None, base_url: str | None = None, timeout: float = 30,
-            max_retries: int = 3, *, cache_dir: str | Path | None = None) -> Client:
+def connect(api_key: str | None = None, base_url: str | None = None, timeout: float | None = None,
+            max_retries: int | None = None, *, cache_dir: str | Path | None = None) -> Client:
     """Connect to the Datasets API and make this the default client of ``aion.datasets()`` and ``df.aion``.
 
     ``api_key``/``base_url`` default to ``AIONVISION_API_KEY``/``AIONVISION_BASE_URL``; a key alone
@@ -132,7 +55,8 @@ def connect(api_key: str | None = None, base_url: str | None = None, timeout: fl
     else:
         key, url = settings.api_key, settings.base_url or ""
     client = Client(key, url, timeout=settings.timeout, max_retries=settings.max_retries,
-                    cache_dir=settings.cache_dir)
+                    cache_dir=settings.cache_dir, polling_interval=settings.polling_interval,
+                    polling_timeout=settings.polling_timeout)
     set_default_client(client)
     log.info("connected: %r", client)  # base URL and masked key only
     return client
@@ -157,7 +81,7 @@ def resolve_client(client: Client | None = None, token: str | None = None) -> Cl
     if client is not None:
         return client
     if token is not None:
-        found = _registry.get(token)
-        if found is not None:
+        found = resolve_registered(token)
+        if isinstance(found, Client):
             return found
     return default_client()

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS items (
     status TEXT NOT NULL, file_id TEXT, file_name TEXT NOT NULL, width INTEGER, height INTEGER,
     description TEXT, tags TEXT NOT NULL DEFAULT '[]', error_message TEXT, processed_at TEXT,
     PRIMARY KEY (bkey, item_index)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_id ON items (item_id);
 CREATE TABLE IF NOT EXISTS labels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS batch_labels (bkey INTEGER NOT NULL, label_id INTEGER NOT NULL,
     PRIMARY KEY (bkey, label_id)) WITHOUT ROWID;

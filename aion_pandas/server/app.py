@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -31,8 +32,12 @@ from .worker import DatasetWorker
 log = logging.getLogger("aion_pandas.server")
 
 
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
 class RequestIdMiddleware:
-    """Gives every request an id (``request.state.request_id``) and every response ``X-Request-ID``."""
+    """Gives every request an id (``request.state.request_id``) and every response ``X-Request-ID``: the
+    client's own ``X-Request-ID`` when it sent a plain one (letters, digits, ``._:-``, up to 128), else a new one."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -40,7 +45,8 @@ class RequestIdMiddleware:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = "req_" + uuid.uuid4().hex
+        given = next((v for k, v in scope.get("headers", []) if k.lower() == b"x-request-id"), b"")
+        request_id = given.decode() if _REQUEST_ID.fullmatch(given) else "req_" + uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: dict) -> None:
@@ -63,6 +69,15 @@ def _error_response(request: Request, status: int, code: str, message: str, deta
                         headers={**(headers or {}), "X-Request-ID": rid})
 
 
+def _field(loc: list[str]) -> str:
+    """The field of a validation error's location: ``body.coco.options.x`` -> ``options.x`` (the part
+    that names the body, and the export format the body was read as, dropped)."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    if loc and loc[0] == "body" and parts and parts[0] in ("csv", "coco", "yolo", "pascal_voc"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -74,14 +89,21 @@ def _install_error_handlers(app: FastAPI) -> None:
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(first["loc"])
+        field = _field(first["loc"])
+        details: dict[str, Any] = {"errors": errors, **({"field": field} if field else {})}
         return _error_response(request, 422, "VALIDATION_ERROR", f"{where}: {first['msg']}" if where else first["msg"],
-                               {"errors": errors})
+                               details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
         message = str(exc.detail) if exc.status_code != 404 else f"no route {request.method} {request.url.path}"
-        return _error_response(request, exc.status_code, code, message, {}, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path's routes offer, not only the first route's
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+        return _error_response(request, exc.status_code, code, message, {}, headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
@@ -89,6 +111,19 @@ def _install_error_handlers(app: FastAPI) -> None:
                   type(exc).__name__, exc_info=exc)
         return _error_response(request, 500, "INTERNAL_ERROR", "internal server error; quote the request id",
                                {})
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the request's path (every route of that path)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi()["paths"].items():
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern), sorted(m.upper() for m in operations)))
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    return sorted({m for pattern, methods in table if pattern.fullmatch(path) for m in methods})
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -109,7 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Aionvision Datasets API (aion-pandas)", version=__version__, lifespan=lifespan,
                   description="A self-hostable implementation of the Aionvision Datasets API: datasets from "
-                              "completed batches, exports to CSV, COCO, YOLO and Pascal VOC, statistics.")
+                              "completed batches, exports to CSV, COCO, YOLO and Pascal VOC, statistics. The batch, "
+                              "batch-image and user-file routes answer in the hosted API's shapes; operations "
+                              "marked `x-aion-extension` exist only in this project's service.")
     app.state.settings = settings
     app.state.store = store
     app.state.worker = worker
@@ -122,8 +159,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(batches.router, prefix=API_PREFIX)
     app.include_router(downloads.router)
+    app.include_router(batches.files_router)
 
-    @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness (no key needed)")
+    @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness (no key needed; extension)",
+             openapi_extra={"x-aion-extension": True})
     def healthz() -> Health:
         return Health(status="ok")
 

@@ -130,6 +130,10 @@ class Store:
     def get_file(self, tenant: str, file_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM files WHERE id = ? AND tenant = ?", (file_id, tenant))
 
+    def get_file_any(self, file_id: str) -> dict[str, Any] | None:
+        """A file by id, for the signed file route (the signature is the authority)."""
+        return self._one("SELECT * FROM files WHERE id = ?", (file_id,))
+
     # ------------------------------------------------------------ batches
     def import_batch(self, tenant: str, name: str | None, items: Iterable[NewItem], *,
                      status: str = "completed", batch_id: str | None = None,
@@ -196,9 +200,30 @@ class Store:
     def get_batch(self, tenant: str, batch_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM batches WHERE id = ? AND tenant = ?", (batch_id, tenant))
 
-    def batch_items(self, batch_key: int, limit: int, offset: int) -> list[dict[str, Any]]:
+    def cancel_batch(self, tenant: str, batch_id: str) -> tuple[bool, str | None]:
+        """Mark a pending or processing batch ``cancelled``: (whether it was cancelled now, its status;
+        None when unknown)."""
+        with self._tx() as c:
+            changed = c.execute("UPDATE batches SET status='cancelled', completed_at=? WHERE id=? AND tenant=?"
+                                " AND status IN ('pending', 'processing')", (utc_now(), batch_id, tenant)).rowcount
+            row = c.execute("SELECT status FROM batches WHERE id=? AND tenant=?", (batch_id, tenant)).fetchone()
+        return changed > 0, (row["status"] if row else None)
+
+    def count_items(self, batch_key: int, include_failed: bool = True) -> int:
+        """Items of a batch (without the failed ones unless ``include_failed``)."""
+        extra = "" if include_failed else " AND status != 'failed'"
+        return self._conn().execute(f"SELECT COUNT(*) FROM items WHERE bkey = ?{extra}", (batch_key,)).fetchone()[0]
+
+    def get_item(self, tenant: str, item_id: str) -> dict[str, Any] | None:
+        """One item of one of the tenant's batches, by its id."""
+        return self._one("SELECT i.* FROM items i JOIN batches b ON b.key = i.bkey WHERE i.item_id = ?"
+                         " AND b.tenant = ?", (item_id, tenant))
+
+    def batch_items(self, batch_key: int, limit: int, offset: int, include_failed: bool = True
+                    ) -> list[dict[str, Any]]:
         """A page of items, each with ``detections`` as (label, confidence, x, y, w, h) tuples."""
-        items = self._all("SELECT * FROM items WHERE bkey = ? ORDER BY item_index LIMIT ? OFFSET ?",
+        extra = "" if include_failed else " AND status != 'failed'"
+        items = self._all(f"SELECT * FROM items WHERE bkey = ?{extra} ORDER BY item_index LIMIT ? OFFSET ?",
                           (batch_key, limit, offset))
         if not items:
             return items

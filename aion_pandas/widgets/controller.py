@@ -16,10 +16,11 @@ import json
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import AionError
+from ..errors import AionError, ConnectionError, ExtensionMissingError, NotFoundError, RateLimitError, ServerError
 from .render import stats_summary
 from .rows import dataset_row, describe_error
 from .state import PanelState
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_START, POLL_MAX = 0.3, 2.0  # seconds between status polls of pending datasets (doubling)
+POLL_BACKOFF_MAX = 60.0          # after a 429 or an outage, polls wait up to this long (Retry-After first)
+NO_BATCH_LIST = ("This server lists no batches (the hosted API has no GET /batches): type or paste the id "
+                 "of a completed batch below; it is checked before the dataset is created.")
 
 
 class PanelController:
@@ -139,12 +143,24 @@ class PanelController:
             with self._rows_lock:
                 self.state.rows = rows
             self.state.error = ""
-            self.state.batches = [
-                {"batch_id": b.batch_id, "name": b.name, "status": b.status, "total_items": b.total_items}
-                for b in self._client.batches.list(status="completed", limit=100).auto_paging_iter()]
             self._watch([r["id"] for r in rows if r["status"] in ("pending", "processing")])
+            self._load_batches()
         finally:
             self.state.loading = False
+
+    def _load_batches(self) -> None:
+        """The Create tab's batch picker; a server without ``GET /batches`` gets a note instead."""
+        try:
+            batches = self._client.batches.list(status="completed", limit=100).auto_paging_iter()
+            self.state.batches = [{"batch_id": b.batch_id, "name": b.name, "status": b.status,
+                                   "total_items": b.total_items} for b in batches]
+            self.state.batches_note = ""
+        except ExtensionMissingError:
+            self.state.batches, self.state.batches_note = [], NO_BATCH_LIST
+        except AionError as exc:  # the datasets are shown; only the picker is missing
+            self.state.batches = []
+            self.state.batches_note = f"The batch list could not be loaded ({self._scrub(describe_error(exc))}); " \
+                                      "type or paste a batch id below."
 
     def _update_row(self, dataset: "Dataset") -> None:
         with self._rows_lock:
@@ -169,9 +185,22 @@ class PanelController:
                     self._poller = None if self._poller is threading.current_thread() else self._poller
                     return
             done: list[str] = []
+            pause = 0.0
             for dataset_id in watching:
                 try:
                     dataset = self._client.datasets.get(dataset_id)
+                except RateLimitError as exc:  # the client's retries ran out: wait, keep watching
+                    pause = exc.retry_after if exc.retry_after is not None else POLL_MAX * 4
+                    self.state.message = f"The service asks to slow down; checking again in {pause:.0f} s."
+                    break
+                except (ConnectionError, ServerError) as exc:  # an outage: keep watching, back off
+                    self._report(exc)
+                    pause = max(pause, interval * 2)
+                    break
+                except NotFoundError as exc:  # gone (or never this key's): stop following it
+                    self._report(exc)
+                    done.append(dataset_id)
+                    continue
                 except AionError as exc:
                     self._report(exc)
                     done.append(dataset_id)
@@ -181,7 +210,7 @@ class PanelController:
                     done.append(dataset_id)
             with self._poller_lock:
                 self.state.watching = [i for i in self.state.watching if i not in done]
-            interval = min(POLL_MAX, interval * 1.5)
+            interval = min(POLL_BACKOFF_MAX, pause) if pause else min(POLL_MAX, interval * 1.5)
 
     # ------------------------------------------------------------------ create
     def create_from_form(self) -> Future | None:
@@ -189,6 +218,12 @@ class PanelController:
         form = self.view.create_form()
         if not form["batch_id"]:
             self.state.error = "Pick a batch or type a batch id."
+            return None
+        try:
+            form["batch_id"] = str(uuid.UUID(form["batch_id"]))
+        except ValueError:
+            self.state.error = (f"{form['batch_id'][:60]!r} is not a batch id: batch ids are UUIDs such as "
+                                "550e8400-e29b-41d4-a716-446655440000.")
             return None
         if not form["name"]:
             self.state.error = "Give the dataset a name."
@@ -213,6 +248,15 @@ class PanelController:
 
     def _create_job(self, batch_id: str, name: str, description: str | None,
                     format_config: dict[str, Any] | None) -> None:
+        try:
+            batch = self._client.batches.get(batch_id)  # checked first: a clear message, not a failed dataset
+        except NotFoundError as exc:
+            self.state.error = f"{self._scrub(describe_error(exc))}; check the batch id."
+            return
+        if batch.status not in ("completed", "partially_completed"):
+            self.state.error = (f"Batch {batch_id} is {batch.status}: a dataset is made from a completed batch"
+                                f"{' (wait for it to finish)' if not batch.is_done else ''}.")
+            return
         dataset = self._client.datasets.create(batch_id, name, description=description, format_config=format_config)
         self._update_row(dataset)
         self.state.selected_ids = [dataset.id]

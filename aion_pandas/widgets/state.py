@@ -41,6 +41,7 @@ class PanelState(HasTraits):
 
     # create from a batch
     batches = List(Dict())               # {"batch_id", "name", "status", "total_items"}
+    batches_note = Unicode("")           # why there is no batch list (the hosted API has none), or ""
     watching = List(Unicode())           # datasets still pending/processing, polled in the background
 
     # export

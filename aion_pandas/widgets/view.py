@@ -79,13 +79,14 @@ class PanelView(w.VBox):
                                             layout=w.Layout(width="520px")))
         self._batch_id = c("batch-id", w.Text(description="or batch id", **form, placeholder="550e8400-…",
                                               layout=w.Layout(width="520px")))
+        self._batch_note = c("batch-note", w.HTML(layout=w.Layout(display="none")))
         self._name = c("name", w.Text(description="Name", **form, layout=w.Layout(width="520px")))
         self._description = c("description", w.Textarea(description="Description", **form, layout=w.Layout(width="520px")))
         self._format_config = c("format-config", w.Textarea(description="Format config", **form,
                                                             placeholder='{"csv_delimiter": ",", "include_timestamps": true}',
                                                             layout=w.Layout(width="520px")))
         self._create = c("create", w.Button(description="Create dataset", icon="plus", button_style="success"))
-        create_tab = w.VBox([self._batch, self._batch_id, self._name, self._description, self._format_config,
+        create_tab = w.VBox([self._batch_note, self._batch, self._batch_id, self._name, self._description, self._format_config,
                              self._create])
         # statistics tab
         self._days = c("stats-days", w.Dropdown(options=[(f"last {d} days", d) for d in PERIODS], value=30,
@@ -148,6 +149,7 @@ class PanelView(w.VBox):
         s.observe(lambda ch: setattr(self._chart, "value", ch.new), "stats_png")
         s.observe(lambda ch: setattr(self._summary, "value", ch.new), "stats_summary")
         s.observe(self._redraw_batches, "batches")
+        s.observe(self._redraw_batch_note, "batches_note")
         s.observe(lambda ch: setattr(self._delimiter, "disabled", ch.new != "csv"), "export_format")
         self._delimiter.disabled = s.export_format != "csv"
 
@@ -204,6 +206,14 @@ class PanelView(w.VBox):
         value = self._batch.value if any(v == self._batch.value for _, v in options) else ""
         self._batch.options = options
         self._batch.value = value
+
+    def _redraw_batch_note(self, change: dict[str, Any]) -> None:
+        """With no batch list, the picker goes and the note says why; the typed id is the way in."""
+        note = change["new"]
+        self._batch_note.value = render.message(note) if note else ""
+        self._batch_note.layout.display = None if note else "none"
+        self._batch.layout.display = "none" if note else None
+        self._batch_id.description = "Batch id" if note else "or batch id"
 
     def create_form(self) -> dict[str, str]:
         """What the Create tab's fields hold (batch id typed in wins over the picker)."""

@@ -8,7 +8,10 @@ download URLs point back at the proxy) unless a rule matches first:
 - ``delay(seconds, times)``: wait before forwarding (to provoke the client's timeout);
 - ``ignore_range(times)``: drop the ``Range`` header (the service then answers 200 with everything);
 - ``drop(times)``: close the connection without any answer;
-- ``rewrite(old, new, times)``: replace bytes in the forwarded body (e.g. a status a test needs to see).
+- ``rewrite(old, new, times)``: replace bytes in the forwarded body (e.g. a status a test needs to see);
+- ``rate_limit(per_minute, time_scale=1)``: a hosted plan's limit (FREE: 10 a minute) on a fixed window;
+  requests past it get 429 with ``Retry-After`` (seconds to the window's end, decimals allowed).
+  ``time_scale=60`` runs the minute in one second, so a test of 10/min takes seconds, not minutes.
 
 ``proxy.log`` records every request: method, path, Range header, what the proxy did, arrival time.
 """
@@ -61,6 +64,8 @@ class FaultProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.rules: list[Rule] = []
         self.log: list[Seen] = []
+        self.limit: tuple[int, float] | None = None  # (requests, window seconds)
+        self._window: tuple[float, int] = (0.0, 0)   # (start, requests counted)
         self._lock = threading.Lock()
         proxy = self
 
@@ -119,6 +124,27 @@ class FaultProxy:
                 path: str | None = None) -> Rule:
         return self._add(Rule("rewrite", times, method, path, old=old, new=new))
 
+    def rate_limit(self, per_minute: int, time_scale: float = 1.0) -> None:
+        """At most ``per_minute`` requests a minute (a minute lasting ``60 / time_scale`` seconds)."""
+        with self._lock:
+            self.limit, self._window = (per_minute, 60.0 / time_scale), (time.monotonic(), 0)
+
+    def _over_limit(self) -> float | None:
+        """Seconds to wait when this request is past the limit (None: it may go)."""
+        with self._lock:
+            if self.limit is None:
+                return None
+            allowed, window = self.limit
+            start, count = self._window
+            now = time.monotonic()
+            if now - start >= window:
+                start, count = now, 0
+            if count >= allowed:
+                self._window = (start, count)
+                return max(0.01, window - (now - start))
+            self._window = (start, count + 1)
+            return None
+
     def seen(self, path: str | None = None, method: str | None = None) -> list[Seen]:
         """Requests that reached the proxy (optionally only those whose path contains ``path``)."""
         with self._lock:
@@ -137,8 +163,9 @@ class FaultProxy:
         method, path = h.command, h.path
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else None
-        rule = self._take(method, path)
-        action = rule.action if rule else "forward"
+        wait = self._over_limit()
+        rule = Rule("fail", 1, status=429, retry_after=f"{wait:.2f}") if wait is not None else self._take(method, path)
+        action = ("rate_limited" if wait is not None else rule.action) if rule else "forward"
         with self._lock:
             self.log.append(Seen(method, path, h.headers.get("Range"), action))
         if rule is not None and rule.action == "drop":

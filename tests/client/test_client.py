@@ -105,7 +105,15 @@ def test_batches_list_get_and_results(client, service):
     assert all(isinstance(i, BatchItem) for i in items)
     failed = [i for i in items if i.status == "failed"]
     assert len(failed) == done.failed_items and all(i.error_message for i in failed)
+    assert done.progress_percentage == 100.0 and done.processed_items == done.total_items and done.is_done
+    assert done.success_rate == pytest.approx(done.successful_items / done.total_items, abs=1e-4)
+    ok = [i for i in items if i.succeeded]
+    assert len(ok) == done.successful_items and all(i.status == "success" for i in ok)
+    assert all(i.stored_image_url.endswith(f"/data/batch-images/{i.item_id}") for i in ok)
+    assert len(list(client.batches.results(done.batch_id, include_failed=False).auto_paging_iter())) == len(ok)
     with pytest.raises(errors.NotFoundError):
+        client.batches.get("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(errors.ValidationError):  # the hosted API types batch ids as UUIDs
         client.batches.get("nope")
 
 
@@ -113,9 +121,10 @@ def test_get_bytes_fetches_an_image_with_the_key(client, service):
     batch = client.batches.list(status="completed")[0]
     item = next(i for i in client.batches.results(batch.batch_id) if i.file_id)
     url = f"{client.base_url}/user-files/{item.file_id}/download"
-    data = client.get_bytes(url)
+    data = client.get_bytes(url)  # a 302 to a signed URL, followed
     assert data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data == requests.get(url, headers=service.headers, timeout=30).content
+    assert client.get_bytes(f"{item.stored_image_url}?thumbnail=false") == data
 
 
 def test_a_bad_key_is_an_authentication_error_that_never_shows_the_key(service, tmp_path):

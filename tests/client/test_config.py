@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from aion_pandas import errors
-from aion_pandas.client import Client, connect
+from aion_pandas.client import AsyncClient, Client, connect
 from aion_pandas.config import HOSTED_BASE_URL, Secret, Settings, is_loopback, mask_key
 
 LONG_KEY = "aion_abcdefghijklmnopqrstuvwxyz_SECRETPART_wxyz"
@@ -82,12 +82,15 @@ def test_plain_http_to_a_non_loopback_host_warns(url, warns):
     assert "SECRETPART" not in repr(client)
 
 
-def test_client_repr_shows_base_url_and_masked_key_only():
-    client = Client(LONG_KEY, "https://api.example.org/api/v2")
-    for text in (repr(client), str(client), repr(client.settings), repr(client._http), repr(client.datasets),
-                 repr(vars(client)), repr(vars(client._http)), repr(client._http._auth)):
+@pytest.mark.parametrize("cls", [Client, AsyncClient])
+def test_client_repr_shows_base_url_and_masked_key_only(cls):
+    client = cls(LONG_KEY, "https://api.example.org/api/v2")
+    request = client.build_request("GET", "datasets")
+    assert "SECRETPART" in request.headers["Authorization"]  # sent, but never shown:
+    for text in (repr(client), str(client), repr(client.settings), repr(client.http), repr(client.datasets),
+                 repr(client.batches), repr(vars(client)), repr(vars(client.http)), repr(request)):
         assert "SECRETPART" not in text, text
-    assert repr(client) == "Client(base_url='https://api.example.org/api/v2', api_key='aion_…wxyz')"
+    assert repr(client) == f"{cls.__name__}(base_url='https://api.example.org/api/v2', api_key='aion_…wxyz')"
     with pytest.raises(TypeError):
         pickle.dumps(client)
 
@@ -115,9 +118,9 @@ def test_error_from_envelope_picks_the_class_and_keeps_every_field(status, cls):
         assert err.retry_after == 7.0
 
 
-def test_error_without_envelope_uses_status_and_request_id_header():
+def test_error_without_envelope_gets_a_code_from_its_status_and_the_request_id_header():
     err = errors.error_from_response(502, "<html>Bad gateway</html>", headers={"X-Request-ID": "req_9"})
-    assert isinstance(err, errors.ServerError) and err.request_id == "req_9" and err.code is None
+    assert isinstance(err, errors.ServerError) and err.request_id == "req_9" and err.code == "BAD_GATEWAY"
     assert "Bad gateway" in err.message
 
 
@@ -139,3 +142,35 @@ def test_export_file_names_from_a_service_are_made_safe(export_id, url, folder, 
     from aion_pandas.records import ExportResult
     export = ExportResult(export_id, "d1", "coco", "completed", 1, url, 1, "application/json", None)
     assert (export.cache_folder, export.file_name) == (folder, name)
+
+
+def test_the_official_sdk_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIONVISION_API_KEY", LONG_KEY)
+    monkeypatch.setenv("AIONVISION_BASE_URL", "https://api.example.org/api/v2")
+    monkeypatch.setenv("AIONVISION_TIMEOUT", "45")
+    monkeypatch.setenv("AIONVISION_MAX_RETRIES", "5")
+    monkeypatch.setenv("AIONVISION_POLLING_INTERVAL", "0.5")
+    monkeypatch.setenv("AIONVISION_POLLING_TIMEOUT", "900")
+    for client in (Client.from_env(cache_dir=tmp_path), AsyncClient.from_env(cache_dir=tmp_path)):
+        s = client.settings
+        assert (s.base_url, s.timeout, s.max_retries, s.polling_interval, s.polling_timeout) == (
+            "https://api.example.org/api/v2", 45.0, 5, 0.5, 900.0)
+        assert s.api_key == Secret(LONG_KEY)
+    assert Client.from_env(timeout=10, cache_dir=tmp_path).settings.timeout == 10.0  # an argument wins
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("AIONVISION_TIMEOUT", "soon", "AIONVISION_TIMEOUT must be a number"),
+    ("AIONVISION_MAX_RETRIES", "2.5", "AIONVISION_MAX_RETRIES must be a whole number"),
+    ("AIONVISION_POLLING_TIMEOUT", "-1", "polling_timeout must be a positive number"),
+])
+def test_a_bad_setting_in_the_environment_is_named(monkeypatch, name, value, words):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=words):
+        Settings.resolve(api_key=LONG_KEY)
+
+
+def test_from_env_without_a_key_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("AIONVISION_API_KEY", raising=False)
+    with pytest.raises(errors.AionError, match="AIONVISION_API_KEY"):
+        Client.from_env()

@@ -11,7 +11,8 @@ import pytest
 
 import aion_pandas as aion
 
-MODULES = ["config", "errors", "records", "frames", "plots", "accessor", "client", "client.http",
+MODULES = ["config", "errors", "records", "pages", "frames", "plots", "accessor", "client", "client.core",
+           "client.retries", "client.downloads", "client.sync_client", "client.async_client",
            "client.datasets", "client.batches", "client.cache"]
 
 

@@ -141,6 +141,18 @@ def test_a_get_that_times_out_once_is_retried(own_service, proxy, tmp_path):
     assert [s.action for s in proxy.seen("/batches")] == ["delay", "forward"]
 
 
+def test_an_export_waits_longer_than_the_client_timeout(own_service, proxy, tmp_path):
+    """The synchronous export POST waits at least 300 s (the SDK's), whatever the client's timeout."""
+    client = Client(own_service.api_key, proxy.base_url, timeout=0.5, max_retries=0, cache_dir=tmp_path)
+    dataset_id = client.datasets.list(status="ready")[0].id
+    proxy.delay(1.5, times=1, method="POST", path="/export")
+    proxy.delay(1.5, times=1, method="GET", path="/statistics/")
+    assert client.datasets.export(dataset_id, "csv").file_size_bytes > 0
+    assert [s.action for s in proxy.seen("/export")] == ["delay"]  # sent once, answered once
+    with pytest.raises(errors.TimeoutError, match="0.5 s"):
+        client.datasets.statistics()
+
+
 # ---------------------------------------------------------------- downloads
 @pytest.fixture
 def big_export(proxied_client):

@@ -49,9 +49,9 @@ def all_results(service, batch_id: str, key: str | None = None) -> list[dict]:
     out, offset = [], 0
     while True:
         page = api(service, "GET", f"/batch/{batch_id}/results", key=key,
-                   params={"limit": 1000, "offset": offset}).json()
+                   params={"limit": 500, "offset": offset}).json()
         out += page["results"]
-        if not page["has_more"]:
+        if not page["pagination"]["has_more"]:
             return out
         offset += len(page["results"])
 

@@ -41,8 +41,12 @@ def test_validation_errors_use_the_envelope(service):
 
 
 def test_unknown_ids_answer_404(service):
-    for path in ("/datasets/nope", "/batch/nope", "/batch/nope/results", "/user-files/nope/download"):
+    unknown = "00000000-0000-4000-8000-000000000000"  # the batch and file routes take UUIDs (422 otherwise)
+    for path in ("/datasets/nope", f"/batch/{unknown}", f"/batch/{unknown}/results",
+                 f"/data/batch-images/{unknown}"):
         assert_envelope(api(service, "GET", path), 404, "NOT_FOUND")
+    body = api(service, "GET", f"/user-files/{unknown}/download").json()  # as the hosted API: a UserFilesError
+    assert set(body) == {"error", "message", "details", "request_id"} and body["error"] == "NOT_FOUND"
     assert_envelope(api(service, "POST", "/datasets/nope/export", json={"format": "csv"}), 404, "NOT_FOUND")
     error = assert_envelope(api(service, "POST", "/datasets", json={"batch_id": "nope", "name": "x"}),
                             404, "NOT_FOUND")
@@ -68,7 +72,8 @@ def test_tenants_never_see_each_other(service):
     assert_envelope(api(service, "GET", f"/datasets/{theirs['id']}"), 404, "NOT_FOUND")
     file_id = api(service, "GET", f"/batch/{mine['batch_id']}/results").json()["results"][0]["file_id"]
     assert api(service, "GET", f"/user-files/{file_id}/download").status_code == 200
-    assert_envelope(api(service, "GET", f"/user-files/{file_id}/download", key=other), 404, "NOT_FOUND")
+    missing = api(service, "GET", f"/user-files/{file_id}/download", key=other)  # the hosted UserFilesError
+    assert missing.status_code == 404 and missing.json()["error"] == "NOT_FOUND" and missing.json()["message"]
     # lists and statistics only count one's own
     their_list = api(service, "GET", "/datasets", key=other, params={"limit": 1000}).json()
     assert mine["id"] not in {d["id"] for d in their_list["datasets"]}

@@ -170,3 +170,15 @@ def test_range_requests(service, street):
     assert head.headers["accept-ranges"] == "bytes"
     assert_envelope(requests.get(export["download_url"], headers={"Range": f"bytes={len(whole) + 5}-"},
                                  timeout=30), 416, "RANGE_NOT_SATISFIABLE")
+
+
+def test_a_delimiter_the_csv_writer_cannot_use_is_refused_up_front(service):
+    """The CSV writer takes one ASCII character: anything else is a 422, not a failed export (found by schemathesis)."""
+    dataset = api(service, "GET", "/datasets", params={"status": "ready"}).json()["datasets"][0]
+    for delimiter in ("ö", '"', "\n"):
+        resp = api(service, "POST", f"/datasets/{dataset['id']}/export",
+                   json={"format": "csv", "options": {"delimiter": delimiter}})
+        assert assert_envelope(resp, 422, "VALIDATION_ERROR")["details"]["field"] == "options.delimiter"
+    resp = api(service, "POST", "/datasets", json={"batch_id": dataset["batch_id"], "name": "x",
+                                                   "format_config": {"csv_delimiter": "ö"}})
+    assert assert_envelope(resp, 422, "VALIDATION_ERROR")["details"]["field"] == "format_config.csv_delimiter"

@@ -23,7 +23,7 @@ def truth(service) -> tuple[dict, Boxes, dict]:
     results = all_results(service, dataset["batch_id"])
     boxes: Boxes = {}
     for r in results:
-        if r["status"] == "completed":
+        if r["status"] == "success":
             boxes[r["file_name"]] = sorted(
                 (d["label"], d["bbox"]["x"], d["bbox"]["y"], d["bbox"]["width"], d["bbox"]["height"])
                 for d in r["output_data"]["detections"])

@@ -35,7 +35,7 @@ def test_import_root_allows_paths_under_it_only(start_service, tmp_path):
     assert api(svc, "GET", f"/user-files/{item['file_id']}/download").content == (root / "sub" / "a.png").read_bytes()
     for outside in ("../secret.txt", str(tmp_path / "secret.txt"), "sub/missing.png"):
         resp = api(svc, "POST", "/batches", json={"items": [{"file_name": "x.png", "path": outside}]})
-        assert "path" in assert_envelope(resp, 422, "VALIDATION_ERROR")["message"]
+        assert "no such file under the import root" in assert_envelope(resp, 404, "NOT_FOUND")["message"]
 
 
 def test_public_url_and_url_ttl(start_service):

@@ -255,20 +255,25 @@ def test_pages_past_100_rows(start_service):
             p.close()
 
 
-def test_dataset_from_an_unfinished_batch_turns_failed_with_its_reason(panel, client, wait_for):
+def test_a_batch_still_processing_is_refused_before_a_dataset_is_made(panel, client):
     processing = [b for b in client.batches.list(status="processing").auto_paging_iter()]
     if not processing:
         pytest.skip("the demo service has no processing batch")
-    panel.view.control("batch-id").value = processing[0].batch_id
+    before = client.datasets.list().total_count
+    panel.view.control("batch-id").value = processing[0].batch_id.upper()  # any UUID spelling
     panel.view.control("name").value = "from a processing batch"
     panel.view.control("create").click()
-    new_id = wait_for(lambda: next((r["id"] for r in panel.state.rows if r["name"] == "from a processing batch"),
-                                   None), what="the new row")
-    row = wait_for(lambda: (r := panel.state.row(new_id)) and r["status"] in ("ready", "failed") and r,
-                   timeout=60, what="the dataset to finish")
-    assert row["status"] == "failed" and row["failure_reason"]
-    assert "aion-status-failed" in panel.view.control("table").value
-    assert row["failure_reason"] in panel.view.control("details").value
+    assert panel.wait_idle(30)
+    assert panel.state.error == (f"Batch {processing[0].batch_id} is processing: a dataset is made from a "
+                                 "completed batch (wait for it to finish).")
+    assert client.datasets.list().total_count == before
+
+
+def test_a_batch_id_that_is_no_uuid_is_refused_at_once(panel):
+    panel.view.control("batch-id").value = "batch-42"
+    panel.view.control("name").value = "x"
+    assert panel.controller.create_from_form() is None
+    assert panel.state.error.startswith("'batch-42' is not a batch id: batch ids are UUIDs")
 
 
 def test_export_of_several_datasets_keeps_going_past_one_that_fails(panel, client):

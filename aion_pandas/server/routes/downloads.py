@@ -19,7 +19,9 @@ router = APIRouter(tags=["exports"])
                        403: {"model": ErrorEnvelope, "description": "INVALID_SIGNATURE or URL_EXPIRED"},
                        404: {"model": ErrorEnvelope, "description": "NOT_FOUND"},
                        422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"}},
-            summary="Download an export file with a signed, expiring URL (no API key)")
+            summary="Download an export file with a signed, expiring URL (no API key; extension)",
+            description="**Extension of this project's service**: the hosted API's `download_url` points at its "
+                        "own storage.", openapi_extra={"x-aion-extension": True})
 def download_export(export_id: str, filename: str, request: Request,
                     expires: Annotated[int, Query(ge=0, le=10**11)],
                     signature: Annotated[str, Query(max_length=128)]) -> FileResponse:
