@@ -75,7 +75,8 @@ class ExportPart:
     signed ``download_url`` or a local path (which the workers must see).
 
     ``part=(k, n)`` reads the k-th of n runs of images (YOLO, VOC); ``byte_range=(start, stop)``
-    reads those bytes of a CSV after its header line (``header_end`` bytes).
+    reads those bytes of a CSV after its header line (``header_end`` bytes); line numbers in its
+    errors count from the range's start, the header being line 1.
 
     >>> ExportPart("d1", "http://h/exports/e1/a.json?signature=abc", "coco", size=120)
     ExportPart(dataset_id='d1', source='http://h/exports/e1/a.json', format='coco')

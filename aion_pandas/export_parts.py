@@ -128,7 +128,7 @@ def _ranges(data: np.ndarray, size: int, blocksize: int, delimiter: str | None) 
     header = bytes(data[:header_end]).lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")
     delim = delimiter or sniff_delimiter(header.encode())
     names = next(csv.reader(io.StringIO(header), delimiter=delim))
-    if "image_id" not in names or b'"' in data[:header_end].tobytes():
+    if "image_id" not in names or data[:header_end].tobytes().count(b'"') % 2:
         return header_end, [(header_end, size)]
     column = names.index("image_id")
     cuts, pos, quotes = [header_end], header_end, 0
