@@ -269,7 +269,10 @@ class AionAccessor:
         is left out with one warning naming each."""
         failed = [(i, r) for i, r in zip(ids, results) if isinstance(r, Exception)]
         if failed and errors == "raise":
-            raise failed[0][1]
+            dataset_id, exc = failed[0]
+            if dataset_id not in str(exc) and hasattr(exc, "add_note"):
+                exc.add_note(f"while loading dataset {dataset_id}")
+            raise exc
         if failed:
             listed = "; ".join(f"{i}: {str(r).split(chr(10), 1)[0][:160]}" for i, r in failed[:5])
             warnings.warn(f"df.aion.load skipped {len(failed)} dataset(s) whose export failed: {listed}"

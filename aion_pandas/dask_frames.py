@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from aion_pandas.errors import AionError, FormatError
+from aion_pandas.worker_memory import malloc_room
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, FORMATS, null_column
 
 if TYPE_CHECKING:
@@ -221,6 +222,11 @@ def read_part(part: ExportPart) -> pd.DataFrame:
 
     >>> read_part(ExportPart(None, "labels.csv", "csv"))   # doctest: +SKIP
     """
+    with malloc_room():
+        return _read_part(part)
+
+
+def _read_part(part: ExportPart) -> pd.DataFrame:
     from aion_pandas import formats
 
     where = part.where
@@ -258,9 +264,13 @@ def from_parts(parts: Sequence[ExportPart], fmt: str, *, categories: Sequence[st
     import dask.dataframe as dd
 
     fmt = _format(fmt)
-    if not parts:
-        raise ValueError("no exports to read: every dataset was skipped or the frame is empty")
     cats = tuple(str(c) for c in categories) if categories is not None else None
+    if not parts:  # every dataset skipped, or an empty frame: an empty frame of the right meta
+        with dask.config.set({"dataframe.convert-string": False}):
+            empty = dd.from_pandas(meta_for(fmt, cats if cats is not None else ()), npartitions=1)
+        _remember(empty, pd.DataFrame({"partition": [], "dataset_id": pd.array([], dtype="string"),
+                                       "part": [], "source": []}))
+        return empty
     parts = [p if p.categories == cats and p.format == fmt else _replace(p, format=fmt, categories=cats)
              for p in parts]
     with dask.config.set({"dataframe.convert-string": False}):  # tags stay lists, not str

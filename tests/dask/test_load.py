@@ -166,3 +166,13 @@ def test_the_frame_computes_in_a_groupby(ready, dask_client):
 def test_engine_must_be_pandas_or_dask(ready):
     with pytest.raises(ValueError, match="engine must be 'pandas' or 'dask'"):
         ready.aion.load("coco", engine="spark")
+
+
+def test_no_dataset_left_is_an_empty_frame_of_the_same_meta(datasets, api):
+    failed = datasets[datasets["status"] == "failed"]
+    with pytest.warns(UserWarning, match="not ready"):
+        lazy = failed.aion.load("voc", engine="dask", progress=False)
+    assert lazy.npartitions == 1 and partitions_of(lazy).empty
+    computed = lazy.compute()
+    assert computed.empty
+    assert computed.dtypes.drop("category").to_dict() == meta_for("pascal_voc").dtypes.drop("category").to_dict()
