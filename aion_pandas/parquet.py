@@ -174,8 +174,10 @@ def _empty(schema: dict[str, Any]) -> pd.DataFrame:
 
 
 def read_fragment(file: str, keys: tuple[tuple[str, Any], ...], schema: dict[str, Any],
-                  columns: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """One file of the dataset with its partition columns (``keys``), as canonical dtypes."""
+                  keep: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """One file of the dataset with its partition columns (``keys``), as canonical dtypes; only
+    the columns ``keep`` when given. (Not named ``columns``: Dask would pass its own projection.)"""
+    columns = keep
     table = pq.read_table(file, columns=[c for c in columns if c not in dict(keys)] if columns else None)
     frame = table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype(), pa.string(): pd.StringDtype()}.get,
                             ignore_metadata=True)

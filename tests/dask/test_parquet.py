@@ -59,6 +59,8 @@ def test_a_dask_frame_is_written_by_the_workers_and_read_back_lazily(ready, tmp_
     pandas_frame = ready.aion.load("yolo", progress=False)
     left = sorted_rows(eager, list(pandas_frame.columns)).astype({"category": "string"})
     pd.testing.assert_frame_equal(left, sorted_rows(pandas_frame).astype({"category": "string"}))
+    assert back["w"].sum().compute() == pytest.approx(eager["w"].sum())  # a projection of the lazy frame
+    assert back["x"].count().compute() == eager["x"].count()
     subset = aion.read_parquet(root, engine="dask", columns=["dataset_id", "category", "w"]).compute()
     assert list(subset.columns) == ["dataset_id", "category", "w"] and len(subset) == len(eager)
 
