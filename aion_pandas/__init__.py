@@ -34,6 +34,8 @@ _LAZY: dict[str, str] = {
     "read_voc": "aion_pandas.formats",
     "read_csv": "aion_pandas.formats",
     "write_export": "aion_pandas.formats",
+    "read_parquet": "aion_pandas.parquet",
+    "to_parquet": "aion_pandas.parquet",
     "to_xyxy": "aion_pandas.formats",
     "from_xyxy": "aion_pandas.formats",
     "to_cxcywh_norm": "aion_pandas.formats",

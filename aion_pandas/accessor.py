@@ -196,48 +196,98 @@ class AionAccessor:
         frame["path"] = pd.array([str(r[1]) if isinstance(r, tuple) else None for r in results], dtype="string")
         return frame
 
-    def load(self, format: str = "coco", *, include_failed_items: bool = False,  # noqa: A002
-             options: dict[str, Any] | None = None, reuse: bool = True, client: "Client | None" = None,
-             max_workers: int = 4, progress: bool = True) -> pd.DataFrame:
+    def load(self, format: str = "coco", *, engine: Literal["pandas", "dask"] = "pandas",  # noqa: A002
+             errors: Literal["raise", "skip"] = "raise", categories: list[str] | None = None,
+             include_failed_items: bool = False, options: dict[str, Any] | None = None, reuse: bool = True,
+             client: "Client | None" = None, max_workers: int = 4, progress: bool = True) -> Any:
         """One canonical annotation frame (one row per box) of every dataset, with ``dataset_id``.
 
         Exports each dataset (or reuses a cached export of the same dataset, format and options),
         downloads it to the cache, reads it with :func:`aion_pandas.formats.read_export` and
         concatenates. Datasets whose ``status`` column says they are not ready are skipped with a
-        warning naming them; any other failure raises (nothing is silently left out).
+        warning naming them. A failed export raises (``errors="raise"``, the error names the
+        dataset) or is skipped with one warning naming each (``errors="skip"``).
+
+        ``engine="dask"`` returns a lazy ``dask.dataframe.DataFrame`` instead: the exports are made
+        here (with the key), and each partition, one per dataset, is fetched from its signed
+        ``download_url`` and read on a Dask worker (see :mod:`aion_pandas.dask_frames`); each call
+        exports anew, as signed URLs expire. ``categories`` (every class name) gives the Dask
+        frame known categories; without it they are unknown until computed.
 
         >>> boxes = df.aion.load("coco")   # doctest: +SKIP
         >>> boxes.groupby(["dataset_id", "category"], observed=True).size()   # doctest: +SKIP
+        >>> lazy = df.aion.load("yolo", engine="dask")   # doctest: +SKIP
         """
         from .formats import read_export
+        if engine not in ("pandas", "dask"):
+            raise ValueError(f"engine must be 'pandas' or 'dask', got {engine!r}")
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors must be 'raise' or 'skip' (with a warning), got {errors!r}")
         api = self.client(client)
+        ids = self._ready_ids()
+        reader_options = {k: v for k, v in (options or {}).items() if (format, k) in _READER_OPTIONS}
+        if engine == "dask":
+            from .dask_frames import from_exports
+            exports = self._map(lambda i: api.datasets.export(i, format, options=options,
+                                                              include_failed_items=include_failed_items),
+                                f"export {format}", max_workers=max_workers, progress=progress, ids=ids)
+            kept = self._settle(ids, exports, errors)
+            return from_exports([e for _, e in kept], format, options=reader_options, categories=categories)
 
         def one(dataset_id: str) -> pd.DataFrame:
             export, path = self._fetch(api, dataset_id, format, options, include_failed_items, None, reuse)
-            reader_options = {k: v for k, v in (options or {}).items() if (format, k) in _READER_OPTIONS}
             frame = read_export(path, format=format, **reader_options)
             frame["dataset_id"] = pd.array([dataset_id] * len(frame), dtype="string")
             frame.attrs.update({"export_id": export.export_id})
             return frame
 
-        skipped = self._not_ready()
-        if skipped:
-            listed = ", ".join(f"{i} ({s})" for i, s in list(skipped.items())[:5])
-            warnings.warn(f"df.aion.load skipped {len(skipped)} dataset(s) that are not ready: {listed}"
-                          f"{', ...' if len(skipped) > 5 else ''}; use df.aion.wait() or filter on status",
-                          UserWarning, stacklevel=2)
-        ids = [i for i in self._ids if i not in skipped]
         results = self._map(one, f"load {format}", max_workers=max_workers, progress=progress, ids=ids)
-        self._raise_first(results)
-        frames: list[pd.DataFrame] = [r for r in results if isinstance(r, pd.DataFrame)]
+        kept = self._settle(ids, results, errors)
+        frames: list[pd.DataFrame] = [r for _, r in kept]
         if not frames:
             from .formats.schema import empty_frame
             return empty_frame()
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if "category" in out.columns and not isinstance(out["category"].dtype, pd.CategoricalDtype):
             out["category"] = out["category"].astype("category")
-        out.attrs = {"format": format, "dataset_ids": ids}
+        out.attrs = {"format": format, "dataset_ids": [i for i, _ in kept]}
         return out
+
+    def _ready_ids(self) -> list[str]:
+        """The frame's ids less those its ``status`` column says are not ready (with a warning)."""
+        skipped = self._not_ready()
+        if skipped:
+            listed = ", ".join(f"{i} ({s})" for i, s in list(skipped.items())[:5])
+            warnings.warn(f"df.aion.load skipped {len(skipped)} dataset(s) that are not ready: {listed}"
+                          f"{', ...' if len(skipped) > 5 else ''}; use df.aion.wait() or filter on status",
+                          UserWarning, stacklevel=3)
+        return [i for i in self._ids if i not in skipped]
+
+    @staticmethod
+    def _settle(ids: list[str], results: list[Any], errors: str) -> list[tuple[str, Any]]:
+        """(id, result) of the datasets that worked; a failure raises or, with ``errors="skip"``,
+        is left out with one warning naming each."""
+        failed = [(i, r) for i, r in zip(ids, results) if isinstance(r, Exception)]
+        if failed and errors == "raise":
+            dataset_id, exc = failed[0]
+            if dataset_id not in str(exc) and hasattr(exc, "add_note"):
+                exc.add_note(f"while loading dataset {dataset_id}")
+            raise exc
+        if failed:
+            listed = "; ".join(f"{i}: {str(r).split(chr(10), 1)[0][:160]}" for i, r in failed[:5])
+            warnings.warn(f"df.aion.load skipped {len(failed)} dataset(s) whose export failed: {listed}"
+                          f"{'; ...' if len(failed) > 5 else ''}", UserWarning, stacklevel=3)
+        return [(i, r) for i, r in zip(ids, results) if not isinstance(r, Exception)]
+
+    def to_parquet(self, path: str | Path, partition_cols: list[str] | None = None, *,
+                   overwrite: bool = False) -> Path:
+        """Write this annotation frame as a Parquet dataset with the canonical schema in its
+        metadata (see :func:`aion_pandas.parquet.to_parquet`); ``aion.read_parquet`` reads it back.
+
+        >>> boxes.aion.to_parquet("boxes.parquet", partition_cols=["dataset_id"])   # doctest: +SKIP
+        """
+        from .parquet import to_parquet
+        return to_parquet(self._frame, path, partition_cols=partition_cols, overwrite=overwrite)
 
     # ------------------------------------------------------------------ status
     def refresh(self, client: "Client | None" = None, *, max_workers: int = 4) -> pd.DataFrame:

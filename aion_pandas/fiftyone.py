@@ -16,6 +16,7 @@ cannot be fetched is named in one :class:`MissingImagesWarning` and kept as a sa
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -317,7 +318,7 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
                 overwrite: bool = False, persistent: bool = False, client: Any = None, *,
                 images_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
                 label_field: str = "ground_truth", method: str = "bulk", max_workers: int = 8,
-                progress: bool | None = None) -> fo.Dataset:
+                progress: bool | None = None, dask_client: Any = None) -> fo.Dataset:
     """A FiftyOne dataset from a canonical annotation frame or an export (path, bytes, file, URL).
 
     One sample per image (images without boxes too, with an empty ``Detections``); boxes are
@@ -326,7 +327,8 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
     fetched from ``image_url`` into the cache (see :func:`fetch_images`). ``method="bulk"`` writes
     detections in one bulk update (fast); ``"objects"`` builds ``fo.Detection`` objects (slower).
     ``name`` defaults to one made from the dataset id or file name; an existing name needs
-    ``overwrite=True``.
+    ``overwrite=True``. A Dask frame is computed one partition at a time (on ``dask_client`` or
+    the active one), each partition's samples added before the next is computed.
 
     >>> dataset = to_fiftyone(aion.read_export("instances.json"), name="safety")  # doctest: +SKIP
     >>> dataset.count("ground_truth.detections")                                 # doctest: +SKIP
@@ -334,25 +336,28 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
     """
     if method not in ("bulk", "objects"):
         raise ValueError(f"method must be 'bulk' or 'objects', got {method!r}")
-    frame, folder = _as_frame(source, client)
-    codes, first = _image_codes(frame)
-    images = frame.iloc[first]
-    paths, missing = fetch_images(images, images_dir=images_dir, cache_dir=cache_dir, client=client,
-                                  relative_to=folder, max_workers=max_workers, progress=progress)
-    width, height = _sizes(images, paths)
-    per_image, unsized = _detection_docs(frame, codes, len(first), width, height)
-
-    dataset = _new_dataset(name, overwrite, frame)
+    if _is_dask(source):  # one partition computed at a time, its samples added, then the next
+        frames, folder = _computed_partitions(source, dask_client), None
+        first = next(frames)
+        first.attrs.setdefault("source", "dask frame")
+    else:
+        first, folder = _as_frame(source, client)
+        frames = iter(())
+    dataset = _new_dataset(name, overwrite, first if not _is_dask(source) else first.iloc[:0])
+    missing: dict[str, str] = {}
+    unsized, classes = 0, {}
     try:
-        flags = [f for f in _BOX_FLAGS if f in frame.columns]
-        _declare_fields(dataset, frame.columns, label_field, flags)
-        samples = _base_samples(paths, images, width, height)
-        (_add_bulk if method == "bulk" else _add_objects)(dataset, samples, per_image, label_field,
-                                                           progress)
-        categories = frame["category"].cat.categories
-        dataset.default_classes = [str(c) for c in categories]
-        dataset.info = {"source": str(frame.attrs.get("source") or "frame"),
-                        "format": frame.attrs.get("format"), "missing_images": sorted(missing)}
+        flags = [f for f in _BOX_FLAGS if f in first.columns]
+        _declare_fields(dataset, first.columns, label_field, flags)
+        for frame in itertools.chain([first], frames):
+            if len(frame):
+                unsized += _add_frame(dataset, frame, folder, missing, images_dir=images_dir,
+                                      cache_dir=cache_dir, client=client, label_field=label_field,
+                                      method=method, max_workers=max_workers, progress=progress)
+            classes.update(dict.fromkeys(str(c) for c in frame["category"].cat.categories))
+        dataset.default_classes = list(classes)
+        dataset.info = {"source": str(first.attrs.get("source") or "frame"),
+                        "format": first.attrs.get("format"), "missing_images": sorted(missing)}
         dataset.persistent = persistent
         dataset.save()
     except BaseException:
@@ -364,6 +369,36 @@ def to_fiftyone(source: pd.DataFrame | str | os.PathLike | bytes | Any, name: st
         warnings.warn(f"{unsized:,} box(es) left out: their image's width/height is unknown and the "
                       f"image could not be read", MissingImagesWarning, stacklevel=2)
     return dataset
+
+
+def _add_frame(dataset: fo.Dataset, frame: pd.DataFrame, folder: str | None, missing: dict[str, str], *,
+               images_dir: Any, cache_dir: Any, client: Any, label_field: str, method: str,
+               max_workers: int, progress: bool | None) -> int:
+    """Add one frame's images as samples (their boxes as detections); returns the boxes left out."""
+    codes, first = _image_codes(frame)
+    images = frame.iloc[first]
+    paths, lost = fetch_images(images, images_dir=images_dir, cache_dir=cache_dir, client=client,
+                               relative_to=folder, max_workers=max_workers, progress=progress)
+    missing.update(lost)
+    width, height = _sizes(images, paths)
+    per_image, unsized = _detection_docs(frame, codes, len(first), width, height)
+    samples = _base_samples(paths, images, width, height)
+    (_add_bulk if method == "bulk" else _add_objects)(dataset, samples, per_image, label_field, progress)
+    return unsized
+
+
+def _is_dask(source: Any) -> bool:
+    return type(source).__module__.startswith(("dask.", "dask_expr")) and hasattr(source, "npartitions")
+
+
+def _computed_partitions(ddf: Any, dask_client: Any) -> Any:
+    """Each partition of a Dask frame computed in turn (on the given or active distributed client,
+    else the default scheduler), as a canonical frame: never the whole frame at once."""
+    from aion_pandas.dask_frames import compute_options
+    options = compute_options(dask_client)
+    for k in range(ddf.npartitions):
+        part = ddf.partitions[k].compute(**options)
+        yield validate_frame(part.reset_index(drop=True), where=f"partition {k} of the Dask frame")
 
 
 def launch_app(dataset: fo.Dataset | Any, **kw: Any) -> fo.Session:

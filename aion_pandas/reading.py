@@ -24,15 +24,34 @@ if TYPE_CHECKING:
 
 
 def read_export(source: Any, format: str | None = None, *, client: "Client | None" = None,
-                **options: Any) -> pd.DataFrame:
+                engine: str = "pandas", blocksize: int | None = None, npartitions: int | None = None,
+                **options: Any) -> Any:
     """Read an export (a path to a file, zip or folder; bytes; a binary file; or an http(s)
     ``download_url``) into a canonical frame; see :func:`aion_pandas.formats.read_export`.
 
     A URL is downloaded with ``client`` (default: the client of ``aion.connect()``) into its
     cache, once: reading the same export again reads the cached file.
 
+    ``engine="dask"`` returns a lazy Dask frame of one local file or folder split where the format
+    allows (see :mod:`aion_pandas.export_parts`): a CSV into byte ranges of about ``blocksize``
+    (cut between images, never inside a quoted value), a YOLO/VOC zip or folder into
+    ``npartitions`` runs of images, a COCO JSON file as one partition; a signed URL is one
+    partition fetched on the worker without a key. The workers must see a local path.
+
     >>> frame = read_export("https://example.org/exports/e1/dataset.json?signature=...")  # doctest: +SKIP
+    >>> lazy = read_export("big.csv", engine="dask", blocksize=64 << 20)                 # doctest: +SKIP
     """
+    if engine == "dask":
+        from aion_pandas.dask_frames import from_parts
+        from aion_pandas.export_parts import BLOCKSIZE, export_parts
+        if not isinstance(source, (str, os.PathLike)):
+            raise TypeError(f"engine='dask' reads a path or a URL, not {type(source).__name__}")
+        categories = options.pop("categories", None)
+        parts = export_parts(source, format, blocksize=blocksize or BLOCKSIZE, npartitions=npartitions,
+                             options=options)
+        return from_parts(parts, parts[0].format, categories=categories)
+    if engine != "pandas":
+        raise ValueError(f"engine must be 'pandas' or 'dask', got {engine!r}")
     if formats.is_url(source):
         path = download_export(str(source), client=client)
         frame = formats.read_export(path, format, **options)

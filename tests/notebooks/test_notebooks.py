@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-NOTEBOOKS = ["quickstart.ipynb", "fiftyone.ipynb", "formats.ipynb"]
+NOTEBOOKS = ["quickstart.ipynb", "fiftyone.ipynb", "formats.ipynb", "scale.ipynb"]
 #: an API key as the service makes them ("aion_" + 40 url-safe characters), or a bearer header
 KEY_LIKE = re.compile(r"aion_[A-Za-z0-9_-]{30,}|Bearer\s+\S+")
 
