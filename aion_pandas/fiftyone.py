@@ -174,9 +174,11 @@ def _as_frame(source: Any, client: Any = None) -> tuple[pd.DataFrame, str | None
         return validate_frame(source, where="frame given to to_fiftyone"), None
     from aion_pandas.reading import read_export
     frame = read_export(source, client=client)
-    folder = None
-    if isinstance(source, (str, os.PathLike)) and not str(source).lower().startswith(("http://", "https://")):
-        folder = os.path.dirname(os.path.abspath(source))
+    folder = frame.attrs.get("root")  # a layout's root, which file names are relative to
+    if folder is None and isinstance(source, (str, os.PathLike)) and not str(source).lower().startswith(
+            ("http://", "https://")):
+        path = os.path.abspath(source)
+        folder = path if os.path.isdir(path) else os.path.dirname(path)
     return frame, folder
 
 

@@ -9,11 +9,9 @@ from there like any file: :mod:`aion_pandas.formats` itself knows no HTTP.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
@@ -67,13 +65,8 @@ def download_export(url: str, *, client: "Client | None" = None) -> Path:
     PosixPath('.../cache/downloads/3f2a.../dataset_550e8400.json')
     """
     from aion_pandas.client import resolve_client
+    from aion_pandas.client.downloads import cache_path_for_url
 
     api = resolve_client(client)
-    parts = urlsplit(url)
-    key = hashlib.sha1(f"{parts.netloc}{parts.path}".encode()).hexdigest()[:20]
-    name = os.path.basename(unquote(parts.path).replace("\\", "/"))
-    name = name if name not in ("", ".", "..") else "export"
-    dest = Path(api.cache_dir) / "downloads" / key / name
-    if dest.is_file():
-        return dest
-    return api.download_file(url, dest, progress=False)
+    cached = cache_path_for_url(Path(api.cache_dir), url)
+    return cached if cached.is_file() else api.download_url(url)

@@ -128,7 +128,7 @@ class Unmeasured:
     def warn(self, where: str) -> None:
         if not (self.missing or self.unreadable):
             return
-        from aion_pandas.formats.yolo import MissingImageSizeWarning
+        from aion_pandas.formats.lossy import MissingImageSizeWarning
 
         first = ", ".join((self.missing + self.unreadable)[:3])
         warnings.warn(f"{where}: {len(self.missing) + len(self.unreadable)} of {self.tried} images "

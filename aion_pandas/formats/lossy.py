@@ -108,3 +108,8 @@ def _plural(unit: str, n: int) -> str:
 class UnplacedAnnotationWarning(UserWarning):
     """A dataset holds annotations the frame has no place for (files no image or layout rule
     places, VOC objects without a box, part boxes, ...): they are counted and named, not read."""
+
+
+class MissingImageSizeWarning(UserWarning):
+    """Boxes stored relative to their image (YOLO) have no image size to become pixels: no
+    manifest, no readable image; or a COCO image without a size has no readable image."""

@@ -31,7 +31,7 @@ from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats import yolo_layout as layout
 from aion_pandas.formats._yololines import LabelLines, parse_lines
-from aion_pandas.formats.lossy import UnplacedAnnotationWarning
+from aion_pandas.formats.lossy import MissingImageSizeWarning, UnplacedAnnotationWarning  # noqa: F401
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
     part_of, read_manifest, write_manifest)
@@ -88,10 +88,6 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
         if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
         return _frame(lines, images, names, archive.where)
-
-
-class MissingImageSizeWarning(UserWarning):
-    """A YOLO archive's boxes cannot become pixels: no manifest, no image to read the size from."""
 
 
 def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,

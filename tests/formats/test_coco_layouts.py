@@ -17,7 +17,7 @@ import pytest
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import CORE_COLUMNS, LossyConversionWarning, read_coco, write_coco
-from aion_pandas.formats.yolo import MissingImageSizeWarning
+from aion_pandas.formats.lossy import MissingImageSizeWarning
 
 from .helpers import write_png, zip_bytes
 

@@ -243,3 +243,16 @@ def test_fiftyone_s_yolov5_importer_reads_the_same_folder_to_the_same_boxes(tmp_
         assert np.isfinite([t[2] for t in theirs]).all()
     finally:
         dataset.delete()
+
+
+def test_folder_limits_bound_the_file_count_and_each_file_read_not_the_images_on_disk(tmp_path):
+    from aion_pandas.formats.safety import Limits
+
+    root = tmp_path / "ds"
+    ultralytics(root)
+    frame = aion.read_yolo(root, limits=Limits(max_total_bytes=1_000))  # images on disk: no bomb
+    assert frame["x"].notna().sum() == 4
+    with pytest.raises(FormatError, match="the folder holds more than 5 files"):
+        aion.read_yolo(root, limits=Limits(max_members=5))
+    with pytest.raises(FormatError, match=r": (data.yaml|labels/train/a.txt): the file is larger than the limit of 10 bytes"):
+        aion.read_yolo(root, limits=Limits(max_member_bytes=10))
