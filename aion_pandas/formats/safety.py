@@ -188,8 +188,18 @@ class SafeArchive:
         if size > most:
             raise FormatError(f"the file is larger than the limit of {most:,} bytes",
                               path=self.where, member=name)
-        with open(path, "rb") as fh:
-            data = fh.read(size + 1)
+        fd = os.open(path, os.O_RDONLY)  # no file object: a small file is one open and one read
+        try:
+            pieces, want = [], size + 1
+            while want > 0 and (piece := os.read(fd, min(want, 1 << 30))):
+                pieces.append(piece)
+                want -= len(piece)
+        finally:
+            os.close(fd)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        if len(data) < size:
+            raise FormatError("the file shrank while the folder was read", path=self.where,
+                              member=name)
         if len(data) > size:  # grown since the folder was walked: past what was checked
             raise FormatError("the file grew while the folder was read", path=self.where,
                               member=name)
