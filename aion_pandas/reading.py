@@ -52,7 +52,11 @@ def read_export(source: Any, format: str | None = None, *, client: "Client | Non
         raise ValueError(f"engine must be 'pandas' or 'dask', got {engine!r}")
     if formats.is_url(source):
         path = download_export(str(source), client=client)
-        frame = formats.read_export(path, format, **options)
+        try:
+            frame = formats.read_export(path, format, **options)
+        except formats.FormatError as exc:  # name the export, not the cache file (no signature)
+            raise formats.FormatError(exc.reason, path=str(source).split("?", 1)[0],
+                                      member=exc.member, line=exc.line) from None
         frame.attrs["source"] = str(source).split("?", 1)[0]  # the signature stays out
         return frame
     return formats.read_export(source, format, **options)

@@ -104,7 +104,7 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
         name = source_name(source)
         data: Any = source
         if format is None and _is_container(source):
-            data = open_archive(source)  # opened once: sniffed by its names, then read
+            data = open_archive(source, limits=options.get("limits"))  # sniffed by names, then read
             format = sniff_names(data.names, where=name)
         elif format is None:
             with open(source, "rb") as fh:

@@ -56,11 +56,11 @@ def label_of_image(name: str) -> str:
 def label_members(archive: SafeArchive) -> tuple[list[str], list[str]]:
     """The label files, and the ``.txt`` files that are neither labels nor lists the layout
     names (to be reported, never dropped in silence)."""
-    texts = [n for n in archive.names_ending(".txt")
-             if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS]
     listed = set(listed_files(archive).values())
-    texts = [n for n in texts if n not in listed]
-    in_labels = [n for n in texts if n.startswith("labels/") or "/labels/" in n]
+    texts = [n for n in archive.names_ending(".txt") if n not in listed]
+    in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
+                 and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
+    texts = [n for n in texts if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS]
     if in_labels:
         others = set(texts) - set(in_labels)
         return in_labels, sorted(n for n in others if not _beside_image(archive, n))

@@ -256,3 +256,25 @@ def test_folder_limits_bound_the_file_count_and_each_file_read_not_the_images_on
         aion.read_yolo(root, limits=Limits(max_members=5))
     with pytest.raises(FormatError, match=r": (data.yaml|labels/train/a.txt): the file is larger than the limit of 10 bytes"):
         aion.read_yolo(root, limits=Limits(max_member_bytes=10))
+
+
+@pytest.mark.parametrize("stem", ["test", "train", "classes_of_mine", "readme"])
+def test_an_image_named_like_a_list_file_keeps_its_boxes(tmp_path, stem):
+    frame = pd.DataFrame({"file_name": [f"{stem}.jpg", "a.jpg"], "width": [100, 100],
+                          "height": [50, 50], "category": ["cat", "cat"], "x": [10.0, 20.0],
+                          "y": [5.0, 5.0], "w": [20.0, 20.0], "h": [10.0, 10.0]})
+    for dest in (tmp_path / "x.zip", tmp_path / "folder"):
+        aion.write_export(frame, dest, "yolo")
+        back = aion.read_export(dest)
+        assert back["x"].tolist() == [20.0, 10.0] or sorted(back["x"]) == [10.0, 20.0]
+        assert back["x"].notna().all()
+
+
+def test_read_export_honours_the_limits_given(tmp_path):
+    from aion_pandas.formats.safety import Limits
+
+    ultralytics(tmp_path / "ds")
+    with pytest.raises(FormatError, match="larger than the limit of 10 bytes"):
+        aion.read_export(tmp_path / "ds", limits=Limits(max_member_bytes=10))
+    with pytest.raises(FormatError, match="holds 8 members, more than the limit of 5"):
+        aion.read_export(_zip_of(tmp_path / "ds", tmp_path / "ds.zip", None), limits=Limits(max_members=5))
