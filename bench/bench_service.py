@@ -18,13 +18,13 @@ import json
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 import psutil
+from _peak_rss import PeakRss  # bench/ is the script's folder, first on sys.path
 import requests
 
 from aion_pandas.embedded import start_server_process
@@ -58,29 +58,6 @@ def make_items(n_images: int, per_image: int, seed: int = 0) -> list[NewItem]:
                              detections=rows[i * per_image:(i + 1) * per_image],
                              width=int(dims[i, 0]), height=int(dims[i, 1])))
     return items
-
-
-class PeakRss:
-    """Samples a process's RSS every 20 ms between start() and stop()."""
-
-    def __init__(self, pid: int) -> None:
-        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
-
-    def __enter__(self) -> "PeakRss":
-        self.peak = self.proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.02)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
 def _row(name: str, seconds: float, boxes: int, rss: float | None, size: int | None) -> str:
@@ -158,7 +135,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
              "| step (server process unless peer)    | median s |      boxes/s | peak MiB | file MiB |",
              "|--------------------------------------|----------|--------------|----------|----------|"]
     try:
-        with PeakRss(proc.pid) as rss:
+        with PeakRss(proc.pid, interval=0.02) as rss:
             t = time.perf_counter()
             dataset = requests.post(f"{base}/datasets", json={"batch_id": batch_id, "name": "bench"},
                                     headers=auth, timeout=60).json()
@@ -170,7 +147,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
         for fmt in FORMATS:
             times, peaks, size = [], [], 0
             for _ in range(args.repeat):
-                with PeakRss(proc.pid) as rss:
+                with PeakRss(proc.pid, interval=0.02) as rss:
                     t = time.perf_counter()
                     resp = requests.post(f"{base}/datasets/{dataset['id']}/export", json={"format": fmt},
                                          headers=auth, timeout=600)
