@@ -24,33 +24,13 @@ from typing import Any
 import numpy as np
 
 from aion_pandas.dask_frames import ExportPart, _format, _is_url
-from aion_pandas.errors import FormatError
+from aion_pandas.formats import sniff_path
 
-__all__ = ["export_parts", "csv_ranges", "sniff_path"]
+__all__ = ["export_parts", "csv_ranges"]
 
 BLOCKSIZE = 64 << 20
 _QUOTE, _NEWLINE = ord('"'), ord("\n")
 _COUNT_CHUNK = 16 << 20
-
-
-def sniff_path(path: str | os.PathLike) -> str:
-    """The format of a local file or folder, as :func:`aion_pandas.formats.read_export` sniffs it.
-
-    >>> sniff_path("labels.csv")   # doctest: +SKIP
-    'csv'
-    """
-    from aion_pandas.formats import sniff_format, sniff_names
-    from aion_pandas.formats.safety import open_archive
-
-    if not os.path.exists(path):
-        raise FormatError("no such file or folder", path=os.fspath(path))
-    if not os.path.isdir(path):
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-        if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-            return sniff_format(head)
-    with open_archive(path) as archive:
-        return sniff_names(archive.names, where=os.fspath(path))
 
 
 def _size(path: str) -> int:

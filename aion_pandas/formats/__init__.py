@@ -38,7 +38,8 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "read_export", "write_export", "sniff_format", "sniff_names", "is_url", "validate_frame", "empty_frame", "to_xyxy",
+    "read_export", "write_export", "sniff_format", "sniff_names", "sniff_path", "is_url",
+    "validate_frame", "empty_frame", "to_xyxy",
     "from_xyxy", "to_cxcywh_norm", "from_cxcywh_norm", "warn_unsupported", "unsupported_counts",
     "LossyConversionWarning", "CORE_COLUMNS", "EXTRA_COLUMNS", "BOX_COLUMNS", "FORMATS", *_LAZY,
 ]
@@ -126,6 +127,20 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
             data.close()
     frame.attrs.update({"format": fmt, "source": name})
     return frame
+
+
+def sniff_path(path: str | os.PathLike) -> str:
+    """The format of a file, zip or folder, as :func:`read_export` sniffs it (by the names inside a
+    zip or folder, else the first bytes).
+
+    >>> sniff_path("dataset.json")   # doctest: +SKIP
+    'coco'
+    """
+    if _is_container(path):
+        with open_archive(path) as archive:
+            return sniff_names(archive.names, where=source_name(path))
+    with open(path, "rb") as fh:
+        return sniff_format(fh.read(4096))
 
 
 def _is_container(path: str | os.PathLike) -> bool:
