@@ -42,9 +42,10 @@ def test_without_a_batch_list_the_create_tab_takes_a_typed_id(hosted_panel, wait
     calls = [(m, p) for m, p, _ in stub.requests]
     assert calls.index(("GET", f"/api/v2/batch/{BATCH}")) < calls.index(("POST", "/api/v2/datasets"))
     [new_id] = stub.datasets
-    row = wait_for(lambda: (r := panel.state.row(new_id)) and r["status"] == "ready" and r, timeout=30,
-                   what="the new dataset to be polled to ready")
-    assert row["name"] == "from the hosted API" and panel.state.watching == []
+    # the row turns ready first and the poller drops the id from `watching` after its round: wait for both
+    row = wait_for(lambda: (r := panel.state.row(new_id)) and r["status"] == "ready" and not panel.state.watching
+                   and r, timeout=30, what="the new dataset to be polled to ready and no longer watched")
+    assert row["name"] == "from the hosted API"
 
 
 def test_a_typed_batch_that_is_still_running_is_refused_with_its_status(hosted_panel):
