@@ -21,6 +21,7 @@ their peak RSS includes the frame itself.
 
     .venv/bin/python bench/bench_readers_zip.py            # S
     .venv/bin/python bench/bench_readers_zip.py --size L   # L (heavy: run alone)
+    .venv/bin/python bench/bench_readers_zip.py --size L --dir /tmp/bench-zip  # data kept, reused
 """
 from __future__ import annotations
 
@@ -281,6 +282,7 @@ def main() -> None:
     parser.add_argument("--formats", default="yolo,voc")
     parser.add_argument("--pause", type=float, default=3.0, help="seconds to wait before each method")
     parser.add_argument("--only", default="", help="run only the methods whose label has this text")
+    parser.add_argument("--dir", default=None, help="keep the generated files here (reused when there)")
     parser.add_argument("--child", nargs=3, metavar=("FMT", "INDEX", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -291,20 +293,23 @@ def main() -> None:
     n_images, n_boxes = SIZES[args.size]
     with tempfile.TemporaryDirectory(prefix="bench-zip-") as tmp:
         warnings.simplefilter("ignore")
-        frame = make_frame(n_images, n_boxes)
+        if args.dir:
+            tmp = os.path.join(args.dir, args.size)
+            os.makedirs(tmp, exist_ok=True)
         files = {"frame.pkl": os.path.join(tmp, "frame.pkl"), "yolo.zip": os.path.join(tmp, "y.zip"),
                  "voc.zip": os.path.join(tmp, "v.zip"),
                  "yolo_deflated.zip": os.path.join(tmp, "yd.zip"),
                  "yolo_folder": os.path.join(tmp, "yolo_folder")}
-        frame.to_pickle(files["frame.pkl"])
-        write_yolo(frame, files["yolo.zip"])
-        if "yolo" in args.formats:
+        if not all(os.path.exists(p) for p in files.values()):  # made once per --dir and size
+            frame = make_frame(n_images, n_boxes)
+            frame.to_pickle(files["frame.pkl"])
+            write_yolo(frame, files["yolo.zip"])
             _deflated_copy(files["yolo.zip"], files["yolo_deflated.zip"])
             with zipfile.ZipFile(files["yolo.zip"]) as archive:
                 archive.extractall(files["yolo_folder"])  # our own zip
-        write_voc(frame, files["voc.zip"])
-        del frame
-        os.sync()  # no writeback of the new files during the timings
+            write_voc(frame, files["voc.zip"])
+            del frame
+            os.sync()  # no writeback of the new files during the timings
         deflated = os.path.getsize(files["yolo_deflated.zip"]) / 2**20 \
             if os.path.exists(files["yolo_deflated.zip"]) else float("nan")
         print(f"size {args.size}: {n_images:,} images, {n_boxes:,} boxes; YOLO zip "
