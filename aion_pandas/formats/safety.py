@@ -44,15 +44,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
 import numpy as np
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._source import Source
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
-
-Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,9 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_PLAIN = re.compile(r"(?!/)(?:(?!\.\.?(?:/|$))[^/\\:\x00]+/)*(?!\.\.?/?\Z)[^/\\:\x00]+/?\Z")
+# a name that may need normalizing or refusing (one per line of a search): the others are plain
+# relative paths, kept as they are
+_SUSPECT = re.compile(r"^(?:/|[^\n]*(?://|\\|:|\x00)|(?:[^\n]*/)?\.\.?(?:/|$))|^$", re.MULTILINE)
 
 
 def safe_member_name(raw: str, *, where: str | None = None) -> str:
@@ -81,7 +80,7 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
     ...
     aion_pandas.errors.FormatError: C:\\Windows\\x.txt: the member's path is absolute
     """
-    if _PLAIN.match(raw):
+    if "\n" not in raw and not _SUSPECT.search(raw):
         return raw
     name = raw.replace("\\", "/")
     if "\x00" in name:
@@ -112,29 +111,19 @@ class SafeArchive:
         self._lower: list[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
 
-    @property
-    def is_folder(self) -> bool:
-        """Whether the members are files of a folder (not of a zip)."""
-        return self._dir is None
-
     def __contains__(self, name: str) -> bool:
         return name in self._rows or name in self._files
 
-    def names_ending(self, *suffixes: str, folder: str | None = None) -> list[str]:
-        """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order;
-        with ``folder``, only those under a folder of that name, at any depth.
+    def names_ending(self, *suffixes: str) -> list[str]:
+        """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order.
 
-        >>> archive = SafeArchive("x", files={n: (n, 0) for n in ("a.TXT", "b.xml", "x/labels/c.txt")})
-        >>> archive.names_ending(".txt"), archive.names_ending(".txt", folder="labels")
-        (['a.TXT', 'x/labels/c.txt'], ['x/labels/c.txt'])
+        >>> SafeArchive("x", files={n: (n, 0) for n in ("a.TXT", "b.xml")}).names_ending(".txt")
+        ['a.TXT']
         """
         if self._lower is None:
             self._lower = [n.lower() for n in self.names]
         ends = tuple(s.lower() for s in suffixes)
-        found = [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
-        if folder is not None:
-            found = [n for n in found if n.startswith(folder + "/") or f"/{folder}/" in n]
-        return found
+        return [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
 
     def named(self, *file_names: str) -> list[str]:
         """The members whose file name (the last part, ignoring case) is one of ``file_names``,
@@ -317,10 +306,6 @@ def _inflate(where: str, name: str, raw: memoryview, method: int, size: int) -> 
 def _wrong_size(where: str, name: str, size: int) -> FormatError:
     return FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
                        "declares", path=where, member=name)
-
-
-# a name that may need normalizing or refusing: the others are plain relative paths, kept as they are
-_SUSPECT = re.compile(r"^(?:/|[^\n]*(?://|\\|:|\x00)|(?:[^\n]*/)?\.\.?(?:/|$))|^$", re.MULTILINE)
 
 
 def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:
