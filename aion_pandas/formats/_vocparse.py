@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import re
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,8 +24,9 @@ import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._arrowtext import float_column
 from aion_pandas.formats._vocscan import scan
-from aion_pandas.formats.safety import check_xml, parse_xml, to_utf8
+from aion_pandas.formats.xml_safety import parse_xml, to_utf8
 
 _BOX = ("xmin", "ymin", "xmax", "ymax")
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
@@ -58,13 +57,10 @@ def parse_documents(docs: list[bytes], members: list[str], where: str) -> Parsed
     parts = []
     for start in range(0, len(docs), CHUNK):
         names = members[start:start + CHUNK]
-        chunk = [to_utf8(doc, where=where, member=name) for doc, name in zip(docs[start:start + CHUNK], names)]
-        plain = True
-        for doc, name in zip(chunk, names):
-            if b"<!" in doc:  # a comment, CDATA or (refused) a DOCTYPE/ENTITY declaration
-                check_xml(doc, where=where, member=name)
-                plain = False
-        scanned = scan(chunk) if plain else None
+        chunk = [to_utf8(doc, where=where, member=name)
+                 for doc, name in zip(docs[start:start + CHUNK], names)]
+        # "<!": a comment, CDATA or a DOCTYPE/ENTITY declaration, which parse_each's checks refuse
+        scanned = None if any(b"<!" in doc for doc in chunk) else scan(chunk)
         part = ParsedDocuments(*scanned, members=names) if scanned else parse_each(chunk, names, where)
         part.objects["doc"] = part.objects["doc"] + start
         parts.append(part)
@@ -91,8 +87,9 @@ def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments
 
 
 def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
-    """The general path: each document parsed by ElementTree (after :func:`parse_xml`'s checks),
-    with errors naming the member, the object and the field."""
+    """The general path: each document parsed by ElementTree (after :func:`parse_xml`'s checks,
+    which re-encode nothing already UTF-8), with errors naming the member, the object and the
+    field."""
     filenames: list[str | None] = []
     sizes: list[str | None] = []
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
@@ -157,14 +154,7 @@ def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarra
     blank = pc.fill_null(pc.equal(array, ""), True)
     if not optional and pc.any(blank).as_py():
         fail(int(np.argmax(blank.to_numpy(zero_copy_only=False))), "is missing")
-    array = pc.if_else(blank, pa.scalar(None, pa.string()), array)
-    try:
-        return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid as exc:
-        found = re.search(r"Failed to parse string: '(.*)' as a scalar", str(exc), re.DOTALL)
-        at = pc.index(array, found.group(1)).as_py() if found else 0
-        fail(max(at, 0), f"{array[max(at, 0)].as_py()!r} is not a number")
-        raise  # pragma: no cover - fail raised
+    return float_column(pc.if_else(blank, pa.scalar(None, pa.string()), array), fail)
 
 
 def _flags(texts: list[str | None], fail) -> np.ndarray:

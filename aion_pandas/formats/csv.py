@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._distinct import parse_distinct
+from aion_pandas.formats._arrowtext import parse_distinct
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, code_dtype, null_column,
                                         validate_frame, warn_unsupported)

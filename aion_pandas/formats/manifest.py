@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._distinct import parse_distinct
+from aion_pandas.formats._arrowtext import parse_distinct
 from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import null_column
 
