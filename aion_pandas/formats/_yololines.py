@@ -9,7 +9,6 @@ converts the fields to numbers; an error is named once, with its member and line
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._arrowtext import float_column
 
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
 
@@ -71,13 +71,12 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
         i = int(np.argmax(bad))
         where_line.fail(int(box_lines[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
                         f"confidence), got {nfields[i]}")
-    flat = tokens.flatten()
-    try:
-        numbers = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid as exc:
-        k = _refused_token(flat, str(exc))
-        owner = int(np.searchsorted(np.cumsum(nfields), k, side="right"))
-        where_line.fail(int(box_lines[owner]), f"{flat[k].as_py()!r} is not a number")
+
+    def fail(token: int, reason: str) -> None:
+        where_line.fail(int(box_lines[np.searchsorted(np.cumsum(nfields), token, side="right")]),
+                        reason)
+
+    numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
     _check(values, nfields == 6, box_lines, where_line)
     return LabelLines(where_line.file_of(box_lines), values)
@@ -114,7 +113,8 @@ def _check(values: np.ndarray, scored: np.ndarray, box_lines: np.ndarray,
     """Refuse the first bad line, naming its member and line."""
     cls, cx, cy, w, h, score = values
     problems = [
-        (np.isnan(values[:5]).any(axis=0) | (np.isnan(score) & scored), "a field is not a number"),
+        (~np.isfinite(values[:5]).all(axis=0) | (~np.isfinite(score) & scored),
+         "a field is not a finite number"),
         ((cls < 0) | (cls != np.floor(cls)), "the class must be a whole number >= 0"),
         (cls > MAX_CLASS, f"the class index is past {MAX_CLASS:,}"),
         ((w < 0) | (h < 0), "negative box size"),
@@ -124,13 +124,6 @@ def _check(values: np.ndarray, scored: np.ndarray, box_lines: np.ndarray,
     if found:
         box, reason = min(found, key=lambda pair: pair[0])
         where_line.fail(int(box_lines[box]), reason)
-
-
-def _refused_token(flat: pa.Array, message: str) -> int:
-    """The position of the token Arrow's cast refused (its message quotes it)."""
-    found = re.search(r"Failed to parse string: '(.*)' as a scalar", message, re.DOTALL)
-    at = pc.index(flat, found.group(1)).as_py() if found else -1
-    return at if at >= 0 else 0
 
 
 class _Lines:

@@ -284,10 +284,10 @@ def test_segmentation_lines_are_read_as_their_bounding_box():
     ("1.5 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: the class must be a whole number"),
     ("-1 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: the class must be a whole number"),
     ("0 0.5 0.5 -0.2 0.4\n", r"labels/bad.txt: line 1: negative box size"),
-    ("0 nan 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: a field is not a number"),
-    ("0 0.5 0.5 0.2 0.4 0.9\n0 0.5 0.5 0.2 0.4 nan\n", r"labels/bad.txt: line 2: a field is not a number"),
+    ("0 nan 0.5 0.2 0.4\n", r"labels/bad.txt: line 1: a field is not a finite number"),
+    ("0 0.5 0.5 0.2 0.4 0.9\n0 0.5 0.5 0.2 0.4 nan\n", r"labels/bad.txt: line 2: a field is not a finite number"),
     ("0 0.5 0.5 0.2 0.4\n2000000 0.5 0.5 0.2 0.4\n", r"labels/bad.txt: line 2: the class index is past"),
-    ("0 nan .5 .2 .2\n0 .5 .5 .2 .2 nan\n", r"labels/bad.txt: line 1: a field is not a number"),
+    ("0 nan .5 .2 .2\n0 .5 .5 .2 .2 nan\n", r"labels/bad.txt: line 1: a field is not a finite number"),
     ("0 .5 .5 -.2 .2\n1.5 .5 .5 .2 .2\n", r"labels/bad.txt: line 1: negative box size"),
     (b"0 0.5 0.5 0.2 0.4 \xff\n", r"labels/bad.txt: line 1: not UTF-8 text"),
 ])
@@ -314,12 +314,15 @@ def test_the_first_bad_line_is_named_whatever_else_is_wrong_further_on():
         read_yolo(zip_bytes({"labels/a.txt": "".join(lines)}, zipfile.ZIP_STORED))
 
 
-def test_infinite_values_are_read_without_a_numpy_warning():
+@pytest.mark.parametrize("line", ["0 -inf 0.5 0.2 0.2", "0 0.5 0.5 inf 0.2", "0 0.5 0.5 0.2 0.2 inf",
+                                  "0 0.5 0.5 0.2 nan", "0 0 0 1e400 1 1 0", "inf 0.5 0.5 0.2 0.2"])
+def test_infinite_or_nan_values_name_their_file_and_line(line):
+    members = {"labels/a.txt": "0 0.5 0.5 0.2 0.2\n", "labels/b.txt": f"0 0.5 0.5 0.1 0.1\n{line}\n",
+               "classes.txt": "p\n"}
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        frame = read_yolo(zip_bytes({"labels/a.txt": "0 -inf inf 0.2 0.2\n", "classes.txt": "p\n",
-                                     "images/a.png": _png(100, 100)}))
-    assert frame[["x", "y", "w"]].iloc[0].tolist() == [-np.inf, np.inf, 20.0]
+        warnings.simplefilter("error")  # and no numpy warning on the way
+        with pytest.raises(FormatError, match=r"labels/b.txt: line 2: a field is not a finite number"):
+            read_yolo(zip_bytes(members))
 
 
 def test_manifest_tags_that_are_not_a_json_array_name_their_line():
