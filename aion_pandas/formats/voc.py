@@ -25,7 +25,6 @@ import warnings
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -39,12 +38,12 @@ from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_extensions, manifest_positions, member_stems,
     part_of, read_manifest, write_manifest)
 from aion_pandas.formats.yolo_layout import split_of_path, text_of
+from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.lossy import UnplacedAnnotationWarning
 from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupported
 
-Source = str | Path | bytes | BinaryIO
 _DROPPED = ("score", "iscrowd", "area")
 CLASSES_NAME = "classes.txt"
 _OBJECT = ("  <object>\n    <name>", "</name>\n    <pose>Unspecified</pose>\n    <truncated>",
@@ -143,12 +142,9 @@ def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
 
 def _class_list(archive: SafeArchive) -> list[str]:
     """The names in ``classes.txt`` (our zips list every category, with or without boxes)."""
-    if CLASSES_NAME not in archive or archive.size(CLASSES_NAME) > 16 << 20:
+    if CLASSES_NAME not in archive:
         return []
-    try:
-        text = archive.read(CLASSES_NAME).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=CLASSES_NAME) from None
+    text = text_of(archive, CLASSES_NAME)
     return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
 
@@ -202,7 +198,7 @@ def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments) -> 
     return images
 
 
-def write_voc(frame: pd.DataFrame, dest: str | Path | BinaryIO, *, one_based: bool = False) -> None:
+def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> None:
     """Write a canonical frame as a VOC zip: one ``Annotations/<stem>.xml`` per image and ``manifest.csv``.
 
     >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],

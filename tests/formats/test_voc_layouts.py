@@ -125,6 +125,13 @@ def test_voc_without_any_xml_or_any_object_is_an_error(tmp_path):
         aion.read_voc(root)
 
 
+def test_a_classes_txt_past_the_size_limit_is_refused_not_ignored(tmp_path):
+    root = bare(tmp_path / "ds")
+    (root / "classes.txt").write_text("cat\n" * (5 << 20))  # 20 MiB
+    with pytest.raises(FormatError, match=r"classes.txt: larger than 16,777,216 bytes"):
+        aion.read_voc(root)
+
+
 @pytest.mark.fiftyone
 def test_fiftyone_s_voc_importer_reads_the_same_folder_to_the_same_boxes(tmp_path):
     import fiftyone as fo
