@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
 
 import warnings
 
@@ -35,12 +34,12 @@ from aion_pandas.formats.lossy import MissingImageSizeWarning, UnplacedAnnotatio
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
     part_of, read_manifest, write_manifest)
+from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
 from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
 from aion_pandas.formats.schema import validate_frame, warn_unsupported
 
-Source = str | Path | bytes | BinaryIO
 DECIMALS = 6
 _DROPPED = ("iscrowd", "difficult", "truncated", "area")
 
@@ -67,15 +66,16 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
     [{'file_name': 'a.jpg', 'category': 'cat', 'x': 10.0, 'y': 5.0, 'w': 20.0, 'h': 10.0}]
     """
     with open_archive(source, limits=limits) as archive:
-        labels, unplaced = layout.label_members(archive)
+        config = layout.read_config(archive, None if class_names is None else list(class_names))
+        labels, unplaced = layout.label_members(archive, config)
         if not labels:
             raise FormatError("no YOLO label files (.txt under labels/ or beside the images) "
                               f"found among {len(archive.names):,} files", path=archive.where)
         if unplaced:
-            warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ and "
-                          f"beside no image, not read: {', '.join(unplaced[:5])}",
+            warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ "
+                          f"(which holds the labels), not read: {', '.join(unplaced[:5])}",
                           UnplacedAnnotationWarning, stacklevel=2)
-        images = _images(archive, labels, part)
+        images = _images(archive, labels, config, part)
         if part is not None:  # only the part's label files, renumbered
             used = np.unique(images["label_pos"][images["label_pos"] >= 0].to_numpy())
             renumber = np.full(len(labels), -1, dtype=np.int64)
@@ -83,11 +83,10 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
             images["label_pos"] = np.where(images["label_pos"] >= 0,
                                            renumber[np.maximum(images["label_pos"], 0)], -1)
             labels = [labels[i] for i in used.tolist()]
-        names = list(class_names) if class_names is not None else layout.class_names(archive)
         lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
         if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
-        return _frame(lines, images, names, archive.where)
+        return _frame(lines, images, config.names, archive.where)
 
 
 def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
@@ -117,7 +116,8 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
     return assemble(images, box_image, boxes, "yolo", where)
 
 
-def _images(archive: SafeArchive, labels: list[str], part: tuple[int, int] | None) -> pd.DataFrame:
+def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
+            part: tuple[int, int] | None) -> pd.DataFrame:
     """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
     the manifest's rows, else the images and label files the layout pairs (yolo_layout); only
     the rows of ``part``."""
@@ -129,7 +129,7 @@ def _images(archive: SafeArchive, labels: list[str], part: tuple[int, int] | Non
     pictures = [n for n in archive.names if is_image(n)]
     paired = layout.pair_images(labels, pictures)
     alone = sorted(set(labels) - set(paired.values()))
-    splits = layout.image_splits(archive, pictures + alone)
+    splits = layout.image_splits(archive, pictures + alone, config)
     rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
     rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
     images = pd.DataFrame(rows, columns=["file_name", "picture", "label_pos", "split"])
@@ -170,7 +170,7 @@ def _categories(max_class: int, names: list[str] | None, where: str) -> pd.Categ
     return pd.CategoricalDtype(pd.Index(categories, dtype="str"))
 
 
-def write_yolo(frame: pd.DataFrame, dest: str | Path | BinaryIO) -> None:
+def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
     """Write a canonical frame as a YOLO zip: one ``labels/<stem>.txt`` per image, ``data.yaml``,
     ``classes.txt`` and ``manifest.csv``.
 

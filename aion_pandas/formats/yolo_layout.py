@@ -21,6 +21,7 @@ that lists it, else from a folder of its path named ``train``, ``val``/``valid``
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.manifest import is_image
@@ -53,41 +54,73 @@ def label_of_image(name: str) -> str:
     return "/".join(parts).rsplit(".", 1)[0] + ".txt"
 
 
-def label_members(archive: SafeArchive) -> tuple[list[str], list[str]]:
+@dataclass
+class Config:
+    """What the dataset's data.yaml (Ultralytics) or obj.data (Darknet) says, read once: each
+    split's entries (member names or folder prefixes) and the class names (else those of
+    classes.txt or obj.names; ``None`` without any)."""
+
+    splits: dict[str, list[str]]
+    names: list[str] | None
+
+    def lists(self, archive: SafeArchive) -> dict[str, list[str]]:
+        """The entries that are list files (``.txt`` members), by split."""
+        return {split: [e for e in entries if e in archive and e.lower().endswith(".txt")]
+                for split, entries in self.splits.items()}
+
+
+def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
+    """The dataset's :class:`Config`; ``names`` given are the class names (none are read)."""
+    splits: dict[str, list[str]] = {}
+    config = _shallowest(archive, YAML_NAMES)
+    if config is not None:
+        data = _load_yaml(archive, config)
+        if isinstance(data, dict):
+            folder = posixpath.dirname(config)
+            root = data.get("path")
+            if isinstance(root, str) and not root.startswith("/") and root not in (".", ""):
+                folder = posixpath.normpath(posixpath.join(folder, root))
+            for key in ("train", "val", "test"):
+                value = data.get(key)
+                values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+                splits[key] = [_resolve(folder, str(v), archive) for v in values]
+            if names is None:
+                names = _yaml_names(data, archive, config)
+    darknet = _shallowest(archive, ("obj.data",))
+    if darknet is not None:
+        folder = posixpath.dirname(darknet)
+        for line in text_of(archive, darknet).splitlines():
+            key, _, value = line.partition("=")
+            key = _SPLITS.get(key.strip().lower())
+            if key and value.strip():
+                splits.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
+    listing = _shallowest(archive, LIST_NAMES) if names is None else None
+    if listing is not None:
+        names = [line.strip() for line in text_of(archive, listing).splitlines() if line.strip()]
+    return Config(splits, names)
+
+
+def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list[str]]:
     """The label files, and the ``.txt`` files that are neither labels nor lists the layout
-    names (to be reported, never dropped in silence)."""
-    listed = set(listed_files(archive).values())
+    names (to be reported, never dropped in silence): with a ``labels/`` folder, every ``.txt``
+    outside it, also one beside an image."""
+    listed = {entry for entries in config.lists(archive).values() for entry in entries}
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
     texts = [n for n in texts if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS]
-    if in_labels:
-        others = set(texts) - set(in_labels)
-        return in_labels, sorted(n for n in others if not _beside_image(archive, n))
+    if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
+        return in_labels, sorted(set(texts) - set(in_labels))
     return texts, []
 
 
-def _beside_image(archive: SafeArchive, name: str) -> bool:
-    stem = name[:-4]
-    return any(stem + ext in archive for ext in (".jpg", ".jpeg", ".png", ".bmp", ".webp"))
-
-
-def listed_files(archive: SafeArchive) -> dict[str, str]:
-    """The list files a data.yaml or obj.data names, by split (``train``, ``val``, ``test``)."""
-    found: dict[str, str] = {}
-    for split, entries in _split_entries(archive).items():
-        for entry in entries:
-            if entry in archive and entry.lower().endswith(".txt"):
-                found[f"{split}:{entry}"] = entry
-    return found
-
-
-def image_splits(archive: SafeArchive, images: list[str]) -> dict[str, str]:
+def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str]:
     """Each image's split, from the data.yaml/obj.data entries, else from its folders."""
     out: dict[str, str] = {}
-    for split, entries in _split_entries(archive).items():
+    lists = config.lists(archive)
+    for split, entries in config.splits.items():
         for entry in entries:
-            if entry in archive and entry.lower().endswith(".txt"):
+            if entry in lists[split]:
                 listed = {_resolve(posixpath.dirname(entry), line.strip(), archive).rsplit(".", 1)[0]
                           for line in text_of(archive, entry).splitlines() if line.strip()}
                 for name in images:  # by stem: a label file takes its listed image's split
@@ -109,68 +142,25 @@ def image_splits(archive: SafeArchive, images: list[str]) -> dict[str, str]:
 def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     """A path from a list file or data.yaml as a member name: relative to the file's folder,
     the archive's root, or (an absolute path or one under ``data/``) by its tail."""
-    path = path.replace("\\", "/").lstrip("./") if not path.startswith("../") else path
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path.removeprefix("./")
     parts = path.strip("/").split("/")
     for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
         tail = "/".join(parts[k:])
         for candidate in (posixpath.normpath(posixpath.join(folder, tail)), posixpath.normpath(tail)):
-            if _exists(candidate, archive):
+            if candidate in archive or archive.has_folder(candidate):
                 return candidate
     return posixpath.normpath(posixpath.join(folder, path))
 
 
-def _exists(name: str, archive: SafeArchive) -> bool:
-    """Whether ``name`` is a member, or a folder holding members."""
-    return name in archive or archive.has_folder(name)
-
-
-def _split_entries(archive: SafeArchive) -> dict[str, list[str]]:
-    """The split entries of the dataset's data.yaml (Ultralytics) or obj.data (Darknet), as
-    member names or folder prefixes."""
-    out: dict[str, list[str]] = {}
-    config = config_file(archive, YAML_NAMES)
-    if config is not None:
-        data = load_yaml(archive, config)
-        if isinstance(data, dict):
-            folder = posixpath.dirname(config)
-            root = data.get("path")
-            if isinstance(root, str) and not root.startswith("/") and root not in (".", ""):
-                folder = posixpath.normpath(posixpath.join(folder, root))
-            for key in ("train", "val", "test"):
-                value = data.get(key)
-                values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-                out[key] = [_resolve(folder, str(v), archive) for v in values]
-    darknet = config_file(archive, ("obj.data",))
-    if darknet is not None:
-        folder = posixpath.dirname(darknet)
-        for line in text_of(archive, darknet).splitlines():
-            key, _, value = line.partition("=")
-            key = _SPLITS.get(key.strip().lower())
-            if key and value.strip():
-                out.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
-    return out
-
-
-def config_file(archive: SafeArchive, names: tuple[str, ...]) -> str | None:
+def _shallowest(archive: SafeArchive, names: tuple[str, ...]) -> str | None:
     """The shallowest member with one of these file names."""
     found = archive.named(*names)
     return found[0] if found else None
 
 
-def class_names(archive: SafeArchive) -> list[str] | None:
-    """Class names from data.yaml/dataset.yaml ``names``, else classes.txt or obj.names."""
-    config = config_file(archive, YAML_NAMES)
-    if config is not None:
-        found = _yaml_names(load_yaml(archive, config), archive, config)
-        if found is not None:
-            return found
-    listing = config_file(archive, LIST_NAMES)
-    if listing is not None:
-        return [line.strip() for line in text_of(archive, listing).splitlines() if line.strip()]
-    return None
-
-
-def load_yaml(archive: SafeArchive, name: str) -> object:
+def _load_yaml(archive: SafeArchive, name: str) -> object:
     import yaml  # here, not at import: only datasets with a data.yaml need it
     try:
         return yaml.safe_load(text_of(archive, name))
@@ -178,8 +168,8 @@ def load_yaml(archive: SafeArchive, name: str) -> object:
         raise FormatError(f"not valid YAML ({exc})", path=archive.where, member=name) from None
 
 
-def _yaml_names(data: object, archive: SafeArchive, name: str) -> list[str] | None:
-    names = data.get("names") if isinstance(data, dict) else None
+def _yaml_names(data: dict, archive: SafeArchive, name: str) -> list[str] | None:
+    names = data.get("names")
     if names is None:
         return None
     if isinstance(names, dict):

@@ -194,6 +194,29 @@ def test_stray_text_files_outside_labels_are_named_in_a_warning(tmp_path):
     assert frame["x"].notna().sum() == 4
 
 
+def test_a_label_beside_an_image_is_named_in_a_warning_when_labels_holds_the_labels(tmp_path):
+    root = tmp_path / "ds"
+    ultralytics(root)
+    _text(root / "images" / "train" / "a.txt", "0 0.5 0.5 0.1 0.1\n")  # beside images/train/a.jpg
+    with pytest.warns(UnplacedAnnotationWarning, match=r"1 .txt files are outside labels/.*"
+                                                        r"images/train/a.txt"):
+        frame = aion.read_export(root)
+    assert frame["x"].notna().sum() == 4  # the boxes of labels/ only
+
+
+def test_list_files_under_a_hidden_folder_keep_their_dot(tmp_path):
+    root = tmp_path / "ds"
+    want = ultralytics_lists(root)
+    (root / ".lists").mkdir()
+    for split in ("train", "val", "test"):
+        (root / f"{split}.txt").rename(root / ".lists" / f"{split}.txt")
+    _text(root / "data.yaml", "train: ./.lists/train.txt\nval: ./.lists/val.txt\n"
+                              "test: ./.lists/test.txt\nnames: [cat, dog]\n")
+    frame = aion.read_export(root).drop_duplicates("file_name")
+    assert dict(zip(frame["file_name"], frame["split"])) == \
+        {image.removeprefix("images/"): split for image, (_, split) in want.items()}
+
+
 def test_a_folder_round_trips_through_our_folder_layout_with_splits(tmp_path):
     ultralytics(tmp_path / "ds")
     first = aion.read_export(tmp_path / "ds")
