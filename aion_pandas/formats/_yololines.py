@@ -48,38 +48,34 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     become their bounding box; blank lines are skipped; lines may end in LF or CRLF. Anything
     else is a :class:`FormatError` naming the member and line.
     """
-    texts = [t if not t or t.endswith(b"\n") else t + b"\n" for t in texts]
-    per_file = np.fromiter((t.count(b"\n") for t in texts), dtype=np.int64, count=len(texts))
-    where_line = _Lines(labels, per_file, where)
-    blob = b"".join(texts).replace(b"\r", b" ")  # CRLF: a blank before the newline
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not
+    where_line = _Lines(labels, np.cumsum(sizes + 1) - (sizes + 1), blob, where)
     try:
         text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
-        where_line.fail(_line_at(blob, _first_bad_byte(blob)), "not UTF-8 text")
-    lines = pc.split_pattern(text, "\n").flatten()[:-1]
-    tokens = None if any(c in blob for c in (b"\t", b"\x0b", b"\x0c")) else pc.split_pattern(lines, " ")
-    if tokens is not None and not pc.any(pc.equal(pc.binary_length(tokens.flatten()), 0)).as_py():
-        box_lines = np.arange(len(lines))  # single-spaced (what writers write): nothing to trim
-    else:
-        lines = pc.ascii_trim_whitespace(lines)
-        filled = pc.not_equal(lines, "")
-        box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
-        tokens = pc.ascii_split_whitespace(pc.filter(lines, filled))
+        where_line.fail(_first_bad_byte(blob), "not UTF-8 text")
+    lines = pc.split_pattern(text, "\n").flatten()
+    trimmed = pc.ascii_trim_whitespace(lines)  # CR of CRLF, tabs, leading and trailing blanks
+    filled = pc.not_equal(trimmed, "")
+    box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+    step = pc.binary_length(lines).to_numpy(zero_copy_only=False) + 1  # a line and its newline
+    at = (np.cumsum(step) - step)[box_lines]  # each box line's first byte in the blob
+    tokens = pc.ascii_split_whitespace(pc.filter(trimmed, filled))
     nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
         i = int(np.argmax(bad))
-        where_line.fail(int(box_lines[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
+        where_line.fail(int(at[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
                         f"confidence), got {nfields[i]}")
 
     def fail(token: int, reason: str) -> None:
-        where_line.fail(int(box_lines[np.searchsorted(np.cumsum(nfields), token, side="right")]),
-                        reason)
+        where_line.fail(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
 
     numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
-    _check(values, nfields == 6, box_lines, where_line)
-    return LabelLines(where_line.file_of(box_lines), values)
+    _check(values, nfields == 6, at, where_line)
+    return LabelLines(where_line.file_of(at), values)
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
@@ -108,8 +104,7 @@ def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
     return values
 
 
-def _check(values: np.ndarray, scored: np.ndarray, box_lines: np.ndarray,
-           where_line: _Lines) -> None:
+def _check(values: np.ndarray, scored: np.ndarray, at: np.ndarray, where_line: _Lines) -> None:
     """Refuse the first bad line, naming its member and line."""
     cls, cx, cy, w, h, score = values
     problems = [
@@ -123,28 +118,22 @@ def _check(values: np.ndarray, scored: np.ndarray, box_lines: np.ndarray,
         found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
     if found:
         box, reason = min(found, key=lambda pair: pair[0])
-        where_line.fail(int(box_lines[box]), reason)
+        where_line.fail(int(at[box]), reason)
 
 
 class _Lines:
-    """Turns a line index of the joined text into "member, line N" for errors."""
+    """Turns a byte offset of the joined text into "member, line N" for errors."""
 
-    def __init__(self, labels: list[str], per_file: np.ndarray, where: str) -> None:
-        self.labels, self.where = labels, where
-        self.first_line = np.cumsum(per_file) - per_file
-        self.ends = np.cumsum(per_file)
+    def __init__(self, labels: list[str], starts: np.ndarray, blob: bytes, where: str) -> None:
+        self.labels, self.starts, self.blob, self.where = labels, starts, blob, where
 
-    def file_of(self, lines: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.ends, lines, side="right")
+    def file_of(self, at: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, at, side="right") - 1
 
-    def fail(self, line: int, reason: str) -> None:
-        label = int(self.file_of(np.array([line]))[0])
-        raise FormatError(f"line {line - int(self.first_line[label]) + 1}: {reason}",
-                          path=self.where, member=self.labels[label])
-
-
-def _line_at(blob: bytes, offset: int) -> int:
-    return blob.count(b"\n", 0, offset)
+    def fail(self, at: int, reason: str) -> None:
+        label = int(self.file_of(np.array([at]))[0])
+        line = self.blob.count(b"\n", int(self.starts[label]), at) + 1
+        raise FormatError(f"line {line}: {reason}", path=self.where, member=self.labels[label])
 
 
 def _first_bad_byte(blob: bytes) -> int:

@@ -262,6 +262,21 @@ def test_odd_whitespace_is_read(text):
     assert np.allclose(frame["score"], [np.nan, 0.9], equal_nan=True)
 
 
+@pytest.mark.parametrize("bad, message", [
+    ("oops", r"labels/c.txt: line 4: expected 5 fields .* got 1"),
+    ("0 .5 .5 .2 zero", r"labels/c.txt: line 4: 'zero' is not a number"),
+    ("0 .5 .5 .2 -.2", r"labels/c.txt: line 4: negative box size"),
+    ("0 .5 .5 .2 \xe9", r"labels/c.txt: line 4: not UTF-8 text"),
+])
+def test_a_line_after_files_without_a_final_newline_is_named_in_its_own_file(bad, message):
+    members = {"labels/a.txt": "0 .5 .5 .2 .2", "labels/b.txt": "", "labels/c.txt":
+               "\n0 .5 .5 .2 .2\r\n\t1 .5 .5 .2 .2 \n".encode() + bad.encode("latin-1")}
+    with pytest.raises(FormatError, match=message):
+        read_yolo(zip_bytes(members))
+    members["labels/c.txt"] = members["labels/c.txt"][:-len(bad)]
+    assert read_yolo(zip_bytes(members))["category_id"].dropna().tolist() == [0, 0, 1]
+
+
 def test_crlf_label_files_read_like_lf_ones():
     lines = ["0 0.5 0.5 0.2 0.4 0.8", "1 0.25 0.25 0.1 0.1 0.9", "1 0.75 0.5 0.5 0.5 0.7"]
     frames = [read_yolo(zip_bytes({"labels/a.txt": end.join(lines[:2]) + end,
