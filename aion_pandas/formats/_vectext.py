@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from xml.sax.saxutils import escape as _escape
 
 import numpy as np
 import pyarrow as pa
@@ -57,21 +56,12 @@ def per_group(lines: pa.Array, offsets: np.ndarray, terminator: str = "\n") -> p
     return pc.binary_join(lists, "")
 
 
-def xml_escape(values: list[str]) -> list[str]:
-    """Escape text for XML element content and drop characters XML 1.0 cannot hold."""
-    return [_escape(_xml_chars(v), {'"': "&quot;"}) for v in values]
-
-
 def xml_escape_array(values: pa.Array) -> pa.Array:
-    """:func:`xml_escape` for a string array, vectorized."""
+    """Escape a string array for XML element content, dropping characters XML 1.0 cannot hold."""
     out = pc.replace_substring_regex(values, "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "")
     for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
         out = pc.replace_substring(out, old, new)
     return out
-
-
-def _xml_chars(value: str) -> str:
-    return "".join(ch for ch in value if ch in "\t\n\r" or (ord(ch) >= 0x20 and ch not in "\ufffe\uffff"))
 
 
 def views(texts: pa.Array) -> Iterator[memoryview]:

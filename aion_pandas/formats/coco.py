@@ -24,6 +24,7 @@ from aion_pandas.errors import FormatError
 from aion_pandas.formats import coco_layout, coco_write
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source, source_name
 from aion_pandas.formats.coco_parse import parse_coco
+from aion_pandas.formats.manifest import header_size
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
 __all__ = ["UNSUPPORTED", "parse_coco", "read_coco", "serialize_coco", "write_coco"]
@@ -112,10 +113,10 @@ def _read_zip(source: Source, images: Path | None) -> pd.DataFrame:
 
         def measure(name: str) -> tuple[int, int]:
             if images is not None:
-                return coco_layout.header_size(images / name)
+                return header_size(images / name)
             if name not in members:
                 raise FileNotFoundError(name)
-            return coco_layout.header_size(io.BytesIO(archive.read(name)))
+            return header_size(io.BytesIO(archive.read(name)))
 
         for name in files:
             try:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats.manifest import header_size
 from aion_pandas.formats.schema import categorical
 
 #: COCO files of other tasks, skipped (with a warning) when a folder also holds detection files
@@ -183,14 +184,6 @@ def _inside(path: Path, folder: Path) -> bool:
     """Whether ``path``, links followed, is inside ``folder`` (os.walk follows no linked folder)."""
     real, base = os.path.realpath(path), os.path.realpath(folder)
     return os.path.commonpath([real, base]) == base
-
-
-def header_size(path: Any) -> tuple[int, int]:
-    """The size of an image (a path or a binary file) from its header."""
-    from PIL import Image
-
-    with Image.open(path) as image:  # reads the header only
-        return image.size
 
 
 def combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:

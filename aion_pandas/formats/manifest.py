@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -40,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._arrowtext import parse_distinct
+from aion_pandas.formats._arrowtext import float_column, parse_distinct
 from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import null_column
 
@@ -173,28 +175,20 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
     its line. ``image_id`` must be there on every line."""
     if text is None:
         return null_column("Int64", n)
-    try:
-        numbers = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-        bad = ~np.isnan(numbers) & (numbers != np.floor(numbers))
-    except pa.ArrowInvalid:
-        numbers = None
-    if numbers is None or bad.any() or (name == "image_id" and np.isnan(numbers).any()):
-        row = _first_not_whole(text, required=name == "image_id")
+
+    def fail(row: int, reason: str = "") -> None:
         raise FormatError(f"line {row + 2}: {name} {text[row].as_py()!r} is not a whole number",
                           path=where, member=MANIFEST_NAME)
+
+    numbers = float_column(text, fail)
     missing = np.isnan(numbers)
+    with np.errstate(invalid="ignore"):
+        bad = ~missing & ~((np.abs(numbers) < 2**63) & (numbers == np.floor(numbers)))
+    if name == "image_id":
+        bad |= missing
+    if bad.any():
+        fail(int(np.argmax(bad)))
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
-
-
-def _first_not_whole(text: pa.Array, *, required: bool) -> int:
-    for row, value in enumerate(text.to_pylist()):
-        try:
-            number = float(value) if value is not None else None
-        except ValueError:
-            return row
-        if (number is None and required) or (number is not None and number != int(number)):
-            return row
-    return 0  # pragma: no cover - the caller found one
 
 
 def _tags_column(values: object, where: str) -> np.ndarray:
@@ -269,26 +263,26 @@ def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
     return images.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
 
 
-def image_size(data: bytes | str) -> tuple[int, int] | None:
-    """``(width, height)`` from an image's header (its bytes or a path; Pillow reads no pixels),
-    ``None`` if unreadable."""
-    try:
-        from PIL import Image
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            return int(image.size[0]), int(image.size[1])
-    except Exception:  # noqa: BLE001 - any unreadable image just has no size
-        return None
+def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
+    """``(width, height)`` from an image's header (a path or a binary file; Pillow reads no
+    pixels); an OSError (``PIL.UnidentifiedImageError`` is one) if unreadable."""
+    from PIL import Image
+
+    with Image.open(image) as opened:
+        return int(opened.size[0]), int(opened.size[1])
 
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
     """The sizes of the image members that can be read, from their headers (a folder's files are
     opened by path, so only their headers are read)."""
-    def one(name: str) -> tuple[int, int] | None:
+    sizes = {}
+    for name in members:
         path = archive.path(name)
-        return image_size(str(path) if path is not None else archive.read(name))
-
-    sizes = dict(zip(members, map(one, members)))
-    return {name: size for name, size in sizes.items() if size is not None}
+        try:
+            sizes[name] = header_size(path if path is not None else io.BytesIO(archive.read(name)))
+        except (OSError, ValueError):  # an unreadable image just has no size
+            pass
+    return sizes
 
 
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],

@@ -249,8 +249,8 @@ def _object_texts(frame: pd.DataFrame, table: ImageTable, one_based: bool) -> pa
     y2 = np.floor(boxes[:, 1] + boxes[:, 3] + 0.5)
     if one_based:
         x1, y1 = x1 + 1, y1 + 1
-    names = pa.array(vt.xml_escape([str(c) for c in frame["category"].cat.categories]),
-                     type=pa.string())
+    names = vt.xml_escape_array(pa.array([str(c) for c in frame["category"].cat.categories],
+                                         type=pa.string()))
     codes = frame["category"].cat.codes.to_numpy()[rows]
     name = names.take(pa.array(codes))
     flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]

@@ -348,6 +348,16 @@ def test_manifest_tags_that_are_not_a_json_array_name_their_line():
         read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
 
 
+@pytest.mark.parametrize("column, value", [("width", "inf"), ("height", "1.5"), ("width", "1e30"),
+                                           ("image_id", ""), ("height", "ten")])
+def test_manifest_sizes_and_ids_must_be_finite_whole_numbers(column, value):
+    row = {"image_id": "1", "file_name": "a.jpg", "label_file": "labels/a.txt", "width": "10",
+           "height": "10", column: value}
+    manifest = ",".join(row) + "\n" + ",".join(row.values()) + "\n"
+    with pytest.raises(FormatError, match=rf"manifest.csv: line 2: {column} .* is not a whole number"):
+        read_yolo(zip_bytes({"labels/a.txt": _LABEL, "manifest.csv": manifest}))
+
+
 def test_bad_yaml_and_bad_manifest_are_format_errors():
     with pytest.raises(FormatError, match=r"data.yaml: not valid YAML"):
         read_yolo(zip_bytes({"labels/a.txt": _LABEL, "data.yaml": "names: [a, b\n"}))
