@@ -169,9 +169,9 @@ def sniff_names(names: list[str], *, where: str | None = None) -> str:
     lower = [n.lower() for n in names]
     if any(n.endswith(".xml") for n in lower):
         return "pascal_voc"
-    texts = [n for n in lower if n.endswith(".txt") and n.rsplit("/", 1)[-1] != "classes.txt"]
     if any(n.rsplit("/", 1)[-1] in _YOLO_FILES for n in lower if n.endswith(_YOLO_FILES)):
         return "yolo"
+    texts = [n for n in lower if n.endswith(".txt") and n.rsplit("/", 1)[-1] != "classes.txt"]
     if texts:
         images = {n.rsplit(".", 1)[0] for n in lower if is_image(n)}
         if any(n.rsplit("/", 1)[-1] == "classes.txt" for n in lower if n.endswith("classes.txt")) \

@@ -72,7 +72,8 @@ class Config:
 def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     """The dataset's :class:`Config`; ``names`` given are the class names (none are read)."""
     splits: dict[str, list[str]] = {}
-    config = _shallowest(archive, YAML_NAMES)
+    found = archive.named(*YAML_NAMES, "obj.data", *LIST_NAMES)  # shallowest first
+    config = _first(found, YAML_NAMES)
     if config is not None:
         data = _load_yaml(archive, config)
         if isinstance(data, dict):
@@ -86,7 +87,7 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
                 splits[key] = [_resolve(folder, str(v), archive) for v in values]
             if names is None:
                 names = _yaml_names(data, archive, config)
-    darknet = _shallowest(archive, ("obj.data",))
+    darknet = _first(found, ("obj.data",))
     if darknet is not None:
         folder = posixpath.dirname(darknet)
         for line in text_of(archive, darknet).splitlines():
@@ -94,7 +95,7 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
             key = _SPLITS.get(key.strip().lower())
             if key and value.strip():
                 splits.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
-    listing = _shallowest(archive, LIST_NAMES) if names is None else None
+    listing = _first(found, LIST_NAMES) if names is None else None
     if listing is not None:
         names = [line.strip() for line in text_of(archive, listing).splitlines() if line.strip()]
     return Config(splits, names)
@@ -154,10 +155,9 @@ def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     return posixpath.normpath(posixpath.join(folder, path))
 
 
-def _shallowest(archive: SafeArchive, names: tuple[str, ...]) -> str | None:
-    """The shallowest member with one of these file names."""
-    found = archive.named(*names)
-    return found[0] if found else None
+def _first(members: list[str], names: tuple[str, ...]) -> str | None:
+    """The first of ``members`` with one of these file names."""
+    return next((m for m in members if m.rsplit("/", 1)[-1].lower() in names), None)
 
 
 def _load_yaml(archive: SafeArchive, name: str) -> object:
