@@ -1,23 +1,10 @@
 """The per-image side of the YOLO and VOC zips: image table, unique member stems, ``manifest.csv``.
 
 A YOLO or VOC zip names one label file per image; ``manifest.csv`` says which image each file is
-for and carries everything the label files cannot (the original file name, size, URL, item, ...):
-
-===============  ============================================================================
-column           meaning
-===============  ============================================================================
-image_id         the frame's image id (1-based item order in a service export)
-file_name        the image's original file name (``/`` separators), exactly as in the frame
-label_file       the zip member holding this image's labels (``labels/<stem>.txt`` or
-                 ``Annotations/<stem>.xml``)
-width, height    image size in pixels (empty when unknown)
-image_url        where the pixels can be fetched (empty when unknown)
-item_id          the batch item id
-item_status      ``completed`` or ``failed``
-description      the item's description
-tags             a JSON array of strings
-dataset_id       the service's dataset id
-===============  ============================================================================
+for (``image_id``, ``label_file``: ``labels/<stem>.txt`` or ``Annotations/<stem>.xml``) and
+carries what the label files cannot: the original ``file_name`` (``/`` separators), ``width`` and
+``height`` (empty when unknown), ``image_url``, ``item_id``, ``item_status``, ``description``,
+``tags`` (a JSON array of strings), ``dataset_id`` and, when the frame has splits, ``split``.
 
 Stems are the file name without its extension, made safe (``\\`` to ``/``, no ``..``/absolute/drive
 parts, no characters Windows refuses) and unique case-insensitively: when two images would share a

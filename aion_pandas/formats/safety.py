@@ -179,18 +179,14 @@ class SafeArchive:
                               path=self.where, member=name)
         fd = os.open(path, os.O_RDONLY)  # no file object: a small file is one open and one read
         try:
-            pieces, want = [], size + 1
-            while want > 0 and (piece := os.read(fd, min(want, 1 << 30))):
-                pieces.append(piece)
-                want -= len(piece)
+            data = os.read(fd, size + 1)  # a short read of a regular file is its end
+            while size >= 1 << 30 and len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
+                data += more  # Linux reads at most about 2 GiB at once
         finally:
             os.close(fd)
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        if len(data) < size:
-            raise FormatError("the file shrank while the folder was read", path=self.where,
-                              member=name)
-        if len(data) > size:  # grown since the folder was walked: past what was checked
-            raise FormatError("the file grew while the folder was read", path=self.where,
+        if len(data) != size:  # changed since the folder was walked (grown: past what was checked)
+            change = "grew" if len(data) > size else "shrank"
+            raise FormatError(f"the file {change} while the folder was read", path=self.where,
                               member=name)
         return data
 

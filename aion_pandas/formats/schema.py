@@ -7,29 +7,10 @@ Boxes are absolute pixels from the top-left corner: ``x, y, w, h`` (float64).
 >>> list(frame.columns[:6])
 ['dataset_id', 'image_id', 'file_name', 'width', 'height', 'category']
 
-Core columns (always present, in this order, with these dtypes):
-
-============  ==========  ==============================================================
-column        dtype       meaning
-============  ==========  ==============================================================
-dataset_id    string      the service's dataset id, ``<NA>`` for files from elsewhere
-image_id      int64       the image's id: COCO ``images[].id``; the manifest's id in our
-                          YOLO/VOC/CSV exports; else 1-based in sorted file-name order
-file_name     string      the image's file name as the export names it (``/`` separators)
-width         Int64       image width in pixels (``<NA>`` when the file does not say)
-height        Int64       image height in pixels
-category      category    the box's class name (``NaN`` on an image-only row)
-category_id   Int64       the class id as in the file (COCO ids; YOLO 0-based indices)
-x, y, w, h    float64     the box in pixels, top-left origin (``NaN`` on an image-only row)
-score         float64     detection confidence (``NaN`` when the format has none)
-============  ==========  ==============================================================
-
-Extras (present when the format carries them; writers keep what their format can):
-``iscrowd`` (boolean), ``area`` (float64), ``difficult`` (boolean), ``truncated`` (boolean),
-``description`` (string), ``tags`` (object: a list of str per row), ``image_url`` (string, where
-the pixels can be fetched), ``item_id`` (string, the batch item), ``item_status`` (string,
-``completed`` or ``failed``), ``split`` (string: ``train``, ``val``, ``test`` or ``<NA>``, the
-split an image came from, for layouts that have splits).
+Core columns (always present, in this order, with these dtypes) are :data:`CORE_COLUMNS`; the
+extras a format may carry are :data:`EXTRA_COLUMNS` (the README's "The canonical annotation frame"
+says what each holds). ``tags`` is a list of str per row; ``split`` is ``train``, ``val``,
+``test`` or ``<NA>`` for layouts that have splits.
 
 ``frame.attrs`` holds ``{"format": "coco", "source": "<path or url>"}`` after a read (COCO adds
 ``category_ids`` and ``supercategories``, so classes without boxes keep their ids).

@@ -378,3 +378,14 @@ def test_every_name_that_needs_normalizing_is_caught_by_the_directory_s_one_sear
         assert safe_member_name(name) == name
     members = {"ok/a.txt": "", "x\\y.txt": "", "b/./c.txt": ""}  # among plain names, normalized
     assert open_archive(zip_bytes(members)).names == ["b/c.txt", "ok/a.txt", "x/y.txt"]
+
+
+@pytest.mark.parametrize("change, text", [("grew", "0 0.5 0.5 0.1 0.1\n" * 3), ("shrank", "0 1")])
+def test_a_folder_file_that_changes_size_after_the_walk_is_refused(tmp_path, change, text):
+    (tmp_path / "labels").mkdir()
+    label = tmp_path / "labels" / "a.txt"
+    label.write_text("0 0.5 0.5 0.1 0.1\n")
+    archive = open_archive(tmp_path)
+    label.write_text(text)
+    with pytest.raises(FormatError, match=rf"labels/a.txt: the file {change} while the folder was read"):
+        archive.read("labels/a.txt")
