@@ -178,12 +178,10 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
 
 
-def _tags_column(values: object, where: str) -> np.ndarray:
+def _tags_column(values: pa.Array, where: str) -> np.ndarray:
     """Each row's tags as a list of str, parsing each distinct JSON text once; rows with the same
     text share its list, as a CSV read's do (no list per image to make, nor for Python's
     collector to scan). ``values``: the column's texts (nulls are no tags)."""
-    if not isinstance(values, (pa.Array, pa.ChunkedArray)):  # a list: NaN and None are no tags
-        values = pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
     uniques, codes = parse_distinct(values, _parse_tags)
     bad = [k for k, parsed in enumerate(uniques) if parsed is None]
     if bad:
