@@ -24,7 +24,6 @@ import posixpath
 from dataclasses import dataclass
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
