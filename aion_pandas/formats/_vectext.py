@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 
 
 def fixed(values: np.ndarray, decimals: int) -> pa.Array:
-    """Numbers as fixed-point text with ``decimals`` digits (``NaN`` -> null)."""
+    """Numbers as fixed-point text with ``decimals`` digits, rounded (``NaN`` -> null); with 0, whole
+    numbers."""
     values = np.asarray(values, dtype="float64")
     nan = np.isnan(values)
     scale = 10 ** decimals
@@ -30,14 +31,6 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
         text = pc.binary_join_element_wise(whole, frac, ".")
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
-    return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), text)
-
-
-def integers(values: np.ndarray) -> pa.Array:
-    """Whole numbers as text (``NaN`` -> null)."""
-    values = np.asarray(values, dtype="float64")
-    nan = np.isnan(values)
-    text = pc.cast(pa.array(np.where(nan, 0, values).astype("int64")), pa.string())
     return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), text)
 
 

@@ -219,8 +219,8 @@ def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> No
         .to_numpy(), type=pa.string()))
     width = table.images["width"].to_numpy(dtype="float64", na_value=np.nan)
     height = table.images["height"].to_numpy(dtype="float64", na_value=np.nan)
-    heads = vt.join(_HEAD[0], filenames, _HEAD[1], pc.fill_null(vt.integers(width), ""), _HEAD[2],
-                    pc.fill_null(vt.integers(height), ""), _HEAD[3])
+    heads = vt.join(_HEAD[0], filenames, _HEAD[1], pc.fill_null(vt.fixed(width, 0), ""), _HEAD[2],
+                    pc.fill_null(vt.fixed(height, 0), ""), _HEAD[3])
     manifest = write_manifest(table.images, label_files)
     classes = "".join(str(c).replace("\n", " ") + "\n" for c in frame["category"].cat.categories)
     write_zip(dest, chain([(MANIFEST_NAME, manifest), (CLASSES_NAME, classes)],
@@ -255,8 +255,8 @@ def _object_texts(frame: pd.DataFrame, table: ImageTable, one_based: bool) -> pa
     name = names.take(pa.array(codes))
     flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]
     o = _OBJECT
-    return vt.join(o[0], name, o[1], flags[0], o[2], flags[1], o[3], vt.integers(x1), o[4],
-                   vt.integers(y1), o[5], vt.integers(x2), o[6], vt.integers(y2), o[7])
+    return vt.join(o[0], name, o[1], flags[0], o[2], flags[1], o[3], vt.fixed(x1, 0), o[4],
+                   vt.fixed(y1, 0), o[5], vt.fixed(x2, 0), o[6], vt.fixed(y2, 0), o[7])
 
 
 def _flag(frame: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:

@@ -246,7 +246,7 @@ def _label_texts(frame: pd.DataFrame, table: ImageTable, class_of_code: np.ndarr
     codes = frame["category"].cat.codes.to_numpy()[rows]
     cx = (boxes[:, 0] + boxes[:, 2] / 2) / width
     cy = (boxes[:, 1] + boxes[:, 3] / 2) / height
-    parts = [vt.integers(class_of_code[codes]), " ", vt.fixed(cx, DECIMALS), " ",
+    parts = [vt.fixed(class_of_code[codes], 0), " ", vt.fixed(cx, DECIMALS), " ",
              vt.fixed(cy, DECIMALS), " ", vt.fixed(boxes[:, 2] / width, DECIMALS), " ",
              vt.fixed(boxes[:, 3] / height, DECIMALS)]
     lines = vt.join(*parts)
