@@ -84,7 +84,7 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         chosen = np.sort(chosen[chosen >= 0])
         names = [members[i] for i in chosen.tolist()]
         parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
-        images = _fill(images, chosen, parsed)
+        images = _fill(images, chosen, parsed, archive.where)
         classes = _class_list(archive)
     if not len(parsed.objects["name"]) and MANIFEST_NAME not in archive and part is None:
         raise FormatError(f"the {len(members):,} annotation files hold no object with a box",
@@ -99,11 +99,13 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
     if one_based:
         xyxy[:, 0:2] -= 1
     boxes_xywh = from_xyxy(xyxy)
-    bad = (boxes_xywh[:, 2] < 0) | (boxes_xywh[:, 3] < 0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise FormatError(f"object {int(obj['index'][i]) + 1}: xmax/ymax lie before xmin/ymin",
-                          path=archive.where, member=members[int(obj["doc"][i])])
+    for bad, reason in ((~np.isfinite(xyxy).all(axis=1), "a corner is not a finite number"),
+                        ((boxes_xywh[:, 2] < 0) | (boxes_xywh[:, 3] < 0),
+                         "xmax/ymax lie before xmin/ymin")):
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
+                              member=members[int(obj["doc"][i])])
     doc_pos = images.pop("doc_pos").to_numpy()
     image_of_doc = np.empty(len(members), dtype="int64")
     placed = doc_pos >= 0
@@ -175,7 +177,8 @@ def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
     return images
 
 
-def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments) -> pd.DataFrame:
+def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments,
+          where: str) -> pd.DataFrame:
     """The plan's image columns from the parsed documents (``chosen``: their member positions):
     sizes a manifest lacks, and without a manifest the file names (``<filename>``, else the
     annotation file's stem)."""
@@ -184,6 +187,10 @@ def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments) -> 
     at = np.searchsorted(chosen, doc_pos)  # each image's parsed document (when it has one)
     has = doc_pos >= 0
     for name in ("width", "height"):
+        infinite = np.isinf(np.asarray(docs[name], dtype="float64"))
+        if infinite.any():
+            raise FormatError(f"size/{name} is not a finite number", path=where,
+                              member=parsed.members[int(np.argmax(infinite))])
         values = np.full(len(images), np.nan)
         values[has] = np.asarray(docs[name])[at[has]]
         from_xml = pd.array(values, dtype="Float64").round().astype("Int64")
