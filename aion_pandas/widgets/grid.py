@@ -25,8 +25,10 @@ GRID_COLUMNS: tuple[tuple[str, str], ...] = (
     ("export_count", "exports"), ("latest_export", "latest export"), ("created_at", "created"))
 ROW_HEIGHT = 22          # px per body row (browser tests click at these offsets)
 HEADER_HEIGHT = 24       # px of the column header
-_WIDTHS = {"name": 220, "status": 84, "items": 56, "successful": 76, "exports": 60, "latest export": 150,
-           "created": 120}
+MAX_ROWS_SHOWN = 14      # rows in view before the grid scrolls
+_WIDTHS = {"name": 230, "status": 84, "items": 64, "successful": 92, "exports": 76, "latest export": 160,
+           "created": 130}
+_SLACK = 18              # px for borders and a scroll bar
 _NUMBERS = ("items", "successful", "exports")
 
 
@@ -65,7 +67,8 @@ class DatasetsGrid:
         self.widget = DataGrid(grid_frame([]), selection_mode="row", header_visibility="column",
                                base_row_size=ROW_HEIGHT, base_column_header_size=HEADER_HEIGHT,
                                column_widths=dict(_WIDTHS), renderers={"status": _status_renderer()},
-                               layout={"height": "300px", "width": "auto"})
+                               layout={"height": f"{HEADER_HEIGHT + 3 * ROW_HEIGHT + _SLACK}px",
+                                       "width": f"{sum(_WIDTHS.values()) + _SLACK}px", "max_width": "100%"})
         self._frame = grid_frame([])
         self._ids: list[str] = []
         self._resend = False      # the browser lost its selection with the old data: send it again
@@ -80,6 +83,8 @@ class DatasetsGrid:
         if self.widget.selections:  # the browser drops its selection with the old data and says so
             self._resets += 1
         self._frame, self._ids, self._resend = frame, list(frame.index), True
+        shown = min(MAX_ROWS_SHOWN, max(3, len(self._ids)))  # no empty space under a short list
+        self.widget.layout.height = f"{HEADER_HEIGHT + shown * ROW_HEIGHT + _SLACK}px"
         self._syncing = True
         try:
             self.widget._visible_rows = []   # the browser sends the new order if it sorts

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from ..plots import STATUS_COLORS
 
 _TABLE_STYLE = ("<style>.aion-fields{border-collapse:collapse;font-size:12px;width:100%}"
-                ".aion-fields th,.aion-fields td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
+                ".aion-fields th,.aion-fields td{padding:1px 8px;line-height:18px;border-bottom:1px solid #ddd;text-align:left}"
                 ".aion-fields td.num{text-align:right}.aion-fields tr.aion-selected{background:#e3f0ff}"
                 ".aion-badge{color:#fff;border-radius:8px;padding:0 7px;font-size:11px}"
                 "a.aion-download{color:#1a73e8;text-decoration:underline}</style>")
@@ -69,7 +69,7 @@ def details(row: dict[str, Any] | None, more: int = 0) -> str:
         fields.append(("failure", row.get("failure_reason")))
     items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields)
     extra = f"<p><i>and {more} more selected</i></p>" if more else ""
-    return (f"<div class='aion-details-body'><b>{_e(row.get('name'))}</b> {status_badge(str(row.get('status')))}"
+    return (f"{_TABLE_STYLE}<div class='aion-details-body'><b>{_e(row.get('name'))}</b> {status_badge(str(row.get('status')))}"
             f"<table class='aion-fields'>{items}</table>{extra}</div>")
 
 

@@ -108,7 +108,7 @@ class PanelView(w.VBox):
         self._tabs = c("tabs", w.Tab(children=[datasets_tab, create_tab, stats_tab], titles=TABS))
         title = w.HTML("<b style='font-size:14px'>Aionvision datasets</b>")
         super().__init__([title, self._error, self._message, self._tabs], **kwargs)
-        self.add_class("aion-panel")
+        self.add_class("aion-panel-view")
         self._link()
         self._redraw_table()
         self._redraw_busy()

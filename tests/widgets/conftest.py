@@ -1,6 +1,8 @@
 """Fixtures of the panel tests: a client of the shared demo service and a panel on it."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from typing import Callable
 
@@ -39,3 +41,22 @@ def _wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str 
 def wait_for():
     """``wait_for(condition, timeout=30, what=...)``: poll until truthy (background threads update the state)."""
     return _wait_for
+
+
+@pytest.fixture
+def page():
+    """A page of a fresh headless Chromium (1280 x 1500) that reaches loopback only."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import open_chromium
+
+    profile = tempfile.mkdtemp(prefix="aion-chromium-")
+    try:
+        with sync_playwright() as pw:
+            context = open_chromium(pw, profile, {"width": 1280, "height": 1500})
+            try:
+                yield context.new_page()
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
