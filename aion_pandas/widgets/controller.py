@@ -11,20 +11,16 @@ guards the start). Errors become one line with the code and request id: never a 
 """
 from __future__ import annotations
 
-import io
-import json
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import (AionError, CancelledError, ConnectionError, ExtensionMissingError, NotFoundError,
                       RateLimitError, ServerError)
 from . import jobs
-from .render import stats_summary
-from .rows import dataset_row, describe_error
+from .rows import check_create_form, dataset_row, describe_error
 from .state import PanelState
 from .view import PanelView
 
@@ -220,30 +216,12 @@ class PanelController:
     # ------------------------------------------------------------------ create
     def create_from_form(self) -> Future | None:
         """Create a dataset from what the Create tab holds (checked here, created in the background)."""
-        form = self.view.create_form()
-        if not form["batch_id"]:
-            self.state.error = "Pick a batch or type a batch id."
-            return None
         try:
-            form["batch_id"] = str(uuid.UUID(form["batch_id"]))
-        except ValueError:
-            self.state.error = (f"{form['batch_id'][:60]!r} is not a batch id: batch ids are UUIDs such as "
-                                "550e8400-e29b-41d4-a716-446655440000.")
+            args = check_create_form(self.view.create_form())
+        except ValueError as exc:
+            self.state.error = str(exc)
             return None
-        if not form["name"]:
-            self.state.error = "Give the dataset a name."
-            return None
-        config = None
-        if form["format_config"]:
-            try:
-                config = json.loads(form["format_config"])
-            except json.JSONDecodeError as exc:
-                self.state.error = f"Format config is not valid JSON (line {exc.lineno}, column {exc.colno})."
-                return None
-            if not isinstance(config, dict):
-                self.state.error = "Format config must be a JSON object, e.g. {\"csv_delimiter\": \";\"}."
-                return None
-        return self.create(form["batch_id"], form["name"], form["description"] or None, config)
+        return self.create(**args)
 
     def create(self, batch_id: str, name: str, description: str | None = None,
                format_config: dict[str, Any] | None = None) -> Future | None:
@@ -407,13 +385,9 @@ class PanelController:
 
     def _stats_job(self, days: int) -> None:
         try:
-            stats = self._client.datasets.statistics(days=days)
-            figure = stats.plot()
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=100)
+            summary, png = jobs.statistics_chart(self._client, days)
             if days == self.state.stats_days:  # a newer period may have been chosen meanwhile
-                self.state.stats_summary = stats_summary(stats)
-                self.state.stats_png = buffer.getvalue()
+                self.state.stats_summary, self.state.stats_png = summary, png
         finally:
             if days == self.state.stats_days:  # the latest request ends the spinner
                 self.state.stats_loading = False

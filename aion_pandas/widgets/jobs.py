@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CancelledError
-from .render import human_size
+from .render import human_size, stats_summary
 from .state import PanelState
 
 if TYPE_CHECKING:
@@ -124,3 +124,15 @@ def to_fiftyone(client: "Client", steps: Steps, frame: "pd.DataFrame", name: str
                  on_progress=lambda done, todo: steps.advance(done, todo, f"fetching images: {done} of {todo}"))
     steps.phase(f"making the FiftyOne dataset aion-{name}")
     return make_dataset(frame, name=f"aion-{name}", overwrite=True, client=client, progress=False)
+
+
+def statistics_chart(client: "Client", days: int) -> tuple[str, bytes]:
+    """The statistics of the last ``days``: their summary line (HTML) and their chart (PNG)."""
+    import matplotlib.pyplot as plt
+
+    stats = client.datasets.statistics(days=days)
+    figure = stats.plot()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return stats_summary(stats), buffer.getvalue()
