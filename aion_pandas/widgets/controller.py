@@ -321,45 +321,51 @@ class PanelController:
             self._end_busy()
 
     def load(self, dataset_id: str | None = None) -> Future | None:
-        """Read the selected dataset (its export from this panel, else a new one) into ``panel.frame``."""
+        """Read the selected datasets (each one's export from this panel, else a new one) into one
+        ``panel.frame``, with its annotation summary under the results."""
         chosen = self._selection([dataset_id] if dataset_id else None)
         if chosen is None or not self._start_busy():
             return None
         self.state.error, self.state.progress, self.state.progress_max = "", 0, 1
-        return self._start(self._load_job, chosen[0], self.state.export_format, False)
+        return self._start(self._load_job, chosen, self.state.export_format, False)
 
     def open_in_fiftyone(self, dataset_id: str | None = None) -> Future | None:
-        """Load the selected dataset and open it in the FiftyOne App (when FiftyOne is installed)."""
+        """Load the selected datasets and open them in the FiftyOne App (when FiftyOne is installed)."""
         chosen = self._selection([dataset_id] if dataset_id else None)
         if chosen is None or not self._start_busy():
             return None
         self.state.error, self.state.progress, self.state.progress_max = "", 0, 1
-        return self._start(self._load_job, chosen[0], self.state.export_format, True)
+        return self._start(self._load_job, chosen, self.state.export_format, True)
 
-    def _load_job(self, dataset_id: str, fmt: str, fiftyone: bool) -> None:
+    def _load_job(self, ids: list[str], fmt: str, fiftyone: bool) -> None:
         steps = jobs.Steps(self.state, self._cancel)
         try:
-            done = [r for r in self.state.exports
-                    if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
-            if done:
-                exported = done[-1]
-            else:
-                steps.phase(f"exporting {(self.state.row(dataset_id) or {}).get('name') or dataset_id} as {fmt}")
-                exported = self._export_one(dataset_id, fmt, {}, False)
-            frame = jobs.read(self._client, steps, exported, fmt)
-            name = exported.get("name") or dataset_id
+            frames, names = [], []
+            for dataset_id in ids:
+                done = [r for r in self.state.exports
+                        if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
+                name = (self.state.row(dataset_id) or {}).get("name") or dataset_id
+                if done:
+                    exported = done[-1]
+                else:
+                    steps.phase(f"exporting {name} as {fmt}")
+                    exported = self._export_one(dataset_id, fmt, {}, False)
+                frames.append(jobs.read(self._client, steps, exported, fmt))
+                names.append(exported.get("name") or name)
+            frame = jobs.combine(frames, fmt)
+            name = names[0] if len(names) == 1 else f"{len(names)} datasets"
             steps.phase("summarizing the annotations")
             summary_html, chart = jobs.summarize(frame, f"{name} ({fmt})")
             self.state.frame_label = f"{name} ({fmt})"
             self.state.frame = frame
             self.state.frame_summary, self.state.frame_png = summary_html, chart
-            images = frame["image_id"].nunique() if "image_id" in frame.columns else 0
-            self.state.message = (f"Loaded '{name}' into panel.frame: {len(frame):,} rows, {images:,} images "
-                                  f"(from its {fmt} export).")
+            images = frame.groupby(["dataset_id", "image_id"], observed=True, dropna=False).ngroups if len(frame) else 0
+            self.state.message = (f"Loaded {', '.join(repr(n) for n in names)} into panel.frame: {len(frame):,} "
+                                  f"rows, {images:,} images (from the {fmt} export{'s' if len(names) > 1 else ''}).")
             if fiftyone:
                 from ..fiftyone import launch_app
 
-                dataset = jobs.to_fiftyone(self._client, steps, frame, name)
+                dataset = jobs.to_fiftyone(self._client, steps, frame, "-".join(names) if len(names) < 4 else name)
                 steps.phase("opening the FiftyOne App")
                 self.fiftyone_session = launch_app(dataset, **self.fiftyone_app_options)
                 self.state.message = (f"Opened '{name}' in FiftyOne ({len(dataset)} samples): "

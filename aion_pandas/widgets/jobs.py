@@ -95,6 +95,20 @@ def read(client: "Client", steps: Steps, exported: dict[str, Any], fmt: str) -> 
     return frame
 
 
+def combine(frames: "list[pd.DataFrame]", fmt: str) -> "pd.DataFrame":
+    """One canonical frame of several datasets' frames (``dataset_id`` tells them apart; classes stay
+    categorical)."""
+    import pandas as pd
+
+    if len(frames) == 1:
+        return frames[0]
+    out = pd.concat(frames, ignore_index=True)
+    if "category" in out.columns and not isinstance(out["category"].dtype, pd.CategoricalDtype):
+        out["category"] = out["category"].astype("category")
+    out.attrs = {"format": fmt, "sources": [f.attrs.get("source") for f in frames]}
+    return out
+
+
 def summarize(frame: "pd.DataFrame", label: str) -> tuple[str, bytes]:
     """The annotation summary of a loaded frame as HTML, and its chart (class counts, boxes per image,
     sizes) as PNG; an empty chart when the frame has no box."""

@@ -1,6 +1,7 @@
 """Long calls in the panel: progress shown step by step, Cancel, and the summary of a loaded frame."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from aion_pandas.client import Client
@@ -99,3 +100,47 @@ def test_closing_the_panel_cancels_its_running_call(own_panel):
     panel.controller.load()
     assert panel.wait_idle(60)
     assert panel.frame is None and _files(client.cache_dir / "downloads") == []
+
+
+def test_load_of_two_selected_datasets_gives_one_frame_of_both(own_panel):
+    panel, client = own_panel
+    first, second = _ready(panel)[:2]
+    grid = panel.view.control("table")
+    order = [str(i) for i in grid.get_visible_data().index]
+    grid.selections = [{"r1": order.index(i), "r2": order.index(i), "c1": 0, "c2": 6} for i in (first["id"], second["id"])]
+    assert panel.state.selected_ids == [first["id"], second["id"]]
+    panel.state.export_format = "yolo"
+    panel.view.control("load").click()
+    assert panel.wait_idle(60) and panel.state.error == ""
+    frame = panel.frame
+    per_dataset = frame.groupby("dataset_id", observed=True)["image_id"].nunique()
+    assert per_dataset.to_dict() == {first["id"]: first["successful_items"], second["id"]: second["successful_items"]}
+    assert frame.attrs["format"] == "yolo" and isinstance(frame["category"].dtype, pd.CategoricalDtype)
+    assert "Loaded: 2 datasets (yolo)" in panel.view.control("frame-summary").value
+    images = first["successful_items"] + second["successful_items"]
+    assert f"{images:,} images" in panel.state.message
+
+
+@pytest.mark.fiftyone
+@pytest.mark.slow
+def test_cancel_while_fetching_images_for_fiftyone_opens_nothing_and_leaves_whole_images(own_panel):
+    pytest.importorskip("fiftyone")
+    from aion_pandas.fiftyone import image_cache_dir
+
+    panel, client = own_panel
+    ready = _ready(panel)[0]
+    texts = _texts(panel)
+
+    def press_cancel(change):
+        if change.new.startswith("fetching images: 1 of"):
+            panel.controller.cancel()
+
+    panel.state.observe(press_cancel, "progress_text")
+    panel.state.selected_ids = [ready["id"]]
+    panel.view.control("fiftyone").click()
+    assert panel.wait_idle(120)
+    assert panel.state.message.startswith("Cancelled") and panel.controller.fiftyone_session is None
+    assert any(t.startswith("fetching images of ") for t in texts)
+    fetched = [p for p in image_cache_dir(client).rglob("*") if p.is_file()]
+    assert 1 <= len(fetched) < ready["successful_items"]       # stopped part-way
+    assert not [p for p in fetched if p.name.startswith(".part-")]
