@@ -26,8 +26,8 @@ GRID_COLUMNS: tuple[tuple[str, str], ...] = (
 ROW_HEIGHT = 22          # px per body row (browser tests click at these offsets)
 HEADER_HEIGHT = 24       # px of the column header
 MAX_ROWS_SHOWN = 14      # rows in view before the grid scrolls
-_WIDTHS = {"name": 230, "status": 84, "items": 64, "successful": 92, "exports": 76, "latest export": 160,
-           "created": 130}
+_WIDTHS = {"name": 200, "status": 80, "items": 56, "successful": 84, "exports": 68, "latest export": 150,
+           "created": 120}
 _SLACK = 18              # px for borders and a scroll bar
 _NUMBERS = ("items", "successful", "exports")
 

@@ -15,8 +15,7 @@ import pytest
 
 from browser_support import ARTIFACTS, CHROMIUM, ROOT, click_grid_row, free_port, stop, wait_up
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium (make system-deps)")]
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium (make system-deps)")
 
 CELL = "import aion_pandas as aion\np = aion.panel()\np"
 
@@ -53,6 +52,9 @@ def lab(service, tmp_path):
         print((tmp_path / "lab.log").read_text(errors="replace")[-3000:])
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
 def test_select_two_rows_export_coco_and_statistics_in_jupyterlab(lab, page, service, tmp_path):
     from aion_pandas import read_export
     from aion_pandas.client import Client
@@ -117,3 +119,13 @@ def test_select_two_rows_export_coco_and_statistics_in_jupyterlab(lab, page, ser
                            arg=[chart.element_handle(), src])
     panel.screenshot(path=str(ARTIFACTS / "lab-panel-statistics.png"))
     assert service.api_key not in page.content()
+
+
+def test_jupyterlab_has_the_grid_and_widgets_extensions():
+    """The grid's JupyterLab extension comes prebuilt with the ``widgets`` extra (nothing to build)."""
+    out = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    lines = {line.split()[0]: line for line in (out.stdout + out.stderr).splitlines() if line.strip() and
+             line.startswith(" ")}
+    for name in ("ipydatagrid", "@jupyter-widgets/jupyterlab-manager"):
+        assert name in lines and "enabled" in lines[name] and "OK" in lines[name], out.stdout + out.stderr

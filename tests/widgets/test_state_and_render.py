@@ -81,3 +81,25 @@ def test_human_size(size, text):
 ])
 def test_errors_are_one_line_with_code_and_request_id(exc, line):
     assert describe_error(exc) == line
+
+
+def test_a_thousand_datasets_page_filter_and_select_in_the_grid():
+    """1,200 datasets: the grid holds one page, the filter and search see every page, a selection on a
+    later page names that page's datasets."""
+    from aion_pandas.widgets.view import PanelView
+
+    rows = [{"id": f"d{i}", "name": f"set {i:04d}", "status": ("ready", "failed")[i % 2]} for i in range(1200)]
+    state = PanelState(rows=rows)
+    view = PanelView(state)
+    grid = view.control("table")
+    assert list(grid.data.index) == [f"d{i}" for i in range(PAGE_SIZE)]
+    state.page = 11
+    assert list(grid.data.index) == [f"d{i}" for i in range(1100, 1200)]
+    assert "1101–1200 of 1200" in view.control("page-label").value
+    grid.selections = [{"r1": 5, "r2": 6, "c1": 0, "c2": 6}]
+    assert state.selected_ids == ["d1105", "d1106"]
+    view.control("status-filter").value = "failed"
+    assert state.page == 0 and state.page_count() == 6 and set(grid.data["status"]) == {"failed"}
+    view.control("search").value = "set 1199"
+    assert list(grid.data.index) == ["d1199"]
+    assert state.selected_ids == ["d1105", "d1106"]      # a filter does not drop the selection
