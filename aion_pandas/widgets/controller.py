@@ -241,8 +241,8 @@ class PanelController:
                                 f"{' (wait for it to finish)' if not batch.is_done else ''}.")
             return
         dataset = self._client.datasets.create(batch_id, name, description=description, format_config=format_config)
+        self.state.selected_ids = [dataset.id]  # first: the row is selected when it appears
         self._update_row(dataset)
-        self.state.selected_ids = [dataset.id]
         self.state.message = f"Created '{dataset.name}' ({dataset.status}); its status updates below."
         self.view.show_tab("Datasets")
         if not dataset.is_done:

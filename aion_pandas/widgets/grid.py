@@ -72,16 +72,16 @@ class DatasetsGrid:
         self._frame = grid_frame([])
         self._ids: list[str] = []
         self._resend = False      # the browser lost its selection with the old data: send it again
-        self._resets = 0          # data replacements whose echo of an emptied selection is still to come
         self._syncing = False
+        self._wanted: list[str] = []
+        # the browser sorted (or re-sorted new data): the highlight follows the datasets, not the positions
+        self.widget.observe(lambda _: self._syncing or self.select_ids(self._wanted), "_visible_rows")
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         """Show ``rows`` (unchanged rows: nothing is sent; the browser keeps its sort and scroll)."""
         frame = grid_frame(rows)
         if frame.equals(self._frame) and list(frame.index) == self._ids:
             return
-        if self.widget.selections:  # the browser drops its selection with the old data and says so
-            self._resets += 1
         self._frame, self._ids, self._resend = frame, list(frame.index), True
         shown = min(MAX_ROWS_SHOWN, max(3, len(self._ids)))  # no empty space under a short list
         self.widget.layout.height = f"{HEADER_HEIGHT + shown * ROW_HEIGHT + _SLACK}px"
@@ -106,9 +106,10 @@ class DatasetsGrid:
 
     def select_ids(self, ids: Iterable[str]) -> None:
         """Select the rows of ``ids`` that are shown (the others are left out)."""
+        self._wanted = list(ids)
         order = {dataset_id: i for i, dataset_id in enumerate(self.visible_ids())}
         last = len(GRID_COLUMNS) - 1
-        wanted = [{"r1": order[i], "r2": order[i], "c1": 0, "c2": last} for i in ids if i in order]
+        wanted = [{"r1": order[i], "r2": order[i], "c1": 0, "c2": last} for i in self._wanted if i in order]
         if wanted != self.widget.selections or self._resend:
             self._syncing, self._resend = True, False
             try:
@@ -118,23 +119,19 @@ class DatasetsGrid:
                 self._syncing = False
 
     def on_select(self, callback: Callable[[list[str]], None]) -> None:
-        """Call ``callback(ids)`` when the user (or code) changes ``grid.selections``.
+        """Call ``callback(ids)`` when the user (or code) selects rows through ``grid.selections``.
 
-        The browser empties its selection whenever the data is replaced and reports that as ``[]``;
-        such an echo is not a choice of the user's, so it is passed over.
+        The browser empties its selection whenever the data is replaced or re-sorted and reports that
+        as ``[]``; that is no choice of the user's (a click always selects a row), so the datasets stay
+        selected and the grid is told their rows again.
         """
         def changed(change: dict[str, Any]) -> None:
             if self._syncing:
                 return
-            if not change["new"] and self._resets:
-                self._resets -= 1
-                self._syncing = True
-                try:  # the kernel's copy goes back to what the browser shows again
-                    self.widget.selections = change["old"]
-                finally:
-                    self._syncing = False
+            if not change["new"]:
+                self._resend = True
+                self.select_ids(self._wanted)
                 return
-            self._resets = 0
             callback(self.selected_ids())
 
         self.widget.observe(changed, "selections")

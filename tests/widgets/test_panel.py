@@ -97,6 +97,8 @@ def test_a_selection_in_a_sorted_grid_is_mapped_through_the_browsers_order(panel
     assert panel.state.selected_ids == [order[-1], order[-2]]
     panel.state.selected_ids = [order[0]]               # the kernel selects (e.g. a new dataset)
     assert grid.selections == [{"r1": len(order) - 1, "r2": len(order) - 1, "c1": 0, "c2": 6}]
+    grid._visible_rows = list(range(len(order)))        # sorted back: the highlight follows the dataset
+    assert grid.selections == [{"r1": 0, "r2": 0, "c1": 0, "c2": 6}] and panel.state.selected_ids == [order[0]]
 
 
 def test_a_status_update_keeps_the_selection(panel):
