@@ -33,6 +33,7 @@ class Steps:
 
     def __init__(self, state: PanelState, cancel: threading.Event) -> None:
         self.state, self._cancel = state, cancel
+        self._shown = -1          # the units last shown (-1: none yet in this step)
 
     def check(self) -> None:
         """Raise :class:`CancelledError` if Cancel was pressed."""
@@ -44,18 +45,22 @@ class Steps:
         self.check()
         s = self.state
         s.progress, s.progress_max, s.progress_text = 0, max(1, int(total)), text
+        self._shown = -1
 
     def advance(self, done: int, total: int | None = None, text: str | None = None) -> None:
         """``done`` of the step's units (of ``total``, if it changed); then checks for Cancel.
 
-        The state is updated first, so whatever watches it (the browser, a test) sees each unit.
+        The state is updated first (at the step's first unit, its last, and each 1 % between: a
+        download's chunks do not each send a message to the browser), then Cancel is checked.
         """
         s = self.state
         if total is not None and total != s.progress_max:
             s.progress_max = max(1, int(total))
-        if text is not None:
-            s.progress_text = text
-        s.progress = min(int(done), s.progress_max)
+        if self._shown < 0 or done >= s.progress_max or done - self._shown >= s.progress_max / 100:
+            self._shown = done
+            if text is not None:
+                s.progress_text = text
+            s.progress = min(int(done), s.progress_max)
         self.check()
 
 

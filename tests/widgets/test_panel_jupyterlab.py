@@ -90,6 +90,9 @@ def test_select_two_rows_export_coco_and_statistics_in_jupyterlab(lab, page, ser
     links = page.locator(".aion-export-result li.aion-export-done a.aion-download")
     page.wait_for_function("() => document.querySelectorAll('.aion-export-result li.aion-export-done').length == 2")
     assert page.locator(".aion-export-result li.aion-export-failed").count() == 0
+    # the rows changed (one more export each) and the grid got new data: both stay selected
+    details.get_by_text("and 1 more selected").wait_for()
+    details.locator("tr", has_text="latest export").get_by_text("coco", exact=False).wait_for()
     panel.screenshot(path=str(ARTIFACTS / "lab-panel-exported.png"))
     for i, dataset in enumerate(ready):
         href = links.nth(i).get_attribute("href")

@@ -103,3 +103,25 @@ def test_a_thousand_datasets_page_filter_and_select_in_the_grid():
     view.control("search").value = "set 1199"
     assert list(grid.data.index) == ["d1199"]
     assert state.selected_ids == ["d1105", "d1106"]      # a filter does not drop the selection
+
+
+def test_steps_show_each_percent_and_stop_on_cancel():
+    """A download's thousands of chunks update the bar once per percent; Cancel stops at the next chunk."""
+    import threading
+
+    from aion_pandas.errors import CancelledError
+    from aion_pandas.widgets.jobs import Steps
+
+    state, cancel = PanelState(), threading.Event()
+    shown: list[int] = []
+    state.observe(lambda ch: shown.append(ch.new), "progress")
+    steps = Steps(state, cancel)
+    steps.phase("downloading", 10_000)
+    for done in range(1, 10_001):
+        steps.advance(done)
+    assert shown[0] == 1 and shown[-1] == 10_000 and len(shown) == 101
+    cancel.set()
+    with pytest.raises(CancelledError):
+        steps.advance(5)
+    with pytest.raises(CancelledError):
+        steps.phase("reading")
