@@ -76,6 +76,15 @@ def test_select_export_yolo_download_and_statistics_in_chromium(voila, page, ser
     assert service.api_key not in page.content()
     page.locator(".aion-panel").screenshot(path=str(ARTIFACTS / "panel-exported.png"))
 
+    # load it: the annotation summary (class counts) and its chart appear under the results
+    page.locator("button.aion-load").click()
+    summary = page.locator(".aion-frame-summary")
+    summary.get_by_text(f"Loaded: {ready.name} (yolo)").wait_for()
+    assert "classes" in summary.inner_text() and "boxes" in summary.inner_text()
+    loaded_chart = page.locator("img.aion-frame-chart[src^='blob:']")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=loaded_chart.element_handle())
+    page.locator(".aion-panel").screenshot(path=str(ARTIFACTS / "panel-loaded.png"))
+
     with Client(service.api_key, service.base_url) as client:
         after = client.datasets.get(ready.id)
     assert after.export_count == before + 1 and after.latest_export.format == "yolo"
