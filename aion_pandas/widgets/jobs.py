@@ -66,7 +66,10 @@ class Steps:
 
 def export_one(client: "Client", row: dict[str, Any], fmt: str, options: dict[str, Any],
                include_failed: bool) -> dict[str, Any]:
-    """Export one dataset; the result as the panel shows it (name, counts, size, link, seconds)."""
+    """Export one dataset; the result as the panel shows it (name, counts, size, link, seconds).
+
+    >>> export_one(client, {"id": "660f9500-...", "name": "Q1"}, "coco", {}, False)["download_url"]  # doctest: +SKIP
+    """
     started = time.perf_counter()
     result = client.datasets.export(row["id"], fmt, options=options, include_failed_items=include_failed)
     return {"dataset_id": row["id"], "name": row.get("name"), "export_id": result.export_id,
@@ -76,7 +79,11 @@ def export_one(client: "Client", row: dict[str, Any], fmt: str, options: dict[st
 
 
 def download(client: "Client", steps: Steps, exported: dict[str, Any]) -> Any:
-    """The export's file in the client's cache, fetched with a byte count in the panel."""
+    """The export's file in the client's cache, fetched with a byte count in the panel.
+
+    >>> download(client, steps, panel.state.exports[0])   # doctest: +SKIP
+    PosixPath('.../cache/downloads/3f2a.../dataset_660f9500.json')
+    """
     from ..reading import download_export
 
     name, total = exported.get("name") or exported["dataset_id"], exported.get("file_size_bytes")
@@ -90,7 +97,10 @@ def download(client: "Client", steps: Steps, exported: dict[str, Any]) -> Any:
 
 
 def read(client: "Client", steps: Steps, exported: dict[str, Any], fmt: str) -> "pd.DataFrame":
-    """Download (unless cached) and read one export into the canonical frame."""
+    """Download (unless cached) and read one export into the canonical frame.
+
+    >>> read(client, steps, panel.state.exports[0], "coco")["category"].value_counts()   # doctest: +SKIP
+    """
     from .. import formats
 
     path = download(client, steps, exported)
@@ -102,7 +112,14 @@ def read(client: "Client", steps: Steps, exported: dict[str, Any], fmt: str) -> 
 
 def combine(frames: "list[pd.DataFrame]", fmt: str) -> "pd.DataFrame":
     """One canonical frame of several datasets' frames (``dataset_id`` tells them apart; classes stay
-    categorical)."""
+    categorical).
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"dataset_id": ["d1"], "category": pd.Categorical(["car"])})
+    >>> b = pd.DataFrame({"dataset_id": ["d2"], "category": pd.Categorical(["bus"])})
+    >>> combine([a, b], "coco")["category"].cat.categories.tolist()
+    ['bus', 'car']
+    """
     import pandas as pd
 
     if len(frames) == 1:
@@ -116,7 +133,10 @@ def combine(frames: "list[pd.DataFrame]", fmt: str) -> "pd.DataFrame":
 
 def summarize(frame: "pd.DataFrame", label: str) -> tuple[str, bytes]:
     """The annotation summary of a loaded frame as HTML, and its chart (class counts, boxes per image,
-    sizes) as PNG; an empty chart when the frame has no box."""
+    sizes) as PNG; an empty chart when the frame has no box.
+
+    >>> html, png = summarize(panel.frame, "Q1 (coco)")   # doctest: +SKIP
+    """
     from ..analysis import summary
     from ..plots_annotations import plot_annotations
 
@@ -133,7 +153,11 @@ def summarize(frame: "pd.DataFrame", label: str) -> tuple[str, bytes]:
 
 
 def to_fiftyone(client: "Client", steps: Steps, frame: "pd.DataFrame", name: str) -> Any:
-    """Fetch the frame's images (counted, cancellable), then build the FiftyOne dataset from the cache."""
+    """Fetch the frame's images (counted, cancellable), then build the FiftyOne dataset from the cache.
+
+    >>> to_fiftyone(client, steps, panel.frame, "Q1").name   # doctest: +SKIP
+    'aion-Q1'
+    """
     from ..fiftyone import fetch_images, to_fiftyone as make_dataset
 
     images = frame.drop_duplicates(["dataset_id", "image_id"]) if "dataset_id" in frame else frame.drop_duplicates(
@@ -146,7 +170,10 @@ def to_fiftyone(client: "Client", steps: Steps, frame: "pd.DataFrame", name: str
 
 
 def statistics_chart(client: "Client", days: int) -> tuple[str, bytes]:
-    """The statistics of the last ``days``: their summary line (HTML) and their chart (PNG)."""
+    """The statistics of the last ``days``: their summary line (HTML) and their chart (PNG).
+
+    >>> line, png = statistics_chart(client, 30)   # doctest: +SKIP
+    """
     import matplotlib.pyplot as plt
 
     stats = client.datasets.statistics(days=days)
