@@ -38,6 +38,19 @@ def _wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str 
 
 
 @pytest.fixture
+def select_rows():
+    """``select_rows(panel, ids)``: select rows as the browser does, one rectangle per row in the grid's
+    ``selections``, at their places in the grid's visible order."""
+    def select(panel, ids: list[str]) -> None:
+        grid = panel.view.control("table")
+        order = [str(i) for i in grid.get_visible_data().index]
+        last = len(grid.data.columns) - 1
+        grid.selections = [{"r1": order.index(i), "r2": order.index(i), "c1": 0, "c2": last} for i in ids]
+
+    return select
+
+
+@pytest.fixture
 def wait_for():
     """``wait_for(condition, timeout=30, what=...)``: poll until truthy (background threads update the state)."""
     return _wait_for

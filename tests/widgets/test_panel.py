@@ -16,17 +16,6 @@ def _ready(panel: Panel) -> dict:
     return max((r for r in panel.state.rows if r["status"] == "ready"), key=lambda r: r["successful_items"])
 
 
-def _grid(panel: Panel):
-    return panel.view.control("table")
-
-
-def _click_rows(panel: Panel, ids: list[str]) -> None:
-    """Select rows as the browser does: one rectangle per row in ``grid.selections``, in visible order."""
-    order = [str(i) for i in _grid(panel).get_visible_data().index]
-    last = len(_grid(panel).data.columns) - 1
-    _grid(panel).selections = [{"r1": order.index(i), "r2": order.index(i), "c1": 0, "c2": last} for i in ids]
-
-
 def _widget_texts(panel: Panel) -> list[str]:
     """Every trait value of every widget of the panel, as JSON text (what a browser could see)."""
     texts = []
@@ -42,7 +31,7 @@ def test_table_lists_the_services_datasets(panel, client):
 
     page = client.datasets.list(limit=100)
     assert len(panel.state.rows) == page.total_count > 0
-    grid = _grid(panel)
+    grid = panel.view.control("table")
     assert isinstance(grid, DataGrid) and grid.selection_mode == "row"
     assert list(grid.data.index) == [d.id for d in page][:PAGE_SIZE]
     by_id = {d.id: d for d in page}
@@ -56,9 +45,9 @@ def test_table_lists_the_services_datasets(panel, client):
     assert [v for _, v in panel.view.control("batch").options][1:] == batches
 
 
-def test_filter_search_and_selection_details(panel):
+def test_filter_search_and_selection_details(panel, select_rows):
     ready = _ready(panel)
-    grid = _grid(panel)
+    grid = panel.view.control("table")
     panel.view.control("status-filter").value = "ready"
     assert panel.state.status_filter == "ready"
     assert {r["status"] for r in panel.state.visible_rows()} == {"ready"} == set(grid.data["status"])
@@ -69,62 +58,10 @@ def test_filter_search_and_selection_details(panel):
     assert panel.state.visible_rows() == [] and len(grid.data) == 0
     panel.view.control("search").value = ""
     panel.view.control("status-filter").value = ""
-    _click_rows(panel, [ready["id"]])
+    select_rows(panel, [ready["id"]])
     assert panel.state.selected_ids == [ready["id"]]
     details = panel.view.control("details").value
     assert ready["id"] in details and ready["batch_id"] in details
-
-
-def test_a_shift_click_range_selects_every_row_in_it(panel):
-    """A shift-click gives one rectangle over several rows; each of them is selected, in visible order."""
-    grid = _grid(panel)
-    order = list(grid.data.index)
-    assert len(order) >= 3
-    grid.selections = [{"r1": 0, "r2": 2, "c1": 0, "c2": 6}]
-    assert panel.state.selected_ids == order[:3]
-    assert "and 2 more selected" in panel.view.control("details").value
-    grid.selections = [{"r1": 0, "r2": 0, "c1": 0, "c2": 6}, {"r1": 2, "r2": 2, "c1": 0, "c2": 6}]  # ctrl-click
-    assert panel.state.selected_ids == [order[0], order[2]]
-
-
-def test_a_selection_in_a_sorted_grid_is_mapped_through_the_browsers_order(panel):
-    """The browser sorts and reports the new row order in ``_visible_rows``; selections index that order."""
-    grid = _grid(panel)
-    order = list(grid.data.index)
-    backwards = list(range(len(order)))[::-1]
-    grid._visible_rows = backwards                      # what the browser sends after a sort
-    grid.selections = [{"r1": 0, "r2": 1, "c1": 0, "c2": 6}]
-    assert panel.state.selected_ids == [order[-1], order[-2]]
-    panel.state.selected_ids = [order[0]]               # the kernel selects (e.g. a new dataset)
-    assert grid.selections == [{"r1": len(order) - 1, "r2": len(order) - 1, "c1": 0, "c2": 6}]
-    grid._visible_rows = list(range(len(order)))        # sorted back: the highlight follows the dataset
-    assert grid.selections == [{"r1": 0, "r2": 0, "c1": 0, "c2": 6}] and panel.state.selected_ids == [order[0]]
-
-
-def test_a_status_update_keeps_the_selection(panel):
-    """A row changing (the poller, an export) redraws the grid; the selected ids stay selected."""
-    grid = _grid(panel)
-    first, second = list(grid.data.index)[:2]
-    _click_rows(panel, [first, second])
-    row = dict(panel.state.row(second), export_count=99)
-    panel.state.upsert_row(row)
-    assert grid.data.loc[second, "exports"] == 99
-    assert panel.state.selected_ids == [first, second]
-    assert grid.selections == [{"r1": 0, "r2": 0, "c1": 0, "c2": 6}, {"r1": 1, "r2": 1, "c1": 0, "c2": 6}]
-    grid.selections = []                                # the browser's echo of the emptied old selection
-    assert panel.state.selected_ids == [first, second] and len(grid.selections) == 2
-
-
-def test_the_panel_is_a_widget_and_goes_inside_others(panel):
-    import ipywidgets as widgets
-
-    assert isinstance(panel, widgets.VBox) and isinstance(panel, widgets.Widget)
-    box = widgets.HBox([panel])
-    data = box._repr_mimebundle_()
-    data = data[0] if isinstance(data, tuple) else data
-    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
-    assert box.children[0] is panel and panel.view in panel.children
-    assert "aion-panel" in panel._dom_classes
 
 
 def test_export_button_exports_for_real(panel, client):
@@ -343,13 +280,13 @@ def test_a_batch_id_that_is_no_uuid_is_refused_at_once(panel):
     assert panel.state.error.startswith("'batch-42' is not a batch id: batch ids are UUIDs")
 
 
-def test_export_of_several_datasets_keeps_going_past_one_that_fails(panel, client):
+def test_export_of_several_datasets_keeps_going_past_one_that_fails(panel, client, select_rows):
     ready = _ready(panel)
     failed = next((r for r in panel.state.rows if r["status"] == "failed"), None)
     if failed is None:
         pytest.skip("no failed dataset in the demo data")
     before = client.datasets.get(ready["id"]).export_count
-    _click_rows(panel, [failed["id"], ready["id"]])
+    select_rows(panel, [failed["id"], ready["id"]])
     assert panel.state.selected_ids == [failed["id"], ready["id"]]
     panel.state.export_format = "pascal_voc"
     panel.view.control("export").click()

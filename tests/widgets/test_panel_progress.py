@@ -102,12 +102,10 @@ def test_closing_the_panel_cancels_its_running_call(own_panel):
     assert panel.frame is None and _files(client.cache_dir / "downloads") == []
 
 
-def test_load_of_two_selected_datasets_gives_one_frame_of_both(own_panel):
+def test_load_of_two_selected_datasets_gives_one_frame_of_both(own_panel, select_rows):
     panel, client = own_panel
     first, second = _ready(panel)[:2]
-    grid = panel.view.control("table")
-    order = [str(i) for i in grid.get_visible_data().index]
-    grid.selections = [{"r1": order.index(i), "r2": order.index(i), "c1": 0, "c2": 6} for i in (first["id"], second["id"])]
+    select_rows(panel, [first["id"], second["id"]])
     assert panel.state.selected_ids == [first["id"], second["id"]]
     panel.state.export_format = "yolo"
     panel.view.control("load").click()
