@@ -3,7 +3,7 @@
 ``AionError`` -> ``FormatError`` (export files), ``APIError`` (the service answered an error:
 ``AuthenticationError``, ``PaymentRequiredError``, ``PermissionDeniedError``, ``NotFoundError``,
 ``ConflictError``, ``ValidationError`` (422, and 400 as ``BadRequestError``), ``RateLimitError``,
-``ServerError``), ``ConnectionError`` -> ``TimeoutError``.
+``ServerError``), ``ConnectionError`` -> ``TimeoutError``, ``CancelledError``.
 Every error the package raises derives from :class:`AionError`. Messages name what was wrong and
 where (file, member, line, field, request id) and what to do; they never show an API key.
 
@@ -120,6 +120,10 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """5xx: the service failed; retried for GETs, safe to retry later."""
+
+
+class CancelledError(AionError):
+    """A call was stopped on request (e.g. the panel's Cancel button); it left no half-written file."""
 
 
 class ConnectionError(AionError, _builtins.ConnectionError):  # noqa: A001 (the issue's name)

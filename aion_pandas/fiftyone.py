@@ -23,7 +23,7 @@ import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,8 @@ def _short_reason(exc: BaseException) -> str:
 def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None = None,
                  cache_dir: str | os.PathLike | None = None, client: Any = None,
                  relative_to: str | os.PathLike | None = None, max_workers: int = 8,
-                 progress: bool | None = None) -> tuple[list[str], dict[str, str]]:
+                 progress: bool | None = None,
+                 on_progress: Callable[[int, int], object] | None = None) -> tuple[list[str], dict[str, str]]:
     """Local paths for images (a frame with ``file_name`` and, optionally, ``image_url``), and the
     images that could not be had (``{file_name: reason}``).
 
@@ -100,7 +101,9 @@ def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None =
     with ``client`` (default: ``aion_pandas.client.default_client()``; it sends its key only to its
     own service) into ``cache_dir`` (default :func:`image_cache_dir`), in parallel, with a progress
     bar; a cached file is never fetched again. Without a URL, ``file_name`` is read relative to
-    ``relative_to`` (the export's folder) or the working directory.
+    ``relative_to`` (the export's folder) or the working directory. ``on_progress(fetched, to_fetch)``
+    is called after each image fetched; if it raises (a Cancel button), the images not yet started
+    are dropped and the error goes on (each image is written whole or not at all).
 
     >>> paths, missing = fetch_images(frame.drop_duplicates("image_id"))   # doctest: +SKIP
     """
@@ -121,7 +124,7 @@ def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None =
         paths.append(os.path.abspath(path))
     missing: dict[str, str] = {}
     if todo:
-        missing.update(_download(todo, names, client, max_workers, progress))
+        missing.update(_download(todo, names, client, max_workers, progress, on_progress))
     fetched = {i for i, _, _ in todo}
     for i, path in enumerate(paths):
         if i not in fetched and names[i] not in missing and not os.path.exists(path):
@@ -130,7 +133,7 @@ def fetch_images(images: pd.DataFrame, *, images_dir: str | os.PathLike | None =
 
 
 def _download(todo: list[tuple[int, str, Path]], names: list[str], client: Any, max_workers: int,
-              progress: bool | None) -> dict[str, str]:
+              progress: bool | None, on_progress: Callable[[int, int], object] | None = None) -> dict[str, str]:
     from tqdm.auto import tqdm
 
     if client is None:
@@ -148,12 +151,20 @@ def _download(todo: list[tuple[int, str, Path]], names: list[str], client: Any, 
 
     # progress: True shows the bar, False hides it, None lets tqdm decide (hidden when not a terminal)
     bar = tqdm(total=len(todo), desc="images", unit="img", disable=None if progress is None else not progress)
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        for i, reason in pool.map(one, todo):
+    pool = ThreadPoolExecutor(max_workers=max(1, max_workers))
+    try:
+        for done, (i, reason) in enumerate(pool.map(one, todo), start=1):
             bar.update(1)
             if reason is not None:
                 missing[names[i]] = reason
-    bar.close()
+            if on_progress is not None:
+                on_progress(done, len(todo))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the running fetches finish (whole files), no more start
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        bar.close()
     return missing
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
@@ -62,8 +62,10 @@ def read_export(source: Any, format: str | None = None, *, client: "Client | Non
     return formats.read_export(source, format, **options)
 
 
-def download_export(url: str, *, client: "Client | None" = None) -> Path:
-    """The local path of the export at ``url``, downloaded into the client's cache if not there.
+def download_export(url: str, *, client: "Client | None" = None,
+                    on_progress: "Callable[[int, int | None], object] | None" = None) -> Path:
+    """The local path of the export at ``url``, downloaded into the client's cache if not there
+    (``on_progress(bytes, total)`` after each chunk; raising in it stops and removes the partial file).
 
     >>> download_export(export.download_url)       # doctest: +SKIP
     PosixPath('.../cache/downloads/3f2a.../dataset_550e8400.json')
@@ -73,4 +75,4 @@ def download_export(url: str, *, client: "Client | None" = None) -> Path:
 
     api = resolve_client(client)
     cached = cache_path_for_url(Path(api.cache_dir), url)
-    return cached if cached.is_file() else api.download_url(url)
+    return cached if cached.is_file() else api.download_url(url, on_progress=on_progress)

@@ -17,7 +17,7 @@ import httpx
 
 from ..records import AsyncPage
 from .core import BaseClient, Call, Close, Drain, Plan, Read, Send, Sleep
-from .downloads import cache_path_for_url, download_plan
+from .downloads import ProgressHook, cache_path_for_url, download_plan
 
 
 class AsyncClient(BaseClient):
@@ -99,12 +99,15 @@ class AsyncClient(BaseClient):
         return await self._run(Call("GET", url, raw=True, follow_redirects=True))
 
     async def download_file(self, url: str, dest: str | Path, expected_size: int | None = None,
-                            progress: bool = False, skip_if_complete: bool = False) -> Path:
+                            progress: bool = False, skip_if_complete: bool = False,
+                            on_progress: ProgressHook | None = None) -> Path:
         """Stream ``url`` to ``dest`` (temp name, renamed when complete; resumes with HTTP Range)."""
         return await self._run(download_plan(self, url, dest, expected_size=expected_size, progress=progress,
-                                             skip_if_complete=skip_if_complete))
+                                             skip_if_complete=skip_if_complete, on_progress=on_progress))
 
-    async def download_url(self, url: str, expected_size: int | None = None, progress: bool = False) -> Path:
+    async def download_url(self, url: str, expected_size: int | None = None, progress: bool = False,
+                           on_progress: ProgressHook | None = None) -> Path:
         """Download ``url`` into the cache; returns the path (see :meth:`Client.download_url`)."""
         return await self.download_file(url, cache_path_for_url(self.cache_dir, url), expected_size=expected_size,
-                                        progress=progress, skip_if_complete=expected_size is not None)
+                                        progress=progress, skip_if_complete=expected_size is not None,
+                                        on_progress=on_progress)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .core import BaseClient
 
 log = logging.getLogger("aion_pandas.client")
+
+#: ``on_progress(bytes_so_far, total_or_None)`` of a download; raising in it stops the download
+ProgressHook = Callable[[int, "int | None"], object]
 
 
 def part_path(dest: Path, url: str) -> Path:
@@ -64,9 +67,14 @@ def _progress_bar(enabled: bool, total: int | None, desc: str):
 
 
 def download_plan(client: "BaseClient", url: str, dest: str | Path, *, expected_size: int | None = None,
-                  progress: bool = True, desc: str | None = None, skip_if_complete: bool = False) -> Plan:
+                  progress: bool = True, desc: str | None = None, skip_if_complete: bool = False,
+                  on_progress: ProgressHook | None = None) -> Plan:
     """Stream ``url`` to ``dest``; returns ``dest``. With ``skip_if_complete`` (cache paths, unique per
-    export), a ``dest`` already of ``expected_size`` bytes is not fetched again."""
+    export), a ``dest`` already of ``expected_size`` bytes is not fetched again.
+
+    ``on_progress(bytes_so_far, total_or_None)`` is called after each chunk; if it raises (e.g.
+    :class:`~aion_pandas.errors.CancelledError` for a Cancel button), the download stops there and
+    its partial file is removed: a stopped download leaves no half file."""
     dest = Path(dest)
     if skip_if_complete and expected_size is not None and dest.is_file() and dest.stat().st_size == expected_size:
         log.debug("download: %s already complete (%d bytes)", dest, expected_size)
@@ -79,6 +87,7 @@ def download_plan(client: "BaseClient", url: str, dest: str | Path, *, expected_
     retries = client.settings.max_retries
     failures = 0
     bar = _progress_bar(progress, expected_size, desc or dest.name)
+    stopped = False
     try:
         while True:
             have = part.stat().st_size if part.exists() else 0
@@ -109,9 +118,16 @@ def download_plan(client: "BaseClient", url: str, dest: str | Path, *, expected_
                 bar.update(have)
             with open(part, "ab" if resumed else "wb") as fh:
                 def sink(chunk: bytes) -> None:
+                    nonlocal stopped
                     fh.write(chunk)
                     if bar is not None:
                         bar.update(len(chunk))
+                    if on_progress is not None:
+                        try:
+                            on_progress(fh.tell(), expected_size)
+                        except BaseException:
+                            stopped = True
+                            raise
                 try:
                     yield Drain(resp, sink)
                 except httpx.RequestError as exc:
@@ -142,5 +158,7 @@ def download_plan(client: "BaseClient", url: str, dest: str | Path, *, expected_
     finally:
         if bar is not None:
             bar.close()
+        if stopped:  # stopped on request (not cut off): nothing to resume, nothing half left
+            part.unlink(missing_ok=True)
     os.replace(part, dest)
     return dest

@@ -14,7 +14,7 @@ import httpx
 
 from ..records import Page
 from .core import BaseClient, Call, Close, Drain, Plan, Read, Send, Sleep
-from .downloads import cache_path_for_url, download_plan
+from .downloads import ProgressHook, cache_path_for_url, download_plan
 
 
 class Client(BaseClient):
@@ -101,12 +101,14 @@ class Client(BaseClient):
         return self._run(Call("GET", url, raw=True, follow_redirects=True))
 
     def download_file(self, url: str, dest: str | Path, expected_size: int | None = None,
-                      progress: bool = True, skip_if_complete: bool = False) -> Path:
+                      progress: bool = True, skip_if_complete: bool = False,
+                      on_progress: ProgressHook | None = None) -> Path:
         """Stream ``url`` to ``dest`` (temp name, renamed when complete; resumes with HTTP Range)."""
         return self._run(download_plan(self, url, dest, expected_size=expected_size, progress=progress,
-                                       skip_if_complete=skip_if_complete))
+                                       skip_if_complete=skip_if_complete, on_progress=on_progress))
 
-    def download_url(self, url: str, expected_size: int | None = None, progress: bool = False) -> Path:
+    def download_url(self, url: str, expected_size: int | None = None, progress: bool = False,
+                     on_progress: ProgressHook | None = None) -> Path:
         """Download ``url`` (e.g. an export's signed ``download_url``) into the cache; returns the path.
 
         A file already there with ``expected_size`` bytes is not fetched again.
@@ -114,4 +116,5 @@ class Client(BaseClient):
         >>> path = client.download_url(export.download_url, expected_size=export.file_size_bytes)  # doctest: +SKIP
         """
         return self.download_file(url, cache_path_for_url(self.cache_dir, url), expected_size=expected_size,
-                                  progress=progress, skip_if_complete=expected_size is not None)
+                                  progress=progress, skip_if_complete=expected_size is not None,
+                                  on_progress=on_progress)

@@ -17,10 +17,10 @@ __all__ = ["Panel", "panel"]
 
 
 def panel(client: "Client | None" = None) -> Panel:
-    """The datasets panel for ``client`` (default: the client of ``aion.connect()``).
+    """The datasets panel for ``client`` (default: the client of ``aion.connect()``): the widget
+    itself (a ``VBox``), to show as a cell's last expression or put inside other widgets.
 
-    Make it the last expression of a cell to show it; ``panel.frame`` holds what "Load into
-    DataFrame" read; ``panel.close()`` stops its background work.
+    ``panel.frame`` holds what "Load into DataFrame" read; ``panel.close()`` stops its background work.
 
     >>> p = panel()   # doctest: +SKIP
     >>> p             # doctest: +SKIP

@@ -11,18 +11,16 @@ guards the start). Errors become one line with the code and request id: never a 
 """
 from __future__ import annotations
 
-import io
-import json
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import AionError, ConnectionError, ExtensionMissingError, NotFoundError, RateLimitError, ServerError
-from .render import stats_summary
-from .rows import dataset_row, describe_error
+from ..errors import (AionError, CancelledError, ConnectionError, ExtensionMissingError, NotFoundError,
+                      RateLimitError, ServerError)
+from . import jobs
+from .rows import check_create_form, dataset_row, describe_error
 from .state import PanelState
 from .view import PanelView
 
@@ -49,6 +47,7 @@ class PanelController:
         self._busy_lock = threading.Lock()
         self._rows_lock = threading.Lock()
         self._stop = threading.Event()
+        self._cancel = threading.Event()   # Cancel of the running export/load (set by close() too)
         self._poller: threading.Thread | None = None
         self._poller_lock = threading.Lock()
         self._stats_loaded = False
@@ -60,6 +59,7 @@ class PanelController:
         v.control("export").on_click(lambda _: self.export())
         v.control("load").on_click(lambda _: self.load())
         v.control("fiftyone").on_click(lambda _: self.open_in_fiftyone())
+        v.control("cancel").on_click(lambda _: self.cancel())
         v.control("create").on_click(lambda _: self.create_from_form())
         v.control("stats-refresh").on_click(lambda _: self.load_statistics())
         v.control("tabs").observe(self._on_tab, "selected_index")
@@ -116,8 +116,9 @@ class PanelController:
         return self._poller is not None and self._poller.is_alive()
 
     def close(self) -> None:
-        """Stop the poller and drop queued work (running calls finish in their threads)."""
+        """Stop the poller, drop queued work and cancel the running call at its next step."""
         self._stop.set()
+        self._cancel.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         poller = self._poller
         if poller is not None:
@@ -215,30 +216,12 @@ class PanelController:
     # ------------------------------------------------------------------ create
     def create_from_form(self) -> Future | None:
         """Create a dataset from what the Create tab holds (checked here, created in the background)."""
-        form = self.view.create_form()
-        if not form["batch_id"]:
-            self.state.error = "Pick a batch or type a batch id."
-            return None
         try:
-            form["batch_id"] = str(uuid.UUID(form["batch_id"]))
-        except ValueError:
-            self.state.error = (f"{form['batch_id'][:60]!r} is not a batch id: batch ids are UUIDs such as "
-                                "550e8400-e29b-41d4-a716-446655440000.")
+            args = check_create_form(self.view.create_form())
+        except ValueError as exc:
+            self.state.error = str(exc)
             return None
-        if not form["name"]:
-            self.state.error = "Give the dataset a name."
-            return None
-        config = None
-        if form["format_config"]:
-            try:
-                config = json.loads(form["format_config"])
-            except json.JSONDecodeError as exc:
-                self.state.error = f"Format config is not valid JSON (line {exc.lineno}, column {exc.colno})."
-                return None
-            if not isinstance(config, dict):
-                self.state.error = "Format config must be a JSON object, e.g. {\"csv_delimiter\": \";\"}."
-                return None
-        return self.create(form["batch_id"], form["name"], form["description"] or None, config)
+        return self.create(**args)
 
     def create(self, batch_id: str, name: str, description: str | None = None,
                format_config: dict[str, Any] | None = None) -> Future | None:
@@ -258,8 +241,8 @@ class PanelController:
                                 f"{' (wait for it to finish)' if not batch.is_done else ''}.")
             return
         dataset = self._client.datasets.create(batch_id, name, description=description, format_config=format_config)
+        self.state.selected_ids = [dataset.id]  # first: the row is selected when it appears
         self._update_row(dataset)
-        self.state.selected_ids = [dataset.id]
         self.state.message = f"Created '{dataset.name}' ({dataset.status}); its status updates below."
         self.view.show_tab("Datasets")
         if not dataset.is_done:
@@ -271,8 +254,19 @@ class PanelController:
             if self.state.busy:
                 self.state.message = "An export is already running; wait for it to finish."
                 return False
+            self._cancel.clear()
+            self.state.cancelling, self.state.progress_text = False, ""
             self.state.busy = True
             return True
+
+    def _end_busy(self) -> None:
+        self.state.busy, self.state.cancelling, self.state.progress_text = False, False, ""
+
+    def cancel(self) -> None:
+        """Stop the running export, download, load or FiftyOne call at its next step or chunk."""
+        if self.state.busy:
+            self.state.cancelling = True
+            self._cancel.set()
 
     def _selection(self, ids: list[str] | None) -> list[str] | None:
         chosen = list(ids if ids is not None else self.state.selected_ids)
@@ -280,6 +274,12 @@ class PanelController:
             self.state.error = "Select a dataset first."
             return None
         return chosen
+
+    def _start(self, job: Callable[..., Any], *args: Any) -> Future | None:
+        future = self._submit(job, *args)
+        if future is None:
+            self._end_busy()
+        return future
 
     def export(self, ids: list[str] | None = None) -> Future | None:
         """Export the selected datasets (or ``ids``) with the chosen format and options."""
@@ -289,25 +289,19 @@ class PanelController:
         s = self.state
         s.error, s.progress, s.progress_max = "", 0, len(chosen)
         options = {"delimiter": s.delimiter} if s.export_format == "csv" and s.delimiter else {}
-        future = self._submit(self._export_job, chosen, s.export_format, options, s.include_failed_items)
-        if future is None:
-            s.busy = False
-        return future
+        return self._start(self._export_job, chosen, s.export_format, options, s.include_failed_items)
 
     def _export_one(self, dataset_id: str, fmt: str, options: dict[str, Any], include_failed: bool) -> dict[str, Any]:
-        row = self.state.row(dataset_id) or {}
-        started = time.perf_counter()
-        result = self._client.datasets.export(dataset_id, fmt, options=options, include_failed_items=include_failed)
-        seconds = time.perf_counter() - started
-        return {"dataset_id": dataset_id, "name": row.get("name"), "export_id": result.export_id,
-                "format": result.format, "record_count": result.record_count,
-                "file_size_bytes": result.file_size_bytes, "download_url": result.download_url,
-                "file_name": result.file_name, "seconds": seconds}
+        return jobs.export_one(self._client, self.state.row(dataset_id) or {"id": dataset_id}, fmt, options,
+                               include_failed)
 
     def _export_job(self, ids: list[str], fmt: str, options: dict[str, Any], include_failed: bool) -> None:
         results: list[dict[str, Any]] = []
+        steps = jobs.Steps(self.state, self._cancel)
         try:
+            steps.phase(f"exporting {len(ids)} dataset(s) as {fmt}", len(ids))
             for index, dataset_id in enumerate(ids):
+                steps.advance(index, text=f"exporting {index + 1} of {len(ids)} as {fmt}")
                 try:
                     results.append(self._export_one(dataset_id, fmt, options, include_failed))
                     self._update_row(self._client.datasets.get(dataset_id))
@@ -316,60 +310,70 @@ class PanelController:
                     row = self.state.row(dataset_id) or {}
                     results.append({"dataset_id": dataset_id, "name": row.get("name"),
                                     "error": self._scrub(describe_error(exc))})
-                self.state.progress = index + 1
                 self.state.exports = list(results)
+                self.state.progress = index + 1
             ok = sum(1 for r in results if not r.get("error"))
             self.state.message = f"Exported {ok} of {len(ids)} dataset(s) as {fmt}."
+        except CancelledError:
+            ok = sum(1 for r in results if not r.get("error"))
+            self.state.message = f"Cancelled: exported {ok} of {len(ids)} dataset(s) as {fmt}; the rest were not started."
         finally:
-            self.state.busy = False
+            self._end_busy()
 
     def load(self, dataset_id: str | None = None) -> Future | None:
-        """Read the selected dataset (its export from this panel, else a new one) into ``panel.frame``."""
+        """Read the selected datasets (each one's export from this panel, else a new one) into one
+        ``panel.frame``, with its annotation summary under the results."""
         chosen = self._selection([dataset_id] if dataset_id else None)
         if chosen is None or not self._start_busy():
             return None
         self.state.error, self.state.progress, self.state.progress_max = "", 0, 1
-        future = self._submit(self._load_job, chosen[0], self.state.export_format, False)
-        if future is None:
-            self.state.busy = False
-        return future
+        return self._start(self._load_job, chosen, self.state.export_format, False)
 
     def open_in_fiftyone(self, dataset_id: str | None = None) -> Future | None:
-        """Load the selected dataset and open it in the FiftyOne App (when FiftyOne is installed)."""
+        """Load the selected datasets and open them in the FiftyOne App (when FiftyOne is installed)."""
         chosen = self._selection([dataset_id] if dataset_id else None)
         if chosen is None or not self._start_busy():
             return None
-        self.state.error, self.state.progress, self.state.progress_max = "", 0, 2
-        future = self._submit(self._load_job, chosen[0], self.state.export_format, True)
-        if future is None:
-            self.state.busy = False
-        return future
+        self.state.error, self.state.progress, self.state.progress_max = "", 0, 1
+        return self._start(self._load_job, chosen, self.state.export_format, True)
 
-    def _load_job(self, dataset_id: str, fmt: str, fiftyone: bool) -> None:
-        from ..reading import read_export
-
+    def _load_job(self, ids: list[str], fmt: str, fiftyone: bool) -> None:
+        steps = jobs.Steps(self.state, self._cancel)
         try:
-            done = [r for r in self.state.exports
-                    if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
-            exported = done[-1] if done else self._export_one(dataset_id, fmt, {}, False)
-            frame = read_export(exported["download_url"], format=fmt, client=self._client)
-            name = exported.get("name") or dataset_id
+            frames, names = [], []
+            for dataset_id in ids:
+                done = [r for r in self.state.exports
+                        if r.get("dataset_id") == dataset_id and r.get("format") == fmt and not r.get("error")]
+                name = (self.state.row(dataset_id) or {}).get("name") or dataset_id
+                if done:
+                    exported = done[-1]
+                else:
+                    steps.phase(f"exporting {name} as {fmt}")
+                    exported = self._export_one(dataset_id, fmt, {}, False)
+                frames.append(jobs.read(self._client, steps, exported, fmt))
+                names.append(exported.get("name") or name)
+            frame = jobs.combine(frames, fmt)
+            name = names[0] if len(names) == 1 else f"{len(names)} datasets"
+            steps.phase("summarizing the annotations")
+            summary_html, chart = jobs.summarize(frame, f"{name} ({fmt})")
             self.state.frame_label = f"{name} ({fmt})"
             self.state.frame = frame
-            self.state.progress = 1
-            images = frame["image_id"].nunique() if "image_id" in frame.columns else 0
-            self.state.message = (f"Loaded '{name}' into panel.frame: {len(frame):,} rows, {images:,} images "
-                                  f"(from its {fmt} export).")
+            self.state.frame_summary, self.state.frame_png = summary_html, chart
+            images = frame.groupby(["dataset_id", "image_id"], observed=True, dropna=False).ngroups if len(frame) else 0
+            self.state.message = (f"Loaded {', '.join(repr(n) for n in names)} into panel.frame: {len(frame):,} "
+                                  f"rows, {images:,} images (from the {fmt} export{'s' if len(names) > 1 else ''}).")
             if fiftyone:
-                from ..fiftyone import launch_app, to_fiftyone
+                from ..fiftyone import launch_app
 
-                dataset = to_fiftyone(frame, name=f"aion-{name}", overwrite=True, client=self._client)
+                dataset = jobs.to_fiftyone(self._client, steps, frame, "-".join(names) if len(names) < 4 else name)
+                steps.phase("opening the FiftyOne App")
                 self.fiftyone_session = launch_app(dataset, **self.fiftyone_app_options)
-                self.state.progress = 2
                 self.state.message = (f"Opened '{name}' in FiftyOne ({len(dataset)} samples): "
                                       f"{getattr(self.fiftyone_session, 'url', '')}")
+        except CancelledError:
+            self.state.message = "Cancelled; nothing half-downloaded was kept."
         finally:
-            self.state.busy = False
+            self._end_busy()
 
     # ------------------------------------------------------------------ statistics
     def _on_tab(self, change: dict[str, Any]) -> None:
@@ -387,13 +391,9 @@ class PanelController:
 
     def _stats_job(self, days: int) -> None:
         try:
-            stats = self._client.datasets.statistics(days=days)
-            figure = stats.plot()
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=100)
+            summary, png = jobs.statistics_chart(self._client, days)
             if days == self.state.stats_days:  # a newer period may have been chosen meanwhile
-                self.state.stats_summary = stats_summary(stats)
-                self.state.stats_png = buffer.getvalue()
+                self.state.stats_summary, self.state.stats_png = summary, png
         finally:
             if days == self.state.stats_days:  # the latest request ends the spinner
                 self.state.stats_loading = False

@@ -1,4 +1,4 @@
-"""Pure HTML for the panel: the datasets table, a dataset's details, export results, messages.
+"""Pure HTML for the panel: a dataset's details, export results, progress and messages.
 
 Everything is escaped here; nothing here knows widgets or HTTP.
 
@@ -15,13 +15,9 @@ from typing import Any, Iterable
 
 from ..plots import STATUS_COLORS
 
-TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "name"), ("status", "status"), ("total_items", "items"), ("successful_items", "successful"),
-    ("export_count", "exports"), ("latest_export", "latest export"), ("created_at", "created"))
-
-_TABLE_STYLE = ("<style>.aion-table{border-collapse:collapse;font-size:12px;width:100%}"
-                ".aion-table th,.aion-table td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
-                ".aion-table td.num{text-align:right}.aion-table tr.aion-selected{background:#e3f0ff}"
+_TABLE_STYLE = ("<style>.aion-fields{border-collapse:collapse;font-size:12px;width:100%}"
+                ".aion-fields th,.aion-fields td{padding:1px 8px;line-height:18px;border-bottom:1px solid #ddd;text-align:left}"
+                ".aion-fields td.num{text-align:right}.aion-fields tr.aion-selected{background:#e3f0ff}"
                 ".aion-badge{color:#fff;border-radius:8px;padding:0 7px;font-size:11px}"
                 "a.aion-download{color:#1a73e8;text-decoration:underline}</style>")
 
@@ -57,26 +53,6 @@ def status_badge(status: str) -> str:
             f"{_e(status)}</span>")
 
 
-def datasets_table(rows: Iterable[dict[str, Any]], selected: Iterable[str] = ()) -> str:
-    """The datasets table (one ``<tr data-id=...>`` per row; selected rows highlighted)."""
-    chosen = set(selected)
-    head = "".join(f"<th>{_e(label)}</th>" for _, label in TABLE_COLUMNS)
-    body = []
-    for row in rows:
-        latest = (f"{_e(row.get('latest_export_format'))} {_e(row.get('latest_export_at'))}"
-                  if row.get("latest_export_format") else "—")
-        cls = " class='aion-selected'" if row.get("id") in chosen else ""
-        body.append(
-            f"<tr data-id='{_e(row.get('id'))}'{cls}><td>{_e(row.get('name'))}</td>"
-            f"<td>{status_badge(str(row.get('status')))}</td>"
-            f"<td class='num'>{_e(row.get('total_items'))}</td><td class='num'>{_e(row.get('successful_items'))}</td>"
-            f"<td class='num'>{_e(row.get('export_count'))}</td><td>{latest}</td>"
-            f"<td>{_e(row.get('created_at'))}</td></tr>")
-    if not body:
-        body.append(f"<tr><td colspan='{len(TABLE_COLUMNS)}'><i>no datasets</i></td></tr>")
-    return f"{_TABLE_STYLE}<table class='aion-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def details(row: dict[str, Any] | None, more: int = 0) -> str:
     """The selected dataset's fields (``more``: how many other datasets are selected too)."""
     if row is None:
@@ -93,8 +69,8 @@ def details(row: dict[str, Any] | None, more: int = 0) -> str:
         fields.append(("failure", row.get("failure_reason")))
     items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields)
     extra = f"<p><i>and {more} more selected</i></p>" if more else ""
-    return (f"<div class='aion-details-body'><b>{_e(row.get('name'))}</b> {status_badge(str(row.get('status')))}"
-            f"<table class='aion-table'>{items}</table>{extra}</div>")
+    return (f"{_TABLE_STYLE}<div class='aion-details-body'><b>{_e(row.get('name'))}</b> {status_badge(str(row.get('status')))}"
+            f"<table class='aion-fields'>{items}</table>{extra}</div>")
 
 
 def export_results(results: Iterable[dict[str, Any]]) -> str:
@@ -116,6 +92,11 @@ def export_results(results: Iterable[dict[str, Any]]) -> str:
 def message(text: str) -> str:
     """An info line (empty stays empty)."""
     return f"<span style='color:#1f5f1f'>{_e(text)}</span>" if text else ""
+
+
+def progress(text: str) -> str:
+    """The running call's step, small and grey (empty stays empty)."""
+    return f"<span class='aion-progress-text' style='font-size:12px;color:#555'>{_e(text)}</span>" if text else ""
 
 
 def error(text: str) -> str:

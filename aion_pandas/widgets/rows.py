@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import APIError, ConnectionError, FormatError
@@ -52,3 +54,34 @@ def describe_error(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
     line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return line if len(line) <= 300 else line[:297] + "…"
+
+
+def check_create_form(form: dict[str, str]) -> dict[str, Any]:
+    """The Create tab's fields as ``create()`` arguments; ``ValueError`` with the line to show if wrong.
+
+    >>> check_create_form({"batch_id": "550E8400-E29B-41D4-A716-446655440000", "name": "Q1",
+    ...                    "description": "", "format_config": '{"csv_delimiter": ";"}'})["format_config"]
+    {'csv_delimiter': ';'}
+    >>> check_create_form({"batch_id": "", "name": "Q1", "description": "", "format_config": ""})
+    Traceback (most recent call last):
+    ValueError: Pick a batch or type a batch id.
+    """
+    if not form["batch_id"]:
+        raise ValueError("Pick a batch or type a batch id.")
+    try:
+        batch_id = str(uuid.UUID(form["batch_id"]))
+    except ValueError:
+        raise ValueError(f"{form['batch_id'][:60]!r} is not a batch id: batch ids are UUIDs such as "
+                         "550e8400-e29b-41d4-a716-446655440000.") from None
+    if not form["name"]:
+        raise ValueError("Give the dataset a name.")
+    config = None
+    if form["format_config"]:
+        try:
+            config = json.loads(form["format_config"])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Format config is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(config, dict):
+            raise ValueError("Format config must be a JSON object, e.g. {\"csv_delimiter\": \";\"}.")
+    return {"batch_id": batch_id, "name": form["name"], "description": form["description"] or None,
+            "format_config": config}

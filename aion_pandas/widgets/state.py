@@ -51,11 +51,15 @@ class PanelState(HasTraits):
     busy = Bool(False)                   # an export (or load) is running
     progress = Int(0)                    # 0..progress_max while busy
     progress_max = Int(1)
+    progress_text = Unicode("")          # what the running call does now ("downloading 1.2 of 3.4 MB")
+    cancelling = Bool(False)             # Cancel was pressed; the call stops at its next step
     exports = List(Dict())               # results of the last export click, one dict per dataset
 
     # load / FiftyOne
     frame = AnyTrait(None, allow_none=True)
     frame_label = Unicode("")
+    frame_summary = Unicode("")          # HTML of the loaded frame's annotation summary
+    frame_png = Bytes(b"")               # its chart (class counts, boxes per image, sizes)
 
     # statistics
     stats_days = Int(30)

@@ -18,7 +18,8 @@ import ipywidgets as w
 from traitlets import link
 
 from . import render
-from .state import EXPORT_FORMATS, PERIODS, PanelState
+from .grid import DatasetsGrid
+from .state import EXPORT_FORMATS, PAGE_SIZE, PERIODS, PanelState
 
 _STATUS_OPTIONS = [("all statuses", ""), ("pending", "pending"), ("processing", "processing"),
                    ("ready", "ready"), ("failed", "failed")]
@@ -32,7 +33,7 @@ def _hook(widget: w.Widget, name: str) -> w.Widget:
 
 
 class PanelView(w.VBox):
-    """Datasets (table, details, export, load), Create and Statistics tabs, plus a message line."""
+    """Datasets (grid, details, export, load), Create and Statistics tabs, plus a message line."""
 
     def __init__(self, state: PanelState, *, fiftyone: bool = False, **kwargs: Any) -> None:
         self._state = state
@@ -53,9 +54,10 @@ class PanelView(w.VBox):
         self._prev = c("prev-page", w.Button(description="◀", tooltip="previous page", layout=w.Layout(width="40px")))
         self._next = c("next-page", w.Button(description="▶", tooltip="next page", layout=w.Layout(width="40px")))
         self._page_label = c("page-label", w.HTML())
-        self._table = c("table", w.HTML(layout=w.Layout(max_height="320px", overflow="auto")))
-        self._select = c("dataset-select", w.SelectMultiple(options=[], rows=6, description="Select",
-                                                            layout=w.Layout(width="98%")))
+        self._grid = DatasetsGrid()
+        self._table = c("table", self._grid.widget)
+        self._hint = w.HTML("<span style='font-size:11px;color:#666'>click a row to select it; shift-click or "
+                            "ctrl-click for more; sort from a column's header menu</span>")
         self._details = c("details", w.HTML())
         self._format = c("export-format", w.Dropdown(options=[(_FORMAT_LABELS[f], f) for f in EXPORT_FORMATS],
                                                       description="Format", layout=w.Layout(width="200px")))
@@ -64,15 +66,22 @@ class PanelView(w.VBox):
         self._export = c("export", w.Button(description="Export", icon="download", button_style="primary"))
         self._progress = c("progress", w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="160px",
                                                                                              visibility="hidden")))
+        self._progress_label = c("progress-label", w.HTML())
+        self._cancel = c("cancel", w.Button(description="Cancel", icon="stop", button_style="warning",
+                                            layout=w.Layout(width="100px", visibility="hidden")))
         self._results = c("export-result", w.HTML())
+        self._frame_summary = c("frame-summary", w.HTML())
+        self._frame_chart = c("frame-chart", w.Image(format="png", layout=w.Layout(max_width="680px",
+                                                                                   display="none")))
         self._load = c("load", w.Button(description="Load into DataFrame", icon="table", layout=w.Layout(width="auto")))
         self._fiftyone = c("fiftyone", w.Button(description="Open in FiftyOne", icon="eye", layout=w.Layout(
             width="auto", display=None if fiftyone else "none")))
         datasets_tab = w.VBox([
             w.HBox([self._status, self._search, self._refresh, self._prev, self._page_label, self._next]),
-            self._table, self._select, self._details,
+            self._table, self._hint, self._details,
             w.HBox([self._format, self._delimiter, self._include_failed], layout=wide),
-            w.HBox([self._export, self._load, self._fiftyone, self._progress]), self._results])
+            w.HBox([self._export, self._load, self._fiftyone, self._progress, self._progress_label, self._cancel]),
+            self._results, self._frame_summary, self._frame_chart])
         # create tab
         form = {"style": {"description_width": "110px"}}
         self._batch = c("batch", w.Dropdown(options=[("— pick a batch —", "")], description="Batch", **form,
@@ -99,7 +108,7 @@ class PanelView(w.VBox):
         self._tabs = c("tabs", w.Tab(children=[datasets_tab, create_tab, stats_tab], titles=TABS))
         title = w.HTML("<b style='font-size:14px'>Aionvision datasets</b>")
         super().__init__([title, self._error, self._message, self._tabs], **kwargs)
-        self.add_class("aion-panel")
+        self.add_class("aion-panel-view")
         self._link()
         self._redraw_table()
         self._redraw_busy()
@@ -119,12 +128,20 @@ class PanelView(w.VBox):
         self._tabs.selected_index = TABS.index(title)
 
     def walk(self) -> list[w.Widget]:
-        """This widget and every descendant (for checks over the whole tree)."""
-        out, todo = [], [self]
+        """This widget and every widget it holds: children, the grid's renderers and their expressions."""
+        out: list[w.Widget] = []
+        seen: set[int] = set()
+        todo: list[Any] = [self]
         while todo:
-            widget = todo.pop()
-            out.append(widget)
-            todo.extend(getattr(widget, "children", ()) or ())
+            value = todo.pop()
+            if isinstance(value, (list, tuple)):
+                todo.extend(value)
+            elif isinstance(value, dict):
+                todo.extend(value.values())
+            elif isinstance(value, w.Widget) and id(value) not in seen:
+                seen.add(id(value))
+                out.append(value)
+                todo.extend(value.trait_values(sync=lambda v: v).values())
         return out
 
     # -------------------------------------------------------------------------------- wiring
@@ -138,11 +155,14 @@ class PanelView(w.VBox):
                              ("export_format", self._format), ("delimiter", self._delimiter),
                              ("include_failed_items", self._include_failed), ("stats_days", self._days)):
             link((s, name), (widget, "value"))
-        self._select.observe(self._on_select, "value")
+        self._grid.on_select(self._on_select)
         self._prev.on_click(lambda _: setattr(s, "page", s.page - 1))
         self._next.on_click(lambda _: setattr(s, "page", s.page + 1))
         s.observe(lambda _: self._redraw_table(), ["rows", "status_filter", "search", "page", "selected_ids", "loading"])
-        s.observe(lambda _: self._redraw_busy(), ["busy", "progress", "progress_max", "loading", "stats_loading"])
+        s.observe(lambda _: self._redraw_busy(), ["busy", "progress", "progress_max", "progress_text", "loading",
+                                                  "stats_loading", "cancelling"])
+        s.observe(lambda ch: setattr(self._frame_summary, "value", ch.new), "frame_summary")
+        s.observe(self._redraw_frame_chart, "frame_png")
         s.observe(lambda ch: setattr(self._results, "value", render.export_results(ch.new)), "exports")
         s.observe(lambda ch: setattr(self._message, "value", render.message(ch.new)), "message")
         s.observe(lambda ch: setattr(self._error, "value", render.error(ch.new)), "error")
@@ -153,9 +173,13 @@ class PanelView(w.VBox):
         s.observe(lambda ch: setattr(self._delimiter, "disabled", ch.new != "csv"), "export_format")
         self._delimiter.disabled = s.export_format != "csv"
 
-    def _on_select(self, change: dict[str, Any]) -> None:
+    def _on_select(self, ids: list[str]) -> None:
         if not self._syncing:
-            self._state.selected_ids = list(change["new"])
+            self._state.selected_ids = ids
+
+    def _redraw_frame_chart(self, change: dict[str, Any]) -> None:
+        self._frame_chart.value = change["new"]
+        self._frame_chart.layout.display = None if change["new"] else "none"
 
     def _redraw_table(self) -> None:
         with self._draw_lock:
@@ -164,25 +188,20 @@ class PanelView(w.VBox):
     def _draw_table(self) -> None:
         s = self._state
         visible = s.visible_rows()
-        self._table.value = render.datasets_table(visible, s.selected_ids)
+        self._syncing = True
+        try:
+            self._grid.show(visible)
+            self._grid.select_ids(s.selected_ids)
+        finally:
+            self._syncing = False
         total = len(s.filtered_rows())
-        first = min(s.page, s.page_count() - 1) * 100
+        first = min(s.page, s.page_count() - 1) * PAGE_SIZE
         label = "loading…" if s.loading and not s.rows else (
             f"{first + 1 if total else 0}–{first + len(visible)} of {total} · "
             f"page {min(s.page, s.page_count() - 1) + 1}/{s.page_count()}")
         self._page_label.value = f"<span style='font-size:12px'>{label}</span>"
         self._prev.disabled = s.page <= 0
         self._next.disabled = s.page >= s.page_count() - 1
-        options = [(f"{r.get('name')} · {r.get('status')} · {r.get('id')}", r["id"]) for r in visible]
-        keep = tuple(i for i in s.selected_ids if any(v == i for _, v in options))
-        self._syncing = True
-        try:
-            if list(self._select.options) != options:
-                self._select.options = options
-            if tuple(self._select.value) != keep:
-                self._select.value = keep
-        finally:
-            self._syncing = False
         rows = [s.row(i) for i in s.selected_ids]
         rows = [r for r in rows if r is not None]
         self._details.value = render.details(rows[0] if rows else None, more=len(rows) - 1)
@@ -196,6 +215,10 @@ class PanelView(w.VBox):
         self._progress.max = max(1, s.progress_max)
         self._progress.value = min(s.progress, self._progress.max)
         self._progress.layout.visibility = "visible" if s.busy else "hidden"
+        self._progress_label.value = render.progress(s.progress_text) if s.busy else ""
+        self._cancel.layout.visibility = "visible" if s.busy else "hidden"
+        self._cancel.disabled = s.cancelling
+        self._cancel.description = "Cancelling…" if s.cancelling else "Cancel"
         self._refresh.disabled = s.loading
         self._stats_refresh.disabled = s.stats_loading
 

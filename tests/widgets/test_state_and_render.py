@@ -56,11 +56,10 @@ def test_upsert_keeps_the_place_of_a_known_row_and_puts_a_new_one_first():
 def test_names_are_escaped_everywhere():
     evil = "<img src=x onerror=alert(1)>"
     row = {"id": "d'1", "name": evil, "status": "ready", "description": evil}
-    for html in (render.datasets_table([row], ["d'1"]), render.details(row),
+    for html in (render.details(row), render.progress(evil),
                  render.export_results([{"name": evil, "format": "csv", "download_url": "http://h/x?a=1&b='"}]),
                  render.message(evil), render.error(evil)):
         assert "<img" not in html
-    assert "data-id='d&#x27;1'" in render.datasets_table([row])
 
 
 @pytest.mark.parametrize("size, text", [(0, "0 B"), (999, "999 B"), (245678, "245.7 kB"), (12_300_000, "12.3 MB"),
@@ -82,3 +81,47 @@ def test_human_size(size, text):
 ])
 def test_errors_are_one_line_with_code_and_request_id(exc, line):
     assert describe_error(exc) == line
+
+
+def test_a_thousand_datasets_page_filter_and_select_in_the_grid():
+    """1,200 datasets: the grid holds one page, the filter and search see every page, a selection on a
+    later page names that page's datasets."""
+    from aion_pandas.widgets.view import PanelView
+
+    rows = [{"id": f"d{i}", "name": f"set {i:04d}", "status": ("ready", "failed")[i % 2]} for i in range(1200)]
+    state = PanelState(rows=rows)
+    view = PanelView(state)
+    grid = view.control("table")
+    assert list(grid.data.index) == [f"d{i}" for i in range(PAGE_SIZE)]
+    state.page = 11
+    assert list(grid.data.index) == [f"d{i}" for i in range(1100, 1200)]
+    assert "1101–1200 of 1200" in view.control("page-label").value
+    grid.selections = [{"r1": 5, "r2": 6, "c1": 0, "c2": 6}]
+    assert state.selected_ids == ["d1105", "d1106"]
+    view.control("status-filter").value = "failed"
+    assert state.page == 0 and state.page_count() == 6 and set(grid.data["status"]) == {"failed"}
+    view.control("search").value = "set 1199"
+    assert list(grid.data.index) == ["d1199"]
+    assert state.selected_ids == ["d1105", "d1106"]      # a filter does not drop the selection
+
+
+def test_steps_show_each_percent_and_stop_on_cancel():
+    """A download's thousands of chunks update the bar once per percent; Cancel stops at the next chunk."""
+    import threading
+
+    from aion_pandas.errors import CancelledError
+    from aion_pandas.widgets.jobs import Steps
+
+    state, cancel = PanelState(), threading.Event()
+    shown: list[int] = []
+    state.observe(lambda ch: shown.append(ch.new), "progress")
+    steps = Steps(state, cancel)
+    steps.phase("downloading", 10_000)
+    for done in range(1, 10_001):
+        steps.advance(done)
+    assert shown[0] == 1 and shown[-1] == 10_000 and len(shown) == 101
+    cancel.set()
+    with pytest.raises(CancelledError):
+        steps.advance(5)
+    with pytest.raises(CancelledError):
+        steps.phase("reading")

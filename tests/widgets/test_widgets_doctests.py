@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["aion_pandas.widgets.state", "aion_pandas.widgets.render", "aion_pandas.widgets.rows",
+MODULES = ["aion_pandas.widgets.state", "aion_pandas.widgets.grid", "aion_pandas.widgets.jobs", "aion_pandas.widgets.render", "aion_pandas.widgets.rows",
            "aion_pandas.widgets.view", "aion_pandas.widgets.controller", "aion_pandas.widgets.panel",
            "aion_pandas.widgets"]
 

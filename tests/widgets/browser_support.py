@@ -1,0 +1,73 @@
+"""What the panel's browser tests share: headless Chromium, servers on free ports, clicks on the grid.
+
+The datasets grid (ipydatagrid) draws on a canvas: a row is clicked at its offset from the grid's box,
+computed from the grid's header and row heights (:mod:`aion_pandas.widgets.grid`).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from aion_pandas.widgets.grid import HEADER_HEIGHT, ROW_HEIGHT
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Poll a path nobody serves (a 404 means up) until the server answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url + "/__ping__", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not come up in {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server started with ``start_new_session=True`` and everything it started (its kernels)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def click_grid_row(page, grid_selector: str, row: int, *, shift: bool = False, column_x: int = 60) -> None:
+    """Click visible ``row`` (0 = first body row) of the grid under ``grid_selector``; ``shift`` extends
+    the selection to it."""
+    grid = page.locator(f"{grid_selector} .lm-DataGrid").first
+    grid.click(position={"x": column_x, "y": HEADER_HEIGHT + row * ROW_HEIGHT + ROW_HEIGHT / 2},
+               modifiers=["Shift"] if shift else None)
+
+
+def open_chromium(pw, profile: str, viewport: dict):
+    """A persistent headless Chromium context that reaches loopback only."""
+    context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                    args=CHROMIUM_ARGS, viewport=viewport)
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url.startswith(("http://127.0.0.1", "blob:", "data:")) else route.abort())
+    return context
