@@ -13,6 +13,9 @@ run, alternating: boxes per class of every dataset,
 
 Wall time and the notebook process's peak RSS (sampled every 10 ms; also above its baseline after
 imports) are the medians of ``--repeat`` runs; the workers' peak RSS is shown for the dask rows.
+CPU s is the user + system time of the service, the notebook and its workers during a run, and
+cores busy that over the wall time: on 2 cores, a path already near 2 cores busy cannot get faster
+without doing less work.
 The machine is shared: run it under ``flock /tmp/bench.lock``.
 
     flock /tmp/bench.lock .venv/bin/python bench/bench_dask.py [--datasets 12 24] [--repeat 3] [--format coco]
@@ -40,6 +43,18 @@ KEY = "aion_bench_dask_key_0000000000000000"
 # the notebook process (a child of the bench)
 
 
+def _cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its live descendants (a cluster's workers)."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def child(engine: str, base_url: str, fmt: str, n: int, cache: str) -> dict:
     import dask.dataframe  # noqa: F401  (both engines import the same, so baselines compare)
     import distributed
@@ -61,6 +76,7 @@ def child(engine: str, base_url: str, fmt: str, n: int, cache: str) -> dict:
         client.run(__import__, "aion_pandas.dask_frames")  # the workers' imports, as on a warm cluster
         started = time.perf_counter() - t
     baseline = psutil.Process().memory_info().rss
+    cpu_before = _cpu_seconds(psutil.Process())
     exported = None
     with PeakRss() as rss:
         t = time.perf_counter()
@@ -76,13 +92,14 @@ def child(engine: str, base_url: str, fmt: str, n: int, cache: str) -> dict:
             rows = None
         wall = time.perf_counter() - t
     workers = None
+    cpu = _cpu_seconds(psutil.Process())  # the notebook and its cluster's worker processes
     if client is not None:
         workers = max(client.run(lambda: __import__("psutil").Process().memory_info().rss).values())
         client.close()
         cluster.close()
     return {"wall": wall, "peak": rss.peak, "baseline": baseline, "boxes": int(counts.sum()), "rows": rows,
             "cluster_start": started, "worker_rss": workers,
-            "exported": exported}
+            "exported": exported, "cpu": cpu - cpu_before}
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +135,9 @@ def create(base: str, n: int) -> None:
         time.sleep(0.2)
 
 
-def run_child(engine: str, base: str, fmt: str, n: int) -> dict:
+def run_child(engine: str, base: str, fmt: str, n: int, server: psutil.Process) -> dict:
+    """One notebook run; ``cpu`` adds the service's CPU seconds spent meanwhile (its exports)."""
+    served = _cpu_seconds(server)
     cache = tempfile.mkdtemp(prefix="aion-bench-cache-")
     env = {**os.environ, "AION_BENCH_KEY": KEY, "TQDM_DISABLE": "1"}
     try:
@@ -127,7 +146,9 @@ def run_child(engine: str, base: str, fmt: str, n: int) -> dict:
                              timeout=1800)
         if out.returncode != 0:
             raise RuntimeError(f"{engine} run failed:\n{out.stderr[-3000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["cpu"] += _cpu_seconds(server) - served
+        return result
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -160,28 +181,29 @@ def main() -> None:
                   f"{time.perf_counter() - t:.0f} s; format {args.format}; medians of {args.repeat} runs; "
                   f"{os.cpu_count()} cores")
             lines = ["", "| datasets | engine | wall s | vs pandas | peak MiB | above baseline MiB | vs pandas "
-                         "| workers' peak MiB | cluster start s | of which exports s |",
-                     "|---|---|---|---|---|---|---|---|---|---|"]
+                         "| workers' peak MiB | cluster start s | of which exports s | CPU s | cores busy |",
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            server = psutil.Process(proc.pid)
             for n in args.datasets:
                 runs: dict[str, list[dict]] = {"pandas": [], "dask": []}
                 for _ in range(args.repeat):
                     for engine in ("pandas", "dask"):
-                        runs[engine].append(run_child(engine, info["base_url"], args.format, n))
+                        runs[engine].append(run_child(engine, info["base_url"], args.format, n, server))
                 assert {r["boxes"] for rs in runs.values() for r in rs} == {n * 100_000}, runs
-                med = {e: {k: statistics.median(r[k] for r in rs) for k in ("wall", "peak", "baseline")}
+                med = {e: {k: statistics.median(r[k] for r in rs) for k in ("wall", "peak", "baseline", "cpu")}
                        for e, rs in runs.items()}
+                p = med["pandas"]
                 for engine in ("pandas", "dask"):
-                    m, p = med[engine], med["pandas"]
+                    m = med[engine]
                     above, p_above = m["peak"] - m["baseline"], p["peak"] - p["baseline"]
-                    workers = statistics.median(r["worker_rss"] for r in runs[engine]) if engine == "dask" else None
-                    start = statistics.median(r["cluster_start"] for r in runs[engine]) if engine == "dask" else None
+                    dask_only = "- | - | - |"
+                    if engine == "dask":
+                        workers, start, exported = (statistics.median(r[k] for r in runs[engine])
+                                                    for k in ("worker_rss", "cluster_start", "exported"))
+                        dask_only = f"{workers / 2**20:.0f} | {start:.1f} | {exported:.2f} |"
                     lines.append(f"| {n} | {engine} | {m['wall']:.2f} | {m['wall'] / p['wall']:.2f}x | "
                                  f"{m['peak'] / 2**20:.0f} | {above / 2**20:.0f} | {above / p_above:.2f}x | "
-                                 f"{workers / 2**20:.0f} | {start:.1f} | "
-                                 f"{statistics.median(r['exported'] for r in runs[engine]):.2f} |"
-                                 if engine == "dask" else
-                                 f"| {n} | {engine} | {m['wall']:.2f} | 1.00x | {m['peak'] / 2**20:.0f} | "
-                                 f"{above / 2**20:.0f} | 1.00x | - | - | - |")
+                                 f"{dask_only} {m['cpu']:.1f} | {m['cpu'] / m['wall']:.2f} |")
             print("\n".join(lines))
             print("\ntargets: dask wall <= 0.75x pandas; notebook peak above baseline <= 0.25x pandas; "
                   "from 12 to 24 datasets the dask notebook stays flat while pandas doubles")
