@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._source import Dest, Source, read_source, source_name
+from aion_pandas.formats._source import (ZIP_MAGIC, Dest, Source, is_container, read_source,
+                                         source_name)
 from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
@@ -80,7 +81,7 @@ def sniff_format(data: bytes) -> str:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return "coco"
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+    if data.startswith(ZIP_MAGIC):
         with open_archive(data) as archive:
             return sniff_names(archive.names, where="<bytes>")
     return "csv"
@@ -114,8 +115,8 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
         data, name = read_source(source)
     try:
         module, fmt = _format_module(format or sniff_format(data))
-        if isinstance(data, SafeArchive) and fmt not in ("yolo", "pascal_voc"):
-            data.close()  # the COCO and CSV readers walk a folder themselves
+        if isinstance(data, SafeArchive) and fmt == "csv":
+            data.close()  # the CSV reader reads one file
             data = source
         frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
     except FormatError as exc:
@@ -144,13 +145,9 @@ def sniff_path(path: str | os.PathLike) -> str:
 
 
 def _is_container(path: str | os.PathLike) -> bool:
-    """Whether a path is a folder or a zip (else a file whose first bytes tell its format)."""
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
-    if os.path.isdir(path):
-        return True
-    with open(path, "rb") as fh:
-        return fh.read(4).startswith((b"PK\x03\x04", b"PK\x05\x06"))
+    return is_container(path)
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")

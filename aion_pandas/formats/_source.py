@@ -16,6 +16,7 @@ from aion_pandas.errors import FormatError
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 Dest = Union[str, os.PathLike, BinaryIO]
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first bytes (an empty zip: its end record)
 
 
 def source_name(source: Source) -> str:
@@ -30,6 +31,22 @@ def source_name(source: Source) -> str:
         return "<bytes>"
     name = getattr(source, "name", None)
     return name if isinstance(name, str) else "<stream>"
+
+
+def is_container(source: Source) -> bool:
+    """Whether ``source`` is a folder or a zip (a path or bytes), not one file's bytes.
+
+    >>> is_container(b"PK\\x05\\x06" + bytes(18)), is_container(b"{}")
+    (True, False)
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:4]).startswith(ZIP_MAGIC)
+    if not isinstance(source, (str, os.PathLike)) or not os.path.exists(source):
+        return False
+    if os.path.isdir(source):
+        return True
+    with open(source, "rb") as fh:
+        return fh.read(4).startswith(ZIP_MAGIC)
 
 
 def read_source(source: Source) -> tuple[bytes, str]:

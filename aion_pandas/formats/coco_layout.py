@@ -25,12 +25,13 @@ import posixpath
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 import numpy as np
 import pandas as pd
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.manifest import header_size
+from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import categorical
 
 #: COCO files of other tasks, skipped (with a warning) when a folder also holds detection files
@@ -51,70 +52,39 @@ def split_of(relative: str) -> str | None:
     return None
 
 
-def coco_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The COCO JSON files in ``folder`` (up to 3 levels down, hidden and linked folders left out;
-    a file linked from outside refused) in name order, and those skipped as files of other COCO
-    tasks (captions, keypoints, panoptic, ...)."""
-    found: list[Path] = []
-    for here, dirs, files in os.walk(folder):
-        depth = len(Path(here).relative_to(folder).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _DEPTH else []
-        found += [Path(here) / f for f in files if f.lower().endswith(".json") and not f.startswith(".")]
-    for path in found:
-        if not _inside(path, folder):  # as the containers refuse it (formats/safety.py)
-            raise FormatError("the file is a link out of the folder", path=os.fspath(folder),
-                              member=path.relative_to(folder).as_posix())
-    found.sort(key=lambda p: p.relative_to(folder).as_posix())
-    return choose_tasks(found, lambda p: p.name)
-
-
-def choose_tasks(files: list, name_of: Callable[[Any], str] = posixpath.basename) -> tuple[list, list]:
-    """``(detection files, files of other COCO tasks)``; the others are read when nothing else is
-    there (and then say what they are)."""
-    detection = [f for f in files if not OTHER_TASKS.match(name_of(f))]
+def coco_files(archive: SafeArchive) -> tuple[list[str], list[str]]:
+    """The COCO JSON members of a zip or folder in name order (hidden files and folders left out;
+    in a folder, up to 3 folders down), and those skipped as files of other COCO tasks (captions,
+    keypoints, panoptic, ...), which are read only when nothing else is there."""
+    found = [n for n in archive.names_ending(".json")
+             if not any(part.startswith(".") for part in n.split("/"))
+             and (archive.root is None or n.count("/") <= _DEPTH)]
+    detection = [n for n in found if not OTHER_TASKS.match(posixpath.basename(n))]
     if not detection:
-        return files, []
-    return detection, [f for f in files if OTHER_TASKS.match(name_of(f))]
+        return found, []
+    return detection, [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
 
 
-def member_images(json_name: str, names: list[str], members: Any) -> str | None:
-    """The folder (below an archive's root, ``""`` for the root) holding the images of the JSON
-    member ``json_name``, by the same rules as :func:`images_folder`, or None."""
+def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool]) -> str | None:
+    """The folder holding the images of the JSON file ``json_name`` (``/`` separators), or None:
+    of the folder beside it, its ``data/`` and ``images/`` and, for COCO's own layout
+    (``annotations/instances_val2017.json``), ``val2017/`` beside ``annotations/``, the one where
+    most of the first five ``names`` exist (``exists(path)``).
+
+    >>> images_folder("annotations/instances_val2017.json", ["a.jpg"], {"val2017/a.jpg"}.__contains__)
+    'val2017'
+    """
     here = posixpath.dirname(json_name)
     candidates = [here, posixpath.join(here, "data"), posixpath.join(here, "images")]
-    stem = re.sub(r"^instances_", "", posixpath.splitext(posixpath.basename(json_name))[0])
-    if not posixpath.basename(json_name).startswith("instances_"):
-        stem = None
-    if stem:
+    base = posixpath.splitext(posixpath.basename(json_name))[0]
+    stem = base.removeprefix("instances_")
+    if stem and stem != base:
         parent = posixpath.dirname(here)
         candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
     sample = [n for n in names[:5] if n]
     best, hits = None, 0
     for candidate in candidates:
-        found = sum(posixpath.join(candidate, n) in members for n in sample)
-        if found > hits:
-            best, hits = candidate, found
-    return best
-
-
-def images_folder(json_path: Path, names: list[str], images_dir: Path | None) -> Path | None:
-    """The folder that holds the images of ``json_path`` (``images_dir/name`` exist), or None.
-
-    Looked for beside the JSON, in its ``data/`` or ``images/``, and, for COCO's own layout
-    (``annotations/instances_val2017.json``), in ``val2017/`` beside ``annotations/``."""
-    if images_dir is not None:
-        if not images_dir.is_dir():
-            raise FormatError("images_dir is not a folder", path=str(images_dir))
-        return images_dir
-    here = json_path.parent
-    candidates = [here, here / "data", here / "images"]
-    stem = re.sub(r"^instances_", "", json_path.stem)
-    if stem != json_path.stem:
-        candidates += [here.parent / stem, here.parent / "images" / stem]
-    sample = [n for n in names[:5] if n]
-    best, hits = None, 0
-    for candidate in candidates:
-        found = sum((candidate / n).is_file() for n in sample) if candidate.is_dir() else 0
+        found = sum(exists(posixpath.join(candidate, n)) for n in sample)
         if found > hits:
             best, hits = candidate, found
     return best
@@ -181,7 +151,7 @@ def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path``, links followed, is inside ``folder`` (os.walk follows no linked folder)."""
+    """Whether ``path``, links followed, is inside ``folder``."""
     real, base = os.path.realpath(path), os.path.realpath(folder)
     return os.path.commonpath([real, base]) == base
 

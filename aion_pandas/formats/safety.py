@@ -98,14 +98,16 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
 class SafeArchive:
     """A checked zip or folder whose members are read in memory, each checked as it is read.
 
-    ``names``: the file members, sorted; ``where``: the archive's name for errors.
+    ``names``: the file members, sorted; ``where``: the archive's name for errors; ``root``: the
+    folder of a folder (``None`` for a zip).
     """
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
                  files: dict[str, tuple[str, int]] | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
+        self.root = root
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
         self._lower: list[str] | None = None
@@ -388,4 +390,4 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                 if len(files) > limits.max_members:
                     raise FormatError(f"the folder holds more than {limits.max_members:,} files",
                                       path=where)
-    return SafeArchive(where, files=files, limits=limits)
+    return SafeArchive(where, files=files, limits=limits, root=root)
