@@ -1,25 +1,9 @@
-"""Defensive reading of archives and XML that come from outside.
+"""Defensive reading of zips and folders from outside: nothing is extracted to disk.
 
-Nothing is ever extracted to disk: members are read into memory, one by one or in a batch.
-Before any member is decompressed, :func:`open_archive` checks the zip's central directory and
-raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and the reason for:
-
-- a member whose path is absolute (``/x``, ``C:\\x``, ``\\\\server\\x``) or climbs out of the
-  archive's folder (``../x``, ``a/../../x``); ``\\`` separators are read as ``/``;
-- a symbolic link, an encrypted member, two members with the same name;
-- more than ``max_members`` members;
-- a total uncompressed size over ``max_total_bytes`` or a member over ``max_member_bytes``;
-- a compression ratio over ``max_ratio`` (uncompressed / compressed, for the archive and for each
-  member, once the uncompressed size passes ``ratio_floor_bytes``: small text files compress well);
-- members whose compressed sizes add up to more than the archive (members that share bytes: the
-  "overlapping files" zip bomb, whose every ratio looks harmless);
-- and, while reading, a member that inflates past the size its header declares or fails its CRC.
-
-XML (:func:`check_xml`, :func:`parse_xml`, from :mod:`.xml_safety`) with a ``DOCTYPE`` or an
-``ENTITY`` declaration is refused before parsing; no entity is ever expanded.
-
-Defaults (:data:`DEFAULT_LIMITS`): 2,000,000 members, 8 GiB in all, 2 GiB per member, ratio 200
-above 1 MiB. Pass ``limits=Limits(...)`` to the readers to change them.
+:func:`open_archive` checks a zip's central directory whole before any member is read, and each
+member is checked (size, CRC) as it is read; a folder is walked without following links out of
+it. A refusal is a :class:`~aion_pandas.errors.FormatError` naming the file, member and reason
+(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`.xml_safety`.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO()
@@ -54,7 +38,7 @@ from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa
 
 @dataclass(frozen=True)
 class Limits:
-    """What an archive from outside may hold before it is refused (see the module doc)."""
+    """What an archive from outside may hold before it is refused (pass ``limits=`` to a reader)."""
 
     max_members: int = 2_000_000
     max_total_bytes: int = 8 << 30
@@ -128,8 +112,7 @@ class SafeArchive:
         return [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
 
     def named(self, *file_names: str) -> list[str]:
-        """The members whose file name (the last part, ignoring case) is one of ``file_names``,
-        shallowest first.
+        """The members whose last part is one of ``file_names`` (any case), shallowest first.
 
         >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
         ['Data.yaml', 'b/data.yaml']
@@ -160,8 +143,7 @@ class SafeArchive:
         return next(self.read_many([name]))
 
     def read_many(self, names: list[str]) -> Iterator[bytes]:
-        """The bytes of many members, in order, each checked before it is handed on: a zip
-        member against its declared size and CRC, a folder's file against the size limit."""
+        """The bytes of many members, in order, each checked (size, CRC) before it is handed on."""
         if self._dir is None:
             yield from map(self._read_file, names)
             return
@@ -193,7 +175,6 @@ class SafeArchive:
         return data
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
-        """Where the members' bytes begin, checked to lie inside the archive's data."""
         if self._starts is None:
             self._starts = data_starts(self._buffer, self._dir.header_offset)  # type: ignore[arg-type,union-attr]
         begins = self._starts[rows]
@@ -275,7 +256,6 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
 
 def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
                   method: int, crc: int) -> bytes:
-    """A member's bytes, inflated as need be, checked against its declared size and CRC."""
     raw = buf[begin:begin + packed]
     data = bytes(raw) if method == 0 and packed == size else \
         _inflate(where, name, raw, method, size)
@@ -365,9 +345,9 @@ def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> Non
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
-    """The files under ``root`` (symlinked folders are not followed; a linked file must stay
-    inside the folder). Their count is bounded here, each file's size as it is read; their total
-    is not (images already on disk are no zip bomb: a dataset folder may hold 20 GB of them)."""
+    """The files under ``root``; a link out of it is refused. The file count is bounded here and
+    each file's size as it is read, not their total (images on disk are no zip bomb).
+    """
     files: dict[str, tuple[str, int]] = {}
     base = os.path.realpath(root)
     todo = [(os.fspath(root), "")]
