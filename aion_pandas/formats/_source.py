@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, Union
 
+import pyarrow as pa
+
 from aion_pandas.errors import FormatError
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
@@ -49,8 +51,9 @@ def is_container(source: Source) -> bool:
         return fh.read(4).startswith(ZIP_MAGIC)
 
 
-def read_source(source: Source) -> tuple[bytes, str]:
-    """All the bytes of ``source`` and its printable name; a missing file is a FormatError.
+def read_source(source: Source) -> tuple[bytes | pa.Buffer, str]:
+    """The bytes of ``source`` (a file is memory-mapped, not copied) and its printable name; a
+    missing file is a FormatError.
 
     >>> read_source(b"abc")
     (b'abc', '<bytes>')
@@ -59,12 +62,12 @@ def read_source(source: Source) -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name
     if isinstance(source, (str, os.PathLike)):
+        if os.path.isdir(source):
+            raise FormatError("is a directory, not an export file", path=name)
         try:
-            return Path(source).read_bytes(), name
+            return pa.memory_map(name).read_buffer(), name
         except FileNotFoundError:
             raise FormatError("no such file", path=name) from None
-        except IsADirectoryError:
-            raise FormatError("is a directory, not an export file", path=name) from None
     read = getattr(source, "read", None)
     if read is None:
         raise FormatError(f"cannot read from a {type(source).__name__}: give a path, bytes or a "

@@ -9,9 +9,7 @@
 """
 from __future__ import annotations
 
-import contextlib
 import io
-import mmap
 import os
 import posixpath
 import warnings
@@ -25,7 +23,7 @@ from aion_pandas.formats import coco_layout, coco_write
 from aion_pandas.formats._source import (Dest, Source, is_container, open_dest, read_source,
                                          source_name)
 from aion_pandas.formats.coco_parse import parse_coco
-from aion_pandas.formats.manifest import header_size
+from aion_pandas.formats.manifest import header_size, image_size
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
@@ -76,14 +74,6 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
 
 
 def _read_file(source: Source) -> pd.DataFrame:
-    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and os.path.getsize(source):
-        with open(source, "rb") as fh:
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            return parse_coco(mapped, where=os.fspath(source))  # from the page cache: no copy
-        finally:
-            with contextlib.suppress(BufferError):  # an error's traceback still holds a view: GC unmaps
-                mapped.close()
     data, name = read_source(source)
     return parse_coco(data, where=name)
 
@@ -102,7 +92,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
             return header_size(images / name)
         if name not in archive:
             raise FileNotFoundError(name)
-        return header_size(archive.path(name) or io.BytesIO(archive.read(name)))
+        return image_size(archive, name)
 
     for name in files:
         path = archive.path(name)  # a folder's file is named by its path, a zip's by its member

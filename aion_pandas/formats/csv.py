@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv as stdlib_csv
 import datetime as _dt
 import io
-import os
 import re
 from typing import Any
 
@@ -81,10 +80,7 @@ def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
 
     >>> frame = read_csv("export.csv")  # doctest: +SKIP
     """
-    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
-        data, name = pa.memory_map(os.fspath(source)).read_buffer(), os.fspath(source)  # no copy
-    else:
-        data, name = read_source(source)
+    data, name = read_source(source)
     frame = parse_csv(data, delimiter=delimiter, where=name)
     frame.attrs.update({"format": "csv", "source": name})
     return frame

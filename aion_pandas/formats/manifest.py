@@ -202,6 +202,35 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     return positions
 
 
+def manifest_images(archive: SafeArchive, files: list[str], kind: str) -> pd.DataFrame | None:
+    """The rows of the archive's ``manifest.csv`` with ``file_pos`` (each row's file in ``files``,
+    -1: none), or None without a manifest."""
+    if MANIFEST_NAME not in archive:
+        return None
+    manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+    return manifest.assign(file_pos=manifest_positions(manifest, files, where=archive.where,
+                                                       kind=kind))
+
+
+def files_used(images: pd.DataFrame, files: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The files the images name (``file_pos``), in their order, and ``file_pos`` renumbered to
+    them: a part of a dataset reads only its own files."""
+    pos = images["file_pos"].to_numpy(dtype="int64")
+    used = np.unique(pos[pos >= 0])
+    renumber = np.full(len(files), -1, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    images["file_pos"] = np.where(pos >= 0, renumber[np.maximum(pos, 0)], -1)
+    return images, [files[i] for i in used.tolist()]
+
+
+def image_of_file(file_pos: np.ndarray, n_files: int) -> np.ndarray:
+    """Each file's image position (-1: none), from each image's ``file_pos``."""
+    out = np.full(n_files, -1, dtype=np.int64)
+    has = file_pos >= 0
+    out[file_pos[has]] = np.flatnonzero(has)
+    return out
+
+
 def _parse_tags(value: str) -> list[str] | None:
     """A JSON array's items as str (```` is no tags); ``None`` if not a JSON array."""
     if value == "":
@@ -244,13 +273,18 @@ def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
         return int(opened.size[0]), int(opened.size[1])
 
 
+def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:
+    """``(width, height)`` of an image member from its header (a folder's file read by path)."""
+    path = archive.path(name)
+    return header_size(path if path is not None else io.BytesIO(archive.read(name)))
+
+
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
     """The sizes of the image members whose header can be read."""
     sizes = {}
     for name in members:
-        path = archive.path(name)
         try:
-            sizes[name] = header_size(path if path is not None else io.BytesIO(archive.read(name)))
+            sizes[name] = image_size(archive, name)
         except (OSError, ValueError):  # an unreadable image just has no size
             pass
     return sizes

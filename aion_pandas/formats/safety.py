@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import bz2
-import mmap
 import os
 import posixpath
 import re
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._source import Source
+from aion_pandas.formats._source import Source, read_source
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
@@ -188,16 +187,10 @@ class SafeArchive:
         return begins
 
     def close(self) -> None:
-        """Release the archive."""
+        """Release the archive's bytes (a mapped file is unmapped once nothing views it)."""
         if self._buffer is not None:
-            owner = self._buffer.obj
             self._buffer.release()
             self._buffer = None
-            if isinstance(owner, mmap.mmap):
-                try:
-                    owner.close()
-                except BufferError:  # an error's traceback still holds a view: the GC unmaps it
-                    pass
 
     def __enter__(self) -> SafeArchive:
         return self
@@ -221,26 +214,10 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
     if isinstance(source, SafeArchive):  # already open and checked (read_export sniffed it)
         return source
     limits = limits or DEFAULT_LIMITS
-    raw: bytes | mmap.mmap
-    if isinstance(source, (str, os.PathLike)):
-        where = where or os.fspath(source)
-        if os.path.isdir(source):
-            return _open_folder(Path(source), where, limits)
-        try:
-            with open(source, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except FileNotFoundError:
-            raise FormatError("no such file", path=where) from None
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        where = where or "<bytes>"
-        raw = bytes(source)
-    else:
-        where = where or getattr(source, "name", None) or "<stream>"
-        raw = source.read()
-        if isinstance(raw, str):
-            raise FormatError("the file is open in text mode: open it with 'rb'", path=where)
-        raw = bytes(raw)
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        return _open_folder(Path(source), where or os.fspath(source), limits)
+    raw, name = read_source(source)
+    where = where or name
     buffer = memoryview(raw)
     try:
         directory = central_directory(buffer)

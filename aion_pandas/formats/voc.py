@@ -35,8 +35,8 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_extensions, manifest_positions, member_stems,
-    part_of, read_manifest, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, files_used, image_extensions, image_of_file,
+    manifest_images, member_stems, part_of, write_manifest)
 from aion_pandas.formats.yolo_layout import split_of_path, text_of
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
@@ -79,17 +79,13 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         if not members:
             raise FormatError("no Pascal VOC annotation files (.xml) found among "
                               f"{len(archive.names):,} files", path=archive.where)
-        images = part_of(_plan(archive, members), part)
-        chosen = images["doc_pos"].to_numpy()
-        chosen = np.sort(chosen[chosen >= 0])
-        names = [members[i] for i in chosen.tolist()]
+        images, names = files_used(part_of(_plan(archive, members), part), members)
         parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
-        images = _fill(images, chosen, parsed, archive.where)
+        images = _fill(images, parsed, archive.where)
         classes = _class_list(archive)
     if not len(parsed.objects["name"]) and MANIFEST_NAME not in archive and part is None:
         raise FormatError(f"the {len(members):,} annotation files hold no object with a box",
                           path=archive.where)
-    members = names
     if parsed.skipped:
         counts = ", ".join(f"{n:,} {kind}" for kind, n in parsed.skipped.items())
         warnings.warn(f"{archive.where}: the frame has no place for {counts}: left out",
@@ -105,11 +101,8 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         if bad.any():
             i = int(np.argmax(bad))
             raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
-                              member=members[int(obj["doc"][i])])
-    doc_pos = images.pop("doc_pos").to_numpy()
-    image_of_doc = np.empty(len(members), dtype="int64")
-    placed = doc_pos >= 0
-    image_of_doc[np.searchsorted(chosen, doc_pos[placed])] = np.flatnonzero(placed)
+                              member=names[int(obj["doc"][i])])
+    image_of_doc = image_of_file(images.pop("file_pos").to_numpy(), len(names))
     n = len(obj["name"])
     boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),
              "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
@@ -162,30 +155,26 @@ def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
 
 
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
-    """One row per image before any document is parsed (``doc_pos``: its annotation file's
+    """One row per image before any document is parsed (``file_pos``: its annotation file's
     position in ``members``, -1 if none): the manifest's rows, else one per annotation file in
     member order, with the split its devkit's ``ImageSets/Main`` lists or its folders say."""
-    if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        return manifest.assign(doc_pos=manifest_positions(manifest, members, where=archive.where,
-                                                          kind="annotation"))
+    manifest = manifest_images(archive, members, "annotation")
+    if manifest is not None:
+        return manifest
     images = pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
-                           "doc_pos": np.arange(len(members), dtype="int64")})
+                           "file_pos": np.arange(len(members), dtype="int64")})
     splits = devkit_splits(archive, members)
     if any(split is not None for split in splits):
         images["split"] = pd.array(splits, dtype="string")
     return images
 
 
-def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments,
-          where: str) -> pd.DataFrame:
-    """The plan's image columns from the parsed documents (``chosen``: their member positions):
-    sizes a manifest lacks, and without a manifest the file names (``<filename>``, else the
-    annotation file's stem)."""
+def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
+    """The image columns the parsed documents give: sizes a manifest lacks, and without one the
+    file names (``<filename>``, else the annotation file's stem)."""
     docs = parsed.documents
-    doc_pos = images["doc_pos"].to_numpy()
-    at = np.searchsorted(chosen, doc_pos)  # each image's parsed document (when it has one)
-    has = doc_pos >= 0
+    at = images["file_pos"].to_numpy()  # each image's parsed document (when it has one)
+    has = at >= 0
     for name in ("width", "height"):
         infinite = np.isinf(np.asarray(docs[name], dtype="float64"))
         if infinite.any():

@@ -32,8 +32,8 @@ from aion_pandas.formats import yolo_layout as layout
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.lossy import MissingImageSizeWarning, UnplacedAnnotationWarning  # noqa: F401
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
-    part_of, read_manifest, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, files_used, image_of_file, image_sizes, is_image,
+    manifest_images, member_stems, part_of, write_manifest)
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
@@ -75,14 +75,7 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
             warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ "
                           f"(which holds the labels), not read: {', '.join(unplaced[:5])}",
                           UnplacedAnnotationWarning, stacklevel=2)
-        images = _images(archive, labels, config, part)
-        if part is not None:  # only the part's label files, renumbered
-            used = np.unique(images["label_pos"][images["label_pos"] >= 0].to_numpy())
-            renumber = np.full(len(labels), -1, dtype=np.int64)
-            renumber[used] = np.arange(len(used))
-            images["label_pos"] = np.where(images["label_pos"] >= 0,
-                                           renumber[np.maximum(images["label_pos"], 0)], -1)
-            labels = [labels[i] for i in used.tolist()]
+        images, labels = files_used(_images(archive, labels, config, part), labels)
         lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
         if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
@@ -91,14 +84,10 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
 
 def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
            where: str) -> pd.DataFrame:
-    """The canonical frame of parsed label lines and one row per image (``label_pos``: the
+    """The canonical frame of parsed label lines and one row per image (``file_pos``: the
     image's label file, -1 if none)."""
-    label_pos = images["label_pos"].to_numpy(dtype="int64")
-    images = images.drop(columns="label_pos")
-    image_of_label = np.full(int(label_pos.max(initial=-1)) + 1, -1, dtype="int64")
-    has_label = label_pos >= 0
-    image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    box_image = image_of_label[lines.box_label]
+    file_pos = images.pop("file_pos").to_numpy(dtype="int64")
+    box_image = image_of_file(file_pos, int(file_pos.max(initial=-1)) + 1)[lines.box_label]
     cls, cx, cy, w, h, score = lines.values
     width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
@@ -118,13 +107,12 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
 
 def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
             part: tuple[int, int] | None) -> pd.DataFrame:
-    """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
+    """One row per image (``file_pos``: its label file's position in ``labels``, -1 if none):
     the manifest's rows, else the images and label files the layout pairs (yolo_layout); only
     the rows of ``part``."""
-    if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        return part_of(manifest.assign(label_pos=manifest_positions(
-            manifest, labels, where=archive.where, kind="label")), part)
+    manifest = manifest_images(archive, labels, "label")
+    if manifest is not None:
+        return part_of(manifest, part)
     position = {name: i for i, name in enumerate(labels)}
     pictures = [n for n in archive.names if is_image(n)]
     paired = layout.pair_images(labels, pictures)
@@ -132,7 +120,7 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     splits = layout.image_splits(archive, pictures + alone, config)
     rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
     rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
-    images = pd.DataFrame(rows, columns=["file_name", "picture", "label_pos", "split"])
+    images = pd.DataFrame(rows, columns=["file_name", "picture", "file_pos", "split"])
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
