@@ -1,7 +1,7 @@
-"""COCO detection JSON <-> the canonical annotation frame: files and folders.
+"""COCO detection JSON <-> the canonical annotation frame: files, folders and zips.
 
 :func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` (:mod:`.coco_write`) are pure;
-``read_coco`` and ``write_coco`` add files, folders and images (:mod:`.coco_layout`).
+``read_coco`` and ``write_coco`` add files, folders, zips and images (:mod:`.coco_layout`).
 
 >>> frame = read_coco(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
 >>> frame[["image_id", "file_name"]].values.tolist()
@@ -37,13 +37,11 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
     """Read COCO detection JSON (a path, bytes or binary file), or a folder or zip of it, into a
     canonical frame.
 
-    A folder or zip is read whole: its COCO JSON files (``annotations/instances_*.json``,
-    Roboflow's ``train/_annotations.coco.json``, FiftyOne's ``labels.json`` + ``data/``, ...) become
-    one frame with a ``split`` column. Where a file's images are found (beside it, in ``data/``,
-    ``images/``, COCO's ``val2017/``, or ``images_dir``), ``file_name`` is relative to the
-    dataset's root (``frame.attrs["root"]``) and sizes the JSON lacks come from the image headers
-    (see :mod:`.coco_layout`). Raises :class:`FormatError` for a folder whose COCO files hold no
-    box, or a file or link that leads out of the folder.
+    A folder or zip is read whole: its COCO JSON files become one frame with a ``split`` column.
+    Where a file's images are found (beside it, in ``data/``, ``images/``, COCO's ``val2017/``, or
+    ``images_dir``), ``file_name`` is relative to the dataset's root (``frame.attrs["root"]``) and
+    sizes the JSON lacks come from the image headers. Raises :class:`FormatError` for a folder whose
+    COCO files hold no box, or a file or link that leads out of the folder.
 
     >>> frame = read_coco("roboflow_export/")        # doctest: +SKIP
     >>> frame.groupby("split").size()                # doctest: +SKIP
@@ -118,7 +116,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
 
 
 class _Reads:
-    """The frames of a folder's or zip's COCO files, put together with what was skipped said once."""
+    """The frames of a folder's or zip's COCO files, put together, with what was skipped said once."""
 
     def __init__(self, where: str, skipped: list[str]) -> None:
         self.where, self.skipped, self.others = where, skipped, []
@@ -173,9 +171,8 @@ def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:
 def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **options: Any) -> None:
     """Write a canonical frame as COCO detection JSON to a path (atomically) or a binary file.
 
-    Category ids: the frame's ``category_id`` when each name has one id, else names sorted, 1..K.
-    Reports what COCO cannot carry (``difficult``, ``truncated``, columns outside the canonical
-    frame, ``dataset_id`` when the frame mixes datasets) as one LossyConversionWarning.
+    Category ids: the frame's ``category_id`` when each name has one, else names sorted, 1..K. What
+    COCO cannot carry is reported as one LossyConversionWarning.
 
     >>> write_coco(frame, "instances.json")  # doctest: +SKIP
     """

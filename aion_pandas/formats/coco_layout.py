@@ -1,19 +1,8 @@
-"""Where COCO files and their images are: a JSON file with its images folder, or a folder (or a zip)
-of split files.
+"""Where COCO files and their images are: a JSON file and its images, or a folder or zip of splits.
 
-Layouts (found by names only; a zip of any, also under one top-level folder, reads as the folder)::
-
-    COCO        annotations/instances_train2017.json, instances_val2017.json; train2017/, val2017/
-    Roboflow    train/_annotations.coco.json with its images beside it; valid/, test/ alike
-    FiftyOne    labels.json + data/ (one split), or train/, val/, ... each holding one
-    any         one JSON, its images beside it, in data/ or images/, or given as images_dir=
-
-``file_name`` is then relative to the dataset's root with ``/`` separators (``val2017/x.jpg``,
-``train/x.jpg``, ``data/x.jpg``) and ``frame.attrs["root"]`` is the root's absolute path: the folder
-read, else the folder holding both the JSON and its images (``images_dir`` when given); a zip has
-no root on disk. A file whose
-images are not found keeps its names as they are. Sizes the JSON lacks are read from the image
-headers (Pillow, header only), with one warning counting the images missing or unreadable.
+Layouts (the README's COCO section draws them): COCO's ``annotations/instances_*.json`` with
+``train2017/``; Roboflow's ``train/_annotations.coco.json`` beside its images; FiftyOne's
+``labels.json`` + ``data/``; any JSON with its images beside it, in ``data/`` or ``images/``.
 
 >>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
 ('val', 'val')
@@ -42,8 +31,7 @@ _DEPTH = 3  # folders below the root searched for JSON files
 
 
 def split_of(relative: str) -> str | None:
-    """``train``, ``val`` or ``test`` from a JSON file's path below the root (its stem first, then
-    its folders, innermost first), or None."""
+    """``train``, ``val`` or ``test`` from a JSON file's stem, else its folders (innermost first)."""
     parts = Path(relative).with_suffix("").parts
     for part in (parts[-1], *reversed(parts[:-1])):
         for word in re.split(r"[^a-z]+", part.lower()):
@@ -91,7 +79,7 @@ def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool
 
 
 class Unmeasured:
-    """Images whose size the JSON lacks and whose header could not be read, for one warning."""
+    """The images whose size the JSON lacks and whose header could not be read, for one warning."""
 
     def __init__(self) -> None:
         self.tried, self.missing, self.unreadable = 0, [], []
@@ -110,7 +98,8 @@ class Unmeasured:
 
 def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unmeasured) -> pd.DataFrame:
     """``file_name`` relative to ``root`` (the images being under ``images``), and the sizes the
-    JSON lacks read from the image headers (never of a file outside ``root``)."""
+    JSON lacks from the image headers, never of a file outside ``root``.
+    """
     prefix = os.path.relpath(images, root).replace(os.sep, "/")
 
     def measure(name: str) -> tuple[int, int]:
@@ -123,8 +112,9 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
 
 def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
                 unmeasured: Unmeasured) -> pd.DataFrame:
-    """``file_name`` under ``prefix``, and ``measure(file_name)`` (a FileNotFoundError: missing;
-    an OSError: unreadable) for the images whose size the JSON lacks."""
+    """``file_name`` under ``prefix``, and the sizes the JSON lacks from ``measure(file_name)``
+    (FileNotFoundError: missing; another OSError: unreadable).
+    """
     if prefix:
         names = frame["file_name"]
         frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
@@ -158,7 +148,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
     """One frame of several files' frames: categories united by name (a name with two ids is
-    refused), image ids kept when unique across files, else numbered 1..N in file order."""
+    refused); image ids kept when unique across files, else numbered 1..N in file order.
+    """
     ids: dict[str, int] = {}
     supers: dict[str, str] = {}
     for frame, name in zip(frames, files):

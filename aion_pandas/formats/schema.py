@@ -256,8 +256,6 @@ def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None)
 
 
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
-    if frame["image_id"].isna().any():  # int64 already rules this out; kept for clarity
-        raise FormatError("column 'image_id' has nulls", path=where)
     boxes = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in BOX_COLUMNS]
     nulls = [np.isnan(b) for b in boxes]
     some = nulls[0] | nulls[1] | nulls[2] | nulls[3]

@@ -1,23 +1,10 @@
-"""Pascal VOC detection zips <-> the canonical annotation frame.
+"""Pascal VOC detection zips and folders <-> the canonical annotation frame.
 
-Layout written (and read)::
-
-    Annotations/<stem>.xml   one per image, even with no box: folder, filename, size, segmented,
-                             and per box an object with name, pose, truncated, difficult, bndbox
-    classes.txt              every category name, one per line (also those without a box)
-    manifest.csv             image_id, file_name, label_file, width, height, image_url, item_id,
-                             item_status, description, tags (JSON), dataset_id  (see manifest.py)
-
-Pixel convention. Default ``one_based=False``: corners are pixel edges counted from 0, as FiftyOne
-and supervision read them: ``xmin = x``, ``ymin = y``, ``xmax = x + w``, ``ymax = y + h``, written
-as whole numbers (rounded half up) because most VOC tools parse them with ``int()``. FiftyOne's
-``VOCDetectionDataset`` importer reads exactly the boxes we read. ``one_based=True`` follows the VOC
-devkit, whose pixels count from 1 and whose ``xmax`` is the last pixel inside the box:
-``xmin = x + 1``, ``xmax = x + w`` (read back as ``x = xmin - 1``, ``w = xmax - xmin + 1``); a
-0-based reader (FiftyOne) then sees the box within one pixel.
-
-VOC cannot carry ``score``, ``iscrowd`` nor an ``area`` other than ``w*h``: the writer warns with
-counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
+Written (and read): ``Annotations/<stem>.xml`` per image (even with no box), ``classes.txt``
+(every category) and ``manifest.csv``. Corners: by default pixel edges counted from 0, as FiftyOne
+and supervision read them (``xmin = x``, ``xmax = x + w``, written as whole numbers, rounded half
+up); ``one_based=True`` follows the devkit (``xmin = x + 1``, ``xmax = x + w``). VOC cannot carry
+``score``, ``iscrowd`` nor an ``area`` other than ``w*h``: the writer warns with counts.
 """
 from __future__ import annotations
 
@@ -59,14 +46,13 @@ _TAIL = "</annotation>\n"
 
 def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None = None,
              part: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Read a VOC zip (or folder) into a canonical frame.
+    """Read a VOC zip or folder into a canonical frame.
 
-    Annotation files are the ``.xml`` members (``Annotations/`` or anywhere); ``manifest.csv``,
-    when present, gives image ids, original file names and the other image columns, else images
-    are numbered 1.. in annotation-file order and named by ``<filename>``; a devkit's
-    ``ImageSets/Main/{train,val,test}.txt`` (or folders so named) give a ``split`` column.
-    ``one_based`` says how to read the corners (module doc). XML with a DOCTYPE or ENTITY
-    declaration is refused. ``part=(k, n)`` reads only the k-th of n runs of images.
+    Annotation files are the ``.xml`` files; ``manifest.csv``, when there, gives image ids, file names
+    and the other image columns, else images are numbered in file order and named by
+    ``<filename>``; a devkit's ``ImageSets/Main/{train,val,test}.txt`` (or folders so named) give
+    ``split``. ``one_based``: see the module doc. XML with a DOCTYPE or ENTITY declaration is
+    refused. ``part=(k, n)``: only the k-th of n runs of images.
 
     >>> import io; buf = io.BytesIO()
     >>> write_voc(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -113,9 +99,9 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
 
 
 def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
-    """Each annotation file's split: from ``<root>/ImageSets/Main/{train,val,test,trainval}.txt``
-    beside its ``<root>/Annotations/`` (the VOC devkit; only in trainval: unknown, ``None``),
-    else from its folders' names."""
+    """Each annotation file's split: the devkit's ``ImageSets/Main/*.txt`` beside its
+    ``Annotations/`` (only in ``trainval``: ``None``), else its folders' names.
+    """
     lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
     for name in archive.names:
         head, _, file = name.rpartition("ImageSets/Main/")
@@ -136,7 +122,7 @@ def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
 
 
 def _class_list(archive: SafeArchive) -> list[str]:
-    """The names in ``classes.txt`` (our zips list every category, with or without boxes)."""
+    """The names in ``classes.txt`` (ours list every category, with or without boxes)."""
     if CLASSES_NAME not in archive:
         return []
     text = text_of(archive, CLASSES_NAME)
@@ -155,9 +141,9 @@ def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
 
 
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
-    """One row per image before any document is parsed (``file_pos``: its annotation file's
-    position in ``members``, -1 if none): the manifest's rows, else one per annotation file in
-    member order, with the split its devkit's ``ImageSets/Main`` lists or its folders say."""
+    """One row per image before any document is parsed (``file_pos``: its annotation file in
+    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split.
+    """
     manifest = manifest_images(archive, members, "annotation")
     if manifest is not None:
         return manifest
@@ -195,7 +181,8 @@ def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataF
 
 
 def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> None:
-    """Write a canonical frame as a VOC zip: one ``Annotations/<stem>.xml`` per image and ``manifest.csv``.
+    """Write a canonical frame as a VOC zip (a ``.zip`` path or a binary file) or folder (any other
+    path): ``Annotations/<stem>.xml`` per image, ``classes.txt`` and ``manifest.csv``.
 
     >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
     ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]})
