@@ -151,7 +151,7 @@ def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarra
 
 
 def _flags(texts: list[str | None], fail) -> np.ndarray:
-    """0/1 flags as float64 (NaN when absent): ``1``/``true``/``yes``, ``0``/``false``/``no`` or a number."""
+    """0/1 flags as float64 (NaN when absent): ``1``, ``true``, ``yes``, ``0``, ``false``, ``no``, a number."""
     out = np.full(len(texts), np.nan)
     values: dict[str | None, float] = {None: np.nan}
     for i, text in enumerate(texts):

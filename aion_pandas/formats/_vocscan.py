@@ -215,8 +215,6 @@ def _doc_values(joined: bytes, bodies: list[bytes], tag: str) -> np.ndarray | No
     for body in bodies:
         match = _TAG[tag].search(body)
         values.append(match.group(1) if match else b"")
-    text = [v.strip() for v in values]
-    numbers = _numbers([v if v else b"nan" for v in text])
-    return numbers
+    return _numbers([v.strip() or b"nan" for v in values])
 
 

@@ -152,7 +152,7 @@ def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray
 
 
 class _Text:
-    """Pieces of the annotations array as JSON arrays: one slice of the document, else the raw slices joined."""
+    """Pieces of the annotations array as JSON: a slice of the document, else the raw slices joined."""
 
     def __init__(self, data: Any) -> None:
         self.view = memoryview(data).cast("B") if data is not None else None
