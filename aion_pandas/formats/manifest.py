@@ -216,7 +216,7 @@ def files_used(images: pd.DataFrame, files: list[str]) -> tuple[pd.DataFrame, li
     """The files the images name (``file_pos``), in their order, and ``file_pos`` renumbered to
     them: a part of a dataset reads only its own files."""
     pos = images["file_pos"].to_numpy(dtype="int64")
-    used = np.unique(pos[pos >= 0])
+    used = np.flatnonzero(np.bincount(pos[pos >= 0], minlength=len(files)))  # np.unique: 20x slower
     renumber = np.full(len(files), -1, dtype=np.int64)
     renumber[used] = np.arange(len(used))
     images["file_pos"] = np.where(pos >= 0, renumber[np.maximum(pos, 0)], -1)
