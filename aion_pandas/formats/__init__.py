@@ -1,9 +1,8 @@
 """Export files (CSV, COCO, YOLO, Pascal VOC) <-> one canonical annotation frame.
 
-``read_export`` takes a file, a zip or a folder and sniffs the format (by the names inside a zip or
-folder, see ``sniff_names``; by the first bytes of a file); ``write_export`` writes any format from
-the same frame, so a conversion is one line. The format modules load on first use. This package
-knows no HTTP: ``aion_pandas.read_export`` downloads a ``download_url`` with the client first.
+``read_export`` takes a file, a zip or a folder and sniffs the format; ``write_export`` writes any
+format from the same frame. The format modules load on first use; this package knows no HTTP
+(``aion_pandas.read_export`` downloads a URL with the client first).
 
 >>> frame = read_export("dataset.json")                       # doctest: +SKIP
 >>> write_export(frame, "dataset_yolo.zip", "yolo")            # doctest: +SKIP
@@ -17,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._source import Dest, Source, read_source, source_name
+from aion_pandas.formats._source import (ZIP_MAGIC, Dest, Source, is_container, read_source,
+                                         source_name)
 from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
@@ -80,7 +80,7 @@ def sniff_format(data: bytes) -> str:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return "coco"
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+    if data.startswith(ZIP_MAGIC):
         with open_archive(data) as archive:
             return sniff_names(archive.names, where="<bytes>")
     return "csv"
@@ -89,10 +89,9 @@ def sniff_format(data: bytes) -> str:
 def read_export(source: Source | str, format: str | None = None, **options: Any) -> pd.DataFrame:
     """Read any export (a file, a zip, a folder, bytes or a binary file) into a canonical frame.
 
-    The format is sniffed when not given: from the names inside a zip or a folder
-    (:func:`sniff_names`), else from the first bytes. ``options`` go to the format's reader (e.g.
-    ``delimiter`` for CSV). ``frame.attrs`` records ``format`` and ``source``. A ``download_url``
-    is read by :func:`aion_pandas.read_export`, which downloads it with the client.
+    ``format`` (``csv``, ``coco``, ``yolo``, ``pascal_voc``) is sniffed when not given: by the names
+    inside a zip or folder (:func:`sniff_names`), else by the first bytes. ``options`` go to the
+    format's reader. Raises :class:`FormatError` naming the file (and member, line) of a problem.
 
     >>> frame = read_export(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
     >>> frame.attrs["format"], len(frame)
@@ -114,8 +113,8 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
         data, name = read_source(source)
     try:
         module, fmt = _format_module(format or sniff_format(data))
-        if isinstance(data, SafeArchive) and fmt not in ("yolo", "pascal_voc"):
-            data.close()  # the COCO and CSV readers walk a folder themselves
+        if isinstance(data, SafeArchive) and fmt == "csv":
+            data.close()  # the CSV reader reads one file
             data = source
         frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
     except FormatError as exc:
@@ -130,8 +129,7 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
 
 
 def sniff_path(path: str | os.PathLike) -> str:
-    """The format of a file, zip or folder, as :func:`read_export` sniffs it (by the names inside a
-    zip or folder, else the first bytes).
+    """The format of a file, zip or folder, as :func:`read_export` sniffs it.
 
     >>> sniff_path("dataset.json")   # doctest: +SKIP
     'coco'
@@ -144,23 +142,18 @@ def sniff_path(path: str | os.PathLike) -> str:
 
 
 def _is_container(path: str | os.PathLike) -> bool:
-    """Whether a path is a folder or a zip (else a file whose first bytes tell its format)."""
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
-    if os.path.isdir(path):
-        return True
-    with open(path, "rb") as fh:
-        return fh.read(4).startswith((b"PK\x03\x04", b"PK\x05\x06"))
+    return is_container(path)
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")
 
 
 def sniff_names(names: list[str], *, where: str | None = None) -> str:
-    """The format of a zip's or folder's member names: VOC when it holds ``.xml`` files, YOLO
-    when it holds label ``.txt`` files (with a ``data.yaml``, ``obj.names``, ``classes.txt`` or a
-    ``labels/`` folder, or named like images beside them), COCO when it holds ``.json`` files, CSV
-    when it holds ``.csv`` files (``manifest.csv`` aside); else a :class:`FormatError` saying
+    """The format of a zip's or folder's names: VOC with ``.xml`` files; YOLO with label ``.txt``
+    files (beside a ``data.yaml``, ``obj.names``, ``classes.txt``, under ``labels/`` or named like an
+    image); COCO with ``.json``; CSV with ``.csv`` (``manifest.csv`` aside); else a FormatError saying
     what was found.
 
     >>> sniff_names(["obj.names", "Annotations/a.txt"]), sniff_names(["Annotations/a.xml", "classes.txt"])
@@ -189,7 +182,7 @@ def sniff_names(names: list[str], *, where: str | None = None) -> str:
 def write_export(frame: pd.DataFrame, dest: Dest, format: str, **options: Any) -> None:
     """Write a canonical frame as ``format`` (``csv``, ``coco``, ``yolo``, ``pascal_voc``) to ``dest``.
 
-    Whatever the target cannot carry (scores in VOC, crowd flags in YOLO, ...) is reported as one
+    ``options`` go to the format's writer. What the target cannot carry is reported as one
     :class:`LossyConversionWarning` with counts.
 
     >>> write_export(read_export("instances.json"), "labels.zip", "yolo")  # doctest: +SKIP

@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 
 def parse_distinct(texts: pa.Array | pa.ChunkedArray,
                    parse: Callable[[str], Any]) -> tuple[np.ndarray, np.ndarray]:
-    """``parse(text)`` of each distinct text, as an object array whose last slot is ``[]`` (the
-    value of a null), and each row's index into it (``-1`` for a null): ``values[codes]`` is the
-    parsed column, rows with the same text sharing one object."""
+    """``parse(text)`` of each distinct text (the last slot: ``[]``, for nulls) and each row's index
+    into them: ``values[codes]`` is the parsed column, equal texts sharing one object.
+    """
     chunked = pa.chunked_array([texts]) if isinstance(texts, pa.Array) else texts
     encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
     values = np.empty(len(encoded.dictionary) + 1, dtype=object)
@@ -32,8 +32,8 @@ def parse_distinct(texts: pa.Array | pa.ChunkedArray,
 
 
 def float_column(texts: pa.Array, fail: Callable[[int, str], Any]) -> np.ndarray:
-    """``texts`` as float64 (nulls: NaN); the first text Arrow refuses goes to
-    ``fail(position, reason)``, which raises.
+    """``texts`` as float64 (nulls: NaN); the first text Arrow refuses goes to ``fail(position,
+    reason)``, which raises.
 
     >>> def fail(at, reason):
     ...     raise ValueError(f"value {at}: {reason}")

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, Union
 
+import pyarrow as pa
+
 from aion_pandas.errors import FormatError
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 Dest = Union[str, os.PathLike, BinaryIO]
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first bytes (an empty zip: its end record)
 
 
 def source_name(source: Source) -> str:
@@ -32,8 +35,25 @@ def source_name(source: Source) -> str:
     return name if isinstance(name, str) else "<stream>"
 
 
-def read_source(source: Source) -> tuple[bytes, str]:
-    """All the bytes of ``source`` and its printable name; a missing file is a FormatError.
+def is_container(source: Source) -> bool:
+    """Whether ``source`` is a folder or a zip (a path or bytes), not one file's bytes.
+
+    >>> is_container(b"PK\\x05\\x06" + bytes(18)), is_container(b"{}")
+    (True, False)
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:4]).startswith(ZIP_MAGIC)
+    if not isinstance(source, (str, os.PathLike)) or not os.path.exists(source):
+        return False
+    if os.path.isdir(source):
+        return True
+    with open(source, "rb") as fh:
+        return fh.read(4).startswith(ZIP_MAGIC)
+
+
+def read_source(source: Source) -> tuple[bytes | pa.Buffer, str]:
+    """The bytes of ``source`` (a file is memory-mapped, not copied) and its printable name; a
+    missing file is a FormatError.
 
     >>> read_source(b"abc")
     (b'abc', '<bytes>')
@@ -42,12 +62,12 @@ def read_source(source: Source) -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name
     if isinstance(source, (str, os.PathLike)):
+        if os.path.isdir(source):
+            raise FormatError("is a directory, not an export file", path=name)
         try:
-            return Path(source).read_bytes(), name
+            return pa.memory_map(name).read_buffer(), name
         except FileNotFoundError:
             raise FormatError("no such file", path=name) from None
-        except IsADirectoryError:
-            raise FormatError("is a directory, not an export file", path=name) from None
     read = getattr(source, "read", None)
     if read is None:
         raise FormatError(f"cannot read from a {type(source).__name__}: give a path, bytes or a "

@@ -1,10 +1,8 @@
 """Parse Pascal VOC annotation documents (pure: bytes in, columns out), safely.
 
-Every document passes :func:`~aion_pandas.formats.safety.check_xml` (a DOCTYPE or ENTITY
-declaration is refused; nothing is ever expanded). Chunks of documents of the plain shape VOC
-writers produce are read by the scanner (:mod:`._vocscan`, a few regular-expression passes);
-any other chunk by ElementTree, document by document, whose errors name the member, the object
-and the field.
+Every document passes :func:`~aion_pandas.formats.xml_safety.check_xml` (no DOCTYPE, no ENTITY);
+chunks of plain documents are read by the scanner (:mod:`._vocscan`), any other by ElementTree,
+whose errors name the member, the object and the field.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
 ...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -34,12 +32,11 @@ _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 @dataclass
 class ParsedDocuments:
-    """Per document: ``filename`` (str or None), ``width``, ``height`` (float, NaN if absent).
-    Per object with a box: ``doc`` (document position), ``index`` (object index in its document),
-    ``name`` (a Categorical), ``xmin, ymin, xmax, ymax`` (float), ``difficult``, ``truncated``
-    (float 0/1, NaN if absent). ``skipped``: what has no place in the frame, by kind, with counts
-    (objects without a box, ``part`` boxes, ``actions``, poses and occlusion flags);
-    ``boxless_names``: the class names of objects without a box (still categories)."""
+    """Per document ``filename``, ``width``, ``height``; per object with a box ``doc``, ``index``,
+    ``name`` (a Categorical), the corners and ``difficult``/``truncated`` (0/1, NaN if absent).
+    ``skipped``: what the frame has no place for, with counts; ``boxless_names``: the classes of
+    objects without a box.
+    """
 
     documents: dict[str, object] = field(default_factory=dict)
     objects: dict[str, object] = field(default_factory=dict)
@@ -52,8 +49,7 @@ CHUNK = 4000  # documents scanned at a time
 
 
 def parse_documents(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
-    """Parse VOC documents (``members``: their names in errors): chunks of the plain shape VOC
-    writers produce by the scanner (:mod:`._vocscan`), any other chunk by :func:`parse_each`."""
+    """Parse VOC documents (``members``: their names in errors), by the scanner where it can."""
     parts = []
     for start in range(0, len(docs), CHUNK):
         names = members[start:start + CHUNK]
@@ -87,9 +83,7 @@ def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments
 
 
 def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
-    """The general path: each document parsed by ElementTree (after :func:`parse_xml`'s checks,
-    which re-encode nothing already UTF-8), with errors naming the member, the object and the
-    field."""
+    """The general path: each document by ElementTree, errors naming the member, object and field."""
     filenames: list[str | None] = []
     sizes: list[str | None] = []
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
@@ -148,8 +142,7 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
 
 
 def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarray:
-    """The texts as float64 (``None`` or blank: NaN when ``optional``, else refused); the first
-    bad one goes to ``fail(position, reason)``."""
+    """The texts as float64 (blank: NaN when ``optional``, else refused through ``fail``)."""
     array = pc.utf8_trim_whitespace(pa.array(texts, type=pa.string()))
     blank = pc.fill_null(pc.equal(array, ""), True)
     if not optional and pc.any(blank).as_py():
@@ -158,8 +151,7 @@ def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarra
 
 
 def _flags(texts: list[str | None], fail) -> np.ndarray:
-    """0/1 flags as float64 (NaN when absent): ``1``/``true``/``yes``, ``0``/``false``/``no``, or
-    any number (non-zero is 1)."""
+    """0/1 flags as float64 (NaN when absent): ``1``, ``true``, ``yes``, ``0``, ``false``, ``no``, a number."""
     out = np.full(len(texts), np.nan)
     values: dict[str | None, float] = {None: np.nan}
     for i, text in enumerate(texts):

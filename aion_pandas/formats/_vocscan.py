@@ -1,14 +1,10 @@
 """The fast path of the VOC reader: documents of the plain shape VOC writers produce, read with a
 few ``re.findall`` passes over a chunk of documents joined.
 
-Plain means: ``<annotation>`` ... ``</annotation>``; objects with one ``name`` and one ``bndbox``
-(fields in a known order, or any order with one of each); no comments, CDATA, processing
-instructions, unknown entity references, ``<part>``, ``<actions>``, ``<occluded>`` or poses
-other than ``Unspecified``. Every shape it does not know ends in a count that does not add up, and
-then :func:`scan` returns ``None``: the caller parses those documents with ElementTree
-(:func:`~aion_pandas.formats._vocparse.parse_each`), which reads any document and gives the
-precise errors. Both must read
-every plain document alike: ``tests/formats/test_voc.py`` holds them to it.
+Plain: objects with one ``name`` and one ``bndbox``, no comments, CDATA, processing instructions,
+unknown entities, ``<part>``, ``<actions>``, ``<occluded>`` or poses. Any other shape ends in a
+count that does not add up, and :func:`scan` returns ``None``: the caller then parses with
+ElementTree (``_vocparse.parse_each``). ``tests/formats/test_voc.py`` holds both to the same reads.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
 ...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -35,9 +31,7 @@ _NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<occluded>", b"<?xml-")
 
 
 def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
-    """``(documents, objects)`` of a chunk of documents (UTF-8, checked), as
-    :class:`~aion_pandas.formats._vocparse.ParsedDocuments` holds them, when all are plain (see
-    the module doc); else ``None``."""
+    """``(documents, objects)`` of a chunk of checked UTF-8 documents when all are plain, else ``None``."""
     joined_check = b"".join(docs)
     if any(mark in joined_check for mark in _NOT_PLAIN) or \
             joined_check.count(b"<pose>") != joined_check.count(b"<pose>Unspecified</pose>"):
@@ -49,12 +43,8 @@ def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
 
 
 def _scan(docs: list[bytes]) -> tuple[dict, dict] | None:
-    """The fast path over one chunk; ``None`` when the chunk is not of the plain shape.
-
-    Every shape it does not know ends in a count that does not add up (an object whose fields
-    are not in a known order, a ``<part>``, CDATA, a processing instruction inside a field, ...),
-    so nothing is read wrongly: the chunk goes to lxml instead. Comments could hide objects from
-    XML but not from a scanner: a chunk with ``<!`` anywhere is never scanned (the caller checks).
+    """The fast path over one chunk; ``None`` when a count does not add up (never a wrong read). A
+    chunk with ``<!`` (a comment could hide an object from XML, not from a scanner) never gets here.
     """
     if not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs):
         return None
@@ -225,8 +215,6 @@ def _doc_values(joined: bytes, bodies: list[bytes], tag: str) -> np.ndarray | No
     for body in bodies:
         match = _TAG[tag].search(body)
         values.append(match.group(1) if match else b"")
-    text = [v.strip() for v in values]
-    numbers = _numbers([v if v else b"nan" for v in text])
-    return numbers
+    return _numbers([v.strip() or b"nan" for v in values])
 
 

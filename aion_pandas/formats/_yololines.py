@@ -1,7 +1,7 @@
 """Parse YOLO label files (``class cx cy w h [confidence]`` per line) into box columns.
 
-One path for every file: the texts are joined and Arrow splits them into lines and fields and
-converts the fields to numbers; an error is named once, with its member and line.
+The texts are joined and Arrow splits them into lines and fields and casts them to numbers; an
+error is named once, with its member and line.
 
 >>> lines = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
 >>> lines.box_label.tolist(), lines.values[:, 0].tolist()
@@ -23,10 +23,8 @@ MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": ke
 
 @dataclass
 class LabelLines:
-    """The boxes of all label files, in file then line order.
-
-    ``box_label``: each box's label file (its position in the files given); ``values``: a
-    (6, N) float64 array ``class, cx, cy, w, h, score`` (score NaN when the line has none).
+    """The boxes of all label files, in file then line order: ``box_label`` (each box's file) and
+    ``values`` (6 x N: ``class, cx, cy, w, h, score``, NaN without a score).
 
     >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x").values[[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
@@ -42,11 +40,9 @@ class LabelLines:
 
 
 def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines:
-    """Every box of the label files ``texts`` (named ``labels`` in errors).
-
-    Lines of 5 fields are boxes, 6 add a confidence; segmentation lines (1 + 2k fields, k >= 3)
-    become their bounding box; blank lines are skipped; lines may end in LF or CRLF. Anything
-    else is a :class:`FormatError` naming the member and line.
+    """Every box of the label files ``texts`` (named ``labels`` in errors): 5 fields a box, 6 with
+    a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank lines skipped, LF or CRLF.
+    Anything else is a FormatError naming the member and line.
     """
     sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not

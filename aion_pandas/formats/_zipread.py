@@ -1,8 +1,7 @@
-"""A lean, vectorized reader of a zip's central directory and local headers.
+"""A vectorized reader of a zip's central directory and local headers, as numpy columns.
 
-:mod:`zipfile` builds a ``ZipInfo`` object per member; for 100,000 label files that alone takes a
-second. Here the records are found and decoded as numpy columns (:class:`Directory`). :mod:`aion_pandas.formats.safety` checks the columns
-before anything is decompressed.
+:mod:`zipfile` builds a ``ZipInfo`` per member (a second for 100,000 label files); here the
+records are decoded at once into a :class:`Directory`, which :mod:`.safety` checks.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO()
@@ -79,8 +78,7 @@ def central_directory(buf: memoryview) -> Directory:
 
 
 def _locate(buf: memoryview) -> tuple[int, int, int, int]:
-    """``(start, end)`` of the central directory in ``buf``, its record count, and how many
-    bytes precede the zip (a self-extractor stub, a script)."""
+    """The central directory's start and end, its record count, and the bytes before the zip."""
     size = len(buf)
     tail_start = max(0, size - (1 << 16) - _EOCD.size)
     tail = bytes(buf[tail_start:])
@@ -105,11 +103,8 @@ def _locate(buf: memoryview) -> tuple[int, int, int, int]:
 
 
 def _record_starts(d: np.ndarray) -> np.ndarray:
-    """Where each record begins: records lie back to back from offset 0 to the end.
-
-    Every signature in the bytes is a candidate; when the candidates chain exactly (each record's
-    end is the next candidate) they are the records. A signature inside a name or comment breaks
-    the chain: then the records are walked one by one.
+    """Where each record begins: every signature when they chain exactly (each record ends where
+    the next begins), else (a signature inside a name) the records walked one by one.
     """
     n = len(d)
     if n < _CENTRAL_SIZE:
@@ -141,8 +136,7 @@ def _u32(d: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _unaligned(d: np.ndarray, dtype: str) -> np.ndarray:
-    """``d``'s bytes read as little-endian integers starting at every byte (item ``i`` is the
-    integer at ``d[i:]``): one gather per field instead of one per byte."""
+    """``d`` read as little-endian integers at every byte offset (one gather per field)."""
     size = np.dtype(dtype).itemsize
     return np.ndarray((max(len(d) - size + 1, 0),), dtype=dtype, buffer=d, strides=(1,))
 
@@ -183,8 +177,7 @@ def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int,
 
 
 def data_starts(buf: memoryview, header_offset: np.ndarray) -> np.ndarray:
-    """Where each member's compressed bytes begin (after its local header); -1 where the local
-    header is missing or lies outside ``buf``."""
+    """Where each member's data begins (after its local header); -1 where that header is missing."""
     d = np.frombuffer(buf, dtype=np.uint8)
     at = np.asarray(header_offset, dtype=np.int64)
     inside = (at >= 0) & (at + _LOCAL_SIZE <= len(d))

@@ -1,10 +1,6 @@
 """A lean zip writer for many small members (label files): one ``zlib.compress`` per member (or
-none, for the members the caller has stored) and prebuilt headers, about twice as fast as
-:mod:`zipfile` for 100,000 members.
-
-Members get a fixed timestamp (1980-01-01), so the same frame always gives the same bytes. Writes
-the ZIP64 end records when there are 65,535 members or more (what :mod:`zipfile` does too); an
-archive over 4 GiB is refused.
+none, for stored ones) and prebuilt headers. A fixed timestamp makes the same frame give the same
+bytes; ZIP64 end records past 65,534 members; an archive over 4 GiB is refused.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO(); write_zip(buf, [("a/é.txt", "hé\\n"), ("b.txt", b"")])
@@ -35,11 +31,8 @@ _LIMIT = 0xFFFFFFFF - (1 << 24)
 
 def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | bytes | memoryview]],
               *, stored: Callable[[str], bool] | None = None) -> None:
-    """Write ``(name, data)`` members (str data is UTF-8 encoded) as a zip to ``dest``: deflated,
-    except the members ``stored(name)`` says to store as they are.
-
-    Members are consumed one by one (a generator keeps memory flat). Raises :class:`FormatError`
-    when the archive would pass 4 GiB.
+    """Write ``(name, data)`` members (str is UTF-8) as a zip (or, see :func:`is_folder_dest`, as
+    files of a folder), one by one: deflated, except those ``stored(name)`` says to store.
     """
     if is_folder_dest(dest):
         _write_folder(Path(dest), members)
@@ -49,8 +42,7 @@ def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | by
 
 
 def is_folder_dest(dest: object) -> bool:
-    """Whether a writer's ``dest`` names a folder: a path that is one, ends with ``/``, or has no
-    ``.zip`` suffix."""
+    """Whether a writer's ``dest`` is a folder: one already, ending with ``/``, or not named ``.zip``."""
     if not isinstance(dest, (str, os.PathLike)):
         return False
     text = os.fspath(dest)
@@ -58,7 +50,7 @@ def is_folder_dest(dest: object) -> bool:
 
 
 def _write_folder(root: Path, members: Iterable[tuple[str, str | bytes | memoryview]]) -> None:
-    """The members as files under ``root`` (each written to a temporary name, then renamed)."""
+    """The members as files under ``root``, each written to a temporary name, then renamed."""
     root.mkdir(parents=True, exist_ok=True)
     for name, data in members:
         path = root / name

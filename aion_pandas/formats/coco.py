@@ -1,7 +1,7 @@
-"""COCO detection JSON <-> the canonical annotation frame: files and folders.
+"""COCO detection JSON <-> the canonical annotation frame: files, folders and zips.
 
 :func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` (:mod:`.coco_write`) are pure;
-``read_coco`` and ``write_coco`` add files, folders and images (:mod:`.coco_layout`).
+``read_coco`` and ``write_coco`` add files, folders, zips and images (:mod:`.coco_layout`).
 
 >>> frame = read_coco(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
 >>> frame[["image_id", "file_name"]].values.tolist()
@@ -9,9 +9,7 @@
 """
 from __future__ import annotations
 
-import contextlib
 import io
-import mmap
 import os
 import posixpath
 import warnings
@@ -22,9 +20,11 @@ import pandas as pd
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import coco_layout, coco_write
-from aion_pandas.formats._source import Dest, Source, open_dest, read_source, source_name
+from aion_pandas.formats._source import (Dest, Source, is_container, open_dest, read_source,
+                                         source_name)
 from aion_pandas.formats.coco_parse import parse_coco
-from aion_pandas.formats.manifest import header_size
+from aion_pandas.formats.manifest import header_size, image_size
+from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
 __all__ = ["UNSUPPORTED", "parse_coco", "read_coco", "serialize_coco", "write_coco"]
@@ -34,49 +34,44 @@ UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "split", "dataset_id")
 
 
 def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Read COCO detection JSON (a path, bytes or binary file) or a folder of it into a canonical frame.
+    """Read COCO detection JSON (a path, bytes or binary file), or a folder or zip of it, into a
+    canonical frame.
 
-    A folder is read whole: its COCO JSON files (COCO's ``annotations/instances_*.json``,
-    Roboflow's ``train/ valid/ test/`` with ``_annotations.coco.json``, FiftyOne's ``labels.json``
-    + ``data/``, ...) become one frame with a ``split`` column (``train``, ``val``, ``test`` or
-    ``<NA>``, from each file's name or folder). Where a JSON file's images are found (beside it, in
-    ``data/``, ``images/``, COCO's ``val2017/``, or ``images_dir``), ``file_name`` is relative to
-    the dataset's root (``frame.attrs["root"]``) and sizes the JSON lacks come from the image headers
-    (see :mod:`.coco_layout`). A folder whose COCO files hold no box is refused.
+    A folder or zip is read whole: its COCO JSON files become one frame with a ``split`` column.
+    Where a file's images are found (beside it, in ``data/``, ``images/``, COCO's ``val2017/``, or
+    ``images_dir``), ``file_name`` is relative to the dataset's root (``frame.attrs["root"]``) and
+    sizes the JSON lacks come from the image headers. Raises :class:`FormatError` for a folder whose
+    COCO files hold no box, or a file or link that leads out of the folder.
 
-    >>> frame = read_coco("instances_val2017.json")  # doctest: +SKIP
     >>> frame = read_coco("roboflow_export/")        # doctest: +SKIP
     >>> frame.groupby("split").size()                # doctest: +SKIP
     """
     images = Path(images_dir) if images_dir is not None else None
-    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-        frame = _read_folder(Path(source), images)
-    elif _is_zip(source):
-        frame = _read_zip(source, images)
+    if images is not None and not images.is_dir():
+        raise FormatError("images_dir is not a folder", path=str(images))
+    if isinstance(source, SafeArchive) or is_container(source):
+        with open_archive(source) as archive:
+            frame = _read_archive(archive, images)
+        name = archive.where
     else:
         frame, name = _read_file(source), source_name(source)
         unmeasured = coco_layout.Unmeasured()
-        path = Path(source) if isinstance(source, (str, os.PathLike)) else None
-        found = coco_layout.images_folder(path, _names(frame), images) if path is not None else images
+        path = Path(source).absolute() if isinstance(source, (str, os.PathLike)) else None
+        found = images
+        if found is None and path is not None:
+            hit = coco_layout.images_folder(path.as_posix(), _names(frame), os.path.isfile)
+            found = Path(hit) if hit is not None else None
         if found is not None:
-            root = found if images is not None or path is None else \
-                Path(os.path.commonpath([found.absolute(), path.parent.absolute()]))
+            root = found if images is not None else \
+                Path(os.path.commonpath([found.absolute(), path.parent]))
             frame = coco_layout.place_images(frame, found, root, unmeasured)
             frame.attrs["root"] = str(root.resolve())
         unmeasured.warn(name)
-    frame.attrs.update({"format": "coco", "source": source_name(source)})
+    frame.attrs.update({"format": "coco", "source": name})
     return frame
 
 
 def _read_file(source: Source) -> pd.DataFrame:
-    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and os.path.getsize(source):
-        with open(source, "rb") as fh:
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            return parse_coco(mapped, where=os.fspath(source))  # from the page cache: no copy
-        finally:
-            with contextlib.suppress(BufferError):  # an error's traceback still holds a view: GC unmaps
-                mapped.close()
     data, name = read_source(source)
     return parse_coco(data, where=name)
 
@@ -85,55 +80,43 @@ def _names(frame: pd.DataFrame) -> list[str]:
     return frame["file_name"].drop_duplicates().head(5).astype(object).fillna("").tolist()
 
 
-def _read_folder(folder: Path, images: Path | None) -> pd.DataFrame:
-    files, skipped = coco_layout.coco_files(folder)
-    read = _Reads(os.fspath(folder), [p.relative_to(folder).as_posix() for p in skipped])
-    for path in files:
+def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
+    """The COCO files of a zip or folder as one frame; ``images``: where the images are, if given."""
+    files, skipped = coco_layout.coco_files(archive)
+    read = _Reads(archive.where, skipped)
+
+    def measure(name: str) -> tuple[int, int]:
+        if images is not None and archive.root is None:
+            return header_size(images / name)
+        if name not in archive:
+            raise FileNotFoundError(name)
+        return image_size(archive, name)
+
+    for name in files:
+        path = archive.path(name)  # a folder's file is named by its path, a zip's by its member
         try:
-            frame = _read_file(path)
+            frame = _read_file(path) if path else parse_coco(archive.read(name), where=archive.where)
         except FormatError as exc:
-            read.not_coco(path.relative_to(folder).as_posix(), exc)
+            if path is None:
+                exc = FormatError(exc.reason, path=archive.where, member=name, line=exc.line)
+            read.not_coco(name, exc)
             continue
-        found = coco_layout.images_folder(path, _names(frame), images) or path.parent
-        read.add(coco_layout.place_images(frame, found, folder, read.unmeasured),
-                 path.relative_to(folder).as_posix(), str(path))
+        if images is None:
+            prefix = coco_layout.images_folder(name, _names(frame), archive.__contains__)
+            prefix = posixpath.dirname(name) if prefix is None else prefix
+        else:  # below the folder's root ("../x" for images outside it: then not measured)
+            prefix = "" if archive.root is None else os.path.relpath(images, archive.root)
+            prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
+        read.add(coco_layout.with_prefix(frame, prefix, measure, read.unmeasured), name,
+                 str(path) if path else f"{archive.where}: {name}")
     frame = read.frame()
-    frame.attrs["root"] = str(folder.resolve())
+    if archive.root is not None:
+        frame.attrs["root"] = str(archive.root.resolve())
     return frame
 
 
-def _read_zip(source: Source, images: Path | None) -> pd.DataFrame:
-    from aion_pandas.formats.safety import open_archive
-
-    with open_archive(source) as archive:
-        members = set(archive.names)
-        jsons = [n for n in archive.names_ending(".json") if not any(p.startswith(".") for p in n.split("/"))]
-        files, skipped = coco_layout.choose_tasks(jsons)
-        read = _Reads(archive.where, skipped)
-
-        def measure(name: str) -> tuple[int, int]:
-            if images is not None:
-                return header_size(images / name)
-            if name not in members:
-                raise FileNotFoundError(name)
-            return header_size(io.BytesIO(archive.read(name)))
-
-        for name in files:
-            try:
-                frame = parse_coco(archive.read(name), where=archive.where)
-            except FormatError as exc:
-                read.not_coco(name, FormatError(exc.reason, path=archive.where, member=name, line=exc.line))
-                continue
-            prefix = "" if images is not None else \
-                coco_layout.member_images(name, _names(frame), members)
-            prefix = posixpath.dirname(name) if prefix is None else prefix
-            read.add(coco_layout.with_prefix(frame, prefix, measure, read.unmeasured), name,
-                     f"{archive.where}: {name}")
-        return read.frame()
-
-
 class _Reads:
-    """The frames of a folder's or zip's COCO files, put together with what was skipped said once."""
+    """The frames of a folder's or zip's COCO files, put together, with what was skipped said once."""
 
     def __init__(self, where: str, skipped: list[str]) -> None:
         self.where, self.skipped, self.others = where, skipped, []
@@ -172,17 +155,6 @@ class _Reads:
         return frame
 
 
-def _is_zip(source: Source) -> bool:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        head = bytes(source[:4])
-    elif isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
-        with open(source, "rb") as fh:
-            head = fh.read(4)
-    else:
-        return False
-    return head in (b"PK\x03\x04", b"PK\x05\x06")
-
-
 def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:
     """The COCO detection JSON of a canonical frame, as bytes.
 
@@ -199,9 +171,8 @@ def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:
 def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **options: Any) -> None:
     """Write a canonical frame as COCO detection JSON to a path (atomically) or a binary file.
 
-    Category ids: the frame's ``category_id`` when each name has one id, else names sorted, 1..K.
-    Reports what COCO cannot carry (``difficult``, ``truncated``, columns outside the canonical
-    frame, ``dataset_id`` when the frame mixes datasets) as one LossyConversionWarning.
+    Category ids: the frame's ``category_id`` when each name has one, else names sorted, 1..K. What
+    COCO cannot carry is reported as one LossyConversionWarning.
 
     >>> write_coco(frame, "instances.json")  # doctest: +SKIP
     """

@@ -1,19 +1,8 @@
-"""Where COCO files and their images are: a JSON file with its images folder, or a folder (or a zip)
-of split files.
+"""Where COCO files and their images are: a JSON file and its images, or a folder or zip of splits.
 
-Layouts (found by names only; a zip of any, also under one top-level folder, reads as the folder)::
-
-    COCO        annotations/instances_train2017.json, instances_val2017.json; train2017/, val2017/
-    Roboflow    train/_annotations.coco.json with its images beside it; valid/, test/ alike
-    FiftyOne    labels.json + data/ (one split), or train/, val/, ... each holding one
-    any         one JSON, its images beside it, in data/ or images/, or given as images_dir=
-
-``file_name`` is then relative to the dataset's root with ``/`` separators (``val2017/x.jpg``,
-``train/x.jpg``, ``data/x.jpg``) and ``frame.attrs["root"]`` is the root's absolute path: the folder
-read, else the folder holding both the JSON and its images (``images_dir`` when given); a zip has
-no root on disk. A file whose
-images are not found keeps its names as they are. Sizes the JSON lacks are read from the image
-headers (Pillow, header only), with one warning counting the images missing or unreadable.
+Layouts (the README's COCO section draws them): COCO's ``annotations/instances_*.json`` with
+``train2017/``; Roboflow's ``train/_annotations.coco.json`` beside its images; FiftyOne's
+``labels.json`` + ``data/``; any JSON with its images beside it, in ``data/`` or ``images/``.
 
 >>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
 ('val', 'val')
@@ -25,12 +14,13 @@ import posixpath
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 import numpy as np
 import pandas as pd
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.manifest import header_size
+from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import categorical
 
 #: COCO files of other tasks, skipped (with a warning) when a folder also holds detection files
@@ -41,8 +31,7 @@ _DEPTH = 3  # folders below the root searched for JSON files
 
 
 def split_of(relative: str) -> str | None:
-    """``train``, ``val`` or ``test`` from a JSON file's path below the root (its stem first, then
-    its folders, innermost first), or None."""
+    """``train``, ``val`` or ``test`` from a JSON file's stem, else its folders (innermost first)."""
     parts = Path(relative).with_suffix("").parts
     for part in (parts[-1], *reversed(parts[:-1])):
         for word in re.split(r"[^a-z]+", part.lower()):
@@ -51,77 +40,46 @@ def split_of(relative: str) -> str | None:
     return None
 
 
-def coco_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The COCO JSON files in ``folder`` (up to 3 levels down, hidden and linked folders left out;
-    a file linked from outside refused) in name order, and those skipped as files of other COCO
-    tasks (captions, keypoints, panoptic, ...)."""
-    found: list[Path] = []
-    for here, dirs, files in os.walk(folder):
-        depth = len(Path(here).relative_to(folder).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _DEPTH else []
-        found += [Path(here) / f for f in files if f.lower().endswith(".json") and not f.startswith(".")]
-    for path in found:
-        if not _inside(path, folder):  # as the containers refuse it (formats/safety.py)
-            raise FormatError("the file is a link out of the folder", path=os.fspath(folder),
-                              member=path.relative_to(folder).as_posix())
-    found.sort(key=lambda p: p.relative_to(folder).as_posix())
-    return choose_tasks(found, lambda p: p.name)
-
-
-def choose_tasks(files: list, name_of: Callable[[Any], str] = posixpath.basename) -> tuple[list, list]:
-    """``(detection files, files of other COCO tasks)``; the others are read when nothing else is
-    there (and then say what they are)."""
-    detection = [f for f in files if not OTHER_TASKS.match(name_of(f))]
+def coco_files(archive: SafeArchive) -> tuple[list[str], list[str]]:
+    """The COCO JSON members of a zip or folder in name order (hidden files and folders left out;
+    in a folder, up to 3 folders down), and those skipped as files of other COCO tasks (captions,
+    keypoints, panoptic, ...), which are read only when nothing else is there."""
+    found = [n for n in archive.names_ending(".json")
+             if not any(part.startswith(".") for part in n.split("/"))
+             and (archive.root is None or n.count("/") <= _DEPTH)]
+    detection = [n for n in found if not OTHER_TASKS.match(posixpath.basename(n))]
     if not detection:
-        return files, []
-    return detection, [f for f in files if OTHER_TASKS.match(name_of(f))]
+        return found, []
+    return detection, [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
 
 
-def member_images(json_name: str, names: list[str], members: Any) -> str | None:
-    """The folder (below an archive's root, ``""`` for the root) holding the images of the JSON
-    member ``json_name``, by the same rules as :func:`images_folder`, or None."""
+def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool]) -> str | None:
+    """The folder holding the images of the JSON file ``json_name`` (``/`` separators), or None:
+    of the folder beside it, its ``data/`` and ``images/`` and, for COCO's own layout
+    (``annotations/instances_val2017.json``), ``val2017/`` beside ``annotations/``, the one where
+    most of the first five ``names`` exist (``exists(path)``).
+
+    >>> images_folder("annotations/instances_val2017.json", ["a.jpg"], {"val2017/a.jpg"}.__contains__)
+    'val2017'
+    """
     here = posixpath.dirname(json_name)
     candidates = [here, posixpath.join(here, "data"), posixpath.join(here, "images")]
-    stem = re.sub(r"^instances_", "", posixpath.splitext(posixpath.basename(json_name))[0])
-    if not posixpath.basename(json_name).startswith("instances_"):
-        stem = None
-    if stem:
+    base = posixpath.splitext(posixpath.basename(json_name))[0]
+    stem = base.removeprefix("instances_")
+    if stem and stem != base:
         parent = posixpath.dirname(here)
         candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
     sample = [n for n in names[:5] if n]
     best, hits = None, 0
     for candidate in candidates:
-        found = sum(posixpath.join(candidate, n) in members for n in sample)
-        if found > hits:
-            best, hits = candidate, found
-    return best
-
-
-def images_folder(json_path: Path, names: list[str], images_dir: Path | None) -> Path | None:
-    """The folder that holds the images of ``json_path`` (``images_dir/name`` exist), or None.
-
-    Looked for beside the JSON, in its ``data/`` or ``images/``, and, for COCO's own layout
-    (``annotations/instances_val2017.json``), in ``val2017/`` beside ``annotations/``."""
-    if images_dir is not None:
-        if not images_dir.is_dir():
-            raise FormatError("images_dir is not a folder", path=str(images_dir))
-        return images_dir
-    here = json_path.parent
-    candidates = [here, here / "data", here / "images"]
-    stem = re.sub(r"^instances_", "", json_path.stem)
-    if stem != json_path.stem:
-        candidates += [here.parent / stem, here.parent / "images" / stem]
-    sample = [n for n in names[:5] if n]
-    best, hits = None, 0
-    for candidate in candidates:
-        found = sum((candidate / n).is_file() for n in sample) if candidate.is_dir() else 0
+        found = sum(exists(posixpath.join(candidate, n)) for n in sample)
         if found > hits:
             best, hits = candidate, found
     return best
 
 
 class Unmeasured:
-    """Images whose size the JSON lacks and whose header could not be read, for one warning."""
+    """The images whose size the JSON lacks and whose header could not be read, for one warning."""
 
     def __init__(self) -> None:
         self.tried, self.missing, self.unreadable = 0, [], []
@@ -140,7 +98,8 @@ class Unmeasured:
 
 def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unmeasured) -> pd.DataFrame:
     """``file_name`` relative to ``root`` (the images being under ``images``), and the sizes the
-    JSON lacks read from the image headers (never of a file outside ``root``)."""
+    JSON lacks from the image headers, never of a file outside ``root``.
+    """
     prefix = os.path.relpath(images, root).replace(os.sep, "/")
 
     def measure(name: str) -> tuple[int, int]:
@@ -153,8 +112,9 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
 
 def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
                 unmeasured: Unmeasured) -> pd.DataFrame:
-    """``file_name`` under ``prefix``, and ``measure(file_name)`` (a FileNotFoundError: missing;
-    an OSError: unreadable) for the images whose size the JSON lacks."""
+    """``file_name`` under ``prefix``, and the sizes the JSON lacks from ``measure(file_name)``
+    (FileNotFoundError: missing; another OSError: unreadable).
+    """
     if prefix:
         names = frame["file_name"]
         frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
@@ -181,14 +141,15 @@ def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path``, links followed, is inside ``folder`` (os.walk follows no linked folder)."""
+    """Whether ``path``, links followed, is inside ``folder``."""
     real, base = os.path.realpath(path), os.path.realpath(folder)
     return os.path.commonpath([real, base]) == base
 
 
 def combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
     """One frame of several files' frames: categories united by name (a name with two ids is
-    refused), image ids kept when unique across files, else numbered 1..N in file order."""
+    refused); image ids kept when unique across files, else numbered 1..N in file order.
+    """
     ids: dict[str, int] = {}
     supers: dict[str, str] = {}
     for frame, name in zip(frames, files):

@@ -1,10 +1,8 @@
 """COCO detection JSON (bytes or a dict) -> the canonical frame: the pure parse under ``read_coco``.
 
-msgspec decodes the document once: ``images`` and ``categories`` into typed structs, ``annotations``
-into raw slices of the input, which are then decoded :data:`PIECE` at a time into numpy columns
-(typed structs for a whole file of a million boxes would hold ~330 MB of Python objects at once).
-Joining images, categories and boxes is numpy and pandas. An error of msgspec is translated once
-into a :class:`FormatError` naming the JSON path (``$.annotations[12].bbox``) or the line.
+msgspec decodes ``images`` and ``categories`` into structs and ``annotations`` into raw slices,
+decoded :data:`PIECE` at a time into numpy columns (structs for a million boxes at once would
+hold hundreds of MB). Its errors become one :class:`FormatError` naming the JSON path or line.
 
 >>> frame = parse_coco({"images": [{"id": 7, "file_name": "a.jpg", "width": 4, "height": 3}],
 ...     "annotations": [{"id": 1, "image_id": 7, "category_id": 5, "bbox": [0, 1, 2, 2]}],
@@ -82,10 +80,9 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
                where: str | None = None) -> pd.DataFrame:
     """A COCO detection document (a dict or its JSON bytes) as a canonical frame.
 
-    Every image is kept (an image without boxes is one row with null box columns), rows in image
-    order then annotation order; ``category_id`` keeps the file's ids; ``iscrowd``, ``area`` and
-    the ``aion_*``/``coco_url`` image keys become columns; ``frame.attrs`` gets ``category_ids``
-    and ``supercategories``. Errors name ``where``, the JSON path or the line.
+    Every image is kept, rows in image then annotation order; ``category_id`` keeps the file's ids;
+    ``iscrowd``, ``area`` and the ``aion_*``/``coco_url`` image keys become columns;
+    ``frame.attrs`` gets ``category_ids`` and ``supercategories``.
 
     >>> parse_coco(b'{"images": [{"id": 1}]}', where="x.json")
     Traceback (most recent call last):
@@ -121,11 +118,8 @@ def _line_of(data: Any, message: str) -> int | None:
 
 def annotation_columns(raws: list[msgspec.Raw], data: Any = None, *,
                        where: str | None = None) -> dict[str, np.ndarray]:
-    """The annotations (raw JSON slices of ``data``) as numpy columns ``image_id``,
-    ``category_id``, ``x``, ``y``, ``w``, ``h``, ``area`` and ``score`` (NaN when absent) and
-    ``iscrowd`` (bool). Each piece decoded is the text of ``data`` from the piece's first
-    annotation to its last (msgspec's raw slices are views of its input, in order); without
-    ``data`` the slices are joined.
+    """The annotations (raw JSON slices of ``data``) as numpy columns (``area``, ``score``: NaN
+    when absent); each piece is decoded from one slice of ``data`` (without it, the slices joined).
 
     >>> cols = annotation_columns([msgspec.Raw(b'{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4]}')])
     >>> cols["image_id"].tolist(), cols["w"].tolist(), cols["score"].tolist(), cols["iscrowd"].tolist()
@@ -158,8 +152,7 @@ def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray
 
 
 class _Text:
-    """Pieces of the annotations array as JSON arrays: a slice of the document when there is one
-    (one copy, instead of a call per annotation), else the raw slices joined."""
+    """Pieces of the annotations array as JSON: a slice of the document, else the raw slices joined."""
 
     def __init__(self, data: Any) -> None:
         self.view = memoryview(data).cast("B") if data is not None else None
@@ -187,8 +180,7 @@ _PACKED_BOX = np.dtype({"names": list("xywh"), "formats": [">f8"] * 4, "offsets"
 
 
 def _boxes(anns: list[_Annotation]) -> list[np.ndarray]:
-    """The x, y, w, h of the annotations' boxes: msgspec packs them (float fields: always the same
-    37 bytes a box) and numpy reads the packed bytes, instead of a Python call per number."""
+    """The boxes' x, y, w, h: packed by msgspec (37 bytes a box) and read by numpy, not number by number."""
     packed = _MSGPACK.encode(list(map(_BBOX, anns)))
     header = len(packed) - _PACKED_BOX.itemsize * len(anns)  # the list's own: 1, 3 or 5 bytes
     fixed = np.frombuffer(packed, _PACKED_BOX, len(anns), header)
@@ -199,8 +191,7 @@ _BBOX = attrgetter("bbox")
 
 
 def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
-    """msgspec's message for a piece (``... - at `$[5].bbox```) with the array's own path, or what
-    kind of COCO file it is when it is not a detection file."""
+    """msgspec's message for a piece with the array's own path, or the kind of COCO file it is."""
     found = re.search(r"`\$\[(\d+)\]", message)
     if not found:
         return message
@@ -215,8 +206,7 @@ def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
 
 
 def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
-    """``captions``, ``panoptic segmentation`` or ``image-level labels`` (no annotation has a
-    bbox), judged from the annotation in error; None for a detection file."""
+    """``captions``, ``panoptic segmentation`` or ``image-level labels``; None for a detection file."""
     ann = msgspec.json.decode(raws[i])
     if not isinstance(ann, dict):
         return None
@@ -262,8 +252,9 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     no_box[at + np.arange(len(at))] = True
 
     def rows(values: np.ndarray | str, fill: Any) -> np.ndarray:
-        """The frame's column: the annotations' values (a column of ``cols``, which goes as soon
-        as it is copied, so that the next copy can reuse its memory) and ``fill`` on image-only rows."""
+        """A column on the frame's rows: the annotations' values (popped from ``cols``, so its memory
+        can be reused), ``fill`` on the image-only rows.
+        """
         values = cols.pop(values) if isinstance(values, str) else values
         return np.insert(values, at, fill) if len(at) else values
 

@@ -87,10 +87,8 @@ def _category_ids(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
                 else:
                     mapping[name], next_id = next_id, next_id + 1
                 used.add(mapping[name])
-        if all(name in mapping for name in names) and set(mapping) >= set(names):
-            return names, np.array([mapping[n] for n in names], dtype=np.int64)
-    ordered = sorted(names)
-    rank = {n: i + 1 for i, n in enumerate(ordered)}
+        return names, np.array([mapping[n] for n in names], dtype=np.int64)
+    rank = {n: i + 1 for i, n in enumerate(sorted(names))}
     return names, np.array([rank[n] for n in names], dtype=np.int64)
 
 

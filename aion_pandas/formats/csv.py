@@ -1,9 +1,7 @@
 """CSV (one row per box, image columns repeated) <-> the canonical annotation frame.
 
-An image with no box is one row whose box columns are empty; ``tags`` is a JSON array string; the
-dataset's ``include_timestamps`` adds an ``exported_at`` column. ``parse_csv``/``serialize_csv`` are
-the pure halves, under ``read_csv``/``write_csv``: both go through Arrow's CSV engine (no per-row
-Python); a read is one pass of Arrow's parser, whose errors become a FormatError naming the line.
+An image with no box is one row with empty box columns; ``tags`` is a JSON array. Both halves go
+through Arrow's CSV engine, whose errors become a FormatError naming the column and line.
 
 >>> frame = parse_csv(b"image_id,file_name,width,height,category,x,y,w,h\\n1,a.jpg,4,3,cat,0,1,2,2\\n"
 ...                   b"2,b.jpg,4,3,,,,,\\n")
@@ -15,7 +13,6 @@ from __future__ import annotations
 import csv as stdlib_csv
 import datetime as _dt
 import io
-import os
 import re
 from typing import Any
 
@@ -81,10 +78,7 @@ def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
 
     >>> frame = read_csv("export.csv")  # doctest: +SKIP
     """
-    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
-        data, name = pa.memory_map(os.fspath(source)).read_buffer(), os.fspath(source)  # no copy
-    else:
-        data, name = read_source(source)
+    data, name = read_source(source)
     frame = parse_csv(data, delimiter=delimiter, where=name)
     frame.attrs.update({"format": "csv", "source": name})
     return frame
@@ -162,9 +156,9 @@ def _tags_json(frame: pd.DataFrame) -> pa.Array:
 
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
-    """Arrow's CSV reader, once: text columns as strings, box numbers as float64, the rest
-    inferred (validate_frame then coerces and names the line of a value that does not fit). Read
-    serially, so that Arrow's errors carry the row; each is translated once into a FormatError."""
+    """Arrow's CSV reader, once and serially (so that its errors carry the row): text columns as
+    strings, box numbers as float64, the rest inferred (validate_frame coerces them).
+    """
     convert = pa_csv.ConvertOptions(
         column_types=_READ_TYPES, strings_can_be_null=True, quoted_strings_can_be_null=False,
         null_values=[""], true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"])
@@ -177,9 +171,8 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
         raise _format_error(str(exc), data, delimiter, where) from None
 
 
-#: malloc, not Arrow's default mimalloc, for the parser's columns: the kernel time of the first
-#: read at L is a third (measured with bench/bench_readers.py; mimalloc's freshly mapped pages cost
-#: more on the project's 2-core VM), which is the difference to pandas' C engine there
+# malloc, not Arrow's default mimalloc, for the parser's columns: a third of the kernel time of a
+# first read at L (bench/bench_readers.py)
 _POOL = pa.system_memory_pool()
 _STRINGS = ("dataset_id", "file_name", "description", "tags", "image_url", "item_id", "item_status")
 _FLOATS = ("x", "y", "w", "h", "score", "area")
@@ -190,9 +183,7 @@ _READ_TYPES: dict[str, pa.DataType] = {
 
 
 def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | None) -> FormatError:
-    """Arrow's ``In CSV column #8: Row #3: CSV conversion error to double: invalid value 'oops'``
-    or ``CSV parse error: Row #3: Expected 6 columns, got 2: ...`` as a FormatError (the header
-    is row 1, so Arrow's row is the file's line)."""
+    """Arrow's error message as a FormatError naming the column and line (the header is line 1)."""
     row = re.search(r"\bRow #(\d+): ", message)
     line = int(row.group(1)) if row else None
     value = re.search(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value (.*)$", message)
@@ -247,8 +238,9 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
-    """The categorical, its categories ordered as the other readers order them: by class id when
-    the file has ids (the id of a name's first row that has one), else by name."""
+    """The ``category`` column, its categories ordered by class id when the file has ids (a name's
+    first one), else by name, as the other readers order them.
+    """
     encoded = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else \
         pc.dictionary_encode(column.cast(pa.string()))
     cats = (encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string()))
@@ -265,9 +257,9 @@ def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
 
 
 def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -> None:
-    """Fill ``ids[code]`` with the class id of the code's first row that has one. Looked for in
-    growing blocks of rows: every name usually shows up in the first ones. Ids that are not numbers
-    are left alone (validate_frame names their line)."""
+    """Fill ``ids[code]`` with the class id of the code's first row that has one, looked for in
+    growing blocks of rows (ids that are not numbers are left for validate_frame to name).
+    """
     pending = np.ones(len(ids), dtype=bool)
     start, step = 0, 4096
     while start < len(codes) and pending.any():

@@ -21,10 +21,7 @@ class LossyConversionWarning(UserWarning):
 
 
 def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Count, per column, the boxes or images whose value a format would lose.
-
-    Box-level columns count boxes with a value (``True`` for flags; ``area`` only where it differs
-    from ``w * h``); image-level columns count images with a non-empty value.
+    """Per column, how many boxes or images have a value a format would lose.
 
     >>> from aion_pandas.formats.schema import validate_frame
     >>> f = validate_frame(pd.DataFrame({"file_name": ["a", "a"], "category": ["c", "c"],
@@ -62,9 +59,8 @@ def warn_unsupported(frame: pd.DataFrame, target_format: str,
                      counts: Mapping[str, int | tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
     """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry.
 
-    ``counts`` is either the column names the format drops (counted here from ``frame``) or a
-    mapping name -> count (or (count, unit)). Nothing is emitted when every count is zero.
-    Returns the counts.
+    ``counts``: the columns it drops (counted here) or name -> count (or ``(count, unit)``). Nothing is
+    emitted when every count is zero. Returns the counts.
 
     >>> from aion_pandas.formats.schema import validate_frame
     >>> f = validate_frame(pd.DataFrame({"file_name": ["a"], "category": ["c"], "x": [0],
@@ -92,7 +88,7 @@ def warn_unsupported(frame: pd.DataFrame, target_format: str,
 
 
 def _caller_level() -> int:
-    """The stacklevel of the first frame outside aion_pandas.formats (the user's call)."""
+    """The stacklevel of the user's call (the first frame outside this package)."""
     level, frame = 1, sys._getframe(1)
     package = __name__.rsplit(".", 1)[0]
     while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
@@ -106,10 +102,8 @@ def _plural(unit: str, n: int) -> str:
 
 
 class UnplacedAnnotationWarning(UserWarning):
-    """A dataset holds annotations the frame has no place for (files no image or layout rule
-    places, VOC objects without a box, part boxes, ...): they are counted and named, not read."""
+    """A dataset holds annotations the frame has no place for: counted and named, not read."""
 
 
 class MissingImageSizeWarning(UserWarning):
-    """Boxes stored relative to their image (YOLO) have no image size to become pixels: no
-    manifest, no readable image; or a COCO image without a size has no readable image."""
+    """Boxes or images without an image size (no manifest, no readable image)."""

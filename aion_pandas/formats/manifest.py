@@ -1,14 +1,8 @@
-"""The per-image side of the YOLO and VOC zips: image table, unique member stems, ``manifest.csv``.
+"""The per-image side of the YOLO and VOC zips: image table, member stems, ``manifest.csv``.
 
-A YOLO or VOC zip names one label file per image; ``manifest.csv`` says which image each file is
-for (``image_id``, ``label_file``: ``labels/<stem>.txt`` or ``Annotations/<stem>.xml``) and
-carries what the label files cannot: the original ``file_name`` (``/`` separators), ``width`` and
-``height`` (empty when unknown), ``image_url``, ``item_id``, ``item_status``, ``description``,
-``tags`` (a JSON array of strings), ``dataset_id`` and, when the frame has splits, ``split``.
-
-Stems are the file name without its extension, made safe (``\\`` to ``/``, no ``..``/absolute/drive
-parts, no characters Windows refuses) and unique case-insensitively: when two images would share a
-stem, each of them gets ``__<image_id>`` appended (``cat.jpg`` twice -> ``cat__3``, ``cat__8``).
+``manifest.csv`` maps each label file to its image and carries what label files cannot (the
+README's "manifest.csv" lists the columns). Stems are file names made safe and unique
+case-insensitively: images that would share one get ``__<image_id>``.
 
 >>> stems = member_stems(pd.Series(["a/cat.jpg", "b\\\\dog.png", "cat.JPG", "Cat.jpg"]),
 ...                      np.array([1, 2, 3, 4]))
@@ -43,12 +37,9 @@ _IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "
 
 
 class ImageTable:
-    """One row per image of a frame (first row of each ``image_id``, ascending ``image_id``), and the
-    positions that group the frame's boxes by image.
-
-    ``images``: frame rows of the images; ``box_rows``: indices (into the frame) of the rows with a
-    box, ordered by image then frame order; ``box_image``: for each of those, its image's position;
-    ``counts``: boxes per image.
+    """The images of a frame (first row of each ``image_id``, ascending) and its boxes grouped by
+    image: ``box_rows`` (frame rows with a box, by image), ``box_image`` (their image's position),
+    ``counts`` (boxes per image) and ``offsets`` (their bounds).
     """
 
     def __init__(self, frame: pd.DataFrame) -> None:
@@ -65,7 +56,7 @@ class ImageTable:
 
 
 def member_stems(file_names: pd.Series, image_ids: np.ndarray) -> np.ndarray:
-    """Safe, unique (case-insensitively) member stems for the images' file names; see the module doc."""
+    """Safe member stems for the images' file names, unique case-insensitively."""
     ids = pd.Series(np.asarray(image_ids, dtype="int64")).astype(str)
     names = pd.Series(file_names.to_numpy(dtype=object, na_value=None), dtype="string")
     s = names.str.replace("\\", "/", regex=False)
@@ -93,7 +84,7 @@ def image_extensions(file_names: pd.Series) -> pd.Series:
 
 
 def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
-    """``manifest.csv`` for the image table (rows of a canonical frame, one per image)."""
+    """``manifest.csv`` of an image table (one frame row per image)."""
     out = pd.DataFrame({"image_id": images["image_id"].to_numpy(dtype="int64"),
                         "file_name": images["file_name"].astype("string"),
                         "label_file": label_files})
@@ -158,8 +149,7 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
 
 
 def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.arrays.IntegerArray:
-    """A manifest column of whole numbers (``1`` or ``1.0``); its first bad value is named with
-    its line. ``image_id`` must be there on every line."""
+    """A manifest column of whole numbers (``1`` or ``1.0``); ``image_id`` may not be empty."""
     if text is None:
         return null_column("Int64", n)
 
@@ -179,9 +169,7 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
 
 
 def _tags_column(values: pa.Array, where: str) -> np.ndarray:
-    """Each row's tags as a list of str, parsing each distinct JSON text once; rows with the same
-    text share its list, as a CSV read's do (no list per image to make, nor for Python's
-    collector to scan). ``values``: the column's texts (nulls are no tags)."""
+    """Each row's tags as a list of str, each distinct text parsed once (rows share lists)."""
     uniques, codes = parse_distinct(values, _parse_tags)
     bad = [k for k, parsed in enumerate(uniques) if parsed is None]
     if bad:
@@ -194,8 +182,8 @@ def _tags_column(values: pa.Array, where: str) -> np.ndarray:
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
                        kind: str) -> np.ndarray:
-    """For each manifest row, the position of its ``label_file`` in ``members`` (-1: not in the
-    archive: an image without a label file). A member the manifest does not list is an error.
+    """Each manifest row's position of its ``label_file`` in ``members`` (-1: none); a member the
+    manifest does not list is a FormatError.
 
     >>> m = pd.DataFrame({"label_file": ["labels/b.txt", "labels/c.txt"]})
     >>> manifest_positions(m, ["labels/b.txt"], where="x.zip", kind="label").tolist()
@@ -214,8 +202,37 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     return positions
 
 
+def manifest_images(archive: SafeArchive, files: list[str], kind: str) -> pd.DataFrame | None:
+    """The rows of the archive's ``manifest.csv`` with ``file_pos`` (each row's file in ``files``,
+    -1: none), or None without a manifest."""
+    if MANIFEST_NAME not in archive:
+        return None
+    manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
+    return manifest.assign(file_pos=manifest_positions(manifest, files, where=archive.where,
+                                                       kind=kind))
+
+
+def files_used(images: pd.DataFrame, files: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The files the images name (``file_pos``), in their order, and ``file_pos`` renumbered to
+    them: a part of a dataset reads only its own files."""
+    pos = images["file_pos"].to_numpy(dtype="int64")
+    used = np.flatnonzero(np.bincount(pos[pos >= 0], minlength=len(files)))  # np.unique: 20x slower
+    renumber = np.full(len(files), -1, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    images["file_pos"] = np.where(pos >= 0, renumber[np.maximum(pos, 0)], -1)
+    return images, [files[i] for i in used.tolist()]
+
+
+def image_of_file(file_pos: np.ndarray, n_files: int) -> np.ndarray:
+    """Each file's image position (-1: none), from each image's ``file_pos``."""
+    out = np.full(n_files, -1, dtype=np.int64)
+    has = file_pos >= 0
+    out[file_pos[has]] = np.flatnonzero(has)
+    return out
+
+
 def _parse_tags(value: str) -> list[str] | None:
-    """A JSON array's items as str (``""`` is no tags); ``None`` if the text is no JSON array."""
+    """A JSON array's items as str (```` is no tags); ``None`` if not a JSON array."""
     if value == "":
         return []
     try:
@@ -249,22 +266,25 @@ def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
 
 
 def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
-    """``(width, height)`` from an image's header (a path or a binary file; Pillow reads no
-    pixels); an OSError (``PIL.UnidentifiedImageError`` is one) if unreadable."""
+    """``(width, height)`` from an image's header (Pillow reads no pixels); OSError if unreadable."""
     from PIL import Image
 
     with Image.open(image) as opened:
         return int(opened.size[0]), int(opened.size[1])
 
 
+def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:
+    """``(width, height)`` of an image member from its header (a folder's file read by path)."""
+    path = archive.path(name)
+    return header_size(path if path is not None else io.BytesIO(archive.read(name)))
+
+
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
-    """The sizes of the image members that can be read, from their headers (a folder's files are
-    opened by path, so only their headers are read)."""
+    """The sizes of the image members whose header can be read."""
     sizes = {}
     for name in members:
-        path = archive.path(name)
         try:
-            sizes[name] = header_size(path if path is not None else io.BytesIO(archive.read(name)))
+            sizes[name] = image_size(archive, name)
         except (OSError, ValueError):  # an unreadable image just has no size
             pass
     return sizes
@@ -272,13 +292,10 @@ def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int
 
 def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, object],
              fmt: str, where: str) -> pd.DataFrame:
-    """The canonical frame from one row per image and the boxes (``box_image``: each box's image
-    position). Rows follow the images' order; an image's boxes keep their order; an image
-    without a box becomes one row with null box columns.
+    """The canonical frame from one row per image and the boxes (``box_image``: each box's image).
 
-    ``images`` has ``image_id, file_name, width, height`` and any image-level extras; ``boxes``
-    maps box columns (``category`` as a Categorical, ``category_id``, ``x, y, w, h``, ``score``,
-    extras) to arrays of the boxes' length. The ``tags`` rows of an image share its list.
+    Rows follow the images, an image's boxes in their order; an image without a box is one row with
+    null box columns. ``boxes`` maps box columns (``category`` a Categorical) to arrays.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -336,7 +353,7 @@ def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nda
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:
-    """Box values placed on their rows, nulls on the image-only rows (``values=None``: all null)."""
+    """Box values on their rows, nulls on the image-only rows (``values=None``: all null)."""
     if values is None:
         return null_column(dtype, n_rows)
     if dtype == "category":

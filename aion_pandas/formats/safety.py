@@ -1,25 +1,9 @@
-"""Defensive reading of archives and XML that come from outside.
+"""Defensive reading of zips and folders from outside: nothing is extracted to disk.
 
-Nothing is ever extracted to disk: members are read into memory, one by one or in a batch.
-Before any member is decompressed, :func:`open_archive` checks the zip's central directory and
-raises :class:`~aion_pandas.errors.FormatError` naming the file, the member and the reason for:
-
-- a member whose path is absolute (``/x``, ``C:\\x``, ``\\\\server\\x``) or climbs out of the
-  archive's folder (``../x``, ``a/../../x``); ``\\`` separators are read as ``/``;
-- a symbolic link, an encrypted member, two members with the same name;
-- more than ``max_members`` members;
-- a total uncompressed size over ``max_total_bytes`` or a member over ``max_member_bytes``;
-- a compression ratio over ``max_ratio`` (uncompressed / compressed, for the archive and for each
-  member, once the uncompressed size passes ``ratio_floor_bytes``: small text files compress well);
-- members whose compressed sizes add up to more than the archive (members that share bytes: the
-  "overlapping files" zip bomb, whose every ratio looks harmless);
-- and, while reading, a member that inflates past the size its header declares or fails its CRC.
-
-XML (:func:`check_xml`, :func:`parse_xml`, from :mod:`.xml_safety`) with a ``DOCTYPE`` or an
-``ENTITY`` declaration is refused before parsing; no entity is ever expanded.
-
-Defaults (:data:`DEFAULT_LIMITS`): 2,000,000 members, 8 GiB in all, 2 GiB per member, ratio 200
-above 1 MiB. Pass ``limits=Limits(...)`` to the readers to change them.
+:func:`open_archive` checks a zip's central directory whole before any member is read, and each
+member is checked (size, CRC) as it is read; a folder is walked without following links out of
+it. A refusal is a :class:`~aion_pandas.errors.FormatError` naming the file, member and reason
+(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`.xml_safety`.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO()
@@ -34,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import bz2
-import mmap
 import os
 import posixpath
 import re
@@ -47,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._source import Source
+from aion_pandas.formats._source import Source, read_source
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
 from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What an archive from outside may hold before it is refused (see the module doc)."""
+    """What an archive from outside may hold before it is refused (pass ``limits=`` to a reader)."""
 
     max_members: int = 2_000_000
     max_total_bytes: int = 8 << 30
@@ -98,14 +81,16 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
 class SafeArchive:
     """A checked zip or folder whose members are read in memory, each checked as it is read.
 
-    ``names``: the file members, sorted; ``where``: the archive's name for errors.
+    ``names``: the file members, sorted; ``where``: the archive's name for errors; ``root``: the
+    folder of a folder (``None`` for a zip).
     """
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
                  files: dict[str, tuple[str, int]] | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
+        self.root = root
         self._files, self.limits = files or {}, limits
         self._starts: np.ndarray | None = None
         self._lower: list[str] | None = None
@@ -126,8 +111,7 @@ class SafeArchive:
         return [n for n, low in zip(self.names, self._lower) if low.endswith(ends)]
 
     def named(self, *file_names: str) -> list[str]:
-        """The members whose file name (the last part, ignoring case) is one of ``file_names``,
-        shallowest first.
+        """The members whose last part is one of ``file_names`` (any case), shallowest first.
 
         >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
         ['Data.yaml', 'b/data.yaml']
@@ -158,8 +142,7 @@ class SafeArchive:
         return next(self.read_many([name]))
 
     def read_many(self, names: list[str]) -> Iterator[bytes]:
-        """The bytes of many members, in order, each checked before it is handed on: a zip
-        member against its declared size and CRC, a folder's file against the size limit."""
+        """The bytes of many members, in order, each checked (size, CRC) before it is handed on."""
         if self._dir is None:
             yield from map(self._read_file, names)
             return
@@ -191,7 +174,6 @@ class SafeArchive:
         return data
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
-        """Where the members' bytes begin, checked to lie inside the archive's data."""
         if self._starts is None:
             self._starts = data_starts(self._buffer, self._dir.header_offset)  # type: ignore[arg-type,union-attr]
         begins = self._starts[rows]
@@ -205,16 +187,10 @@ class SafeArchive:
         return begins
 
     def close(self) -> None:
-        """Release the archive."""
+        """Release the archive's bytes (a mapped file is unmapped once nothing views it)."""
         if self._buffer is not None:
-            owner = self._buffer.obj
             self._buffer.release()
             self._buffer = None
-            if isinstance(owner, mmap.mmap):
-                try:
-                    owner.close()
-                except BufferError:  # an error's traceback still holds a view: the GC unmaps it
-                    pass
 
     def __enter__(self) -> SafeArchive:
         return self
@@ -238,26 +214,10 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
     if isinstance(source, SafeArchive):  # already open and checked (read_export sniffed it)
         return source
     limits = limits or DEFAULT_LIMITS
-    raw: bytes | mmap.mmap
-    if isinstance(source, (str, os.PathLike)):
-        where = where or os.fspath(source)
-        if os.path.isdir(source):
-            return _open_folder(Path(source), where, limits)
-        try:
-            with open(source, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except FileNotFoundError:
-            raise FormatError("no such file", path=where) from None
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        where = where or "<bytes>"
-        raw = bytes(source)
-    else:
-        where = where or getattr(source, "name", None) or "<stream>"
-        raw = source.read()
-        if isinstance(raw, str):
-            raise FormatError("the file is open in text mode: open it with 'rb'", path=where)
-        raw = bytes(raw)
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        return _open_folder(Path(source), where or os.fspath(source), limits)
+    raw, name = read_source(source)
+    where = where or name
     buffer = memoryview(raw)
     try:
         directory = central_directory(buffer)
@@ -273,7 +233,6 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
 
 def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
                   method: int, crc: int) -> bytes:
-    """A member's bytes, inflated as need be, checked against its declared size and CRC."""
     raw = buf[begin:begin + packed]
     data = bytes(raw) if method == 0 and packed == size else \
         _inflate(where, name, raw, method, size)
@@ -363,9 +322,9 @@ def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> Non
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
-    """The files under ``root`` (symlinked folders are not followed; a linked file must stay
-    inside the folder). Their count is bounded here, each file's size as it is read; their total
-    is not (images already on disk are no zip bomb: a dataset folder may hold 20 GB of them)."""
+    """The files under ``root``; a link out of it is refused. The file count is bounded here and
+    each file's size as it is read, not their total (images on disk are no zip bomb).
+    """
     files: dict[str, tuple[str, int]] = {}
     base = os.path.realpath(root)
     todo = [(os.fspath(root), "")]
@@ -388,4 +347,4 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                 if len(files) > limits.max_members:
                     raise FormatError(f"the folder holds more than {limits.max_members:,} files",
                                       path=where)
-    return SafeArchive(where, files=files, limits=limits)
+    return SafeArchive(where, files=files, limits=limits, root=root)

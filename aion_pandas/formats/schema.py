@@ -1,25 +1,12 @@
 """The canonical annotation frame: what every reader returns and every writer accepts.
 
-One row per box; an image with no box is one row whose box columns are null, so no image is lost.
-Boxes are absolute pixels from the top-left corner: ``x, y, w, h`` (float64).
+One row per box, absolute pixel ``x, y, w, h`` from the top-left corner; an image with no box is
+one row with null box columns. The columns are :data:`CORE_COLUMNS` (always, in order) and the
+:data:`EXTRA_COLUMNS` a format carries (the README's "The canonical annotation frame").
 
 >>> frame = empty_frame()
 >>> list(frame.columns[:6])
 ['dataset_id', 'image_id', 'file_name', 'width', 'height', 'category']
-
-Core columns (always present, in this order, with these dtypes) are :data:`CORE_COLUMNS`; the
-extras a format may carry are :data:`EXTRA_COLUMNS` (the README's "The canonical annotation frame"
-says what each holds). ``tags`` is a list of str per row; ``split`` is ``train``, ``val``,
-``test`` or ``<NA>`` for layouts that have splits.
-
-``frame.attrs`` holds ``{"format": "coco", "source": "<path or url>"}`` after a read (COCO adds
-``category_ids`` and ``supercategories``, so classes without boxes keep their ids).
-
-``category`` keeps every class of the file, also those without boxes; its categories have pandas'
-default ``str`` dtype and are ordered by class id when the file has ids, else by name
-(:func:`categorical` builds it). Readers and writers check frames with :func:`validate_frame`;
-:func:`to_xyxy`, :func:`to_cxcywh_norm` and their inverses convert boxes; writers report what their
-format cannot carry with :func:`warn_unsupported` (one :class:`LossyConversionWarning`).
 """
 from __future__ import annotations
 
@@ -118,8 +105,7 @@ def code_dtype(n_categories: int) -> type:
 
 
 def categorical(codes: np.ndarray, names: Iterable[str]) -> pd.Categorical:
-    """The ``category`` column from integer codes (``-1`` = no box) and class names, with the
-    categories' dtype every reader uses (pandas' default ``str``); unused names are kept.
+    """The ``category`` column from codes (``-1``: no box) and class names, unused names kept.
 
     >>> list(categorical(np.array([1, -1]), ["cat", "dog"]))
     ['dog', nan]
@@ -128,12 +114,11 @@ def categorical(codes: np.ndarray, names: Iterable[str]) -> pd.Categorical:
 
 
 def validate_frame(frame: pd.DataFrame, *, where: str | None = None, row_word: str = "row") -> pd.DataFrame:
-    """Return ``frame`` coerced to the canonical columns and dtypes; raise :class:`FormatError`
-    naming the column and row of the first value that does not fit.
+    """``frame`` coerced to the canonical columns and dtypes.
 
-    Missing core columns are added as nulls (``image_id`` is derived from ``file_name`` when absent);
-    columns outside the contract are kept after the contract's columns. Boxes must be whole (all of
-    ``x, y, w, h`` or none), have a category, and have ``w, h >= 0``.
+    Missing core columns are added as nulls (``image_id`` numbered from ``file_name`` when absent);
+    other columns are kept after them. Raises :class:`FormatError` naming the column and row of the
+    first value that does not fit, or of a box that is partial, negative or has no category.
 
     >>> raw = pd.DataFrame({"file_name": ["a.jpg", "b.jpg"], "category": ["cat", None],
     ...                     "x": [1, None], "y": [2, None], "w": [3, None], "h": [4, None]})
@@ -271,8 +256,6 @@ def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None)
 
 
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
-    if frame["image_id"].isna().any():  # int64 already rules this out; kept for clarity
-        raise FormatError("column 'image_id' has nulls", path=where)
     boxes = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in BOX_COLUMNS]
     nulls = [np.isnan(b) for b in boxes]
     some = nulls[0] | nulls[1] | nulls[2] | nulls[3]

@@ -1,23 +1,10 @@
-"""Pascal VOC detection zips <-> the canonical annotation frame.
+"""Pascal VOC detection zips and folders <-> the canonical annotation frame.
 
-Layout written (and read)::
-
-    Annotations/<stem>.xml   one per image, even with no box: folder, filename, size, segmented,
-                             and per box an object with name, pose, truncated, difficult, bndbox
-    classes.txt              every category name, one per line (also those without a box)
-    manifest.csv             image_id, file_name, label_file, width, height, image_url, item_id,
-                             item_status, description, tags (JSON), dataset_id  (see manifest.py)
-
-Pixel convention. Default ``one_based=False``: corners are pixel edges counted from 0, as FiftyOne
-and supervision read them: ``xmin = x``, ``ymin = y``, ``xmax = x + w``, ``ymax = y + h``, written
-as whole numbers (rounded half up) because most VOC tools parse them with ``int()``. FiftyOne's
-``VOCDetectionDataset`` importer reads exactly the boxes we read. ``one_based=True`` follows the VOC
-devkit, whose pixels count from 1 and whose ``xmax`` is the last pixel inside the box:
-``xmin = x + 1``, ``xmax = x + w`` (read back as ``x = xmin - 1``, ``w = xmax - xmin + 1``); a
-0-based reader (FiftyOne) then sees the box within one pixel.
-
-VOC cannot carry ``score``, ``iscrowd`` nor an ``area`` other than ``w*h``: the writer warns with
-counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
+Written (and read): ``Annotations/<stem>.xml`` per image (even with no box), ``classes.txt``
+(every category) and ``manifest.csv``. Corners: by default pixel edges counted from 0, as FiftyOne
+and supervision read them (``xmin = x``, ``xmax = x + w``, written as whole numbers, rounded half
+up); ``one_based=True`` follows the devkit (``xmin = x + 1``, ``xmax = x + w``). VOC cannot carry
+``score``, ``iscrowd`` nor an ``area`` other than ``w*h``: the writer warns with counts.
 """
 from __future__ import annotations
 
@@ -35,8 +22,8 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_extensions, manifest_positions, member_stems,
-    part_of, read_manifest, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, files_used, image_extensions, image_of_file,
+    manifest_images, member_stems, part_of, write_manifest)
 from aion_pandas.formats.yolo_layout import split_of_path, text_of
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
@@ -59,14 +46,13 @@ _TAIL = "</annotation>\n"
 
 def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None = None,
              part: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Read a VOC zip (or folder) into a canonical frame.
+    """Read a VOC zip or folder into a canonical frame.
 
-    Annotation files are the ``.xml`` members (``Annotations/`` or anywhere); ``manifest.csv``,
-    when present, gives image ids, original file names and the other image columns, else images
-    are numbered 1.. in annotation-file order and named by ``<filename>``; a devkit's
-    ``ImageSets/Main/{train,val,test}.txt`` (or folders so named) give a ``split`` column.
-    ``one_based`` says how to read the corners (module doc). XML with a DOCTYPE or ENTITY
-    declaration is refused. ``part=(k, n)`` reads only the k-th of n runs of images.
+    Annotation files are the ``.xml`` files; ``manifest.csv``, when there, gives image ids, file names
+    and the other image columns, else images are numbered in file order and named by
+    ``<filename>``; a devkit's ``ImageSets/Main/{train,val,test}.txt`` (or folders so named) give
+    ``split``. ``one_based``: see the module doc. XML with a DOCTYPE or ENTITY declaration is
+    refused. ``part=(k, n)``: only the k-th of n runs of images.
 
     >>> import io; buf = io.BytesIO()
     >>> write_voc(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -79,17 +65,13 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         if not members:
             raise FormatError("no Pascal VOC annotation files (.xml) found among "
                               f"{len(archive.names):,} files", path=archive.where)
-        images = part_of(_plan(archive, members), part)
-        chosen = images["doc_pos"].to_numpy()
-        chosen = np.sort(chosen[chosen >= 0])
-        names = [members[i] for i in chosen.tolist()]
+        images, names = files_used(part_of(_plan(archive, members), part), members)
         parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
-        images = _fill(images, chosen, parsed, archive.where)
+        images = _fill(images, parsed, archive.where)
         classes = _class_list(archive)
     if not len(parsed.objects["name"]) and MANIFEST_NAME not in archive and part is None:
         raise FormatError(f"the {len(members):,} annotation files hold no object with a box",
                           path=archive.where)
-    members = names
     if parsed.skipped:
         counts = ", ".join(f"{n:,} {kind}" for kind, n in parsed.skipped.items())
         warnings.warn(f"{archive.where}: the frame has no place for {counts}: left out",
@@ -105,11 +87,8 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         if bad.any():
             i = int(np.argmax(bad))
             raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
-                              member=members[int(obj["doc"][i])])
-    doc_pos = images.pop("doc_pos").to_numpy()
-    image_of_doc = np.empty(len(members), dtype="int64")
-    placed = doc_pos >= 0
-    image_of_doc[np.searchsorted(chosen, doc_pos[placed])] = np.flatnonzero(placed)
+                              member=names[int(obj["doc"][i])])
+    image_of_doc = image_of_file(images.pop("file_pos").to_numpy(), len(names))
     n = len(obj["name"])
     boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),
              "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
@@ -120,9 +99,9 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
 
 
 def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
-    """Each annotation file's split: from ``<root>/ImageSets/Main/{train,val,test,trainval}.txt``
-    beside its ``<root>/Annotations/`` (the VOC devkit; only in trainval: unknown, ``None``),
-    else from its folders' names."""
+    """Each annotation file's split: the devkit's ``ImageSets/Main/*.txt`` beside its
+    ``Annotations/`` (only in ``trainval``: ``None``), else its folders' names.
+    """
     lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
     for name in archive.names:
         head, _, file = name.rpartition("ImageSets/Main/")
@@ -143,7 +122,7 @@ def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
 
 
 def _class_list(archive: SafeArchive) -> list[str]:
-    """The names in ``classes.txt`` (our zips list every category, with or without boxes)."""
+    """The names in ``classes.txt`` (ours list every category, with or without boxes)."""
     if CLASSES_NAME not in archive:
         return []
     text = text_of(archive, CLASSES_NAME)
@@ -162,30 +141,26 @@ def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
 
 
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
-    """One row per image before any document is parsed (``doc_pos``: its annotation file's
-    position in ``members``, -1 if none): the manifest's rows, else one per annotation file in
-    member order, with the split its devkit's ``ImageSets/Main`` lists or its folders say."""
-    if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        return manifest.assign(doc_pos=manifest_positions(manifest, members, where=archive.where,
-                                                          kind="annotation"))
+    """One row per image before any document is parsed (``file_pos``: its annotation file in
+    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split.
+    """
+    manifest = manifest_images(archive, members, "annotation")
+    if manifest is not None:
+        return manifest
     images = pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
-                           "doc_pos": np.arange(len(members), dtype="int64")})
+                           "file_pos": np.arange(len(members), dtype="int64")})
     splits = devkit_splits(archive, members)
     if any(split is not None for split in splits):
         images["split"] = pd.array(splits, dtype="string")
     return images
 
 
-def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments,
-          where: str) -> pd.DataFrame:
-    """The plan's image columns from the parsed documents (``chosen``: their member positions):
-    sizes a manifest lacks, and without a manifest the file names (``<filename>``, else the
-    annotation file's stem)."""
+def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
+    """The image columns the parsed documents give: sizes a manifest lacks, and without one the
+    file names (``<filename>``, else the annotation file's stem)."""
     docs = parsed.documents
-    doc_pos = images["doc_pos"].to_numpy()
-    at = np.searchsorted(chosen, doc_pos)  # each image's parsed document (when it has one)
-    has = doc_pos >= 0
+    at = images["file_pos"].to_numpy()  # each image's parsed document (when it has one)
+    has = at >= 0
     for name in ("width", "height"):
         infinite = np.isinf(np.asarray(docs[name], dtype="float64"))
         if infinite.any():
@@ -206,7 +181,8 @@ def _fill(images: pd.DataFrame, chosen: np.ndarray, parsed: ParsedDocuments,
 
 
 def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> None:
-    """Write a canonical frame as a VOC zip: one ``Annotations/<stem>.xml`` per image and ``manifest.csv``.
+    """Write a canonical frame as a VOC zip (a ``.zip`` path or a binary file) or folder (any other
+    path): ``Annotations/<stem>.xml`` per image, ``classes.txt`` and ``manifest.csv``.
 
     >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
     ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]})

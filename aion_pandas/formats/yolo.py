@@ -1,19 +1,10 @@
-"""YOLO (YOLOv5 / Ultralytics) detection zips <-> the canonical annotation frame.
+"""YOLO (YOLOv5 / Ultralytics) detection zips and folders <-> the canonical annotation frame.
 
-Layout written (and read)::
-
-    labels/<stem>.txt   one per image, even with no box: "class cx cy w h [confidence]" per line,
-                        normalized to 0..1, 6 decimals; class = 0-based index into names;
-                        stored (not deflated), in name order: see _is_label_file
-    data.yaml           train/val: images, nc, names {0: name, ...}  (Ultralytics / FiftyOne)
-    classes.txt         the names, one per line
-    manifest.csv        image_id, file_name, label_file, width, height, image_url, item_id,
-                        item_status, description, tags (JSON), dataset_id  (see manifest.py)
-
-Class indices follow the frame's ``category_id`` when those already number the categories
-0..K-1; otherwise the categories are sorted by name and numbered 0..K-1 (as the service does).
-YOLO cannot carry ``iscrowd``, ``difficult``, ``truncated`` nor an ``area`` other than ``w*h``: the
-writer warns with counts (:class:`~aion_pandas.formats.schema.LossyConversionWarning`).
+Written (and read): ``labels/<stem>.txt`` per image (``class cx cy w h [confidence]``, normalized,
+6 decimals), ``data.yaml``, ``classes.txt`` and ``manifest.csv``; the layouts read are in
+:mod:`.yolo_layout`. Class indices follow ``category_id`` when it numbers the categories 0..K-1,
+else the names sorted. YOLO cannot carry ``iscrowd``, ``difficult``, ``truncated`` nor an ``area``
+other than ``w*h``: the writer warns with counts.
 """
 from __future__ import annotations
 
@@ -32,8 +23,8 @@ from aion_pandas.formats import yolo_layout as layout
 from aion_pandas.formats._yololines import LabelLines, parse_lines
 from aion_pandas.formats.lossy import MissingImageSizeWarning, UnplacedAnnotationWarning  # noqa: F401
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, image_sizes, is_image, manifest_positions, member_stems,
-    part_of, read_manifest, write_manifest)
+    MANIFEST_NAME, ImageTable, assemble, files_used, image_of_file, image_sizes, is_image,
+    manifest_images, member_stems, part_of, write_manifest)
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
@@ -46,18 +37,15 @@ _DROPPED = ("iscrowd", "difficult", "truncated", "area")
 
 def read_yolo(source: Source, *, class_names: list[str] | None = None,
               limits: Limits | None = None, part: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Read a YOLO zip (or folder) into a canonical frame.
+    """Read a YOLO zip or folder into a canonical frame.
 
-    Label files are the ``.txt`` members under a ``labels/`` folder (any depth), or, with no such
-    folder, ``.txt`` members named like an image beside them (YOLOv4). Class names come from
-    ``class_names``, else ``data.yaml``/``dataset.yaml`` ``names``, else ``classes.txt`` or
-    ``obj.names``, else the class index as text. Image sizes and ids come from ``manifest.csv``,
-    else from the images in the archive (header only), else they are unknown: then width/height
-    are ``<NA>``, the boxes ``NaN``, and a :class:`MissingImageSizeWarning` says how many.
-    Lines of 5 fields are boxes, 6 add a confidence (``score``); segmentation lines (1 + 2k
-    fields, k >= 3) are read as their bounding box; anything else is a :class:`FormatError`
-    naming the member and line. An empty label file is an image with no box. ``part=(k, n)``
-    reads only the k-th of n runs of images (in image order; a partition of a large dataset).
+    Label files are the ``.txt`` files under ``labels/``, else those named like an image beside them.
+    Class names: ``class_names``, else ``data.yaml``'s ``names``, else ``classes.txt`` or
+    ``obj.names``, else the index as text. Image sizes come from ``manifest.csv``, else the image
+    headers; boxes without one are NaN, with a :class:`MissingImageSizeWarning`. A line of 5 fields
+    is a box, 6 add ``score``, 1 + 2k (k >= 3) a polygon read as its bounding box; any other line
+    is a :class:`FormatError` naming the member and line. ``part=(k, n)``: only the k-th of n runs
+    of images. ``limits``: see :class:`~aion_pandas.formats.safety.Limits`.
 
     >>> import io; buf = io.BytesIO()
     >>> write_yolo(pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
@@ -75,14 +63,7 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
             warnings.warn(f"{archive.where}: {len(unplaced):,} .txt files are outside labels/ "
                           f"(which holds the labels), not read: {', '.join(unplaced[:5])}",
                           UnplacedAnnotationWarning, stacklevel=2)
-        images = _images(archive, labels, config, part)
-        if part is not None:  # only the part's label files, renumbered
-            used = np.unique(images["label_pos"][images["label_pos"] >= 0].to_numpy())
-            renumber = np.full(len(labels), -1, dtype=np.int64)
-            renumber[used] = np.arange(len(used))
-            images["label_pos"] = np.where(images["label_pos"] >= 0,
-                                           renumber[np.maximum(images["label_pos"], 0)], -1)
-            labels = [labels[i] for i in used.tolist()]
+        images, labels = files_used(_images(archive, labels, config, part), labels)
         lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
         if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
@@ -91,14 +72,9 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
 
 def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
            where: str) -> pd.DataFrame:
-    """The canonical frame of parsed label lines and one row per image (``label_pos``: the
-    image's label file, -1 if none)."""
-    label_pos = images["label_pos"].to_numpy(dtype="int64")
-    images = images.drop(columns="label_pos")
-    image_of_label = np.full(int(label_pos.max(initial=-1)) + 1, -1, dtype="int64")
-    has_label = label_pos >= 0
-    image_of_label[label_pos[has_label]] = np.flatnonzero(has_label)
-    box_image = image_of_label[lines.box_label]
+    """The canonical frame of the parsed lines and one row per image (``file_pos``: its label file)."""
+    file_pos = images.pop("file_pos").to_numpy(dtype="int64")
+    box_image = image_of_file(file_pos, int(file_pos.max(initial=-1)) + 1)[lines.box_label]
     cls, cx, cy, w, h, score = lines.values
     width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
@@ -118,13 +94,12 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
 
 def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
             part: tuple[int, int] | None) -> pd.DataFrame:
-    """One row per image (``label_pos``: its label file's position in ``labels``, -1 if none):
-    the manifest's rows, else the images and label files the layout pairs (yolo_layout); only
-    the rows of ``part``."""
-    if MANIFEST_NAME in archive:
-        manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-        return part_of(manifest.assign(label_pos=manifest_positions(
-            manifest, labels, where=archive.where, kind="label")), part)
+    """One row per image (``file_pos``: its label file in ``labels``, -1 if none), from the manifest
+    or the layout's pairing; only the rows of ``part`` are measured.
+    """
+    manifest = manifest_images(archive, labels, "label")
+    if manifest is not None:
+        return part_of(manifest, part)
     position = {name: i for i, name in enumerate(labels)}
     pictures = [n for n in archive.names if is_image(n)]
     paired = layout.pair_images(labels, pictures)
@@ -132,7 +107,7 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     splits = layout.image_splits(archive, pictures + alone, config)
     rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
     rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
-    images = pd.DataFrame(rows, columns=["file_name", "picture", "label_pos", "split"])
+    images = pd.DataFrame(rows, columns=["file_name", "picture", "file_pos", "split"])
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
@@ -147,7 +122,7 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
 
 
 def _file_name(member: str) -> str:
-    """An image's file name: its path below ``images/``/``labels/`` (a label keeps no extension)."""
+    """An image's name: its path below ``images/`` or ``labels/`` (a label loses ``.txt``)."""
     parts = member.split("/")
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] in ("images", "labels"):
@@ -158,7 +133,7 @@ def _file_name(member: str) -> str:
 
 
 def _categories(max_class: int, names: list[str] | None, where: str) -> pd.CategoricalDtype:
-    """The categories, in class index order: the class names, then the indices past them as text."""
+    """The categories in class index order: the names, then the indices past them as text."""
     names = list(names or [])
     extra = [str(i) for i in range(len(names), max_class + 1)]
     if extra and names:
@@ -171,8 +146,9 @@ def _categories(max_class: int, names: list[str] | None, where: str) -> pd.Categ
 
 
 def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
-    """Write a canonical frame as a YOLO zip: one ``labels/<stem>.txt`` per image, ``data.yaml``,
-    ``classes.txt`` and ``manifest.csv``.
+    """Write a canonical frame as a YOLO zip (a ``.zip`` path or a binary file) or folder (any
+    other path): ``labels/<split>/<stem>.txt`` per image, ``data.yaml``, ``classes.txt``,
+    ``manifest.csv``.
 
     >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
     ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]})
@@ -199,25 +175,23 @@ def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
 
 
 def _splits(images: pd.DataFrame) -> list[str]:
-    """Each image's split folder (``""`` without one)."""
     if "split" not in images:
         return [""] * len(images)
     return images["split"].astype("string").fillna("").tolist()
 
 
 def _under(split: str, stem: str) -> str:
-    """The label stem under its split folder (a file name already under it stays as it is)."""
+    """The label stem under its split folder (unless already there)."""
     return stem if not split or stem.startswith(split + "/") else f"{split}/{stem}"
 
 
 def _is_label_file(name: str) -> bool:
-    """Label files are stored, not deflated: inflating 100,000 small members takes longer than
-    parsing them (the zip is ~1.6x larger; see bench/bench_readers_zip.py)."""
+    """Label files are stored, not deflated: inflating many small members costs more than it saves."""
     return name.startswith("labels/")
 
 
 def _class_index(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Class names in index order, and the class index for each category code of the frame."""
+    """Class names in index order, and each category code's class index."""
     categories = [str(c) for c in frame["category"].cat.categories]
     ids = pd.DataFrame({"category": frame["category"], "id": frame["category_id"]}).dropna()
     pairs = ids.drop_duplicates()

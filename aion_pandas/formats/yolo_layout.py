@@ -1,19 +1,11 @@
 """Where the labels, images, class names and splits of a YOLO dataset are, by the layout's rules.
 
-Layouts read (a folder or a zip, at any depth; a single top-level folder is fine)::
-
-    Ultralytics   data.yaml (names: a list or {index: name}; path; train/val/test: a folder, a list
-                  file or a list of either), images/<split>/x.jpg beside labels/<split>/x.txt
-    Darknet       obj.data (train = train.txt, valid = valid.txt, names = obj.names), obj.names,
-                  train.txt/valid.txt listing images, each label file next to its image
-    loose         label .txt files with classes.txt or obj.names (FiftyOne's YOLOv4: images.txt,
-                  data/x.jpg + data/x.txt)
-    ours          labels/<stem>.txt + manifest.csv + data.yaml + classes.txt
-
-An image's label file is, in order: the Ultralytics rule (the last ``images/`` of its path becomes
-``labels/``, the extension ``.txt``), the ``.txt`` beside it, the one label file with its stem
-anywhere. An image's split (``train``, ``val``, ``test``) comes from the data.yaml/obj.data entry
-that lists it, else from a folder of its path named ``train``, ``val``/``valid`` or ``test``.
+Layouts (a folder or a zip, at any depth; the README's YOLO section draws them): Ultralytics
+(``data.yaml``, ``images/<split>/`` beside ``labels/<split>/``), Darknet (``obj.data``,
+``obj.names``, list files, labels beside images), loose label files with ``classes.txt`` or
+``obj.names``, and ours. An image's label file: its last ``images/`` made ``labels/``, else the
+``.txt`` beside it, else the one label file with its stem. Its split: the data.yaml/obj.data
+entry listing it, else a folder named ``train``, ``val``/``valid`` or ``test``.
 
 >>> split_of_path("images/valid/a.jpg"), label_of_image("ds/images/train/a.jpg")
 ('val', 'ds/labels/train/a.txt')
@@ -55,9 +47,9 @@ def label_of_image(name: str) -> str:
 
 @dataclass
 class Config:
-    """What the dataset's data.yaml (Ultralytics) or obj.data (Darknet) says, read once: each
-    split's entries (member names or folder prefixes) and the class names (else those of
-    classes.txt or obj.names; ``None`` without any)."""
+    """What the data.yaml (Ultralytics) or obj.data (Darknet) says: each split's entries (members or
+    folders) and the class names (else those of classes.txt or obj.names; ``None`` without any).
+    """
 
     splits: dict[str, list[str]]
     names: list[str] | None
@@ -101,9 +93,9 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
 
 
 def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list[str]]:
-    """The label files, and the ``.txt`` files that are neither labels nor lists the layout
-    names (to be reported, never dropped in silence): with a ``labels/`` folder, every ``.txt``
-    outside it, also one beside an image."""
+    """The label files, and the other ``.txt`` files that are neither labels nor lists, to be
+    reported: with a ``labels/`` folder, every ``.txt`` outside it.
+    """
     listed = {entry for entries in config.lists(archive).values() for entry in entries}
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
@@ -140,8 +132,9 @@ def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dic
 
 
 def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
-    """A path from a list file or data.yaml as a member name: relative to the file's folder,
-    the archive's root, or (an absolute path or one under ``data/``) by its tail."""
+    """A path from a list file or data.yaml as a member: relative to the file's folder, the root,
+    or (absolute, or under ``data/``) by its tail.
+    """
     path = path.replace("\\", "/")
     while path.startswith("./"):
         path = path.removeprefix("./")

@@ -95,6 +95,29 @@ def by_frame(frame: pd.DataFrame) -> list[tuple]:
     return sorted(rows, key=repr)
 
 
+@pytest.mark.parametrize("linked", ["labels.json", "data/a.png", "data/more"])
+def test_a_link_out_of_the_folder_is_refused_naming_it(tmp_path, linked):
+    """One rule for every file of the folder, as YOLO and VOC have it: JSON, image or folder."""
+    outside = tmp_path / "outside"
+    write_split(outside, "labels.json", ".", first_id=0)
+    root = tmp_path / "root"
+    make_tree(root, "fiftyone", sizes=False)
+    target = outside if linked == "data/more" else outside / Path(linked).name
+    if (root / linked).exists():
+        (root / linked).unlink()
+    (root / linked).symlink_to(target)
+    with pytest.raises(FormatError, match=rf"root: {linked}: the file is a link out of the folder"):
+        read_coco(root)
+
+
+def test_a_link_inside_the_folder_is_read(tmp_path):
+    make_tree(tmp_path, "fiftyone", sizes=False)
+    (tmp_path / "data" / "a.png").rename(tmp_path / "a.png")
+    (tmp_path / "data" / "a.png").symlink_to(tmp_path / "a.png")
+    frame = read_coco(tmp_path)
+    assert frame.loc[frame["file_name"] == "data/a.png", "width"].unique().tolist() == [64]
+
+
 @pytest.mark.parametrize("sizes", [True, False], ids=["sizes in the JSON", "sizes from the images"])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_a_folder_reads_box_for_box(tmp_path, layout, sizes):
