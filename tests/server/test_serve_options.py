@@ -92,7 +92,7 @@ def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, service_k
     from aion_pandas.server.store import NewItem, Store
 
     data_dir = tmp_path / "legacy"
-    store = Store(data_dir / "aion.sqlite3")  # a batch stored without image sizes (no image, no width)
+    store = Store(data_dir / "aion.sqlite3", migrate=True)  # a batch stored without image sizes (no image, no width)
     store.import_batch(tenant_id(service_keys[0]), "legacy", [NewItem("a.jpg", detections=[("dog", 0.9, 1, 1, 2, 2)])])
     svc = start_service(data_dir=data_dir)
     dataset = new_dataset(svc, "legacy")
