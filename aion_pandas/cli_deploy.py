@@ -18,7 +18,8 @@ import threading
 from pathlib import Path
 
 ENV = {"database_url": "AION_PANDAS_DATABASE_URL", "storage": "AION_PANDAS_STORAGE",
-       "s3_endpoint_url": "AION_PANDAS_S3_ENDPOINT_URL", "signing_secret": "AION_PANDAS_SIGNING_SECRET"}
+       "s3_endpoint_url": "AION_PANDAS_S3_ENDPOINT_URL", "signing_secret": "AION_PANDAS_SIGNING_SECRET",
+       "s3_public_endpoint_url": "AION_PANDAS_S3_PUBLIC_ENDPOINT_URL"}
 
 
 def add_backend_options(parser: argparse.ArgumentParser, *, storage: bool = True) -> None:
@@ -32,6 +33,9 @@ def add_backend_options(parser: argparse.ArgumentParser, *, storage: bool = True
                                  "else DIR/exports); S3 credentials from the standard AWS variables")
         parser.add_argument("--s3-endpoint-url", default=None, metavar="URL",
                             help="an S3-compatible store's endpoint (default: $AION_PANDAS_S3_ENDPOINT_URL)")
+        parser.add_argument("--s3-public-endpoint-url", default=None, metavar="URL",
+                            help="the store as clients reach it, for presigned download URLs (default: "
+                                 "$AION_PANDAS_S3_PUBLIC_ENDPOINT_URL, else --s3-endpoint-url)")
         parser.add_argument("--signing-secret", default=None, metavar="SECRET",
                             help="secret for download URLs, the same on every replica (default: "
                                  "$AION_PANDAS_SIGNING_SECRET, else DIR/signing_key)")
@@ -52,6 +56,7 @@ def backend_settings(args: argparse.Namespace) -> dict:
     """The Settings fields the backend options give."""
     return {"database_url": database_url(args), "storage": _option(args, "storage"),
             "s3_endpoint_url": _option(args, "s3_endpoint_url"), "signing_secret": _option(args, "signing_secret"),
+            "s3_public_endpoint_url": _option(args, "s3_public_endpoint_url"),
             "workers": args.workers, "lease_seconds": args.lease_seconds}
 
 

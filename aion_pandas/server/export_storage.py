@@ -69,7 +69,7 @@ class S3Storage:
     """Export files as objects ``<prefix>/exports/<export_id>/<file name>`` in one bucket."""
 
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, public_endpoint_url: str | None = None) -> None:
         import boto3
         from botocore.config import Config
 
@@ -77,6 +77,9 @@ class S3Storage:
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=30,
                         s3={"addressing_style": "path"}, signature_version="s3v4")
         self.client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        # presigned URLs name the store as clients reach it, which may differ from how the service does
+        self._presigner = boto3.client("s3", endpoint_url=public_endpoint_url, config=config) \
+            if public_endpoint_url else self.client
         self._scratch = Path(scratch or tempfile.gettempdir())
 
     def object_key(self, key: str) -> str:
@@ -125,7 +128,7 @@ class S3Storage:
 
     def presigned_url(self, key: str, expires_in: int, file_name: str) -> str:
         """A GET URL of the object that works without credentials for ``expires_in`` seconds."""
-        return self.client.generate_presigned_url(
+        return self._presigner.generate_presigned_url(
             "get_object", ExpiresIn=max(1, min(int(expires_in), 7 * 24 * 3600)),
             Params={"Bucket": self.bucket, "Key": self.object_key(key),
                     "ResponseContentDisposition": f'attachment; filename="{file_name}"'})
@@ -142,13 +145,13 @@ class S3Storage:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
 
-def open_storage(spec: str | Path, endpoint_url: str | None = None, scratch: Path | None = None
-                 ) -> FolderStorage | S3Storage:
+def open_storage(spec: str | Path, endpoint_url: str | None = None, scratch: Path | None = None,
+                 public_endpoint_url: str | None = None) -> FolderStorage | S3Storage:
     """``s3://bucket[/prefix]`` -> S3Storage; a path -> FolderStorage."""
     text = str(spec)
     if text.startswith("s3://"):
         bucket, _, prefix = text[5:].partition("/")
         if not bucket:
             raise ValueError(f"--storage {text!r}: name a bucket, as in s3://bucket/prefix")
-        return S3Storage(bucket, prefix, endpoint_url, scratch)
+        return S3Storage(bucket, prefix, endpoint_url, scratch, public_endpoint_url)
     return FolderStorage(Path(text))

@@ -33,6 +33,7 @@ class Settings:
     database_url: str | None = field(repr=False, default=None)  # None: SQLite in data_dir (may hold a password)
     storage: str | None = None             # "s3://bucket/prefix" or a folder; None: data_dir/exports
     s3_endpoint_url: str | None = None     # e.g. "http://127.0.0.1:8333" for an S3-compatible store
+    s3_public_endpoint_url: str | None = None  # the store as clients reach it (presigned URLs), if not the same
     signing_secret: str | None = field(repr=False, default=None)  # None: data_dir/signing_key (one machine)
     workers: int = 1                       # snapshot workers in this process (0: leave the work to others)
     lease_seconds: float = 60.0            # a claimed snapshot job returns to the queue after this
