@@ -93,6 +93,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` (default: the newest), keeping the data."""
     from alembic import command
 
+    from .legacy_sqlite import adopt_legacy_sqlite, is_legacy
+
+    if is_legacy(engine):  # a data dir made before migrations: bring it to revision 0001 first
+        adopt_legacy_sqlite(engine)
     with engine.connect().execution_options(write=True) as conn:
         command.upgrade(_alembic_config(conn), revision)
         conn.commit()

@@ -8,7 +8,7 @@ import pytest
 
 MODULES = ["aion_pandas.server.database", "aion_pandas.server.store", "aion_pandas.server.tables",
            "aion_pandas.server.export_storage", "aion_pandas.server.auth", "aion_pandas.server.settings",
-           "aion_pandas.server.worker", "aion_pandas.cli_deploy"]
+           "aion_pandas.server.worker", "aion_pandas.server.legacy_sqlite", "aion_pandas.cli_deploy"]
 
 
 @pytest.mark.parametrize("name", MODULES)

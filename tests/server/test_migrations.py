@@ -81,3 +81,37 @@ def test_serve_and_worker_refuse_a_schema_behind(empty_url, tmp_path):
         assert "Traceback" not in done.stderr
     current = _cli("db", "current", "--database-url", empty_url)
     assert "revision 0001 (newest: 0002)" in current.stdout
+
+
+@pytest.mark.backends("sqlite")
+def test_a_data_dir_from_before_migrations_is_adopted_with_its_data(start_service, tmp_path):
+    import sqlite3
+
+    from .helpers import api
+    from .legacy_schema import SCHEMA
+
+    data_dir = tmp_path / "old"
+    data_dir.mkdir()
+    db = sqlite3.connect(data_dir / "aion.sqlite3")
+    db.executescript(SCHEMA)
+    from aion_pandas.server.auth import tenant_id
+
+    tenant = tenant_id("aion_test_tenant_one_0123456789abcdef")
+    db.execute("INSERT INTO batches (key, id, tenant, name, status, total_items, successful_items, created_at)"
+               " VALUES (1, '00000000-0000-4000-8000-000000000001', ?, 'old', 'completed', 0, 0,"
+               " '2026-01-01T00:00:00Z')", (tenant,))
+    for i in range(3):  # three datasets in one second: their order is the rowid's
+        db.execute("INSERT INTO datasets (id, tenant, name, batch_id, bkey, status, created_at, updated_at)"
+                   " VALUES (?, ?, ?, '00000000-0000-4000-8000-000000000001', 1, 'ready', '2026-01-02T00:00:00Z',"
+                   " '2026-01-02T00:00:00Z')", (f"d{i}", tenant, f"n{i}"))
+    db.execute("INSERT INTO exports (id, tenant, dataset_id, format, status, record_count, box_count, file_name,"
+               " file_size_bytes, content_type, created_at, export_seconds, include_failed) VALUES ('e1', ?, 'd1',"
+               " 'csv', 'completed', 0, 0, 'x.csv', 10, 'text/csv', '2026-01-03T00:00:00Z', 0.1, 0)", (tenant,))
+    db.commit()
+    db.close()
+    svc = start_service(data_dir=data_dir)  # the default SQLite of a data dir is upgraded on start
+    page = api(svc, "GET", "/datasets").json()
+    assert [d["name"] for d in page["datasets"]] == ["n2", "n1", "n0"] and page["total_count"] == 3
+    one = api(svc, "GET", "/datasets/d1").json()
+    assert one["export_count"] == 1 and one["latest_export"]["export_id"] == "e1"
+    assert schema_revision(make_engine(f"sqlite:///{data_dir / 'aion.sqlite3'}")) == head_revision()
