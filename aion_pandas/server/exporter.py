@@ -9,6 +9,7 @@ the export storage (renamed into a folder, or uploaded to S3); only then is the 
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
@@ -179,7 +180,7 @@ def run_export(store: Store, storage: ExportStorage, settings: Settings, signer:
             _writer(fmt)(frame, fh, **opts)
             fh.flush()
             os.fsync(fh.fileno())
-        del frame
+        frame = None  # the file is written: give its memory back before the upload
         _release_memory()
         size = storage.put(key, tmp, CONTENT_TYPES[fmt])
     except FormatError as exc:  # the data cannot be written in this format (e.g. YOLO without image sizes)
@@ -200,7 +201,8 @@ def run_export(store: Store, storage: ExportStorage, settings: Settings, signer:
                           "content_type": CONTENT_TYPES[fmt], "created_at": now, "export_seconds": seconds,
                           "include_failed": int(include_failed), "options": json.dumps(options)})
     except BaseException:  # no row, so no file: an unrecorded export must not hold storage
-        storage.delete(key)
+        with contextlib.suppress(Exception):
+            storage.delete(key)
         raise
     expires = int(time.time()) + settings.url_ttl_seconds
     signature = signer.sign(f"{export_id}/{file_name}", expires)
