@@ -45,6 +45,7 @@ class Backends:
         s3_client(self.weed.endpoint).create_bucket(Bucket="bench")
 
     def setup(self, kind: str, name: str) -> tuple[tuple[str, ...], Store]:
+        """The ``serve`` options of ``name`` (a data dir under the root, its own database) and its store."""
         if kind == "sqlite":
             return (), Store(self.root / name / "aion.sqlite3", migrate=True)
         url = self.pg.create(name)
@@ -73,12 +74,13 @@ def big_exports(backends: Backends, images: int, repeat: int) -> list[str]:
     """Table 1: each format's export of a 1M-box dataset on both backends."""
     results: dict[str, dict[str, tuple[float, int, int]]] = {}
     for kind in ("sqlite", "postgres-s3"):
-        args, store = backends.setup(kind, f"big_{kind.replace('-', '_')}")
+        name = f"big_{kind.replace('-', '_')}"
+        args, store = backends.setup(kind, name)
         t = time.perf_counter()
         batch_id = store.import_batch(tenant_id(KEY), "bench", make_items(images, 10))
         import_s = time.perf_counter() - t
         store.close()
-        proc, base = _serve(backends.root / f"big-{kind}", args)
+        proc, base = _serve(backends.root / name, args)
         try:
             did = _ready_dataset(base, batch_id)
             results[kind] = {"import": (import_s, 0, 0)}
