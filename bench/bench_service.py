@@ -70,7 +70,7 @@ def peers(data_dir: Path, dataset_id: str, repeat: int) -> list[str]:
     """The same work done by other means in this process, for scale."""
     from aion_pandas.server.exporter import build_frame
 
-    store = Store(data_dir / "aion.sqlite3")
+    store = Store(data_dir / "aion.sqlite3", migrate=True)
     dataset = store.get_dataset(tenant_id(KEY), dataset_id)
     lines, me = [], psutil.Process()
     times = []
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     items = make_items(args.images, args.boxes_per_image)
     gen_s = time.perf_counter() - t
     t = time.perf_counter()
-    store = Store(data_dir / "aion.sqlite3")
+    store = Store(data_dir / "aion.sqlite3", migrate=True)
     batch_id = store.import_batch(tenant_id(KEY), "bench", items)
     import_s = time.perf_counter() - t
     del items, store

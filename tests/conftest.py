@@ -21,7 +21,8 @@ os.environ["FIFTYONE_DATABASE_VALIDATION"] = "false"
 os.environ["FIFTYONE_DATABASE_DIR"] = os.path.join(_SANDBOX, "fiftyone-db")
 os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_SANDBOX, "fiftyone-data")
 os.environ["TQDM_DISABLE"] = "1"
-for _name in ("AIONVISION_API_KEY", "AIONVISION_BASE_URL"):
+for _name in ("AIONVISION_API_KEY", "AIONVISION_BASE_URL", "AION_PANDAS_DATABASE_URL", "AION_PANDAS_STORAGE",
+              "AION_PANDAS_S3_ENDPOINT_URL", "AION_PANDAS_S3_PUBLIC_ENDPOINT_URL", "AION_PANDAS_SIGNING_SECRET"):
     os.environ.pop(_name, None)
 
 
@@ -101,10 +102,61 @@ class RunningService:
                 self.process.wait(timeout=10)
 
 
-def _launch(data_dir: Path, *, demo: bool, api_keys: tuple[str, ...], extra_args: tuple[str, ...] = ()
-            ) -> RunningService:
+# ----------------------------------------------------------------------------------------------
+# The backends every service test runs on: SQLite + a folder, and PostgreSQL + S3 (SeaweedFS).
+from service_backends import S3_ENV, Backend, PostgresCluster, WeedServer, s3_client  # noqa: E402
+
+os.environ.update(S3_ENV)
+#: test folders whose service tests run on both backends; elsewhere the service is SQLite + folder only
+BOTH_BACKENDS = ("tests/server/", "tests/client/")
+BACKENDS = ("sqlite", "postgres-s3")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run only on these backends (sqlite, postgres-s3)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a service gets the ``backend`` parameter (one session fixture per backend)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    path = str(metafunc.definition.path).replace(os.sep, "/")
+    names = marker.args if marker else BACKENDS if any(d in path for d in BOTH_BACKENDS) else ("sqlite",)
+    metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the session (Debian's binaries, a temp dir, a free port)."""
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def weed_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3-compatible store for the session: ``weed server -s3`` on free ports."""
+    server = WeedServer(tmp_path_factory.mktemp("weed"))
+    s3_client(server.endpoint).create_bucket(Bucket="aion-tests")
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend of the services a test starts (parametrized by ``pytest_generate_tests``)."""
+    name = getattr(request, "param", "sqlite")
+    if name == "sqlite":
+        return Backend("sqlite")
+    return Backend(name, request.getfixturevalue("postgres_cluster"), request.getfixturevalue("weed_server"))
+
+
+def _launch(data_dir: Path, *, demo: bool, api_keys: tuple[str, ...], extra_args: tuple[str, ...] = (),
+            backend: Backend | None = None) -> RunningService:
     from aion_pandas.embedded import start_server_process
 
+    extra_args = (*(backend.args_for(data_dir) if backend else ()), *extra_args)
     proc, info = start_server_process(data_dir, demo=demo, api_keys=api_keys, extra_args=extra_args,
                                       detached=False, timeout=120)
     base = info["base_url"]
@@ -112,10 +164,10 @@ def _launch(data_dir: Path, *, demo: bool, api_keys: tuple[str, ...], extra_args
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    """The shared demo service (first key: full demo; second key: its own small demo batch)."""
-    running = _launch(tmp_path_factory.mktemp("aion-service"), demo=True,
-                      api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY))
+def service(tmp_path_factory: pytest.TempPathFactory, backend: Backend):
+    """The shared demo service (first key: full demo; second key: its own small demo batch), on ``backend``."""
+    running = _launch(tmp_path_factory.mktemp(f"aion-service-{backend.name}"), demo=True,
+                      api_keys=(SERVICE_KEY, OTHER_SERVICE_KEY), backend=backend)
     yield running
     running.stop()
 
@@ -127,7 +179,7 @@ def service_keys() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def launch_service():
+def launch_service(backend: Backend):
     """Session factory: ``launch_service(data_dir, demo=True, api_keys=...)`` -> RunningService.
 
     Tests that export or create must not change the shared ``service``'s counts; a module-scoped
@@ -137,7 +189,7 @@ def launch_service():
 
     def launch(data_dir: Path, demo: bool = True,
                api_keys: tuple[str, ...] = (SERVICE_KEY, OTHER_SERVICE_KEY)) -> RunningService:
-        running = _launch(Path(data_dir), demo=demo, api_keys=tuple(api_keys))
+        running = _launch(Path(data_dir), demo=demo, api_keys=tuple(api_keys), backend=backend)
         started.append(running)
         return running
 
@@ -147,7 +199,7 @@ def launch_service():
 
 
 @pytest.fixture
-def start_service(tmp_path: Path):
+def start_service(tmp_path: Path, backend: Backend):
     """Factory: ``start_service(data_dir=None, demo=False, api_keys=(...), extra_args=())`` -> RunningService.
 
     Same ``data_dir`` twice = a restart on the same data. Every service started is stopped afterwards.
@@ -158,7 +210,7 @@ def start_service(tmp_path: Path):
               api_keys: tuple[str, ...] = (SERVICE_KEY, OTHER_SERVICE_KEY),
               extra_args: tuple[str, ...] = ()) -> RunningService:
         running = _launch(Path(data_dir or tmp_path / f"service-{len(started)}"), demo=demo,
-                          api_keys=tuple(api_keys), extra_args=tuple(extra_args))
+                          api_keys=tuple(api_keys), extra_args=tuple(extra_args), backend=backend)
         started.append(running)
         return running
 

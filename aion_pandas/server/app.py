@@ -22,12 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from .auth import KeyRing, RateLimiter
 from .errors import STATUS_CODES, ApiError, envelope
-from .models import Health
+from .export_storage import ExportStorage, open_storage
+from .models import ErrorEnvelope, Health
 from .routes import batches, datasets, downloads
 from .settings import API_PREFIX, Settings
 from .signing import Signer, load_or_create_secret
 from .store import Store
-from .worker import DatasetWorker
+from .worker import WorkerPool
 
 log = logging.getLogger("aion_pandas.server")
 
@@ -126,21 +127,29 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted({m for pattern, methods in table if pattern.fullmatch(path) for m in methods})
 
 
+def open_backends(settings: Settings) -> tuple[Store, ExportStorage]:
+    """The database and the export storage that ``settings`` name (raises SchemaBehind on an old schema)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database, migrate=settings.migrate_on_start)
+    storage = open_storage(settings.storage or settings.exports_dir, settings.s3_endpoint_url,
+                           scratch=settings.data_dir / "tmp", public_endpoint_url=settings.s3_public_endpoint_url)
+    return store, storage
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """The service for ``settings``: store, worker, auth, routes, error envelope and OpenAPI document."""
+    """The service for ``settings``: store, workers, auth, routes, error envelope and OpenAPI document."""
     if not settings.api_keys:
         raise ValueError("create_app needs at least one API key")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_path)
-    worker = DatasetWorker(store, settings.worker_poll_seconds)
+    store, storage = open_backends(settings)
+    workers = WorkerPool(store, settings.workers, settings.worker_poll_seconds, settings.lease_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker.start()
+        workers.start()
         try:
             yield
         finally:
-            worker.stop()
+            workers.stop()
 
     app = FastAPI(title="Aionvision Datasets API (aion-pandas)", version=__version__, lifespan=lifespan,
                   description="A self-hostable implementation of the Aionvision Datasets API: datasets from "
@@ -149,10 +158,12 @@ def create_app(settings: Settings) -> FastAPI:
                               "marked `x-aion-extension` exist only in this project's service.")
     app.state.settings = settings
     app.state.store = store
-    app.state.worker = worker
+    app.state.storage = storage
+    app.state.worker = workers
     app.state.keys = KeyRing(settings.api_keys)
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.signer = Signer(load_or_create_secret(settings.data_dir))
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, store.count_request)
+    secret = settings.signing_secret.encode("utf-8") if settings.signing_secret else None
+    app.state.signer = Signer(secret or load_or_create_secret(settings.data_dir))
     app.state.export_slots = threading.BoundedSemaphore(max(1, settings.export_concurrency))
     app.add_middleware(RequestIdMiddleware)
     _install_error_handlers(app)
@@ -164,6 +175,24 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness (no key needed; extension)",
              openapi_extra={"x-aion-extension": True})
     def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"],
+             responses={503: {"model": ErrorEnvelope, "description": "the database or the store is unreachable"}},
+             summary="Readiness: the database and the export store answer (no key needed; extension)",
+             openapi_extra={"x-aion-extension": True})
+    def readyz() -> Health:
+        down = []
+        try:
+            store.ping()
+        except Exception:
+            down.append("database")
+        try:
+            storage.ping()
+        except Exception:
+            down.append("storage")
+        if down:
+            raise ApiError(503, "NOT_READY", f"not ready: {' and '.join(down)} unreachable", {"unreachable": down})
         return Health(status="ok")
 
     return app

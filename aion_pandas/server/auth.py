@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
+from typing import Callable
 
 from .errors import ApiError
 
@@ -41,24 +41,25 @@ class KeyRing:
 
 
 class RateLimiter:
-    """A per-tenant token bucket: ``per_minute`` requests a minute, bursts up to the same number."""
+    """``per_minute`` requests per tenant per clock minute, counted by ``count(tenant, minute)`` (the store's
+    ``count_request``), so every replica on one database shares the same count.
 
-    def __init__(self, per_minute: int) -> None:
+    >>> seen = {}
+    >>> limiter = RateLimiter(2, lambda t, w: seen.update({(t, w): seen.get((t, w), 0) + 1}) or seen[(t, w)])
+    >>> limiter.check("t"), limiter.check("t")
+    (None, None)
+    """
+
+    def __init__(self, per_minute: int, count: Callable[[str, int], int]) -> None:
         self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        self._count = count
 
     def check(self, tenant: str) -> None:
         if self.per_minute <= 0:
             return
-        rate = self.per_minute / 60.0
-        with self._lock:
-            now = time.monotonic()
-            tokens, last = self._buckets.get(tenant, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens < 1.0:
-                retry = max(1, int((1.0 - tokens) / rate + 0.999))
-                self._buckets[tenant] = (tokens, now)
-                raise ApiError(429, "RATE_LIMITED", f"too many requests; retry in {retry} s",
-                               {"retry_after_seconds": retry}, headers={"Retry-After": str(retry)})
-            self._buckets[tenant] = (tokens - 1.0, now)
+        now = time.time()
+        window = int(now // 60)
+        if self._count(tenant, window) > self.per_minute:
+            retry = max(1, int((window + 1) * 60 - now + 0.999))
+            raise ApiError(429, "RATE_LIMITED", f"too many requests; retry in {retry} s",
+                           {"retry_after_seconds": retry}, headers={"Retry-After": str(retry)})

@@ -78,7 +78,7 @@ def _into_store(items: list[NewItem], images: Path, name: str, data_dir: Path | 
     data_dir = Path(data_dir or default_data_dir())
     key = api_key or load_or_create_api_key(data_dir)[0]
     settings = Settings(data_dir=data_dir, api_keys=(key,))
-    store, tenant = Store(settings.db_path), tenant_id(key)
+    store, tenant = Store(settings.database, migrate=True), tenant_id(key)
     from .images import sniff_size
 
     for item in items:

@@ -1,13 +1,15 @@
-"""Exports: build the canonical annotation frame of a dataset from SQLite and hand it to a formats writer.
+"""Exports: build the canonical annotation frame of a dataset from the store and hand it to a formats writer.
 
 The frame is built column by column with numpy (boxes arrive from the store as one float array), so a
-million boxes never exist as a million Python objects. Files are written under a temp name, then renamed.
+million boxes never exist as a million Python objects. Files are written to a temp file, then handed to
+the export storage (renamed into a folder, or uploaded to S3); only then is the export recorded.
 
 >>> CONTENT_TYPES["pascal_voc"]
 'application/zip'
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
@@ -21,6 +23,7 @@ import pandas as pd
 
 from ..errors import FormatError
 from .errors import ApiError
+from .export_storage import ExportStorage, StorageUnavailable
 from .settings import API_PREFIX, Settings
 from .signing import Signer
 from .store import Store, utc_now
@@ -152,9 +155,12 @@ def _writer(fmt: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def run_export(store: Store, settings: Settings, signer: Signer, tenant: str, dataset: dict[str, Any],
-               fmt: str, options: dict[str, Any], include_failed: bool, base_url: str) -> dict[str, Any]:
-    """Export ``dataset`` to ``fmt``, record it, and return the ExportPublic fields."""
+def run_export(store: Store, storage: ExportStorage, settings: Settings, signer: Signer, tenant: str,
+               dataset: dict[str, Any], fmt: str, options: dict[str, Any], include_failed: bool,
+               base_url: str) -> dict[str, Any]:
+    """Export ``dataset`` to ``fmt``, store the file, record it, and return the ExportPublic fields.
+
+    The store down answers 503 ``STORAGE_UNAVAILABLE`` and records nothing."""
     opts = export_options(fmt, json.loads(dataset["format_config"] or "{}"), options)
     started = time.perf_counter()
     now = utc_now()
@@ -165,29 +171,39 @@ def run_export(store: Store, settings: Settings, signer: Signer, tenant: str, da
     n_boxes = int(frame["x"].notna().sum())
     export_id = str(uuid.uuid4())
     file_name = f"dataset_{dataset['id'][:8]}.{EXTENSIONS[fmt]}"
-    final = settings.export_file(export_id, file_name)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{file_name}.partial")
+    key = f"{export_id}/{file_name}"
+    scratch = storage.scratch_dir()
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / f".{export_id}.{file_name}.partial"
     try:
         with open(tmp, "wb") as fh:
             _writer(fmt)(frame, fh, **opts)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        frame = None  # the file is written: give its memory back before the upload
+        _release_memory()
+        size = storage.put(key, tmp, CONTENT_TYPES[fmt])
     except FormatError as exc:  # the data cannot be written in this format (e.g. YOLO without image sizes)
         raise ApiError(422, "VALIDATION_ERROR", f"dataset cannot be exported as {fmt}: {exc}",
                        {"format": fmt, "reason": str(exc)}) from None
+    except StorageUnavailable as exc:
+        raise ApiError(503, "STORAGE_UNAVAILABLE", f"{exc}; nothing was recorded, try the export again",
+                       {"format": fmt}, headers={"Retry-After": "5"}) from None
     finally:
         tmp.unlink(missing_ok=True)
-        del frame
+        frame = None
         _release_memory()
     seconds = time.perf_counter() - started
-    size = final.stat().st_size
-    store.add_export({"id": export_id, "tenant": tenant, "dataset_id": dataset["id"], "format": fmt,
-                      "status": "completed", "record_count": record_count,
-                      "box_count": n_boxes, "file_name": file_name, "file_size_bytes": size,
-                      "content_type": CONTENT_TYPES[fmt], "created_at": now, "export_seconds": seconds,
-                      "include_failed": int(include_failed), "options": json.dumps(options)})
+    try:
+        store.add_export({"id": export_id, "tenant": tenant, "dataset_id": dataset["id"], "format": fmt,
+                          "status": "completed", "record_count": record_count,
+                          "box_count": n_boxes, "file_name": file_name, "file_size_bytes": size,
+                          "content_type": CONTENT_TYPES[fmt], "created_at": now, "export_seconds": seconds,
+                          "include_failed": int(include_failed), "options": json.dumps(options)})
+    except BaseException:  # no row, so no file: an unrecorded export must not hold storage
+        with contextlib.suppress(Exception):
+            storage.delete(key)
+        raise
     expires = int(time.time()) + settings.url_ttl_seconds
     signature = signer.sign(f"{export_id}/{file_name}", expires)
     return {"export_id": export_id, "dataset_id": dataset["id"], "format": fmt, "status": "completed",

@@ -96,7 +96,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, *, demo
 
         def export(tenant: str, dataset: dict[str, Any], fmt: str) -> None:
             try:
-                run_export(state.store, settings, state.signer, tenant, dataset, fmt, {}, False,
+                run_export(state.store, state.storage, settings, state.signer, tenant, dataset, fmt, {}, False,
                            settings.public_url or root)
             except Exception as exc:  # a broken writer must not keep the service from starting
                 log.warning("demo export %s failed: %s: %s", fmt, type(exc).__name__, exc)

@@ -1,8 +1,12 @@
 """Settings of one service instance: where it keeps its data, which keys it accepts, how it signs URLs.
 
+With no ``database_url`` and no ``storage`` it is one machine: SQLite and export files in ``data_dir``
+(the schema made or upgraded on start). A team's deployment names a PostgreSQL URL, an ``s3://`` store
+and one ``signing_secret`` shared by every replica.
+
 >>> s = Settings(data_dir=Path("/tmp/aion"), api_keys=("aion_a", "aion_b"))
->>> s.db_path.name
-'aion.sqlite3'
+>>> s.db_path.name, s.database.startswith("sqlite:///"), s.migrate_on_start
+('aion.sqlite3', True, True)
 """
 from __future__ import annotations
 
@@ -26,6 +30,26 @@ class Settings:
     import_root: Path | None = None        # POST /batches may reference image paths under this folder
     worker_poll_seconds: float = 0.2
     export_concurrency: int = 2            # exports built at once (each holds its frame in memory)
+    database_url: str | None = field(repr=False, default=None)  # None: SQLite in data_dir (may hold a password)
+    storage: str | None = None             # "s3://bucket/prefix" or a folder; None: data_dir/exports
+    s3_endpoint_url: str | None = None     # e.g. "http://127.0.0.1:8333" for an S3-compatible store
+    s3_public_endpoint_url: str | None = None  # the store as clients reach it (presigned URLs), if not the same
+    signing_secret: str | None = field(repr=False, default=None)  # None: data_dir/signing_key (one machine)
+    workers: int = 1                       # snapshot workers in this process (0: leave the work to others)
+    lease_seconds: float = 60.0            # a claimed snapshot job returns to the queue after this
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL of the database."""
+        from .database import sqlite_url
+
+        return self.database_url or sqlite_url(self.db_path)
+
+    @property
+    def migrate_on_start(self) -> bool:
+        """The default SQLite database is upgraded on start; a named database must be upgraded by
+        ``aion-pandas db upgrade`` (so several replicas never migrate at once)."""
+        return self.database_url is None
 
     @property
     def db_path(self) -> Path:

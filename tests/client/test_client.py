@@ -96,7 +96,8 @@ def test_batches_list_get_and_results(client, service):
     batches = client.batches.list()
     assert batches.total_count >= 4 and all(isinstance(b, Batch) for b in batches)
     assert {b.status for b in batches} >= {"completed", "processing"}
-    done = client.batches.list(status="completed")[0]
+    # a demo batch (with images): tests of the service may have added batches of their own since
+    done = next(b for b in client.batches.list(status="completed") if b.name == "street-scenes")
     assert client.batches.get(done.batch_id) == done and _aware_utc(done.completed_at)
     page = client.batches.results(done.batch_id, limit=25)
     items = list(page.auto_paging_iter())
@@ -118,7 +119,7 @@ def test_batches_list_get_and_results(client, service):
 
 
 def test_get_bytes_fetches_an_image_with_the_key(client, service):
-    batch = client.batches.list(status="completed")[0]
+    batch = next(b for b in client.batches.list(status="completed") if b.name == "street-scenes")  # has images
     item = next(i for i in client.batches.results(batch.batch_id) if i.file_id)
     url = f"{client.base_url}/user-files/{item.file_id}/download"
     data = client.get_bytes(url)  # a 302 to a signed URL, followed

@@ -97,5 +97,5 @@ def test_the_shared_routes_are_the_hosted_operations(svc):
                 assert param["name"] in mine, (method, path, param["name"])
                 assert mine[param["name"]]["in"] == param["in"]
     extensions = {p for p, ops in ours.items() for op in ops.values() if op.get("x-aion-extension")}
-    assert {"/api/v2/batches", "/healthz", "/exports/{export_id}/{filename}", "/files/{file_id}/{filename}"} \
-        == extensions
+    assert {"/api/v2/batches", "/healthz", "/readyz", "/exports/{export_id}/{filename}",
+            "/files/{file_id}/{filename}"} == extensions

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 from PIL import Image
 
@@ -56,6 +57,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=120, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.backends("sqlite")  # import-batch --data-dir writes the data dir's own SQLite
 def test_import_batch_into_data_dir_and_via_api(start_service, tmp_path):
     ann, images = _coco_set(tmp_path / "coco")
     data_dir = tmp_path / "data"

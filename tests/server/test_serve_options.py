@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 
@@ -53,6 +54,7 @@ def test_public_url_and_url_ttl(start_service):
     assert Path(svc.data_dir / "server.json").exists()
 
 
+@pytest.mark.backends("sqlite")  # a fault injected into the export folder (the S3 store's: test_replicas.py)
 def test_internal_error_is_an_envelope_and_leaves_nothing_behind(start_service):
     svc = start_service(demo=True)
     dataset = new_dataset(svc, "warehouse-safety")
@@ -87,12 +89,12 @@ def test_serve_reports_a_busy_port(start_service):
     assert done.returncode == 1 and "choose another --port" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, service_keys, tmp_path):
+def test_data_a_format_cannot_hold_is_a_422_not_a_crash(start_service, service_keys, tmp_path, backend):
     from aion_pandas.server.auth import tenant_id
-    from aion_pandas.server.store import NewItem, Store
+    from aion_pandas.server.store import NewItem
 
     data_dir = tmp_path / "legacy"
-    store = Store(data_dir / "aion.sqlite3")  # a batch stored without image sizes (no image, no width)
+    store = backend.store_for(data_dir)  # a batch stored without image sizes (no image, no width)
     store.import_batch(tenant_id(service_keys[0]), "legacy", [NewItem("a.jpg", detections=[("dog", 0.9, 1, 1, 2, 2)])])
     svc = start_service(data_dir=data_dir)
     dataset = new_dataset(svc, "legacy")

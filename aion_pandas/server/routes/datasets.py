@@ -97,7 +97,7 @@ def export_dataset(dataset_id: str, body: ExportCreate, tenant: Tenant, store: S
                        " wait until its status is 'ready'", {"dataset_id": dataset_id, "status": row["status"]})
     state = request.app.state
     with state.export_slots:  # a few exports at a time, so memory stays bounded under load
-        result = run_export(store, state.settings, state.signer, tenant, row, body.format,
+        result = run_export(store, state.storage, state.settings, state.signer, tenant, row, body.format,
                             body.options.model_dump(exclude_unset=True), body.include_failed_items,
                             public_base(request))
     return ExportPublic(**result)

@@ -1,4 +1,5 @@
-"""The SQLite schema of the service (created if missing; see store.py for every query)."""
+"""The SQLite schema of the service before Alembic (the data dirs it made are adopted on start; see
+aion_pandas/server/legacy_sqlite.py)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
