@@ -9,10 +9,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from aion_pandas.widgets.grid import HEADER_HEIGHT, ROW_HEIGHT
 
@@ -54,6 +57,22 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+@contextmanager
+def notebook_server(module_args: list[str], *, port: int, env: dict, cwd: Path, log_path: Path) -> Iterator[str]:
+    """``python -m <module_args>`` (JupyterLab or Voilà) on ``port``; yields its URL once it answers,
+    then stops it and everything it started, and prints the end of its log for a failing test."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", *module_args], cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_up(url, proc)
+            yield url
+        finally:
+            stop(proc)
+    print(log_path.read_text(errors="replace")[-3000:])
 
 
 def click_grid_row(page, grid_selector: str, row: int, *, shift: bool = False, column_x: int = 60) -> None:

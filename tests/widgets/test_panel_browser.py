@@ -5,12 +5,10 @@ Screenshots go to ``artifacts/`` (gitignored) for a person to look at.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, ROOT, click_grid_row, free_port, stop, wait_up
+from browser_support import ARTIFACTS, CHROMIUM, ROOT, click_grid_row, free_port, notebook_server
 
 NOTEBOOK = ROOT / "notebooks" / "panel.ipynb"
 
@@ -24,18 +22,9 @@ def voila(service, tmp_path):
     port = free_port()
     env = {**os.environ, "AIONVISION_BASE_URL": service.base_url, "AIONVISION_API_KEY": service.api_key,
            "MPLBACKEND": "Agg", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    log = open(tmp_path / "voila.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_up(url, proc)
+    args = ["voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
+    with notebook_server(args, port=port, env=env, cwd=ROOT, log_path=tmp_path / "voila.log") as url:
         yield url
-    finally:
-        stop(proc)
-        log.close()
-        print((tmp_path / "voila.log").read_text(errors="replace")[-3000:])
 
 
 def test_select_export_yolo_download_and_statistics_in_chromium(voila, page, service):

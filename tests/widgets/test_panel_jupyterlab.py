@@ -13,7 +13,7 @@ import sys
 import nbformat
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, ROOT, click_grid_row, free_port, stop, wait_up
+from browser_support import ARTIFACTS, CHROMIUM, click_grid_row, free_port, notebook_server
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium (make system-deps)")
 
@@ -36,20 +36,11 @@ def lab(service, tmp_path):
     env = {**os.environ, "AIONVISION_BASE_URL": service.base_url, "AIONVISION_API_KEY": service.api_key,
            "MPLBACKEND": "Agg", "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
-    log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-                             "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-                             f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--ServerApp.open_browser=False"],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_up(url, proc)
+    args = ["jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+    with notebook_server(args, port=port, env=env, cwd=root, log_path=tmp_path / "lab.log") as url:
         yield url
-    finally:
-        stop(proc)
-        log.close()
-        print((tmp_path / "lab.log").read_text(errors="replace")[-3000:])
 
 
 @pytest.mark.browser
