@@ -23,7 +23,7 @@ from aion_pandas.formats import coco_layout, coco_write
 from aion_pandas.formats._source import (Dest, Source, is_container, open_dest, read_source,
                                          source_name)
 from aion_pandas.formats.coco_parse import parse_coco
-from aion_pandas.formats.manifest import header_size, image_size
+from aion_pandas.formats.manifest import image_size
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
 
@@ -87,7 +87,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
 
     def measure(name: str) -> tuple[int, int]:
         if images is not None and archive.root is None:
-            return header_size(images / name)
+            return coco_layout.size_under(images, name)
         if name not in archive:
             raise FileNotFoundError(name)
         return image_size(archive, name)

@@ -101,13 +101,20 @@ def place_images(frame: pd.DataFrame, images: Path, root: Path, unmeasured: Unme
     JSON lacks from the image headers, never of a file outside ``root``.
     """
     prefix = os.path.relpath(images, root).replace(os.sep, "/")
+    return with_prefix(frame, "" if prefix == "." else prefix, lambda name: size_under(root, name), unmeasured)
 
-    def measure(name: str) -> tuple[int, int]:
-        if not _inside(root / name, root):  # ../ in a name, or a link out: not opened
-            raise FileNotFoundError(name)
-        return header_size(root / name)
 
-    return with_prefix(frame, "" if prefix == "." else prefix, measure, unmeasured)
+def size_under(root: Path, name: str) -> tuple[int, int]:
+    """The header size of image ``name`` under ``root``; a name leading out (``../``, a link out) is
+    not opened but raises FileNotFoundError (counted as unmeasured).
+
+    >>> size_under(Path("/tmp"), "../etc/passwd")
+    Traceback (most recent call last):
+    FileNotFoundError: ../etc/passwd
+    """
+    if not _inside(root / name, root):
+        raise FileNotFoundError(name)
+    return header_size(root / name)
 
 
 def with_prefix(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],

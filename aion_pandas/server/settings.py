@@ -63,10 +63,6 @@ class Settings:
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
 
-    def export_file(self, export_id: str, file_name: str) -> Path:
-        """Where an export's file lives: ``exports/<export_id>/<file name>``."""
-        return self.exports_dir / export_id / file_name
-
 
 def new_api_key() -> str:
     """A fresh random key in the hosted API's shape, ``aion_...``.

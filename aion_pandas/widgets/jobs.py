@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CancelledError
@@ -140,7 +141,8 @@ def summarize(frame: "pd.DataFrame", label: str) -> tuple[str, bytes]:
     from ..analysis import summary
     from ..plots_annotations import plot_annotations
 
-    html = f"<div class='aion-frame-summary-body'><b>Loaded: {label}</b>{summary(frame)._repr_html_()}</div>"
+    html = (f"<div class='aion-frame-summary-body'><b>Loaded: {escape(label)}</b>"
+            f"{summary(frame)._repr_html_()}</div>")
     if not frame["x"].notna().any():
         return html, b""
     figure = plot_annotations(frame)

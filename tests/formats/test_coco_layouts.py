@@ -168,6 +168,21 @@ def test_images_dir_given(tmp_path):
         read_coco(tmp_path / "ann" / "x.json", images_dir=tmp_path / "nowhere")
 
 
+def test_a_zip_with_images_dir_measures_no_image_outside_it(tmp_path):
+    """A name leading out of images_dir (../) is not opened: its size stays unknown, with the warning."""
+    doc = coco_doc(1, sizes=False)
+    doc["images"][0]["file_name"] = "../outside.png"
+    write_png(tmp_path / "outside.png", 64, 48)  # a real image, one level above images_dir
+    for name, (w, h) in IMAGES[1:]:
+        write_png(tmp_path / "pixels" / name, w, h)
+    (tmp_path / "x.zip").write_bytes(zip_bytes({"annotations.json": json.dumps(doc).encode()}))
+    with pytest.warns(MissingImageSizeWarning, match="1"):
+        frame = read_coco(tmp_path / "x.zip", images_dir=tmp_path / "pixels")
+    sizes = frame.drop_duplicates("file_name").set_index("file_name")[["width", "height"]]
+    assert sizes.loc["../outside.png"].isna().all()
+    assert sizes.loc["same.png"].tolist() == [32, 32] and sizes.loc["c.png"].tolist() == [20, 10]
+
+
 def test_missing_and_unreadable_images_counted_in_one_warning(tmp_path):
     make_tree(tmp_path, "roboflow", sizes=False)
     (tmp_path / "train" / "a.png").unlink()

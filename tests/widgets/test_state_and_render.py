@@ -125,3 +125,17 @@ def test_steps_show_each_percent_and_stop_on_cancel():
         steps.advance(5)
     with pytest.raises(CancelledError):
         steps.phase("reading")
+
+
+def test_the_load_summary_escapes_the_dataset_name():
+    """A dataset name is the user's text: in the summary's HTML it is text, never markup."""
+    import pandas as pd
+
+    from aion_pandas.widgets.jobs import summarize
+
+    frame = pd.DataFrame({"dataset_id": ["d"], "image_id": [1], "file_name": ["a.jpg"], "width": [10],
+                          "height": [10], "category": pd.Categorical(["cat"]), "x": [1.0], "y": [1.0],
+                          "w": [2.0], "h": [2.0]})
+    html, png = summarize(frame, "<img src=x onerror=alert(1)> (coco)")
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt; (coco)" in html
+    assert png.startswith(b"\x89PNG")

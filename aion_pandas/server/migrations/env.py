@@ -1,6 +1,6 @@
-"""Alembic's environment for the service's database: runs on the connection ``migrate.py`` hands it.
+"""Alembic's environment for the service's database: runs on the connection ``database.py`` hands it.
 
->>> # run by alembic.command.upgrade(...) from aion_pandas.server.migrate, never imported by hand
+>>> # run by alembic.command.upgrade(...) from aion_pandas.server.database, never imported by hand
 """
 from __future__ import annotations
 
