@@ -4,33 +4,19 @@ The test saves ``artifacts/fiftyone-app.png`` for a person to look at.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import tempfile
-from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, free_port, open_chromium, require_chromium
 
 import aion_pandas as aion
 
 fo = pytest.importorskip("fiftyone")
 pytestmark = [pytest.mark.fiftyone, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (make system-deps)")
 def test_app_shows_every_sample_of_a_small_dataset(coco_export, fo_client, tmp_path):
+    require_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     frame = aion.read_export(coco_export.path)
     first_ids = sorted(frame["image_id"].unique())[:6]
@@ -38,18 +24,13 @@ def test_app_shows_every_sample_of_a_small_dataset(coco_export, fo_client, tmp_p
     dataset = aion.to_fiftyone(small, client=fo_client, cache_dir=tmp_path / "cache", name="app-small")
     assert len(dataset) == 6
 
-    port = _free_port()
+    port = free_port()
     session = aion.launch_app(dataset, remote=True, port=port, address="127.0.0.1", auto=False)
     try:
         with sync_api.sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path), executable_path=CHROMIUM,
-                headless=True, args=ARGS, viewport={"width": 1280, "height": 800})
+            context = open_chromium(pw, tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
+                                    {"width": 1280, "height": 800})
             try:
-                context.route("**/*", lambda route: route.continue_()
-                              if route.request.url.startswith(("http://127.0.0.1", "http://localhost", "data:",
-                                                               "blob:"))
-                              else route.abort())
                 context.add_init_script("window.IS_PLAYWRIGHT = true;")
                 page = context.pages[0] if context.pages else context.new_page()
                 page.goto(f"http://127.0.0.1:{port}/datasets/app-small", wait_until="commit",

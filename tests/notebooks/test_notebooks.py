@@ -11,13 +11,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from service_backends import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -50,12 +50,6 @@ def test_kept_outputs_are_complete_and_show_no_key(name):
     assert checked and all(c.get("outputs") for c in checked), f"{name}: checked cells need outputs"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop_service(home: Path) -> None:
     """Stop the embedded service the notebooks started (its pid is in server.json)."""
     info = home / "server.json"
@@ -85,7 +79,7 @@ def test_notebooks_run_top_to_bottom_under_nbval(tmp_path):
         "TMPDIR": str(tmp_path / "tmp"),                    # what the notebooks write goes with the test
         "AION_PANDAS_HOME": str(home),                      # a fresh embedded service with demo data
         "AION_PANDAS_CACHE_DIR": str(tmp_path / "cache"),
-        "FIFTYONE_DEFAULT_APP_PORT": str(_free_port()),     # never attach to another running App
+        "FIFTYONE_DEFAULT_APP_PORT": str(free_port()),     # never attach to another running App
         "TQDM_DISABLE": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     })

@@ -61,8 +61,9 @@ def page():
     """A page of a fresh headless Chromium (1280 x 1500) that reaches loopback only."""
     from playwright.sync_api import sync_playwright
 
-    from browser_support import open_chromium
+    from browser_support import open_chromium, require_chromium
 
+    require_chromium()
     profile = tempfile.mkdtemp(prefix="aion-chromium-")
     try:
         with sync_playwright() as pw:

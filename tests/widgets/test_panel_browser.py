@@ -8,12 +8,11 @@ import os
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, ROOT, click_grid_row, free_port, notebook_server
+from browser_support import ARTIFACTS, ROOT, click_grid_row, free_port, notebook_server
 
 NOTEBOOK = ROOT / "notebooks" / "panel.ipynb"
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
+pytestmark = pytest.mark.browser  # Chromium is required by the page fixture
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ import sys
 import nbformat
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, click_grid_row, free_port, notebook_server
+from browser_support import ARTIFACTS, click_grid_row, free_port, notebook_server
 
-needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium (make system-deps)")
 
 CELL = "import aion_pandas as aion\np = aion.panel()\np"
 
@@ -45,7 +44,6 @@ def lab(service, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@needs_chromium
 def test_select_two_rows_export_coco_and_statistics_in_jupyterlab(lab, page, service, tmp_path):
     from aion_pandas import read_export
     from aion_pandas.client import Client

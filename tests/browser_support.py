@@ -1,4 +1,5 @@
-"""What the panel's browser tests share: headless Chromium, servers on free ports, clicks on the grid.
+"""What the browser tests share (the panel's and the FiftyOne App's): headless Chromium, servers on free
+ports, clicks on the grid.
 
 The datasets grid (ipydatagrid) draws on a canvas: a row is clicked at its offset from the grid's box,
 computed from the grid's header and row heights (:mod:`aion_pandas.widgets.grid`).
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -18,18 +19,19 @@ from pathlib import Path
 from typing import Iterator
 
 from aion_pandas.widgets.grid import HEADER_HEIGHT, ROW_HEIGHT
+from service_backends import free_port, missing  # noqa: F401  (free_port: for the browser tests)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def require_chromium() -> None:
+    """Fail (under CI) or skip (elsewhere) a browser test when Debian's Chromium is not installed."""
+    if not os.path.exists(CHROMIUM):
+        missing("Debian's chromium", "apt-get install chromium")
 
 
 def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -88,5 +90,6 @@ def open_chromium(pw, profile: str, viewport: dict):
     context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
                                                     args=CHROMIUM_ARGS, viewport=viewport)
     context.route("**/*", lambda route: route.continue_()
-                  if route.request.url.startswith(("http://127.0.0.1", "blob:", "data:")) else route.abort())
+                  if route.request.url.startswith(("http://127.0.0.1", "http://localhost", "blob:", "data:"))
+                  else route.abort())
     return context
