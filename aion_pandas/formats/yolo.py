@@ -28,8 +28,7 @@ from aion_pandas.formats.manifest import (
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.schema import pixels_from_cxcywh_norm, validate_frame, warn_unsupported
 
 DECIMALS = 6
 _DROPPED = ("iscrowd", "difficult", "truncated", "area")
