@@ -3,7 +3,7 @@
 :func:`open_archive` checks a zip's central directory whole before any member is read, and each
 member is checked (size, CRC) as it is read; a folder is walked without following links out of
 it. A refusal is a :class:`~aion_pandas.errors.FormatError` naming the file, member and reason
-(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`.xml_safety`.
+(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`._vocparse`.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO()
@@ -27,12 +27,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import Source, read_source
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
-from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 
 @dataclass(frozen=True)
