@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._arrowtext import float_column, parse_distinct
+from aion_pandas.formats._arrowtext import float_column, tags_from_json
 from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import null_column
 
@@ -142,10 +142,14 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
             out[name] = pd.arrays.ArrowStringArray(text[name]) if name in text else \
                 null_column("string", len(out))
     if "tags" in text:
-        out["tags"] = _tags_column(text["tags"], where)
+        out["tags"] = tags_from_json(text["tags"], lambda row, reason: _fail(row, reason, where))
     if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
+
+
+def _fail(row: int, reason: str, where: str) -> None:
+    raise FormatError(f"line {row + 2}: {reason}", path=where, member=MANIFEST_NAME)
 
 
 def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.arrays.IntegerArray:
@@ -154,8 +158,7 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
         return null_column("Int64", n)
 
     def fail(row: int, reason: str = "") -> None:
-        raise FormatError(f"line {row + 2}: {name} {text[row].as_py()!r} is not a whole number",
-                          path=where, member=MANIFEST_NAME)
+        _fail(row, f"{name} {text[row].as_py()!r} is not a whole number", where)
 
     numbers = float_column(text, fail)
     missing = np.isnan(numbers)
@@ -166,18 +169,6 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
     if bad.any():
         fail(int(np.argmax(bad)))
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
-
-
-def _tags_column(values: pa.Array, where: str) -> np.ndarray:
-    """Each row's tags as a list of str, each distinct text parsed once (rows share lists)."""
-    uniques, codes = parse_distinct(values, _parse_tags)
-    bad = [k for k, parsed in enumerate(uniques) if parsed is None]
-    if bad:
-        row = int(np.argmax(codes == bad[0]))
-        text = values[row].as_py()
-        raise FormatError(f"line {row + 2}: tags must be a JSON array, got {text[:60]!r}",
-                          path=where, member=MANIFEST_NAME)
-    return uniques[codes]
 
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
@@ -229,17 +220,6 @@ def image_of_file(file_pos: np.ndarray, n_files: int) -> np.ndarray:
     has = file_pos >= 0
     out[file_pos[has]] = np.flatnonzero(has)
     return out
-
-
-def _parse_tags(value: str) -> list[str] | None:
-    """A JSON array's items as str (```` is no tags); ``None`` if not a JSON array."""
-    if value == "":
-        return []
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return None
-    return [str(v) for v in parsed] if isinstance(parsed, list) else None
 
 
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")

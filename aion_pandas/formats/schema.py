@@ -11,14 +11,15 @@ convert to corners (VOC) and normalized centres (YOLO) here too.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats._arrowtext import tags_from_json, tags_of
 from aion_pandas.formats.lossy import (BOX_LEVEL, LossyConversionWarning,  # noqa: F401
                                        unsupported_counts, warn_unsupported)
 
@@ -85,8 +86,6 @@ def null_column(dtype: str, n: int) -> Any:
     if dtype == "category":
         return categorical(np.full(n, -1), [])
     if dtype == "string":  # zeroed buffers stay untouched pages (pa.nulls writes 12 MB at 1M rows)
-        import pyarrow as pa
-
         buffers = [pa.py_buffer(np.zeros((n + 7) // 8, np.uint8)),
                    pa.py_buffer(np.zeros(n + 1, np.int64)), pa.py_buffer(b"")]
         nulls = pa.Array.from_buffers(pa.large_string(), n, buffers, null_count=n)
@@ -221,38 +220,36 @@ def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
 
 
 def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
-    if col.dtype == object and set(map(type, col.to_numpy())) == {list}:  # C-level, no isinstance
+    def fail(i: int, reason: str) -> None:
+        raise FormatError(f"column {name!r} row {col.index[i]}: {reason}", path=where)
+
+    if col.dtype != object and pd.api.types.is_string_dtype(col.dtype):  # JSON texts, as CSV has them
+        tags = tags_from_json(pa.array(col.array, type=pa.large_string()), fail)
+        return pd.Series(tags, index=col.index, dtype=object, name=col.name)
+    values = col.to_numpy(dtype=object)
+    kinds = set(map(type, values))  # C-level, no isinstance per row
+    if kinds == {list}:
         return col
-    if col.dtype != object or all(isinstance(v, str) or v is None for v in col.iloc[:64]):
-        # JSON strings (as CSV and the service store them): parse each distinct value once
-        codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-        parsed = np.empty(len(uniques) + 1, dtype=object)
-        for k, value in enumerate(uniques):
-            parsed[k] = _one_tags(value, name, int(np.argmax(codes == k)), col.index, where)
-        parsed[-1] = []
-        return pd.Series(parsed[codes], index=col.index, dtype=object, name=col.name)
-    values = [_one_tags(value, name, i, col.index, where) for i, value in enumerate(col)]
-    return pd.Series(values, index=col.index, dtype=object, name=col.name)
+    if kinds <= {str, type(None)}:  # JSON texts, as the service stores them
+        tags = tags_from_json(pa.array(values, type=pa.large_string()), fail)
+    else:
+        tags = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            tags[i] = _one_tags(value)
+            if tags[i] is None:
+                fail(i, f"tags must be a list of str or a JSON array, got {str(value)[:60]!r}")
+    return pd.Series(tags, index=col.index, dtype=object, name=col.name)
 
 
-def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None) -> list[str]:
+def _one_tags(value: Any) -> list[str] | None:
+    """A row's tags from a list, tuple or array, a JSON text or a null; None from anything else."""
     if isinstance(value, list):
         return value
     if isinstance(value, (tuple, np.ndarray)):
         return [str(v) for v in value]
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or value == "":
-        return []
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value) if value.lstrip().startswith("[") else None
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, list):
-            return [str(v) for v in parsed]
-        raise FormatError(f"column {name!r} row {index[i]}: tags must be a JSON array of strings, "
-                          f"got {value[:60]!r}", path=where)
-    raise FormatError(f"column {name!r} row {index[i]}: tags must be a list of str, got "
-                      f"{type(value).__name__}", path=where)
+        return tags_of(value)
+    return [] if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else None
 
 
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
@@ -276,6 +273,7 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
         i = int(np.argmax(unlabeled))
         raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
                           path=where)
+
 
 # --------------------------------------------------------------------------------------------
 # box conversions: each takes a canonical frame or an (N, 4) array and returns an (N, 4) array
