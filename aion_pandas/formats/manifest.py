@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._arrowtext import float_column, tags_from_json
 from aion_pandas.formats.safety import SafeArchive
-from aion_pandas.formats.schema import null_column
+from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, null_column
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -275,7 +275,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image).
 
     Rows follow the images, an image's boxes in their order; an image without a box is one row with
-    null box columns. ``boxes`` maps box columns (``category`` a Categorical) to arrays.
+    null box columns. ``boxes`` maps box columns (``category`` a Categorical) to arrays; it is
+    emptied as they are placed.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -297,9 +298,10 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     if "tags" in images:  # each image's rows share its list
         out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
     for name, dtype in _BOX_DTYPES.items():
-        if name in boxes or name in _ALWAYS:
-            out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
-    frame = pd.DataFrame({name: out[name] for name in _ORDER if name in out}, copy=False)
+        if name in boxes or name in _ALWAYS:  # popped: each box column freed once it is scattered
+            out[name] = _scatter(boxes.pop(name, None), dtype, box_row, n_rows)
+    frame = pd.DataFrame({name: out[name] for name in (*CORE_COLUMNS, *EXTRA_COLUMNS) if name in out},
+                         copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
@@ -307,11 +309,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
 _STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status", "split")
 _ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
 _BOX_DTYPES = {"category": "category", "category_id": "Int64", "x": "float64", "y": "float64",
-               "w": "float64", "h": "float64", "score": "float64", "difficult": "boolean",
-               "truncated": "boolean"}
-_ORDER = ("dataset_id", "image_id", "file_name", "width", "height", "category", "category_id", "x",
-          "y", "w", "h", "score", "difficult", "truncated", "description", "image_url", "item_id",
-          "item_status", "tags", "split")
+               "w": "float64", "h": "float64", "score": "float64", "iscrowd": "boolean",
+               "area": "float64", "difficult": "boolean", "truncated": "boolean"}
 
 
 def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
