@@ -19,8 +19,6 @@ from typing import Any, Optional, Union
 import msgspec
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.manifest import assemble

@@ -20,8 +20,7 @@ import pyarrow as pa
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._arrowtext import tags_from_json, tags_of
-from aion_pandas.formats.lossy import (BOX_LEVEL, LossyConversionWarning,  # noqa: F401
-                                       unsupported_counts, warn_unsupported)
+from aion_pandas.formats.lossy import LossyConversionWarning, unsupported_counts, warn_unsupported  # noqa: F401
 
 BOX_COLUMNS: tuple[str, ...] = ("x", "y", "w", "h")
 CORE_COLUMNS: dict[str, str] = {
