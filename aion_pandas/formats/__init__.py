@@ -100,22 +100,16 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
     if is_url(source):
         raise FormatError("a URL: read it with aion_pandas.read_export, which downloads it with "
                           "the client", path=str(source).split("?", 1)[0])
-    if isinstance(source, (str, os.PathLike)):
-        name = source_name(source)
-        data: Any = source
-        if format is None and _is_container(source):
-            data = open_archive(source, limits=options.get("limits"))  # sniffed by names, then read
-            format = sniff_names(data.names, where=name)
-        elif format is None:
-            with open(source, "rb") as fh:
-                format = sniff_format(fh.read(4096))
-    else:
-        data, name = read_source(source)
+    is_path = isinstance(source, (str, os.PathLike))
+    data, name = (source, source_name(source)) if is_path else read_source(source)
     try:
+        if format is None and is_path:
+            format, archive = _sniff(source, options.get("limits"))
+            if archive is not None and format != "csv":
+                data = archive  # sniffed by its names, then read: the zip or folder is opened once
+            elif archive is not None:
+                archive.close()  # the CSV reader reads one file
         module, fmt = _format_module(format or sniff_format(data))
-        if isinstance(data, SafeArchive) and fmt == "csv":
-            data.close()  # the CSV reader reads one file
-            data = source
         frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):
@@ -134,17 +128,21 @@ def sniff_path(path: str | os.PathLike) -> str:
     >>> sniff_path("dataset.json")   # doctest: +SKIP
     'coco'
     """
-    if _is_container(path):
-        with open_archive(path) as archive:
-            return sniff_names(archive.names, where=source_name(path))
-    with open(path, "rb") as fh:
-        return sniff_format(fh.read(4096))
+    format, archive = _sniff(path, None)
+    if archive is not None:
+        archive.close()
+    return format
 
 
-def _is_container(path: str | os.PathLike) -> bool:
+def _sniff(path: str | os.PathLike, limits: Any) -> tuple[str, SafeArchive | None]:
+    """The format of a file, zip or folder, and the zip or folder opened to sniff it by names."""
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
-    return is_container(path)
+    if not is_container(path):
+        with open(path, "rb") as fh:
+            return sniff_format(fh.read(4096)), None
+    archive = open_archive(path, limits=limits)
+    return sniff_names(archive.names, where=archive.where), archive
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")
