@@ -147,12 +147,12 @@ class SafeArchive:
             yield from map(self._read_file, names)
             return
         rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
-        d = self._dir
+        d, buffer = self._dir, self._buffer
         begins = self._data_starts(names, rows).tolist()
         for name, begin, packed, size, method, crc in zip(
                 names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
                 d.method[rows].tolist(), d.crc[rows].tolist()):
-            yield _member_bytes(self._buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
+            yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:
         path, size = self._files[name]
@@ -233,34 +233,26 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
 
 def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
                   method: int, crc: int) -> bytes:
+    """A member's bytes, inflated (never past its declared size) and checked against size and CRC."""
+    if method not in (0, 8, 12):
+        raise FormatError(f"compression method {method} is not supported (use deflate)", path=where,
+                          member=name)
     raw = buf[begin:begin + packed]
-    data = bytes(raw) if method == 0 and packed == size else \
-        _inflate(where, name, raw, method, size)
+    try:
+        if method == 0:
+            data = bytes(raw)
+        elif method == 8:
+            data = zlib.decompressobj(-15).decompress(raw, size + 1)
+        else:
+            data = bz2.BZ2Decompressor().decompress(raw, size + 1)
+    except (zlib.error, OSError, ValueError) as exc:
+        raise FormatError(f"the member is corrupt ({exc})", path=where, member=name) from None
     if len(data) != size:
-        raise _wrong_size(where, name, size)
+        raise FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
+                          "declares", path=where, member=name)
     if zlib.crc32(data) != crc:
         raise FormatError("the member is corrupt (CRC mismatch)", path=where, member=name)
     return data
-
-
-def _inflate(where: str, name: str, raw: memoryview, method: int, size: int) -> bytes:
-    limit = size + 1
-    try:
-        if method == 0:
-            return bytes(raw[:limit])
-        if method == 8:
-            return zlib.decompressobj(-15).decompress(raw, limit)
-        if method == 12:
-            return bz2.BZ2Decompressor().decompress(raw, limit)
-    except (zlib.error, OSError, ValueError) as exc:
-        raise FormatError(f"the member is corrupt ({exc})", path=where, member=name) from None
-    raise FormatError(f"compression method {method} is not supported (use deflate)", path=where,
-                      member=name)
-
-
-def _wrong_size(where: str, name: str, size: int) -> FormatError:
-    return FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
-                       "declares", path=where, member=name)
 
 
 def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:
