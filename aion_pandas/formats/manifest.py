@@ -131,16 +131,15 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name not in table.column_names:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
     text = {name: table.column(name).combine_chunks() for name in table.column_names}
-    out = pd.DataFrame({"label_file": pd.Series(
-        pd.arrays.ArrowStringArray(text["label_file"]).astype("string")).str.replace(
-        "\\", "/", regex=False)})
+    labels = pd.Series(pd.arrays.ArrowStringArray(text["label_file"]))
+    out = pd.DataFrame({"label_file": labels.str.replace("\\", "/", regex=False)})
     for name in ("image_id", "width", "height"):
         out[name] = _whole_numbers(text.get(name), name, len(out), where)
     out["image_id"] = out["image_id"].astype("int64")
+    out["file_name"] = null_column("string", len(out))  # replaced below when the manifest has it
     for name in ("file_name", *_IMAGE_STRING_COLUMNS):
-        if name in text or name == "file_name":
-            out[name] = pd.arrays.ArrowStringArray(text[name]) if name in text else \
-                null_column("string", len(out))
+        if name in text:
+            out[name] = pd.arrays.ArrowStringArray(text[name])
     if "tags" in text:
         out["tags"] = tags_from_json(text["tags"], lambda row, reason: _fail(row, reason, where))
     if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():

@@ -203,16 +203,13 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
+    """The row and value of the first value ``dtype`` refuses (a null, for int64)."""
     for row, value in col.items():
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-            if dtype == "int64":
-                return row, value
-            continue
         try:
             if dtype == "boolean":
                 _to_boolean(pd.Series([value]))
             else:
-                pd.Series([value]).pipe(lambda s: pd.to_numeric(s, errors="raise")).astype(dtype)
+                pd.to_numeric(pd.Series([value]), errors="raise").astype(dtype)
         except (TypeError, ValueError):
             return row, value
     return "?", None
@@ -222,15 +219,13 @@ def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
     def fail(i: int, reason: str) -> None:
         raise FormatError(f"column {name!r} row {col.index[i]}: {reason}", path=where)
 
-    if col.dtype != object and pd.api.types.is_string_dtype(col.dtype):  # JSON texts, as CSV has them
-        tags = tags_from_json(pa.array(col.array, type=pa.large_string()), fail)
-        return pd.Series(tags, index=col.index, dtype=object, name=col.name)
-    values = col.to_numpy(dtype=object)
-    kinds = set(map(type, values))  # C-level, no isinstance per row
+    arrow = col.dtype != object and pd.api.types.is_string_dtype(col.dtype)  # CSV's texts
+    values = None if arrow else col.to_numpy(dtype=object)
+    kinds = {str} if arrow else set(map(type, values))  # C-level, no isinstance per row
     if kinds == {list}:
         return col
-    if kinds <= {str, type(None)}:  # JSON texts, as the service stores them
-        tags = tags_from_json(pa.array(values, type=pa.large_string()), fail)
+    if kinds <= {str, type(None)}:  # JSON texts, as CSV and the service store them
+        tags = tags_from_json(pa.array(col.array if arrow else values, type=pa.large_string()), fail)
     else:
         tags = np.empty(len(values), dtype=object)
         for i, value in enumerate(values):
