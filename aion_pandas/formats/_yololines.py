@@ -3,13 +3,11 @@
 The texts are joined and Arrow splits them into lines and fields and casts them to numbers; an
 error is named once, with its member and line.
 
->>> lines = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
->>> lines.box_label.tolist(), lines.values[:, 0].tolist()
+>>> box_label, values = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
+>>> box_label.tolist(), values[:, 0].tolist()
 ([0], [0.0, 0.5, 0.5, 0.2, 0.4, nan])
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -21,28 +19,15 @@ from aion_pandas.formats._arrowtext import float_column
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
 
 
-@dataclass
-class LabelLines:
-    """The boxes of all label files, in file then line order: ``box_label`` (each box's file) and
-    ``values`` (6 x N: ``class, cx, cy, w, h, score``, NaN without a score).
+def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every box of the label files ``texts`` (named ``labels`` in errors), in file then line
+    order: each box's file, and 6 x N ``class, cx, cy, w, h, score`` (NaN without a score).
 
-    >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x").values[[0, 5]].tolist()
+    5 fields a box, 6 with a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank
+    lines skipped, LF or CRLF. Anything else is a FormatError naming the member and line.
+
+    >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x")[1][[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
-    """
-
-    box_label: np.ndarray
-    values: np.ndarray
-
-    @property
-    def max_class(self) -> int:
-        """The largest class index (-1 with no box)."""
-        return int(self.values[0].max(initial=-1))
-
-
-def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines:
-    """Every box of the label files ``texts`` (named ``labels`` in errors): 5 fields a box, 6 with
-    a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank lines skipped, LF or CRLF.
-    Anything else is a FormatError naming the member and line.
     """
     sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not
@@ -71,7 +56,7 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
     _check(values, nfields == 6, at, where_line)
-    return LabelLines(where_line.file_of(at), values)
+    return where_line.file_of(at), values
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
