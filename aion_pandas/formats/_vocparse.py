@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,10 +77,9 @@ def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments
     objects: dict[str, object] = {k: np.concatenate([p.objects[k] for p in parts])
                                   for k in parts[0].objects if k != "name"}
     objects["name"] = union_categoricals([p.objects["name"] for p in parts])
-    skipped: dict[str, int] = {}
+    skipped: Counter[str] = Counter()
     for part in parts:
-        for kind, n in part.skipped.items():
-            skipped[kind] = skipped.get(kind, 0) + n
+        skipped.update(part.skipped)
     boxless = sorted({n for p in parts for n in p.boxless_names})
     return ParsedDocuments(documents, objects, skipped, boxless, list(members))
 
@@ -108,10 +108,11 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
             skipped["<actions>"] += obj.find("actions") is not None
             pose = obj.findtext("pose")
             skipped["poses"] += bool(pose and pose.strip() not in ("", "Unspecified"))
-            occluded = obj.findtext("occluded")
-            if occluded is not None:
-                skipped["occluded flags"] += _flag(occluded, f"object {k + 1} occluded", where,
-                                                   member) == 1.0
+            occluded = _flag(obj.findtext("occluded"))
+            if occluded is None:
+                raise FormatError(f"object {k + 1} occluded {obj.findtext('occluded').strip()!r} is not "
+                                  "0 or 1", path=where, member=member)
+            skipped["occluded flags"] += occluded == 1.0
             box = obj.find("bndbox")
             if box is None:
                 skipped["objects without <bndbox>"] += 1
@@ -153,18 +154,12 @@ def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarra
 
 
 def _flags(texts: list[str | None], fail) -> np.ndarray:
-    """0/1 flags as float64 (NaN when absent): ``1``, ``true``, ``yes``, ``0``, ``false``, ``no``, a number."""
-    out = np.full(len(texts), np.nan)
-    values: dict[str | None, float] = {None: np.nan}
-    for i, text in enumerate(texts):
-        value = values.get(text)
-        if value is None:
-            try:
-                value = values[text] = _flag(text, "", "", "")
-            except FormatError:
-                fail(i, f"{text.strip()!r} is not 0 or 1")
-        out[i] = value
-    return out
+    """0/1 flags as float64 (NaN when absent), each distinct text read once by :func:`_flag`."""
+    values = {text: _flag(text) for text in set(texts)}
+    bad = next((i for i, text in enumerate(texts) if values[text] is None), None)
+    if bad is not None:
+        fail(bad, f"{texts[bad].strip()!r} is not 0 or 1")
+    return np.array([values[text] for text in texts], dtype="float64")
 
 
 def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
@@ -172,19 +167,18 @@ def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
                       member=members[i // 2])
 
 
-def _flag(text: str | None, what: str, where: str, member: str) -> float:
-    if text is None or not text.strip():
-        return float("nan")
-    value = text.strip().lower()
-    if value in _TRUE:
-        return 1.0
-    if value in _FALSE:
-        return 0.0
+def _flag(text: str | None) -> float | None:
+    """``1``, ``true``, ``yes``, a number not 0: 1.0; ``0``, ``false``, ``no``, 0: 0.0; absent or
+    blank: NaN; None for any other text."""
+    value = (text or "").strip().lower()
+    if not value:
+        return np.nan
+    if value in _TRUE or value in _FALSE:
+        return 1.0 if value in _TRUE else 0.0
     try:
         return 1.0 if float(value) else 0.0
     except ValueError:
-        raise FormatError(f"{what} {text.strip()!r} is not 0 or 1", path=where,
-                          member=member) from None
+        return None
 
 
 # --------------------------------------------------------------------------------------------
