@@ -25,10 +25,6 @@ from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS
                                         from_xyxy, to_cxcywh_norm, to_xyxy, unsupported_counts,
                                         validate_frame, warn_unsupported)
 
-#: format name (and aliases) -> module under aion_pandas.formats
-_MODULES: dict[str, str] = {"coco": "coco", "csv": "csv", "yolo": "yolo", "pascal_voc": "voc",
-                            "voc": "voc"}
-
 # reader/writer name -> module (imported on first use so a missing optional part never breaks import)
 _LAZY: dict[str, str] = {
     "read_coco": "coco", "write_coco": "coco", "parse_coco": "coco", "serialize_coco": "coco",
@@ -58,12 +54,13 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def _format_module(fmt: str) -> Any:
-    key = fmt.lower().replace("-", "_")
-    if key not in _MODULES:
+def _format_function(fmt: str, verb: str) -> tuple[Any, str]:
+    """The reader or writer (``verb``) of a format (``voc``: ``pascal_voc``), and its name."""
+    key = fmt.lower().replace("-", "_").replace("pascal_voc", "voc")
+    if key not in ("csv", "coco", "yolo", "voc"):
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return importlib.import_module(f"aion_pandas.formats.{_MODULES[key]}"), \
-        ("pascal_voc" if key == "voc" else key)
+    module = importlib.import_module(f"aion_pandas.formats.{key}")
+    return getattr(module, f"{verb}_{key}"), "pascal_voc" if key == "voc" else key
 
 
 def is_url(source: Any) -> bool:
@@ -109,8 +106,8 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
                 data = archive  # sniffed by its names, then read: the zip or folder is opened once
             elif archive is not None:
                 archive.close()  # the CSV reader reads one file
-        module, fmt = _format_module(format or sniff_format(data))
-        frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
+        read, fmt = _format_function(format or sniff_format(data), "read")
+        frame = read(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):
             raise FormatError(exc.reason, path=name, member=exc.member, line=exc.line) from None
@@ -185,5 +182,4 @@ def write_export(frame: pd.DataFrame, dest: Dest, format: str, **options: Any) -
 
     >>> write_export(read_export("instances.json"), "labels.zip", "yolo")  # doctest: +SKIP
     """
-    module, fmt = _format_module(format)
-    getattr(module, f"write_{_MODULES[fmt]}")(frame, dest, **options)
+    _format_function(format, "write")[0](frame, dest, **options)

@@ -110,8 +110,7 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
     sizes = image_sizes(archive, images["picture"].dropna().tolist())
-    size = [sizes.get(p, (None, None)) if isinstance(p, str) else (None, None)
-            for p in images.pop("picture")]
+    size = [sizes.get(p, (None, None)) for p in images.pop("picture")]  # a label alone: None
     images.insert(2, "width", pd.array([w for w, _ in size], dtype="Int64"))
     images.insert(3, "height", pd.array([h for _, h in size], dtype="Int64"))
     images["file_name"] = images["file_name"].astype("string")
