@@ -9,10 +9,10 @@ it. A refusal is a :class:`~aion_pandas.errors.FormatError` naming the file, mem
 >>> buf = io.BytesIO()
 >>> with zipfile.ZipFile(buf, "w") as z:
 ...     z.writestr("../evil.txt", "x")
->>> open_archive(buf.getvalue(), where="upload.zip")
+>>> open_archive(buf.getvalue())
 Traceback (most recent call last):
 ...
-aion_pandas.errors.FormatError: upload.zip: ../evil.txt: the member's path climbs out of the archive's folder
+aion_pandas.errors.FormatError: <bytes>: ../evil.txt: the member's path climbs out of the archive's folder
 """
 from __future__ import annotations
 
@@ -199,8 +199,7 @@ class SafeArchive:
         self.close()
 
 
-def open_archive(source: Source | SafeArchive, *, where: str | None = None,
-                 limits: Limits | None = None) -> SafeArchive:
+def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) -> SafeArchive:
     """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
 
     >>> import io, zipfile
@@ -215,9 +214,8 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
         return source
     limits = limits or DEFAULT_LIMITS
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-        return _open_folder(Path(source), where or os.fspath(source), limits)
-    raw, name = read_source(source)
-    where = where or name
+        return _open_folder(Path(source), os.fspath(source), limits)
+    raw, where = read_source(source)
     buffer = memoryview(raw)
     try:
         directory = central_directory(buffer)
