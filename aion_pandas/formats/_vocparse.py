@@ -195,7 +195,7 @@ def check_xml(data: bytes, *, where: str | None = None, member: str | None = Non
     >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
     Traceback (most recent call last):
     ...
-    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused (entities are never expanded)
+    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused ...
     """
     data = to_utf8(data, where=where, member=member)
     if b"<!" in data and _FORBIDDEN.search(data):
