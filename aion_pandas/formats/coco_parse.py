@@ -126,6 +126,8 @@ def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -
     for start in range(0, n, PIECE):
         piece = raws[start:start + PIECE]
         first, last = _address(piece[0]) - base, _address(piece[-1]) - base + len(piece[-1])
+        if not 0 <= first <= last <= len(view):  # never decode some other memory
+            raise RuntimeError("msgspec.Raw is not a view of the document it was decoded from")
         try:
             anns = _ANNOTATIONS.decode(b"".join((b"[", view[first:last], b"]")))
         except msgspec.ValidationError as exc:
