@@ -31,11 +31,18 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     """
     sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not
-    where_line = _Lines(labels, np.cumsum(sizes + 1) - (sizes + 1), blob, where)
+    starts = np.cumsum(sizes + 1) - (sizes + 1)  # each file's first byte in the blob
+
+    def fail_at(at: int, reason: str) -> None:
+        """Refuse naming the member and line of the blob's byte ``at``."""
+        label = int(np.searchsorted(starts, at, side="right")) - 1
+        line = blob.count(b"\n", int(starts[label]), at) + 1
+        raise FormatError(f"line {line}: {reason}", path=where, member=labels[label])
+
     try:
         text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
-        where_line.fail(_first_bad_byte(blob), "not UTF-8 text")
+        fail_at(_first_bad_byte(blob), "not UTF-8 text")
     lines = pc.split_pattern(text, "\n").flatten()
     trimmed = pc.ascii_trim_whitespace(lines)  # CR of CRLF, tabs, leading and trailing blanks
     filled = pc.not_equal(trimmed, "")
@@ -47,16 +54,17 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
         i = int(np.argmax(bad))
-        where_line.fail(int(at[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
-                        f"confidence), got {nfields[i]}")
+        fail_at(int(at[i]), f"expected 5 fields (class cx cy w h) or 6 (with a confidence), got {nfields[i]}")
 
     def fail(token: int, reason: str) -> None:
-        where_line.fail(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
+        fail_at(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
 
     numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
-    _check(values, nfields == 6, at, where_line)
-    return where_line.file_of(at), values
+    problem = _problem(values, nfields == 6)
+    if problem is not None:
+        fail_at(int(at[problem[0]]), problem[1])
+    return np.searchsorted(starts, at, side="right") - 1, values
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
@@ -85,8 +93,8 @@ def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
     return values
 
 
-def _check(values: np.ndarray, scored: np.ndarray, at: np.ndarray, where_line: _Lines) -> None:
-    """Refuse the first bad line, naming its member and line."""
+def _problem(values: np.ndarray, scored: np.ndarray) -> tuple[int, str] | None:
+    """The first box whose values are refused, and why (None: all are good)."""
     cls, cx, cy, w, h, score = values
     problems = [
         (~np.isfinite(values[:5]).all(axis=0) | (~np.isfinite(score) & scored),
@@ -97,24 +105,7 @@ def _check(values: np.ndarray, scored: np.ndarray, at: np.ndarray, where_line: _
     ]
     with np.errstate(invalid="ignore"):
         found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
-    if found:
-        box, reason = min(found, key=lambda pair: pair[0])
-        where_line.fail(int(at[box]), reason)
-
-
-class _Lines:
-    """Turns a byte offset of the joined text into "member, line N" for errors."""
-
-    def __init__(self, labels: list[str], starts: np.ndarray, blob: bytes, where: str) -> None:
-        self.labels, self.starts, self.blob, self.where = labels, starts, blob, where
-
-    def file_of(self, at: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.starts, at, side="right") - 1
-
-    def fail(self, at: int, reason: str) -> None:
-        label = int(self.file_of(np.array([at]))[0])
-        line = self.blob.count(b"\n", int(self.starts[label]), at) + 1
-        raise FormatError(f"line {line}: {reason}", path=self.where, member=self.labels[label])
+    return min(found, key=lambda pair: pair[0]) if found else None
 
 
 def _first_bad_byte(blob: bytes) -> int:
