@@ -25,10 +25,6 @@ from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS
                                         from_xyxy, to_cxcywh_norm, to_xyxy, unsupported_counts,
                                         validate_frame, warn_unsupported)
 
-#: format name (and aliases) -> module under aion_pandas.formats
-_MODULES: dict[str, str] = {"coco": "coco", "csv": "csv", "yolo": "yolo", "pascal_voc": "voc",
-                            "voc": "voc"}
-
 # reader/writer name -> module (imported on first use so a missing optional part never breaks import)
 _LAZY: dict[str, str] = {
     "read_coco": "coco", "write_coco": "coco", "parse_coco": "coco", "serialize_coco": "coco",
@@ -58,12 +54,13 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def _format_module(fmt: str) -> Any:
-    key = fmt.lower().replace("-", "_")
-    if key not in _MODULES:
+def _format_function(fmt: str, verb: str) -> tuple[Any, str]:
+    """The reader or writer (``verb``) of a format (``voc``: ``pascal_voc``), and its name."""
+    key = fmt.lower().replace("-", "_").replace("pascal_voc", "voc")
+    if key not in ("csv", "coco", "yolo", "voc"):
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return importlib.import_module(f"aion_pandas.formats.{_MODULES[key]}"), \
-        ("pascal_voc" if key == "voc" else key)
+    module = importlib.import_module(f"aion_pandas.formats.{key}")
+    return getattr(module, f"{verb}_{key}"), "pascal_voc" if key == "voc" else key
 
 
 def is_url(source: Any) -> bool:
@@ -100,23 +97,17 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
     if is_url(source):
         raise FormatError("a URL: read it with aion_pandas.read_export, which downloads it with "
                           "the client", path=str(source).split("?", 1)[0])
-    if isinstance(source, (str, os.PathLike)):
-        name = source_name(source)
-        data: Any = source
-        if format is None and _is_container(source):
-            data = open_archive(source, limits=options.get("limits"))  # sniffed by names, then read
-            format = sniff_names(data.names, where=name)
-        elif format is None:
-            with open(source, "rb") as fh:
-                format = sniff_format(fh.read(4096))
-    else:
-        data, name = read_source(source)
+    is_path = isinstance(source, (str, os.PathLike))
+    data, name = (source, source_name(source)) if is_path else read_source(source)
     try:
-        module, fmt = _format_module(format or sniff_format(data))
-        if isinstance(data, SafeArchive) and fmt == "csv":
-            data.close()  # the CSV reader reads one file
-            data = source
-        frame = getattr(module, f"read_{_MODULES[fmt]}")(data, **options)
+        if format is None and is_path:
+            format, archive = _sniff(source, options.get("limits"))
+            if archive is not None and format != "csv":
+                data = archive  # sniffed by its names, then read: the zip or folder is opened once
+            elif archive is not None:
+                archive.close()  # the CSV reader reads one file
+        read, fmt = _format_function(format or sniff_format(data), "read")
+        frame = read(data, **options)
     except FormatError as exc:
         if exc.path in (None, "<bytes>"):
             raise FormatError(exc.reason, path=name, member=exc.member, line=exc.line) from None
@@ -134,17 +125,21 @@ def sniff_path(path: str | os.PathLike) -> str:
     >>> sniff_path("dataset.json")   # doctest: +SKIP
     'coco'
     """
-    if _is_container(path):
-        with open_archive(path) as archive:
-            return sniff_names(archive.names, where=source_name(path))
-    with open(path, "rb") as fh:
-        return sniff_format(fh.read(4096))
+    format, archive = _sniff(path, None)
+    if archive is not None:
+        archive.close()
+    return format
 
 
-def _is_container(path: str | os.PathLike) -> bool:
+def _sniff(path: str | os.PathLike, limits: Any) -> tuple[str, SafeArchive | None]:
+    """The format of a file, zip or folder, and the zip or folder opened to sniff it by names."""
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
-    return is_container(path)
+    if not is_container(path):
+        with open(path, "rb") as fh:
+            return sniff_format(fh.read(4096)), None
+    archive = open_archive(path, limits=limits)
+    return sniff_names(archive.names, where=archive.where), archive
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")
@@ -187,5 +182,4 @@ def write_export(frame: pd.DataFrame, dest: Dest, format: str, **options: Any) -
 
     >>> write_export(read_export("instances.json"), "labels.zip", "yolo")  # doctest: +SKIP
     """
-    module, fmt = _format_module(format)
-    getattr(module, f"write_{_MODULES[fmt]}")(frame, dest, **options)
+    _format_function(format, "write")[0](frame, dest, **options)

@@ -1,13 +1,10 @@
-"""Text columns read with Arrow: each distinct value parsed once, numbers cast with the refused
-text found.
-
->>> import pyarrow as pa
->>> values, codes = parse_distinct(pa.array(['["a"]', None, '["a"]']), lambda t: t.upper())
->>> values[codes].tolist()
-['["A"]', [], '["A"]']
+"""Text columns read with Arrow, for the readers: numbers cast and JSON tags parsed (each distinct
+text once), the first refused text handed to the caller's ``fail(position, reason)``, which raises
+naming the file, member and line.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,20 +12,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-
-def parse_distinct(texts: pa.Array | pa.ChunkedArray,
-                   parse: Callable[[str], Any]) -> tuple[np.ndarray, np.ndarray]:
-    """``parse(text)`` of each distinct text (the last slot: ``[]``, for nulls) and each row's index
-    into them: ``values[codes]`` is the parsed column, equal texts sharing one object.
-    """
-    chunked = pa.chunked_array([texts]) if isinstance(texts, pa.Array) else texts
-    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
-    values = np.empty(len(encoded.dictionary) + 1, dtype=object)
-    for i, text in enumerate(encoded.dictionary.to_pylist()):
-        values[i] = parse(text)
-    values[-1] = []
-    return values, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
 
 
 def float_column(texts: pa.Array, fail: Callable[[int, str], Any]) -> np.ndarray:
@@ -51,3 +34,42 @@ def float_column(texts: pa.Array, fail: Callable[[int, str], Any]) -> np.ndarray
         at = max(pc.index(texts, found.group(1)).as_py() if found else 0, 0)
         fail(at, f"{texts[at].as_py()!r} is not a number")
         raise  # pragma: no cover - fail raised
+
+
+def tags_from_json(texts: pa.Array | pa.ChunkedArray, fail: Callable[[int, str], Any]) -> np.ndarray:
+    """The ``tags`` column from JSON texts: each array's items as str (null or ``""``: no tags), each
+    distinct text parsed once (equal texts share one list); the first text that is not a JSON array
+    goes to ``fail(position, reason)``, which raises.
+
+    >>> tags_from_json(pa.array(['["a", 1]', None, '["a", 1]']), print).tolist()
+    [['a', '1'], [], ['a', '1']]
+    >>> _ = tags_from_json(pa.array(['[]', "x"]), print)
+    1 tags must be a JSON array, got 'x'
+    """
+    chunked = pa.chunked_array([texts]) if isinstance(texts, pa.Array) else texts
+    encoded = pc.dictionary_encode(chunked.cast(pa.string())).combine_chunks()
+    distinct = encoded.dictionary.to_pylist()
+    values = np.empty(len(distinct) + 1, dtype=object)
+    for k, text in enumerate(distinct):
+        values[k] = tags_of(text)
+    values[-1] = []
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    bad = [k for k in range(len(distinct)) if values[k] is None]
+    if bad:  # codes number the texts in order of first appearance: the first bad one comes first
+        fail(int(np.argmax(codes == bad[0])), f"tags must be a JSON array, got {distinct[bad[0]][:60]!r}")
+    return values[codes]
+
+
+def tags_of(text: str) -> list[str] | None:
+    """A JSON array's items as str (``""``: no tags); None for any other text.
+
+    >>> tags_of('["a", 2]'), tags_of(""), tags_of("x")
+    (['a', '2'], [], None)
+    """
+    if text == "":
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else None

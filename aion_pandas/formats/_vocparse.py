@@ -1,8 +1,9 @@
 """Parse Pascal VOC annotation documents (pure: bytes in, columns out), safely.
 
-Every document passes :func:`~aion_pandas.formats.xml_safety.check_xml` (no DOCTYPE, no ENTITY);
-chunks of plain documents are read by the scanner (:mod:`._vocscan`), any other by ElementTree,
-whose errors name the member, the object and the field.
+XML from outside is re-encoded to UTF-8 and a ``DOCTYPE`` or ``ENTITY`` declaration is refused
+before parsing (:func:`check_xml`), so no entity is ever expanded and no DTD fetched. Chunks of
+plain documents are read by the scanner (:mod:`._vocscan`), any other by ElementTree, whose errors
+name the member, the object and the field.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
 ...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -13,6 +14,9 @@ whose errors name the member, the object and the field.
 """
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +28,6 @@ from pandas.api.types import union_categoricals
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._arrowtext import float_column
 from aion_pandas.formats._vocscan import scan
-from aion_pandas.formats.xml_safety import parse_xml, to_utf8
 
 _BOX = ("xmin", "ymin", "xmax", "ymax")
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
@@ -74,10 +77,9 @@ def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments
     objects: dict[str, object] = {k: np.concatenate([p.objects[k] for p in parts])
                                   for k in parts[0].objects if k != "name"}
     objects["name"] = union_categoricals([p.objects["name"] for p in parts])
-    skipped: dict[str, int] = {}
+    skipped: Counter[str] = Counter()
     for part in parts:
-        for kind, n in part.skipped.items():
-            skipped[kind] = skipped.get(kind, 0) + n
+        skipped.update(part.skipped)
     boxless = sorted({n for p in parts for n in p.boxless_names})
     return ParsedDocuments(documents, objects, skipped, boxless, list(members))
 
@@ -106,10 +108,11 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
             skipped["<actions>"] += obj.find("actions") is not None
             pose = obj.findtext("pose")
             skipped["poses"] += bool(pose and pose.strip() not in ("", "Unspecified"))
-            occluded = obj.findtext("occluded")
-            if occluded is not None:
-                skipped["occluded flags"] += _flag(occluded, f"object {k + 1} occluded", where,
-                                                   member) == 1.0
+            occluded = _flag(obj.findtext("occluded"))
+            if occluded is None:
+                raise FormatError(f"object {k + 1} occluded {obj.findtext('occluded').strip()!r} is not "
+                                  "0 or 1", path=where, member=member)
+            skipped["occluded flags"] += occluded == 1.0
             box = obj.find("bndbox")
             if box is None:
                 skipped["objects without <bndbox>"] += 1
@@ -151,18 +154,12 @@ def _numbers(texts: list[str | None], fail, optional: bool = False) -> np.ndarra
 
 
 def _flags(texts: list[str | None], fail) -> np.ndarray:
-    """0/1 flags as float64 (NaN when absent): ``1``, ``true``, ``yes``, ``0``, ``false``, ``no``, a number."""
-    out = np.full(len(texts), np.nan)
-    values: dict[str | None, float] = {None: np.nan}
-    for i, text in enumerate(texts):
-        value = values.get(text)
-        if value is None:
-            try:
-                value = values[text] = _flag(text, "", "", "")
-            except FormatError:
-                fail(i, f"{text.strip()!r} is not 0 or 1")
-        out[i] = value
-    return out
+    """0/1 flags as float64 (NaN when absent), each distinct text read once by :func:`_flag`."""
+    values = {text: _flag(text) for text in set(texts)}
+    bad = next((i for i, text in enumerate(texts) if values[text] is None), None)
+    if bad is not None:
+        fail(bad, f"{texts[bad].strip()!r} is not 0 or 1")
+    return np.array([values[text] for text in texts], dtype="float64")
 
 
 def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
@@ -170,16 +167,86 @@ def _fail_size(i: int, reason: str, members: list[str], where: str) -> None:
                       member=members[i // 2])
 
 
-def _flag(text: str | None, what: str, where: str, member: str) -> float:
-    if text is None or not text.strip():
-        return float("nan")
-    value = text.strip().lower()
-    if value in _TRUE:
-        return 1.0
-    if value in _FALSE:
-        return 0.0
+def _flag(text: str | None) -> float | None:
+    """``1``, ``true``, ``yes``, a number not 0: 1.0; ``0``, ``false``, ``no``, 0: 0.0; absent or
+    blank: NaN; None for any other text."""
+    value = (text or "").strip().lower()
+    if not value:
+        return np.nan
+    if value in _TRUE or value in _FALSE:
+        return 1.0 if value in _TRUE else 0.0
     try:
         return 1.0 if float(value) else 0.0
     except ValueError:
-        raise FormatError(f"{what} {text.strip()!r} is not 0 or 1", path=where,
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# XML from outside
+
+_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def check_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
+    """Return ``data`` as UTF-8 XML; refuse a ``DOCTYPE`` or ``ENTITY`` declaration.
+
+    UTF-16 (with a BOM) and encodings declared in the XML declaration are re-encoded to UTF-8.
+
+    >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
+    Traceback (most recent call last):
+    ...
+    aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused ...
+    """
+    data = to_utf8(data, where=where, member=member)
+    if b"<!" in data and _FORBIDDEN.search(data):
+        raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
+                          "expanded)", path=where, member=member)
+    return data
+
+
+def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> ET.Element:
+    """One XML document parsed after :func:`check_xml`; errors name the member, line and text there.
+
+    >>> parse_xml(b"<a>&amp;</a>").text
+    '&'
+    >>> parse_xml(b"<a><b>1</b></a>").findtext("b")
+    '1'
+    """
+    data = check_xml(data, where=where, member=member)
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        line, column = exc.position
+        reason = str(exc).rsplit(": line", 1)[0]
+        text = data.split(b"\n")[line - 1][column:column + 24].decode("utf-8", "replace")
+        raise FormatError(f"line {line}: not well-formed XML ({reason} at {text!r})", path=where,
                           member=member) from None
+
+
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
+
+
+def to_utf8(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
+    """XML bytes re-encoded to UTF-8 (BOMs removed, the declaration's encoding honoured)."""
+    if data[:1] == b"<":
+        if data[:5] != b"<?xml":
+            return data
+        declaration = data[:data.find(b"?>", 0, 400)].lower()
+        if b"encoding" not in declaration or b"utf-8" in declaration or b"utf8" in declaration:
+            return data
+    if data[:3] == b"\xef\xbb\xbf":
+        return data[3:]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = data.decode("utf-16")
+    else:
+        found = _DECLARATION.match(data[:200])
+        encoding = found.group(1).decode().lower() if found else "utf-8"
+        if encoding in ("utf-8", "utf8", "us-ascii", "ascii"):
+            return data
+        try:
+            text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
+                              member=member) from None
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    return text.encode("utf-8")

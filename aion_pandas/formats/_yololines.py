@@ -3,13 +3,11 @@
 The texts are joined and Arrow splits them into lines and fields and casts them to numbers; an
 error is named once, with its member and line.
 
->>> lines = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
->>> lines.box_label.tolist(), lines.values[:, 0].tolist()
+>>> box_label, values = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
+>>> box_label.tolist(), values[:, 0].tolist()
 ([0], [0.0, 0.5, 0.5, 0.2, 0.4, nan])
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -21,36 +19,30 @@ from aion_pandas.formats._arrowtext import float_column
 MAX_CLASS = 2**20 - 1  # classes past the names become categories "K".."max": keep that small
 
 
-@dataclass
-class LabelLines:
-    """The boxes of all label files, in file then line order: ``box_label`` (each box's file) and
-    ``values`` (6 x N: ``class, cx, cy, w, h, score``, NaN without a score).
+def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every box of the label files ``texts`` (named ``labels`` in errors), in file then line
+    order: each box's file, and 6 x N ``class, cx, cy, w, h, score`` (NaN without a score).
 
-    >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x").values[[0, 5]].tolist()
+    5 fields a box, 6 with a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank
+    lines skipped, LF or CRLF. Anything else is a FormatError naming the member and line.
+
+    >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x")[1][[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
-    """
-
-    box_label: np.ndarray
-    values: np.ndarray
-
-    @property
-    def max_class(self) -> int:
-        """The largest class index (-1 with no box)."""
-        return int(self.values[0].max(initial=-1))
-
-
-def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines:
-    """Every box of the label files ``texts`` (named ``labels`` in errors): 5 fields a box, 6 with
-    a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank lines skipped, LF or CRLF.
-    Anything else is a FormatError naming the member and line.
     """
     sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not
-    where_line = _Lines(labels, np.cumsum(sizes + 1) - (sizes + 1), blob, where)
+    starts = np.cumsum(sizes + 1) - (sizes + 1)  # each file's first byte in the blob
+
+    def fail_at(at: int, reason: str) -> None:
+        """Refuse naming the member and line of the blob's byte ``at``."""
+        label = int(np.searchsorted(starts, at, side="right")) - 1
+        line = blob.count(b"\n", int(starts[label]), at) + 1
+        raise FormatError(f"line {line}: {reason}", path=where, member=labels[label])
+
     try:
         text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
-        where_line.fail(_first_bad_byte(blob), "not UTF-8 text")
+        fail_at(_first_bad_byte(blob), "not UTF-8 text")
     lines = pc.split_pattern(text, "\n").flatten()
     trimmed = pc.ascii_trim_whitespace(lines)  # CR of CRLF, tabs, leading and trailing blanks
     filled = pc.not_equal(trimmed, "")
@@ -62,16 +54,17 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> LabelLines
     bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
         i = int(np.argmax(bad))
-        where_line.fail(int(at[i]), "expected 5 fields (class cx cy w h) or 6 (with a "
-                        f"confidence), got {nfields[i]}")
+        fail_at(int(at[i]), f"expected 5 fields (class cx cy w h) or 6 (with a confidence), got {nfields[i]}")
 
     def fail(token: int, reason: str) -> None:
-        where_line.fail(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
+        fail_at(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
 
     numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
-    _check(values, nfields == 6, at, where_line)
-    return LabelLines(where_line.file_of(at), values)
+    problem = _problem(values, nfields == 6)
+    if problem is not None:
+        fail_at(int(at[problem[0]]), problem[1])
+    return np.searchsorted(starts, at, side="right") - 1, values
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
@@ -100,8 +93,8 @@ def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
     return values
 
 
-def _check(values: np.ndarray, scored: np.ndarray, at: np.ndarray, where_line: _Lines) -> None:
-    """Refuse the first bad line, naming its member and line."""
+def _problem(values: np.ndarray, scored: np.ndarray) -> tuple[int, str] | None:
+    """The first box whose values are refused, and why (None: all are good)."""
     cls, cx, cy, w, h, score = values
     problems = [
         (~np.isfinite(values[:5]).all(axis=0) | (~np.isfinite(score) & scored),
@@ -112,24 +105,7 @@ def _check(values: np.ndarray, scored: np.ndarray, at: np.ndarray, where_line: _
     ]
     with np.errstate(invalid="ignore"):
         found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
-    if found:
-        box, reason = min(found, key=lambda pair: pair[0])
-        where_line.fail(int(at[box]), reason)
-
-
-class _Lines:
-    """Turns a byte offset of the joined text into "member, line N" for errors."""
-
-    def __init__(self, labels: list[str], starts: np.ndarray, blob: bytes, where: str) -> None:
-        self.labels, self.starts, self.blob, self.where = labels, starts, blob, where
-
-    def file_of(self, at: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.starts, at, side="right") - 1
-
-    def fail(self, at: int, reason: str) -> None:
-        label = int(self.file_of(np.array([at]))[0])
-        line = self.blob.count(b"\n", int(self.starts[label]), at) + 1
-        raise FormatError(f"line {line}: {reason}", path=self.where, member=self.labels[label])
+    return min(found, key=lambda pair: pair[0]) if found else None
 
 
 def _first_bad_byte(blob: bytes) -> int:

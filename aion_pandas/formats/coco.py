@@ -1,7 +1,10 @@
 """COCO detection JSON <-> the canonical annotation frame: files, folders and zips.
 
 :func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` (:mod:`.coco_write`) are pure;
-``read_coco`` and ``write_coco`` add files, folders, zips and images (:mod:`.coco_layout`).
+``read_coco`` and ``write_coco`` add files, folders, zips and the images beside a JSON file. Layouts
+(the README's COCO section draws them): COCO's ``annotations/instances_*.json`` with ``train2017/``;
+Roboflow's ``train/_annotations.coco.json`` beside its images; FiftyOne's ``labels.json`` +
+``data/``; any JSON with its images beside it, in ``data/`` or ``images/``.
 
 >>> frame = read_coco(b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": []}')
 >>> frame[["image_id", "file_name"]].values.tolist()
@@ -12,25 +15,34 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats import coco_layout, coco_write
-from aion_pandas.formats._source import (Dest, Source, is_container, open_dest, read_source,
-                                         source_name)
+from aion_pandas.formats import coco_write
+from aion_pandas.formats._source import Dest, Source, is_container, open_dest, read_source
 from aion_pandas.formats.coco_parse import parse_coco
-from aion_pandas.formats.manifest import image_size
+from aion_pandas.formats.lossy import MissingImageSizeWarning
+from aion_pandas.formats.manifest import header_size, image_size
 from aion_pandas.formats.safety import SafeArchive, open_archive
-from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, validate_frame, warn_unsupported
+from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, validate_frame,
+                                        warn_unsupported)
 
 __all__ = ["UNSUPPORTED", "parse_coco", "read_coco", "serialize_coco", "write_coco"]
 
 #: what COCO cannot carry (a count of each is reported by write_coco)
 UNSUPPORTED: tuple[str, ...] = ("difficult", "truncated", "split", "dataset_id")
+#: COCO files of other tasks, skipped (with a warning) when a folder also holds detection files
+OTHER_TASKS = re.compile(r"^(captions|person_keypoints|panoptic|image_info|stuff)_", re.IGNORECASE)
+_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test",
+           "testdev": "test"}
+_DEPTH = 3  # folders below the root searched for JSON files
 
 
 def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -52,42 +64,39 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
     if isinstance(source, SafeArchive) or is_container(source):
         with open_archive(source) as archive:
             frame = _read_archive(archive, images)
-        name = archive.where
-    else:
-        frame, name = _read_file(source), source_name(source)
-        unmeasured = coco_layout.Unmeasured()
-        path = Path(source).absolute() if isinstance(source, (str, os.PathLike)) else None
-        found = images
-        if found is None and path is not None:
-            hit = coco_layout.images_folder(path.as_posix(), _names(frame), os.path.isfile)
-            found = Path(hit) if hit is not None else None
-        if found is not None:
-            root = found if images is not None else \
-                Path(os.path.commonpath([found.absolute(), path.parent]))
-            frame = coco_layout.place_images(frame, found, root, unmeasured)
-            frame.attrs["root"] = str(root.resolve())
-        unmeasured.warn(name)
+        frame.attrs.update({"format": "coco", "source": archive.where})
+        return frame
+    data, name = read_source(source)
+    frame = parse_coco(data, where=name)
+    path = Path(source).absolute() if isinstance(source, (str, os.PathLike)) else None
+    found = images
+    if found is None and path is not None:
+        hit = images_folder(path.as_posix(), _first_names(frame), os.path.isfile)
+        found = Path(hit) if hit is not None else None
+    unmeasured = _Unmeasured()
+    if found is not None:
+        root = images if images is not None else Path(os.path.commonpath([found.absolute(), path.parent]))
+        frame = _placed(frame, _relative(found, root), lambda n: size_under(root, n), unmeasured)
+        frame.attrs["root"] = str(root.resolve())
+    unmeasured.warn(name)
     frame.attrs.update({"format": "coco", "source": name})
     return frame
 
 
-def _read_file(source: Source) -> pd.DataFrame:
-    data, name = read_source(source)
-    return parse_coco(data, where=name)
-
-
-def _names(frame: pd.DataFrame) -> list[str]:
-    return frame["file_name"].drop_duplicates().head(5).astype(object).fillna("").tolist()
-
-
 def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     """The COCO files of a zip or folder as one frame; ``images``: where the images are, if given."""
-    files, skipped = coco_layout.coco_files(archive)
-    read = _Reads(archive.where, skipped)
+    found = [n for n in archive.names_ending(".json")  # hidden ones left out; a folder's 3 deep
+             if not any(part.startswith(".") for part in n.split("/"))
+             and (archive.root is None or n.count("/") <= _DEPTH)]
+    files = [n for n in found if not OTHER_TASKS.match(posixpath.basename(n))]
+    skipped = [f"{n} (another COCO task)" for n in found
+               if files and OTHER_TASKS.match(posixpath.basename(n))]
+    files = files or found  # only files of other tasks: read as they are
+    frames, shown, unmeasured = [], [], _Unmeasured()
 
     def measure(name: str) -> tuple[int, int]:
         if images is not None and archive.root is None:
-            return coco_layout.size_under(images, name)
+            return size_under(images, name)
         if name not in archive:
             raise FileNotFoundError(name)
         return image_size(archive, name)
@@ -95,64 +104,178 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     for name in files:
         path = archive.path(name)  # a folder's file is named by its path, a zip's by its member
         try:
-            frame = _read_file(path) if path else parse_coco(archive.read(name), where=archive.where)
+            frame = parse_coco(read_source(path)[0] if path else archive.read(name),
+                               where=str(path) if path else archive.where)
         except FormatError as exc:
-            if path is None:
-                exc = FormatError(exc.reason, path=archive.where, member=name, line=exc.line)
-            read.not_coco(name, exc)
+            if exc.reason != "Object missing required field `images`":
+                raise exc if path else FormatError(exc.reason, path=archive.where, member=name,
+                                                   line=exc.line) from None
+            skipped.append(f"{name} (no images list)")  # some other JSON (a config, a class list)
             continue
         if images is None:
-            prefix = coco_layout.images_folder(name, _names(frame), archive.__contains__)
+            prefix = images_folder(name, _first_names(frame), archive.__contains__)
             prefix = posixpath.dirname(name) if prefix is None else prefix
         else:  # below the folder's root ("../x" for images outside it: then not measured)
-            prefix = "" if archive.root is None else os.path.relpath(images, archive.root)
-            prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
-        read.add(coco_layout.with_prefix(frame, prefix, measure, read.unmeasured), name,
-                 str(path) if path else f"{archive.where}: {name}")
-    frame = read.frame()
+            prefix = "" if archive.root is None else _relative(images, archive.root)
+        frame = _placed(frame, prefix, measure, unmeasured)
+        frame["split"] = pd.Series(split_of(name), index=frame.index, dtype="string")
+        frames.append(frame)
+        shown.append(str(path) if path else f"{archive.where}: {name}")
+    if skipped:
+        warnings.warn(f"{archive.where}: {len(skipped)} JSON files not read as COCO detection: "
+                      f"{', '.join(skipped[:5])}" + (", ..." if len(skipped) > 5 else ""),
+                      UserWarning, stacklevel=3)
+    if not frames:
+        raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
+                          "down: annotations/instances_*.json, train/_annotations.coco.json, "
+                          "labels.json, ...)", path=archive.where)
+    frame = _combine(frames, shown)
+    if not frame["x"].notna().any():
+        raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(shown[:5])}): "
+                          "read_coco reads object detection annotations", path=archive.where)
+    attrs = frame.attrs
+    frame = validate_frame(frame, where=archive.where)
+    frame.attrs.update(attrs)
+    unmeasured.warn(archive.where)
     if archive.root is not None:
         frame.attrs["root"] = str(archive.root.resolve())
     return frame
 
 
-class _Reads:
-    """The frames of a folder's or zip's COCO files, put together, with what was skipped said once."""
+def split_of(relative: str) -> str | None:
+    """``train``, ``val`` or ``test`` from a JSON file's stem, else its folders (innermost first).
 
-    def __init__(self, where: str, skipped: list[str]) -> None:
-        self.where, self.skipped, self.others = where, skipped, []
-        self.frames: list[pd.DataFrame] = []
-        self.names: list[str] = []
-        self.unmeasured = coco_layout.Unmeasured()
+    >>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
+    ('val', 'val')
+    """
+    parts = Path(relative).with_suffix("").parts
+    for part in (parts[-1], *reversed(parts[:-1])):
+        for word in re.split(r"[^a-z]+", part.lower()):
+            if word in _SPLITS:
+                return _SPLITS[word]
+    return None
 
-    def not_coco(self, name: str, exc: FormatError) -> None:
-        if exc.reason != "Object missing required field `images`":
-            raise exc
-        self.others.append(name)  # some other JSON (a config, a class list)
 
-    def add(self, frame: pd.DataFrame, relative: str, shown: str) -> None:
-        frame["split"] = pd.Series(coco_layout.split_of(relative), index=frame.index, dtype="string")
-        self.frames.append(frame)
-        self.names.append(shown)
+def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool]) -> str | None:
+    """The folder holding the images of the JSON file ``json_name`` (``/`` separators), or None:
+    of the folder beside it, its ``data/`` and ``images/`` and, for COCO's own layout
+    (``annotations/instances_val2017.json``), ``val2017/`` beside ``annotations/``, the one where
+    most of the first five ``names`` exist (``exists(path)``).
 
-    def frame(self) -> pd.DataFrame:
-        listed = [f"{n} (another COCO task)" for n in self.skipped] + [f"{n} (no images list)" for n in self.others]
-        if listed:
-            warnings.warn(f"{self.where}: {len(listed)} JSON files not read as COCO detection: "
-                          f"{', '.join(listed[:5])}" + (", ..." if len(listed) > 5 else ""),
-                          UserWarning, stacklevel=4)
-        if not self.frames:
-            raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
-                              "down: annotations/instances_*.json, train/_annotations.coco.json, "
-                              "labels.json, ...)", path=self.where)
-        frame = coco_layout.combine(self.frames, self.names)
-        if not frame["x"].notna().any():
-            raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(self.names[:5])}): "
-                              "read_coco reads object detection annotations", path=self.where)
-        attrs = frame.attrs
-        frame = validate_frame(frame, where=self.where)
-        frame.attrs.update(attrs)
-        self.unmeasured.warn(self.where)
+    >>> images_folder("annotations/instances_val2017.json", ["a.jpg"], {"val2017/a.jpg"}.__contains__)
+    'val2017'
+    """
+    here = posixpath.dirname(json_name)
+    candidates = [here, posixpath.join(here, "data"), posixpath.join(here, "images")]
+    base = posixpath.splitext(posixpath.basename(json_name))[0]
+    stem = base.removeprefix("instances_")
+    if stem and stem != base:
+        parent = posixpath.dirname(here)
+        candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
+    sample = [n for n in names[:5] if n]
+    best, hits = None, 0
+    for candidate in candidates:
+        found = sum(exists(posixpath.join(candidate, n)) for n in sample)
+        if found > hits:
+            best, hits = candidate, found
+    return best
+
+
+def _first_names(frame: pd.DataFrame) -> list[str]:
+    """The first five file names, which :func:`images_folder` looks for."""
+    return frame["file_name"].drop_duplicates().head(5).astype(object).fillna("").tolist()
+
+
+def _relative(folder: Path, root: Path) -> str:
+    """``folder`` below ``root`` with ``/`` separators (``""`` for the root itself)."""
+    prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+    return "" if prefix == "." else prefix
+
+
+def size_under(root: Path, name: str) -> tuple[int, int]:
+    """The header size of image ``name`` under ``root``; a name leading out (``../``, a link out) is
+    not opened but raises FileNotFoundError (counted as unmeasured).
+
+    >>> size_under(Path("/tmp"), "../etc/passwd")
+    Traceback (most recent call last):
+    FileNotFoundError: ../etc/passwd
+    """
+    real, base = os.path.realpath(root / name), os.path.realpath(root)
+    if os.path.commonpath([real, base]) != base:
+        raise FileNotFoundError(name)
+    return header_size(root / name)
+
+
+class _Unmeasured:
+    """The images whose size the JSON lacks and whose header could not be read, for one warning."""
+
+    def __init__(self) -> None:
+        self.tried, self.missing, self.unreadable = 0, [], []
+
+    def warn(self, where: str) -> None:
+        if not (self.missing or self.unreadable):
+            return
+        first = ", ".join((self.missing + self.unreadable)[:3])
+        warnings.warn(f"{where}: {len(self.missing) + len(self.unreadable)} of {self.tried} images "
+                      f"without a size in the JSON could not be measured ({len(self.missing)} missing, "
+                      f"{len(self.unreadable)} unreadable, e.g. {first}): their width and height are "
+                      "<NA>", MissingImageSizeWarning, stacklevel=3)
+
+
+def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
+            unmeasured: _Unmeasured) -> pd.DataFrame:
+    """``file_name`` under ``prefix``, and the sizes the JSON lacks from ``measure(file_name)``
+    (FileNotFoundError: missing; another OSError: unreadable).
+    """
+    if prefix:
+        names = frame["file_name"]
+        frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
+    lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
+    if not lacking.any():
         return frame
+    keys = frame["file_name"].to_numpy(dtype=object)
+    sizes = {}
+    for name in pd.unique(keys[lacking]):
+        unmeasured.tried += 1
+        try:
+            sizes[name] = measure(str(name))
+        except FileNotFoundError:
+            unmeasured.missing.append(str(name))
+        except (OSError, ValueError):  # PIL.UnidentifiedImageError is an OSError
+            unmeasured.unreadable.append(str(name))
+    if sizes:
+        frame = frame.copy(deep=False)
+        keep = pd.Series(~lacking, index=frame.index)
+        for column, k in (("width", 0), ("height", 1)):
+            measured = pd.array([sizes[n][k] if n in sizes else None for n in keys], dtype="Int64")
+            frame[column] = frame[column].where(keep, measured)
+    return frame
+
+
+def _combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
+    """One frame of several files' frames: categories united by name (a name with two ids is
+    refused); image ids kept when unique across files, else numbered 1..N in file order.
+    """
+    ids: dict[str, int] = {}
+    supers: dict[str, str] = {}
+    for frame, name in zip(frames, files):
+        for category, class_id in frame.attrs.get("category_ids", {}).items():
+            if ids.setdefault(category, class_id) != class_id:
+                raise FormatError(f"the category {category!r} has the id {ids[category]} in one file "
+                                  f"and {class_id} in this one", path=name)
+        supers.update(frame.attrs.get("supercategories", {}))
+    names = sorted(ids, key=lambda c: (ids[c], c))
+    for frame in frames:
+        codes = pd.Index(names, dtype="str").get_indexer(frame["category"].astype(object))
+        frame["category"] = categorical(codes, names)
+    images = [pd.factorize(frame["image_id"])[0] for frame in frames]  # each file's images in order
+    n_images = [codes.max() + 1 if len(codes) else 0 for codes in images]
+    if sum(n_images) != pd.concat([f["image_id"] for f in frames]).nunique():
+        for frame, codes, offset in zip(frames, images, np.cumsum([0] + n_images[:-1])):
+            frame["image_id"] = codes + offset + 1
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs = {"category_ids": {c: ids[c] for c in names}, "supercategories": supers}
+    return out
 
 
 def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:

@@ -19,11 +19,10 @@ from typing import Any, Optional, Union
 import msgspec
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.schema import categorical, code_dtype, null_column
+from aion_pandas.formats.manifest import assemble
+from aion_pandas.formats.schema import categorical, code_dtype
 
 Number = Union[int, float]
 NAN = float("nan")
@@ -103,7 +102,7 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     except msgspec.DecodeError as exc:
         raise FormatError(f"malformed JSON: {exc}", path=where, line=_line_of(data, str(exc))) from None
     try:
-        columns = annotation_columns(doc.annotations or [], data, where=where)
+        columns = _annotation_columns(doc.annotations or [], data, where)
         doc.annotations = None  # the raw slices go: nothing holds the input any more
         return _frame(doc, columns, where)  # (which empties ``columns`` as it builds the frame)
     except OverflowError as exc:  # an id past 64 bits
@@ -116,21 +115,21 @@ def _line_of(data: Any, message: str) -> int | None:
     return bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
 
 
-def annotation_columns(raws: list[msgspec.Raw], data: Any = None, *,
-                       where: str | None = None) -> dict[str, np.ndarray]:
+def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -> dict[str, np.ndarray]:
     """The annotations (raw JSON slices of ``data``) as numpy columns (``area``, ``score``: NaN
-    when absent); each piece is decoded from one slice of ``data`` (without it, the slices joined).
-
-    >>> cols = annotation_columns([msgspec.Raw(b'{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4]}')])
-    >>> cols["image_id"].tolist(), cols["w"].tolist(), cols["score"].tolist(), cols["iscrowd"].tolist()
-    ([1], [3.0], [nan], [False])
+    when absent); each piece is decoded from one slice of ``data``, from its first to its last raw.
     """
     n = len(raws)
     cols = {name: np.empty(n, dtype) for name, dtype in _DTYPES.items()}
-    text = _Text(data)
+    view = memoryview(data).cast("B")
+    base = _address(view)
     for start in range(0, n, PIECE):
+        piece = raws[start:start + PIECE]
+        first, last = _address(piece[0]) - base, _address(piece[-1]) - base + len(piece[-1])
+        if not 0 <= first <= last <= len(view):  # never decode some other memory
+            raise RuntimeError("msgspec.Raw is not a view of the document it was decoded from")
         try:
-            anns = _ANNOTATIONS.decode(text.piece(raws[start:start + PIECE]))
+            anns = _ANNOTATIONS.decode(b"".join((b"[", view[first:last], b"]")))
         except msgspec.ValidationError as exc:
             raise FormatError(_annotation_error(str(exc), raws, start), path=where) from None
         stop = start + len(anns)
@@ -149,22 +148,6 @@ def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray
         return np.fromiter(map(attrgetter(name), anns), dtype, len(anns))
     except TypeError:  # a None: np.array makes it NaN (or False)
         return np.array(list(map(attrgetter(name), anns)), dtype)
-
-
-class _Text:
-    """Pieces of the annotations array as JSON: a slice of the document, else the raw slices joined."""
-
-    def __init__(self, data: Any) -> None:
-        self.view = memoryview(data).cast("B") if data is not None else None
-        self.base = _address(self.view) if data is not None else 0
-
-    def piece(self, raws: list[msgspec.Raw]) -> bytes:
-        if self.view is None or not raws:
-            return b"".join((b"[", b",".join(raws), b"]"))
-        first, last = _address(raws[0]) - self.base, _address(raws[-1]) - self.base + len(raws[-1])
-        if not 0 <= first <= last <= len(self.view):
-            raise RuntimeError("msgspec.Raw is not a view of the document it was decoded from")
-        return b"".join((b"[", self.view[first:last], b"]"))
 
 
 def _address(buffer: Any) -> int:
@@ -220,74 +203,41 @@ def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
 
 
 def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd.DataFrame:
+    """The canonical frame of the document's images and the annotations' columns (which it empties)."""
     images, cats = doc.images, doc.categories
-    n_img, n_ann = len(images), len(cols["image_id"])
-
     cat_ids = np.array([c.id for c in cats], dtype=np.int64)
     _check_unique(cat_ids, "categories", "id", where)
     _check_names(cats, where)
     by_id = np.argsort(cat_ids, kind="stable")
     cat_ids, names = cat_ids[by_id], [cats[i].name for i in by_id]
-    img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=n_img)
+    img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=len(images))
     _check_unique(img_ids, "images", "id", where)
-
-    a_img = _positions(img_ids, cols.pop("image_id"), "image_id", "images", where)
-    a_code = _positions(cat_ids, cols["category_id"], "category_id", "categories", where)
+    box_image = _positions(img_ids, cols.pop("image_id"), "image_id", "images", where)
+    codes = _positions(cat_ids, cols["category_id"], "category_id", "categories", where)
+    cols["category"] = categorical(codes.astype(code_dtype(len(names))), names)
     bad = (cols["w"] < 0) | (cols["h"] < 0)
     if bad.any():
         i = int(np.argmax(bad))
         raise FormatError(f"$.annotations[{i}]: negative box size (w={cols['w'][i]:g}, "
                           f"h={cols['h'][i]:g})", path=where)
-
-    # rows: the annotations in image order (stable), and a row for each image without any
-    if n_ann > 1 and (a_img[1:] < a_img[:-1]).any():
-        by_image = np.argsort(a_img, kind="stable")
-        a_img, a_code = a_img[by_image], a_code[by_image]
-        for name in cols:
-            cols[name] = cols[name][by_image]
-    empty = np.flatnonzero(np.bincount(a_img, minlength=n_img) == 0)
-    at = np.searchsorted(a_img, empty)  # where each image-only row goes among the annotations
-    row_img = np.insert(a_img, at, empty)
-    no_box = np.zeros(len(row_img), bool)
-    no_box[at + np.arange(len(at))] = True
-
-    def rows(values: np.ndarray | str, fill: Any) -> np.ndarray:
-        """A column on the frame's rows: the annotations' values (popped from ``cols``, so its memory
-        can be reused), ``fill`` on the image-only rows.
-        """
-        values = cols.pop(values) if isinstance(values, str) else values
-        return np.insert(values, at, fill) if len(at) else values
-
-    columns: dict[str, Any] = {
-        "dataset_id": _constant((doc.info or {}).get("aion_dataset_id"), len(row_img)),
-        "image_id": img_ids[row_img],
-        "file_name": _strings([i.file_name for i in images], row_img),
-        "width": _whole([i.width for i in images], row_img, "width", where),
-        "height": _whole([i.height for i in images], row_img, "height", where),
-        "category": categorical(rows(a_code.astype(code_dtype(len(names))), -1), names),
-        "category_id": pd.arrays.IntegerArray(rows("category_id", 0), no_box),
-        **{name: rows(name, np.nan) for name in ("x", "y", "w", "h", "score")},
-        "iscrowd": pd.arrays.BooleanArray(rows("iscrowd", False), no_box),
-        "area": rows("area", np.nan),
-    }
+    table = pd.DataFrame({"image_id": img_ids,
+                          "file_name": pd.array([i.file_name for i in images], dtype="string"),
+                          "width": _whole([i.width for i in images], "width", where),
+                          "height": _whole([i.height for i in images], "height", where)})
     for column, attr in (("description", "description"), ("image_url", "coco_url"),
                          ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
         values = list(map(attrgetter(attr), images))
         if values.count(None) != len(values):
-            columns[column] = _strings(values, row_img)
+            table[column] = pd.array(values, dtype="string")
     tags = list(map(attrgetter("tags"), images))
     if tags.count(None) != len(tags):
-        per_image = np.empty(n_img, dtype=object)
-        per_image[:] = [t if t is not None else [] for t in tags]
-        columns["tags"] = per_image[row_img]
-    ordered = ["dataset_id", "image_id", "file_name", "width", "height", "category", "category_id",
-               "x", "y", "w", "h", "score", "iscrowd", "area", "description", "tags", "image_url",
-               "item_id", "item_status"]
-    frame = pd.DataFrame({k: columns[k] for k in ordered if k in columns}, copy=False)
-    frame.attrs.update({
-        "category_ids": dict(zip(names, cat_ids.tolist())),
-        "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None},
-    })
+        table["tags"] = pd.Series([t if t is not None else [] for t in tags], dtype=object)
+    dataset_id = (doc.info or {}).get("aion_dataset_id")
+    if isinstance(dataset_id, str):
+        table["dataset_id"] = pd.array([dataset_id] * len(images), dtype="string")
+    frame = assemble(table, box_image, cols, "coco", where)
+    frame.attrs = {"category_ids": dict(zip(names, cat_ids.tolist())),
+                   "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None}}
     return frame
 
 
@@ -317,25 +267,10 @@ def _check_names(cats: list[_Category], where: str | None) -> None:
         seen[c.name] = c.id
 
 
-def _strings(values: list[Any], rows: np.ndarray) -> pd.arrays.ArrowStringArray:
-    strings = pa.array(values, pa.large_string())
-    lengths = pc.binary_length(strings).to_numpy(zero_copy_only=False)
-    if np.nansum(lengths[rows]) < 2**31:  # 32-bit offsets: taken several times faster
-        strings = strings.cast(pa.string())
-    return pd.arrays.ArrowStringArray(pa.chunked_array([strings.take(rows)]))
-
-
-def _constant(value: Any, n: int) -> Any:
-    if not isinstance(value, str):
-        return null_column("string", n)
-    return _strings([value], np.zeros(n, dtype=np.intp))
-
-
-def _whole(values: list[Any], rows: np.ndarray, what: str, where: str | None) -> pd.arrays.IntegerArray:
+def _whole(values: list[Any], what: str, where: str | None) -> pd.arrays.IntegerArray:
     try:
-        per_image = pd.array(values, dtype="Int64")
+        return pd.array(values, dtype="Int64")
     except (TypeError, ValueError):
         bad = next(i for i, v in enumerate(values) if v is not None and float(v) != int(v))
         raise FormatError(f"$.images[{bad}].{what}: {values[bad]!r} is not a whole number",
                           path=where) from None
-    return per_image.take(rows)

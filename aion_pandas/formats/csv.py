@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._arrowtext import parse_distinct
 from aion_pandas.formats._source import Dest, Source, open_dest, read_source
 from aion_pandas.formats.schema import (CORE_COLUMNS, EXTRA_COLUMNS, categorical, code_dtype, null_column,
                                         validate_frame, warn_unsupported)
@@ -220,9 +219,6 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     kind = column.type
     if name == "category":
         return column  # built once the class ids are known
-    if name == "tags":
-        values, codes = parse_distinct(column, _tags_value)
-        return values[codes]
     if pa.types.is_null(kind) and name in _CONTRACT:
         return null_column(_CONTRACT[name], len(column))  # a column without a value
     if pa.types.is_floating(kind):
@@ -275,11 +271,3 @@ def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -
         pending[found] = False
         start, step = start + step, step * 2
 
-
-def _tags_value(text: str) -> Any:
-    """A JSON array's items as str; any other text stays as it is (validate_frame names the row)."""
-    try:
-        value = msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return text
-    return [str(v) for v in value] if isinstance(value, list) else value

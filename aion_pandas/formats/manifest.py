@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._arrowtext import float_column, parse_distinct
+from aion_pandas.formats._arrowtext import float_column, tags_from_json
 from aion_pandas.formats.safety import SafeArchive
-from aion_pandas.formats.schema import null_column
+from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, null_column
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -131,21 +131,24 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name not in table.column_names:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
     text = {name: table.column(name).combine_chunks() for name in table.column_names}
-    out = pd.DataFrame({"label_file": pd.Series(
-        pd.arrays.ArrowStringArray(text["label_file"]).astype("string")).str.replace(
-        "\\", "/", regex=False)})
+    labels = pd.Series(pd.arrays.ArrowStringArray(text["label_file"]))
+    out = pd.DataFrame({"label_file": labels.str.replace("\\", "/", regex=False)})
     for name in ("image_id", "width", "height"):
         out[name] = _whole_numbers(text.get(name), name, len(out), where)
     out["image_id"] = out["image_id"].astype("int64")
+    out["file_name"] = null_column("string", len(out))  # replaced below when the manifest has it
     for name in ("file_name", *_IMAGE_STRING_COLUMNS):
-        if name in text or name == "file_name":
-            out[name] = pd.arrays.ArrowStringArray(text[name]) if name in text else \
-                null_column("string", len(out))
+        if name in text:
+            out[name] = pd.arrays.ArrowStringArray(text[name])
     if "tags" in text:
-        out["tags"] = _tags_column(text["tags"], where)
+        out["tags"] = tags_from_json(text["tags"], lambda row, reason: _fail(row, reason, where))
     if out["image_id"].duplicated().any() or out["label_file"].duplicated().any():
         raise FormatError("image_id and label_file must be unique", path=where, member=MANIFEST_NAME)
     return out
+
+
+def _fail(row: int, reason: str, where: str) -> None:
+    raise FormatError(f"line {row + 2}: {reason}", path=where, member=MANIFEST_NAME)
 
 
 def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.arrays.IntegerArray:
@@ -154,8 +157,7 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
         return null_column("Int64", n)
 
     def fail(row: int, reason: str = "") -> None:
-        raise FormatError(f"line {row + 2}: {name} {text[row].as_py()!r} is not a whole number",
-                          path=where, member=MANIFEST_NAME)
+        _fail(row, f"{name} {text[row].as_py()!r} is not a whole number", where)
 
     numbers = float_column(text, fail)
     missing = np.isnan(numbers)
@@ -166,18 +168,6 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
     if bad.any():
         fail(int(np.argmax(bad)))
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
-
-
-def _tags_column(values: pa.Array, where: str) -> np.ndarray:
-    """Each row's tags as a list of str, each distinct text parsed once (rows share lists)."""
-    uniques, codes = parse_distinct(values, _parse_tags)
-    bad = [k for k, parsed in enumerate(uniques) if parsed is None]
-    if bad:
-        row = int(np.argmax(codes == bad[0]))
-        text = values[row].as_py()
-        raise FormatError(f"line {row + 2}: tags must be a JSON array, got {text[:60]!r}",
-                          path=where, member=MANIFEST_NAME)
-    return uniques[codes]
 
 
 def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
@@ -229,17 +219,6 @@ def image_of_file(file_pos: np.ndarray, n_files: int) -> np.ndarray:
     has = file_pos >= 0
     out[file_pos[has]] = np.flatnonzero(has)
     return out
-
-
-def _parse_tags(value: str) -> list[str] | None:
-    """A JSON array's items as str (```` is no tags); ``None`` if not a JSON array."""
-    if value == "":
-        return []
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return None
-    return [str(v) for v in parsed] if isinstance(parsed, list) else None
 
 
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -295,7 +274,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     """The canonical frame from one row per image and the boxes (``box_image``: each box's image).
 
     Rows follow the images, an image's boxes in their order; an image without a box is one row with
-    null box columns. ``boxes`` maps box columns (``category`` a Categorical) to arrays.
+    null box columns. ``boxes`` maps box columns (``category`` a Categorical) to arrays; it is
+    emptied as they are placed.
 
     >>> images = pd.DataFrame({"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"],
     ...                        "width": [4, 4], "height": [3, 3]})
@@ -317,9 +297,10 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     if "tags" in images:  # each image's rows share its list
         out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
     for name, dtype in _BOX_DTYPES.items():
-        if name in boxes or name in _ALWAYS:
-            out[name] = _scatter(boxes.get(name), dtype, box_row, n_rows)
-    frame = pd.DataFrame({name: out[name] for name in _ORDER if name in out}, copy=False)
+        if name in boxes or name in _ALWAYS:  # popped: each box column freed once it is scattered
+            out[name] = _scatter(boxes.pop(name, None), dtype, box_row, n_rows)
+    frame = pd.DataFrame({name: out[name] for name in (*CORE_COLUMNS, *EXTRA_COLUMNS) if name in out},
+                         copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
@@ -327,11 +308,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
 _STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status", "split")
 _ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
 _BOX_DTYPES = {"category": "category", "category_id": "Int64", "x": "float64", "y": "float64",
-               "w": "float64", "h": "float64", "score": "float64", "difficult": "boolean",
-               "truncated": "boolean"}
-_ORDER = ("dataset_id", "image_id", "file_name", "width", "height", "category", "category_id", "x",
-          "y", "w", "h", "score", "difficult", "truncated", "description", "image_url", "item_id",
-          "item_status", "tags", "split")
+               "w": "float64", "h": "float64", "score": "float64", "iscrowd": "boolean",
+               "area": "float64", "difficult": "boolean", "truncated": "boolean"}
 
 
 def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:

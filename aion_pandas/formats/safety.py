@@ -3,16 +3,16 @@
 :func:`open_archive` checks a zip's central directory whole before any member is read, and each
 member is checked (size, CRC) as it is read; a folder is walked without following links out of
 it. A refusal is a :class:`~aion_pandas.errors.FormatError` naming the file, member and reason
-(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`.xml_safety`.
+(the README's "Archives, folders and XML from outside" lists them). XML: :mod:`._vocparse`.
 
 >>> import io, zipfile
 >>> buf = io.BytesIO()
 >>> with zipfile.ZipFile(buf, "w") as z:
 ...     z.writestr("../evil.txt", "x")
->>> open_archive(buf.getvalue(), where="upload.zip")
+>>> open_archive(buf.getvalue())
 Traceback (most recent call last):
 ...
-aion_pandas.errors.FormatError: upload.zip: ../evil.txt: the member's path climbs out of the archive's folder
+aion_pandas.errors.FormatError: <bytes>: ../evil.txt: the member's path climbs out of the archive's folder
 """
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import Source, read_source
 from aion_pandas.formats._zipread import Directory, ZipStructureError, central_directory, data_starts
-from aion_pandas.formats.xml_safety import check_xml, parse_xml, to_utf8  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -147,12 +147,12 @@ class SafeArchive:
             yield from map(self._read_file, names)
             return
         rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
-        d = self._dir
+        d, buffer = self._dir, self._buffer
         begins = self._data_starts(names, rows).tolist()
         for name, begin, packed, size, method, crc in zip(
                 names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
                 d.method[rows].tolist(), d.crc[rows].tolist()):
-            yield _member_bytes(self._buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
+            yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:
         path, size = self._files[name]
@@ -199,8 +199,7 @@ class SafeArchive:
         self.close()
 
 
-def open_archive(source: Source | SafeArchive, *, where: str | None = None,
-                 limits: Limits | None = None) -> SafeArchive:
+def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) -> SafeArchive:
     """Check a zip (path, bytes, binary file) or a folder (path) and return it ready to read.
 
     >>> import io, zipfile
@@ -215,9 +214,8 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
         return source
     limits = limits or DEFAULT_LIMITS
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-        return _open_folder(Path(source), where or os.fspath(source), limits)
-    raw, name = read_source(source)
-    where = where or name
+        return _open_folder(Path(source), os.fspath(source), limits)
+    raw, where = read_source(source)
     buffer = memoryview(raw)
     try:
         directory = central_directory(buffer)
@@ -233,34 +231,26 @@ def open_archive(source: Source | SafeArchive, *, where: str | None = None,
 
 def _member_bytes(buf: memoryview, where: str, name: str, begin: int, packed: int, size: int,
                   method: int, crc: int) -> bytes:
+    """A member's bytes, inflated (never past its declared size) and checked against size and CRC."""
+    if method not in (0, 8, 12):
+        raise FormatError(f"compression method {method} is not supported (use deflate)", path=where,
+                          member=name)
     raw = buf[begin:begin + packed]
-    data = bytes(raw) if method == 0 and packed == size else \
-        _inflate(where, name, raw, method, size)
+    try:
+        if method == 0:
+            data = bytes(raw)
+        elif method == 8:
+            data = zlib.decompressobj(-15).decompress(raw, size + 1)
+        else:
+            data = bz2.BZ2Decompressor().decompress(raw, size + 1)
+    except (zlib.error, OSError, ValueError) as exc:
+        raise FormatError(f"the member is corrupt ({exc})", path=where, member=name) from None
     if len(data) != size:
-        raise _wrong_size(where, name, size)
+        raise FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
+                          "declares", path=where, member=name)
     if zlib.crc32(data) != crc:
         raise FormatError("the member is corrupt (CRC mismatch)", path=where, member=name)
     return data
-
-
-def _inflate(where: str, name: str, raw: memoryview, method: int, size: int) -> bytes:
-    limit = size + 1
-    try:
-        if method == 0:
-            return bytes(raw[:limit])
-        if method == 8:
-            return zlib.decompressobj(-15).decompress(raw, limit)
-        if method == 12:
-            return bz2.BZ2Decompressor().decompress(raw, limit)
-    except (zlib.error, OSError, ValueError) as exc:
-        raise FormatError(f"the member is corrupt ({exc})", path=where, member=name) from None
-    raise FormatError(f"compression method {method} is not supported (use deflate)", path=where,
-                      member=name)
-
-
-def _wrong_size(where: str, name: str, size: int) -> FormatError:
-    return FormatError(f"the member inflates to more or less than the {size:,} bytes its header "
-                       "declares", path=where, member=name)
 
 
 def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int) -> dict[str, int]:

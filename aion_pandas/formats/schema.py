@@ -2,7 +2,8 @@
 
 One row per box, absolute pixel ``x, y, w, h`` from the top-left corner; an image with no box is
 one row with null box columns. The columns are :data:`CORE_COLUMNS` (always, in order) and the
-:data:`EXTRA_COLUMNS` a format carries (the README's "The canonical annotation frame").
+:data:`EXTRA_COLUMNS` a format carries (the README's "The canonical annotation frame"). Boxes
+convert to corners (VOC) and normalized centres (YOLO) here too.
 
 >>> frame = empty_frame()
 >>> list(frame.columns[:6])
@@ -10,19 +11,18 @@ one row with null box columns. The columns are :data:`CORE_COLUMNS` (always, in 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.boxes import (BOX_COLUMNS, from_cxcywh_norm, from_xyxy,  # noqa: F401
-                                       to_cxcywh_norm, to_xyxy)
-from aion_pandas.formats.lossy import (BOX_LEVEL, LossyConversionWarning,  # noqa: F401
-                                       unsupported_counts, warn_unsupported)
+from aion_pandas.formats._arrowtext import tags_from_json, tags_of
+from aion_pandas.formats.lossy import LossyConversionWarning, unsupported_counts, warn_unsupported  # noqa: F401
 
+BOX_COLUMNS: tuple[str, ...] = ("x", "y", "w", "h")
 CORE_COLUMNS: dict[str, str] = {
     "dataset_id": "string",
     "image_id": "int64",
@@ -85,8 +85,6 @@ def null_column(dtype: str, n: int) -> Any:
     if dtype == "category":
         return categorical(np.full(n, -1), [])
     if dtype == "string":  # zeroed buffers stay untouched pages (pa.nulls writes 12 MB at 1M rows)
-        import pyarrow as pa
-
         buffers = [pa.py_buffer(np.zeros((n + 7) // 8, np.uint8)),
                    pa.py_buffer(np.zeros(n + 1, np.int64)), pa.py_buffer(b"")]
         nulls = pa.Array.from_buffers(pa.large_string(), n, buffers, null_count=n)
@@ -205,54 +203,47 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
+    """The row and value of the first value ``dtype`` refuses (a null, for int64)."""
     for row, value in col.items():
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-            if dtype == "int64":
-                return row, value
-            continue
         try:
             if dtype == "boolean":
                 _to_boolean(pd.Series([value]))
             else:
-                pd.Series([value]).pipe(lambda s: pd.to_numeric(s, errors="raise")).astype(dtype)
+                pd.to_numeric(pd.Series([value]), errors="raise").astype(dtype)
         except (TypeError, ValueError):
             return row, value
     return "?", None
 
 
 def _coerce_tags(col: pd.Series, name: str, where: str | None) -> pd.Series:
-    if col.dtype == object and set(map(type, col.to_numpy())) == {list}:  # C-level, no isinstance
+    def fail(i: int, reason: str) -> None:
+        raise FormatError(f"column {name!r} row {col.index[i]}: {reason}", path=where)
+
+    arrow = col.dtype != object and pd.api.types.is_string_dtype(col.dtype)  # CSV's texts
+    values = None if arrow else col.to_numpy(dtype=object)
+    kinds = {str} if arrow else set(map(type, values))  # C-level, no isinstance per row
+    if kinds == {list}:
         return col
-    if col.dtype != object or all(isinstance(v, str) or v is None for v in col.iloc[:64]):
-        # JSON strings (as CSV and the service store them): parse each distinct value once
-        codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-        parsed = np.empty(len(uniques) + 1, dtype=object)
-        for k, value in enumerate(uniques):
-            parsed[k] = _one_tags(value, name, int(np.argmax(codes == k)), col.index, where)
-        parsed[-1] = []
-        return pd.Series(parsed[codes], index=col.index, dtype=object, name=col.name)
-    values = [_one_tags(value, name, i, col.index, where) for i, value in enumerate(col)]
-    return pd.Series(values, index=col.index, dtype=object, name=col.name)
+    if kinds <= {str, type(None)}:  # JSON texts, as CSV and the service store them
+        tags = tags_from_json(pa.array(col.array if arrow else values, type=pa.large_string()), fail)
+    else:
+        tags = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            tags[i] = _one_tags(value)
+            if tags[i] is None:
+                fail(i, f"tags must be a list of str or a JSON array, got {str(value)[:60]!r}")
+    return pd.Series(tags, index=col.index, dtype=object, name=col.name)
 
 
-def _one_tags(value: Any, name: str, i: int, index: pd.Index, where: str | None) -> list[str]:
+def _one_tags(value: Any) -> list[str] | None:
+    """A row's tags from a list, tuple or array, a JSON text or a null; None from anything else."""
     if isinstance(value, list):
         return value
     if isinstance(value, (tuple, np.ndarray)):
         return [str(v) for v in value]
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) or value == "":
-        return []
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value) if value.lstrip().startswith("[") else None
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, list):
-            return [str(v) for v in parsed]
-        raise FormatError(f"column {name!r} row {index[i]}: tags must be a JSON array of strings, "
-                          f"got {value[:60]!r}", path=where)
-    raise FormatError(f"column {name!r} row {index[i]}: tags must be a list of str, got "
-                      f"{type(value).__name__}", path=where)
+        return tags_of(value)
+    return [] if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else None
 
 
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
@@ -276,3 +267,82 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
         i = int(np.argmax(unlabeled))
         raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
                           path=where)
+
+
+# --------------------------------------------------------------------------------------------
+# box conversions: each takes a canonical frame or an (N, 4) array and returns an (N, 4) array
+
+
+def _boxes(boxes: pd.DataFrame | np.ndarray, columns: list[str] | None = None) -> np.ndarray:
+    if isinstance(boxes, pd.DataFrame):
+        boxes = boxes[columns or list(boxes.columns)]
+        return boxes.to_numpy(dtype="float64", na_value=np.nan)
+    arr = np.asarray(boxes, dtype="float64")
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"expected boxes of shape (N, 4), got {arr.shape}")
+    return arr
+
+
+def _sizes(values: Any) -> Any:
+    """A scalar size as it is, a column of sizes as float64 (nulls: NaN)."""
+    if np.isscalar(values):
+        return np.float64(values)
+    return pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def to_xyxy(boxes: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Pixel ``x, y, w, h`` (a frame or an (N, 4) array) to corners ``x1, y1, x2, y2``.
+
+    >>> to_xyxy(np.array([[10, 20, 30, 40]]))
+    array([[10., 20., 40., 60.]])
+    """
+    x, y, w, h = _boxes(boxes, list(BOX_COLUMNS)).T
+    return np.column_stack((x, y, x + w, y + h))
+
+
+def from_xyxy(xyxy: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Corners ``x1, y1, x2, y2`` (an (N, 4) array or a frame of 4 columns) to pixel ``x, y, w, h``.
+
+    >>> from_xyxy(np.array([[10, 20, 40, 60]]))
+    array([[10., 20., 30., 40.]])
+    >>> from_xyxy(to_xyxy(np.array([[10, 20, 30, 40]]))).tolist()
+    [[10.0, 20.0, 30.0, 40.0]]
+    """
+    x1, y1, x2, y2 = _boxes(xyxy).T
+    return np.column_stack((x1, y1, x2 - x1, y2 - y1))
+
+
+def to_cxcywh_norm(boxes: pd.DataFrame | np.ndarray, width: Any = None, height: Any = None) -> np.ndarray:
+    """Pixel ``x, y, w, h`` to normalized centres ``cx, cy, w, h``; an array needs ``width``/``height``.
+
+    >>> to_cxcywh_norm(np.array([[10, 20, 30, 40]]), width=100, height=200)
+    array([[0.25, 0.2 , 0.3 , 0.2 ]])
+    """
+    if width is None or height is None:
+        if not isinstance(boxes, pd.DataFrame):
+            raise ValueError("width and height are needed when boxes are not a frame")
+        width = boxes["width"] if width is None else width
+        height = boxes["height"] if height is None else height
+    x, y, w, h = _boxes(boxes, list(BOX_COLUMNS)).T
+    image_w, image_h = _sizes(width), _sizes(height)
+    return np.column_stack(((x + w / 2) / image_w, (y + h / 2) / image_h, w / image_w, h / image_h))
+
+
+def from_cxcywh_norm(cxcywh: np.ndarray | pd.DataFrame, width: Any, height: Any) -> np.ndarray:
+    """YOLO's normalized ``cx, cy, w, h`` to pixel ``x, y, w, h`` (top-left origin).
+
+    >>> from_cxcywh_norm(np.array([[0.25, 0.2, 0.3, 0.2]]), width=100, height=200)
+    array([[10., 20., 30., 40.]])
+    """
+    return np.column_stack(pixels_from_cxcywh_norm(*_boxes(cxcywh).T, _sizes(width), _sizes(height)))
+
+
+def pixels_from_cxcywh_norm(cx: Any, cy: Any, w: Any, h: Any, width: Any,
+                            height: Any) -> tuple[Any, Any, Any, Any]:
+    """:func:`from_cxcywh_norm` column by column (arrays or scalars).
+
+    >>> pixels_from_cxcywh_norm(0.25, 0.2, 0.3, 0.2, 100, 200)
+    (10.0, 20.0, 30.0, 40.0)
+    """
+    pixel_w, pixel_h = w * width, h * height
+    return cx * width - pixel_w / 2, cy * height - pixel_h / 2, pixel_w, pixel_h

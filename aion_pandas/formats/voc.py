@@ -89,11 +89,8 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
             raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
                               member=names[int(obj["doc"][i])])
     image_of_doc = image_of_file(images.pop("file_pos").to_numpy(), len(names))
-    n = len(obj["name"])
-    boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),
-             "category_id": pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)),
-             "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2],
-             "h": boxes_xywh[:, 3],
+    boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),  # no category_id
+             "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2], "h": boxes_xywh[:, 3],
              "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
 
@@ -104,15 +101,12 @@ def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
     """
     lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
     for name in archive.names:
-        head, _, file = name.rpartition("ImageSets/Main/")
-        split = {"train.txt": "train", "val.txt": "val", "test.txt": "test",
-                 "trainval.txt": "trainval"}.get(file) if _ else None
-        if split is None:
+        head, found, file = name.rpartition("ImageSets/Main/")
+        if not found or file not in ("train.txt", "val.txt", "test.txt", "trainval.txt"):
             continue
-        for line in text_of(archive, name).splitlines():
-            stem = line.split()[0] if line.split() else ""
-            if stem and (lists.get((head, stem)) in (None, "trainval")):
-                lists[(head, stem)] = split
+        for words in map(str.split, text_of(archive, name).splitlines()):
+            if words and lists.get((head, words[0])) in (None, "trainval"):
+                lists[(head, words[0])] = file[:-4]
     out: list[str | None] = []
     for member in members:
         head, _, file = member.rpartition("Annotations/")

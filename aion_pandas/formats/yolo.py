@@ -20,7 +20,7 @@ import pyarrow as pa
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
 from aion_pandas.formats import yolo_layout as layout
-from aion_pandas.formats._yololines import LabelLines, parse_lines
+from aion_pandas.formats._yololines import parse_lines
 from aion_pandas.formats.lossy import MissingImageSizeWarning, UnplacedAnnotationWarning  # noqa: F401
 from aion_pandas.formats.manifest import (
     MANIFEST_NAME, ImageTable, assemble, files_used, image_of_file, image_sizes, is_image,
@@ -28,8 +28,7 @@ from aion_pandas.formats.manifest import (
 from aion_pandas.formats._source import Dest, Source
 from aion_pandas.formats.safety import Limits, SafeArchive, open_archive
 from aion_pandas.formats._zipwrite import write_zip
-from aion_pandas.formats.boxes import pixels_from_cxcywh_norm
-from aion_pandas.formats.schema import validate_frame, warn_unsupported
+from aion_pandas.formats.schema import pixels_from_cxcywh_norm, validate_frame, warn_unsupported
 
 DECIMALS = 6
 _DROPPED = ("iscrowd", "difficult", "truncated", "area")
@@ -64,18 +63,17 @@ def read_yolo(source: Source, *, class_names: list[str] | None = None,
                           f"(which holds the labels), not read: {', '.join(unplaced[:5])}",
                           UnplacedAnnotationWarning, stacklevel=2)
         images, labels = files_used(_images(archive, labels, config, part), labels)
-        lines = parse_lines(list(archive.read_many(labels)), labels, archive.where)
-        if not len(lines.box_label) and MANIFEST_NAME not in archive and part is None:
+        box_label, values = parse_lines(list(archive.read_many(labels)), labels, archive.where)
+        if not len(box_label) and MANIFEST_NAME not in archive and part is None:
             raise FormatError(f"the {len(labels):,} label files hold no box", path=archive.where)
-        return _frame(lines, images, config.names, archive.where)
+        box_image = image_of_file(images.pop("file_pos").to_numpy(), len(labels))[box_label]
+        return _frame(box_image, values, images, config.names, archive.where)
 
 
-def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
+def _frame(box_image: np.ndarray, values: np.ndarray, images: pd.DataFrame, names: list[str] | None,
            where: str) -> pd.DataFrame:
-    """The canonical frame of the parsed lines and one row per image (``file_pos``: its label file)."""
-    file_pos = images.pop("file_pos").to_numpy(dtype="int64")
-    box_image = image_of_file(file_pos, int(file_pos.max(initial=-1)) + 1)[lines.box_label]
-    cls, cx, cy, w, h, score = lines.values
+    """The canonical frame of the boxes (``box_image``: each one's image) and one row per image."""
+    cls, cx, cy, w, h, score = values
     width = images["width"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
     height = images["height"].to_numpy(dtype="float64", na_value=np.nan)[box_image]
     x, y, bw, bh = pixels_from_cxcywh_norm(cx, cy, w, h, width, height)
@@ -85,7 +83,7 @@ def _frame(lines: LabelLines, images: pd.DataFrame, names: list[str] | None,
                       f"{len(np.unique(box_image[unsized])):,} images have no image size "
                       "(no manifest.csv and no image in the archive): their x, y, w, h are NaN",
                       MissingImageSizeWarning, stacklevel=3)
-    categories = _categories(lines.max_class, names, where)
+    categories = _categories(int(cls.max(initial=-1)), names, where)
     codes = cls.astype(np.int64)
     boxes = {"category": pd.Categorical.from_codes(codes, dtype=categories),
              "category_id": codes, "x": x, "y": y, "w": bw, "h": bh, "score": score}
@@ -112,8 +110,7 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
     sizes = image_sizes(archive, images["picture"].dropna().tolist())
-    size = [sizes.get(p, (None, None)) if isinstance(p, str) else (None, None)
-            for p in images.pop("picture")]
+    size = [sizes.get(p, (None, None)) for p in images.pop("picture")]  # a label alone: None
     images.insert(2, "width", pd.array([w for w, _ in size], dtype="Int64"))
     images.insert(3, "height", pd.array([h for _, h in size], dtype="Int64"))
     images["file_name"] = images["file_name"].astype("string")

@@ -11,8 +11,8 @@ import zipfile
 import pytest
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats.safety import (DEFAULT_LIMITS, Limits, check_xml, open_archive,
-                                        parse_xml, safe_member_name, to_utf8)
+from aion_pandas.formats._vocparse import check_xml, parse_xml, to_utf8
+from aion_pandas.formats.safety import DEFAULT_LIMITS, Limits, open_archive, safe_member_name
 from aion_pandas.formats.voc import read_voc
 from aion_pandas.formats.yolo import read_yolo
 
