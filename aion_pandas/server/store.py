@@ -312,7 +312,8 @@ class Store:
         return rows, total
 
     def claim_dataset(self, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
-        """Claim the oldest pending dataset, or one whose worker's lease ran out, for ``lease_seconds``.
+        """Claim the oldest pending dataset, or one whose worker's lease ran out, for ``lease_seconds``: its
+        row, whose ``attempts`` counts the claims before this one.
 
         PostgreSQL skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``); SQLite has one writer.
         """
