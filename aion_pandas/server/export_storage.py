@@ -156,13 +156,16 @@ class _Upload:
         self._in_flight: Future | None = None
 
     def write(self, data: Any) -> int:
-        before = len(self._buffer)
-        self._buffer += data
-        written = len(self._buffer) - before
+        view = memoryview(data).cast("B")
+        written = view.nbytes
         self._size += written
-        if len(self._buffer) >= PART_SIZE:
-            self._send(self._buffer)
-            self._buffer = bytearray()
+        while view.nbytes:  # parts of exactly PART_SIZE: a big write is not held twice
+            room = PART_SIZE - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == PART_SIZE:
+                self._send(self._buffer)
+                self._buffer = bytearray()
         return written
 
     def tell(self) -> int:
