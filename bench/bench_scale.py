@@ -146,9 +146,10 @@ def throughput(backends: Backends, seconds: float, clients: int = 8) -> list[str
                 with requests.Session() as session:
                     while not stop.is_set():
                         i = next(turn)
-                        base = servers[i % n_replicas][1]
-                        resp = session.post(f"{base}/datasets/{did}/export", json={"format": FORMATS[i % 4]},
-                                            headers=AUTH, timeout=300)
+                        base = servers[i % n_replicas][1]  # each replica gets every format in turn
+                        fmt = FORMATS[(i // n_replicas) % len(FORMATS)]
+                        resp = session.post(f"{base}/datasets/{did}/export", json={"format": fmt}, headers=AUTH,
+                                            timeout=300)
                         (done if resp.status_code == 200 else failed).append(time.perf_counter())
 
             postmaster = int((backends.pg.dir / "db" / "postmaster.pid").read_text().split()[0])
