@@ -4,7 +4,9 @@
    process on SQLite + folder, then on PostgreSQL + S3 (a throwaway cluster and ``weed server -s3``, as
    the tests start them): median seconds of ``--repeat`` runs, the ratio, and the server's peak RSS.
 2. Throughput: exports per minute of a 10,000-box dataset from 8 concurrent clients for ``--seconds``,
-   on PostgreSQL + S3 with 1 replica, then 2 replicas (clients round robin over the replicas).
+   on PostgreSQL + S3 with 1 replica, then 2 replicas (clients round robin over the replicas), and the
+   cores each part kept busy meanwhile: the replicas, PostgreSQL and the store (on the same two cores), this
+   process's client threads, and the whole machine (other jobs included).
 
     flock /tmp/bench.lock .venv/bin/python bench/bench_scale.py [--images 100000] [--repeat 3] [--seconds 40]
 """
@@ -20,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 from _peak_rss import PeakRss  # bench/ is the script's folder, first on sys.path
 from bench_service import FORMATS, KEY, make_items
@@ -60,6 +63,19 @@ class Backends:
 def _serve(data_dir: Path, args: tuple[str, ...]):  # type: ignore[no-untyped-def]
     proc, info = start_server_process(data_dir, api_keys=(KEY,), detached=False, extra_args=args, timeout=120)
     return proc, info["base_url"]
+
+
+def _cpu_seconds(procs: list[psutil.Process], descendants: bool = True) -> float:
+    """User + system CPU seconds of processes (with their live and ended descendants, unless not asked)."""
+    total = 0.0
+    for proc in procs:
+        for p in [proc, *(proc.children(recursive=True) if descendants else [])]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system + (t.children_user + t.children_system if descendants else 0)
+            except psutil.NoSuchProcess:
+                pass
+    return total
 
 
 def _ready_dataset(base: str, batch_id: str) -> str:
@@ -130,21 +146,34 @@ def throughput(backends: Backends, seconds: float, clients: int = 8) -> list[str
                 with requests.Session() as session:
                     while not stop.is_set():
                         i = next(turn)
-                        base = servers[i % n_replicas][1]
-                        resp = session.post(f"{base}/datasets/{did}/export", json={"format": FORMATS[i % 4]},
-                                            headers=AUTH, timeout=300)
+                        base = servers[i % n_replicas][1]  # each replica gets every format in turn
+                        fmt = FORMATS[(i // n_replicas) % len(FORMATS)]
+                        resp = session.post(f"{base}/datasets/{did}/export", json={"format": fmt}, headers=AUTH,
+                                            timeout=300)
                         (done if resp.status_code == 200 else failed).append(time.perf_counter())
 
+            postmaster = int((backends.pg.dir / "db" / "postmaster.pid").read_text().split()[0])
+            parts = {"replicas": ([psutil.Process(p.pid) for p, _ in servers], True),
+                     "store": ([psutil.Process(postmaster), psutil.Process(backends.weed.process.pid)], True),
+                     "bench": ([psutil.Process()], False)}  # weed is this process's child: not counted here
+
+            def cpu() -> dict[str, float]:
+                times = {name: _cpu_seconds(procs, deep) for name, (procs, deep) in parts.items()}
+                machine = psutil.cpu_times()
+                return {**times, "machine": machine.user + machine.nice + machine.system + machine.irq + machine.softirq}
+
             threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-            start = time.perf_counter()
+            cpu_before, start = cpu(), time.perf_counter()
             for th in threads:
                 th.start()
             time.sleep(seconds)
             stop.set()
             for th in threads:
                 th.join()
+            elapsed, cpu_after = time.perf_counter() - start, cpu()
+            cores = {name: (cpu_after[name] - cpu_before[name]) / elapsed for name in cpu_before}
             counted = [t for t in done if t - start <= seconds]
-            rows.append((n_replicas, len(counted) * 60.0 / seconds, len(failed)))
+            rows.append((n_replicas, len(counted) * 60.0 / seconds, len(failed), cores))
         finally:
             for proc, _ in servers:
                 proc.terminate()
@@ -153,8 +182,10 @@ def throughput(backends: Backends, seconds: float, clients: int = 8) -> list[str
     base = rows[0][1]
     lines = [f"2. exports per minute, 10,000-box dataset (1,000 images), {clients} concurrent clients, "
              f"{seconds:.0f} s each, PostgreSQL + S3", "",
-             "| replicas | exports/min | vs 1 replica | failed |", "|----------|-------------|--------------|--------|"]
-    lines += [f"| {n:8d} | {rate:11.1f} | {rate / base:12.2f} | {bad:6d} |" for n, rate, bad in rows]
+             "| replicas | exports/min | vs 1 replica | failed | cores: replicas | PG + store | clients | machine |",
+             "|----------|-------------|--------------|--------|-----------------|------------|---------|---------|"]
+    lines += [f"| {n:8d} | {rate:11.1f} | {rate / base:12.2f} | {bad:6d} | {c['replicas']:15.2f} | {c['store']:10.2f} |"
+              f" {c['bench']:7.2f} | {c['machine']:7.2f} |" for n, rate, bad, c in rows]
     return lines
 
 

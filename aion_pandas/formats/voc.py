@@ -42,6 +42,7 @@ _HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder>images
          "  </source>\n  <size>\n    <width>", "</width>\n    <height>",
          "</height>\n    <depth>3</depth>\n  </size>\n  <segmented>0</segmented>\n")
 _TAIL = "</annotation>\n"
+_RUN = 8192  # images whose object text is built at once
 
 
 def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None = None,
@@ -189,7 +190,6 @@ def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> No
     table = ImageTable(frame)
     stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
     label_files = np.array(["Annotations/" + s + ".xml" for s in stems], dtype=object)
-    objects = _object_texts(frame, table, one_based)
     basenames = pd.Series(stems, dtype="string").str.rsplit("/", n=1).str[-1]
     filenames = vt.xml_escape_array(pa.array(
         (basenames + image_extensions(table.images["file_name"]).to_numpy()).astype(object)
@@ -201,43 +201,50 @@ def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> No
     manifest = write_manifest(table.images, label_files)
     classes = "".join(str(c).replace("\n", " ") + "\n" for c in frame["category"].cat.categories)
     write_zip(dest, chain([(MANIFEST_NAME, manifest), (CLASSES_NAME, classes)],
-                          zip(label_files.tolist(), _documents(heads, objects, table.offsets))))
+                          zip(label_files.tolist(), _documents(frame, table, heads, one_based))))
 
 
-def _documents(heads: pa.Array, objects: pa.Array, offsets: np.ndarray) -> Iterator[bytes]:
-    """Each image's XML: its head, its objects (contiguous in ``objects``), the closing tag."""
-    tail = _TAIL.encode()
-    kind = "int64" if pa.types.is_large_string(objects.type) else "int32"
-    bounds = np.frombuffer(objects.buffers()[1], dtype=kind)[objects.offset:]
-    starts = bounds[offsets[:-1]].tolist()
-    ends = bounds[offsets[1:]].tolist()
-    data = objects.buffers()[2]
-    body = memoryview(data) if data is not None else memoryview(b"")
-    for head, start, end in zip(vt.views(heads), starts, ends):
-        yield b"".join((head, body[start:end], tail))
-
-
-def _object_texts(frame: pd.DataFrame, table: ImageTable, one_based: bool) -> pa.Array:
+def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_based: bool) -> Iterator[bytes]:
+    """Each image's XML: its head, its objects, the closing tag. The objects' text is built for
+    ``_RUN`` images at a time, so only a run's text is held while the zip is written."""
     rows = table.box_rows
     boxes = frame[["x", "y", "w", "h"]].to_numpy(dtype="float64", na_value=np.nan)[rows]
-    x1 = np.floor(boxes[:, 0] + 0.5)
-    y1 = np.floor(boxes[:, 1] + 0.5)
-    x2 = np.floor(boxes[:, 0] + boxes[:, 2] + 0.5)
-    y2 = np.floor(boxes[:, 1] + boxes[:, 3] + 0.5)
+    corners = np.floor(np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
+                                        boxes[:, 1] + boxes[:, 3]]) + 0.5)
+    del boxes
     if one_based:
-        x1, y1 = x1 + 1, y1 + 1
+        corners[:, :2] += 1
     names = vt.xml_escape_array(pa.array([str(c) for c in frame["category"].cat.categories],
                                          type=pa.string()))
     codes = frame["category"].cat.codes.to_numpy()[rows]
-    name = names.take(pa.array(codes))
     flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]
+    tail, offsets = _TAIL.encode(), table.offsets
+    for first in range(0, len(heads), _RUN):
+        last = min(first + _RUN, len(heads))
+        lo, hi = int(offsets[first]), int(offsets[last])
+        objects = _object_texts(corners[lo:hi], names.take(pa.array(codes[lo:hi])),
+                                [f[lo:hi] for f in flags])
+        kind = "int64" if pa.types.is_large_string(objects.type) else "int32"
+        bounds = np.frombuffer(objects.buffers()[1], dtype=kind)[objects.offset:]
+        starts = bounds[offsets[first:last] - lo].tolist()
+        ends = bounds[offsets[first + 1:last + 1] - lo].tolist()
+        data = objects.buffers()[2]
+        body = memoryview(data) if data is not None else memoryview(b"")
+        for head, start, end in zip(vt.views(heads.slice(first, last - first)), starts, ends):
+            yield b"".join((head, body[start:end], tail))
+
+
+def _object_texts(corners: np.ndarray, name: pa.Array, flags: list[np.ndarray]) -> pa.Array:
+    """The ``<object>`` elements of boxes with whole-number ``corners`` (xmin, ymin, xmax, ymax)."""
     o = _OBJECT
-    return vt.join(o[0], name, o[1], flags[0], o[2], flags[1], o[3], vt.fixed(x1, 0), o[4],
-                   vt.fixed(y1, 0), o[5], vt.fixed(x2, 0), o[6], vt.fixed(y2, 0), o[7])
+    truncated, difficult = (pc.if_else(pa.array(f), "1", "0") for f in flags)
+    return vt.join(o[0], name, o[1], truncated, o[2], difficult, o[3], vt.fixed(corners[:, 0], 0), o[4],
+                   vt.fixed(corners[:, 1], 0), o[5], vt.fixed(corners[:, 2], 0), o[6],
+                   vt.fixed(corners[:, 3], 0), o[7])
 
 
-def _flag(frame: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
+def _flag(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """Whether each box (frame ``rows``) has the flag ``column`` set (False when the frame has no such column)."""
     if column not in frame.columns:
-        return pa.array(np.full(len(rows), "0", dtype=object), type=pa.string())
-    values = frame[column].to_numpy(dtype="float64", na_value=0.0)[rows]
-    return pa.array(np.where(values > 0, "1", "0").astype(object), type=pa.string())
+        return np.zeros(len(rows), dtype=bool)
+    return frame[column].to_numpy(dtype="float64", na_value=0.0)[rows] > 0

@@ -132,7 +132,7 @@ def open_backends(settings: Settings) -> tuple[Store, ExportStorage]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database, migrate=settings.migrate_on_start)
     storage = open_storage(settings.storage or settings.exports_dir, settings.s3_endpoint_url,
-                           scratch=settings.data_dir / "tmp", public_endpoint_url=settings.s3_public_endpoint_url)
+                           public_endpoint_url=settings.s3_public_endpoint_url)
     return store, storage
 
 

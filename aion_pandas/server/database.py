@@ -1,7 +1,8 @@
 """The database: an engine for a URL (SQLite or PostgreSQL) and its schema version (Alembic).
 
 ``sqlite:///PATH`` gets WAL, foreign keys and ``BEGIN IMMEDIATE`` for writes (one writer at a time, across
-processes too); ``postgresql+psycopg://...`` a connection pool. ``upgrade`` runs the Alembic revisions in
+processes too); ``postgresql+psycopg://...`` a connection pool, and binary rows for statements run with
+``execution_options(binary_results=True)`` (the box chunks). ``upgrade`` runs the Alembic revisions in
 ``migrations/versions``; ``require_head`` is what ``serve`` and ``worker`` call before they start.
 
 >>> import tempfile; from pathlib import Path
@@ -42,8 +43,19 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine for ``url``; a SQLite file's folder is made when missing."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True,
-                             pool_recycle=1800)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True,
+                               pool_recycle=1800)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _binary_results(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+            # a statement run with execution_options(binary_results=True) has its rows sent in PostgreSQL's
+            # binary format: a bytea arrives as its bytes instead of twice as many hex digits to decode
+            if context is not None and context.execution_options.get("binary_results"):
+                from psycopg.pq import Format
+
+                cursor.format = Format.BINARY
+
+        return engine
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

@@ -1,22 +1,30 @@
 """Where export files live: a local folder (the default) or an S3-compatible bucket, behind one small interface.
 
 ``open_storage("s3://bucket/prefix", endpoint_url=...)`` uses boto3 with the standard AWS credential
-variables; anything else is a folder. An export is written to a local temp file first, then ``put``: a
-folder renames it into place, S3 uploads it (multipart for big files; boto3 aborts a failed multipart
-upload, so no object appears). A store that cannot be reached raises ``StorageUnavailable`` (the API's 503).
+variables; anything else is a folder. An export is written straight into ``create(key, content_type)``:
+a folder writes a hidden temp file and renames it into place; S3 sends what is written as it comes (one
+PUT for a small file, else a multipart upload whose parts go up while the next is written). Either way the
+file appears only when the block ends without an error; on an error nothing appears (the multipart upload
+is aborted). A store that cannot be reached raises ``StorageUnavailable`` (the API's 503).
 
->>> import tempfile; from pathlib import Path
+>>> import tempfile
 >>> storage = open_storage(tempfile.mkdtemp())
->>> src = Path(tempfile.mkdtemp()) / "a.csv"; _ = src.write_text("x\\n1\\n")
->>> storage.put("e1/a.csv", src, "text/csv"), storage.describe()
-(4, 'folder')
+>>> with storage.create("e1/a.csv", "text/csv") as out:
+...     _ = out.write(b"x\\n1\\n")
+...     size = out.tell()  # the bytes written so far
+>>> size, storage.path("e1/a.csv").read_bytes(), storage.describe()
+(4, b'x\\n1\\n', 'folder')
 """
 from __future__ import annotations
 
 import os
-import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
+
+PART_SIZE = 16 << 20  # bytes per part of a multipart upload (S3 wants 5 MiB at least, but the last)
 
 
 class StorageUnavailable(RuntimeError):
@@ -26,8 +34,8 @@ class StorageUnavailable(RuntimeError):
 class ExportStorage(Protocol):
     """The operations the service needs from an export store. ``key``: ``<export_id>/<file name>``."""
 
-    def scratch_dir(self) -> Path: ...  # where to write the temp file before ``put``
-    def put(self, key: str, local_file: Path, content_type: str) -> int: ...  # the stored size
+    # a binary file whose bytes are stored at ``key`` when the block ends cleanly, and nowhere on an error
+    def create(self, key: str, content_type: str) -> AbstractContextManager[BinaryIO]: ...
     def delete(self, key: str) -> None: ...
     def ping(self) -> None: ...  # raise StorageUnavailable unless the store answers
     def describe(self) -> str: ...
@@ -45,14 +53,20 @@ class FolderStorage:
         path = (base / key).resolve()
         return path if path.is_relative_to(base) and path.is_file() else None
 
-    def scratch_dir(self) -> Path:
-        return self.root
-
-    def put(self, key: str, local_file: Path, content_type: str) -> int:
-        final = self.root / key
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(local_file, final)
-        return final.stat().st_size
+    @contextmanager
+    def create(self, key: str, content_type: str) -> Iterator[BinaryIO]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{key.replace('/', '.')}.partial"
+        try:
+            with open(tmp, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            final = self.root / key
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
@@ -69,7 +83,7 @@ class S3Storage:
     """Export files as objects ``<prefix>/exports/<export_id>/<file name>`` in one bucket."""
 
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
-                 scratch: Path | None = None, public_endpoint_url: str | None = None) -> None:
+                 public_endpoint_url: str | None = None) -> None:
         import boto3
         from botocore.config import Config
 
@@ -80,39 +94,19 @@ class S3Storage:
         # presigned URLs name the store as clients reach it, which may differ from how the service does
         self._presigner = boto3.client("s3", endpoint_url=public_endpoint_url, config=config) \
             if public_endpoint_url else self.client
-        self._scratch = Path(scratch or tempfile.gettempdir())
 
     def object_key(self, key: str) -> str:
         return "/".join(p for p in (self.prefix, "exports", key) if p)
 
-    def scratch_dir(self) -> Path:
-        return self._scratch
-
-    def put(self, key: str, local_file: Path, content_type: str) -> int:
-        from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        size = Path(local_file).stat().st_size
+    @contextmanager
+    def create(self, key: str, content_type: str) -> Iterator[BinaryIO]:
+        upload = _Upload(self.client, self.bucket, self.object_key(key), content_type)
         try:
-            self.client.upload_file(str(local_file), self.bucket, self.object_key(key),
-                                    ExtraArgs={"ContentType": content_type},
-                                    Config=TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20))
-        except (BotoCoreError, ClientError, OSError) as exc:
-            self._forget(key)
-            raise StorageUnavailable(f"the export store did not take the file ({type(exc).__name__})") from None
-        return size
-
-    def _forget(self, key: str) -> None:
-        """Remove whatever a failed upload may have left (an object, or a multipart upload in progress)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.delete(key)
-            uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.object_key(key))
-            for upload in uploads.get("Uploads", []):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-        except (BotoCoreError, ClientError):
-            pass  # the store is down: nothing was completed, so no object stands behind a URL
+            yield upload  # type: ignore[misc]
+            upload.finish()
+        except BaseException:
+            upload.abort()
+            raise
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
@@ -145,7 +139,94 @@ class S3Storage:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
 
-def open_storage(spec: str | Path, endpoint_url: str | None = None, scratch: Path | None = None,
+class _Upload:
+    """The file ``S3Storage.create`` hands out: what is written goes to one object, as one PUT when it stays
+    under ``PART_SIZE``, else as a multipart upload whose parts go up on one thread while the caller writes
+    the next (one part in flight, so two parts at most are held). ``finish`` completes it, ``abort``
+    leaves nothing. Parts carry a CRC32 checksum that the store verifies."""
+
+    closed = False  # what a file-like writer (pyarrow's) asks before writing
+
+    def __init__(self, client: Any, bucket: str, key: str, content_type: str) -> None:
+        self._client, self._object, self._content_type = client, {"Bucket": bucket, "Key": key}, content_type
+        self._buffer, self._size = bytearray(), 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="aion-s3-part")  # its thread starts with a part
+        self._in_flight: Future | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = view.nbytes
+        self._size += written
+        while view.nbytes:  # parts of exactly PART_SIZE: a big write is not held twice
+            room = PART_SIZE - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == PART_SIZE:
+                self._send(self._buffer)
+                self._buffer = bytearray()
+        return written
+
+    def tell(self) -> int:
+        return self._size
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def _send(self, part: bytearray) -> None:
+        if self._upload_id is None:
+            self._upload_id = _call(self._client.create_multipart_upload, **self._object,
+                                    ContentType=self._content_type, ChecksumAlgorithm="CRC32")["UploadId"]
+        self._wait()
+        number = len(self._parts) + 1
+        self._in_flight = self._pool.submit(_call, self._client.upload_part, **self._object, Body=part,
+                                            UploadId=self._upload_id, PartNumber=number, ChecksumAlgorithm="CRC32")
+        self._parts.append({"PartNumber": number})
+
+    def _wait(self) -> None:
+        """Wait for the part in flight and record its ETag (raises what its upload raised)."""
+        if self._in_flight is not None:
+            done, self._in_flight = self._in_flight.result(), None
+            self._parts[-1].update({k: done[k] for k in ("ETag", "ChecksumCRC32") if k in done})
+
+    def finish(self) -> None:
+        if self._upload_id is None:
+            _call(self._client.put_object, **self._object, Body=self._buffer, ContentType=self._content_type)
+        else:
+            if self._buffer:
+                self._send(self._buffer)
+            self._wait()
+            _call(self._client.complete_multipart_upload, **self._object, UploadId=self._upload_id,
+                  MultipartUpload={"Parts": self._parts})
+        self._pool.shutdown()
+
+    def abort(self) -> None:
+        """Drop what was sent: no object appears (a store that is down never completed one either)."""
+        if self._in_flight is not None:
+            self._in_flight.exception()  # wait for it, whatever it did
+        self._pool.shutdown()
+        if self._upload_id is not None:
+            try:
+                _call(self._client.abort_multipart_upload, **self._object, UploadId=self._upload_id)
+            except StorageUnavailable:
+                pass
+
+
+def _call(operation: Any, **params: Any) -> Any:
+    """One S3 call; a store that does not take it raises StorageUnavailable."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return operation(**params)
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable(f"the export store did not take the file ({type(exc).__name__})") from None
+
+
+def open_storage(spec: str | Path, endpoint_url: str | None = None,
                  public_endpoint_url: str | None = None) -> FolderStorage | S3Storage:
     """``s3://bucket[/prefix]`` -> S3Storage; a path -> FolderStorage."""
     text = str(spec)
@@ -153,5 +234,5 @@ def open_storage(spec: str | Path, endpoint_url: str | None = None, scratch: Pat
         bucket, _, prefix = text[5:].partition("/")
         if not bucket:
             raise ValueError(f"--storage {text!r}: name a bucket, as in s3://bucket/prefix")
-        return S3Storage(bucket, prefix, endpoint_url, scratch, public_endpoint_url)
+        return S3Storage(bucket, prefix, endpoint_url, public_endpoint_url)
     return FolderStorage(Path(text))

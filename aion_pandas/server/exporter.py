@@ -1,8 +1,9 @@
 """Exports: build the canonical annotation frame of a dataset from the store and hand it to a formats writer.
 
 The frame is built column by column with numpy (boxes arrive from the store as one float array), so a
-million boxes never exist as a million Python objects. Files are written to a temp file, then handed to
-the export storage (renamed into a folder, or uploaded to S3); only then is the export recorded.
+million boxes never exist as a million Python objects. The writer writes straight into the export storage
+(a folder's temp file renamed into place, or an S3 upload fed as it goes); only once the file is stored is
+the export recorded.
 
 >>> CONTENT_TYPES["pascal_voc"]
 'application/zip'
@@ -13,7 +14,6 @@ import contextlib
 import ctypes
 import importlib
 import json
-import os
 import time
 import uuid
 from typing import Any
@@ -172,17 +172,10 @@ def run_export(store: Store, storage: ExportStorage, settings: Settings, signer:
     export_id = str(uuid.uuid4())
     file_name = f"dataset_{dataset['id'][:8]}.{EXTENSIONS[fmt]}"
     key = f"{export_id}/{file_name}"
-    scratch = storage.scratch_dir()
-    scratch.mkdir(parents=True, exist_ok=True)
-    tmp = scratch / f".{export_id}.{file_name}.partial"
     try:
-        with open(tmp, "wb") as fh:
-            _writer(fmt)(frame, fh, **opts)
-            fh.flush()
-            os.fsync(fh.fileno())
-        frame = None  # the file is written: give its memory back before the upload
-        _release_memory()
-        size = storage.put(key, tmp, CONTENT_TYPES[fmt])
+        with storage.create(key, CONTENT_TYPES[fmt]) as out:  # the store takes the bytes as they are written
+            _writer(fmt)(frame, out, **opts)
+            size = out.tell()
     except FormatError as exc:  # the data cannot be written in this format (e.g. YOLO without image sizes)
         raise ApiError(422, "VALIDATION_ERROR", f"dataset cannot be exported as {fmt}: {exc}",
                        {"format": fmt, "reason": str(exc)}) from None
@@ -190,7 +183,6 @@ def run_export(store: Store, storage: ExportStorage, settings: Settings, signer:
         raise ApiError(503, "STORAGE_UNAVAILABLE", f"{exc}; nothing was recorded, try the export again",
                        {"format": fmt}, headers={"Retry-After": "5"}) from None
     finally:
-        tmp.unlink(missing_ok=True)
         frame = None
         _release_memory()
     seconds = time.perf_counter() - started

@@ -243,7 +243,8 @@ class Store:
             return items
         lo, hi = items[0]["item_index"], items[-1]["item_index"]
         cols = _unpack_boxes(self._all(select(ch).where(ch.c.bkey == batch_key, ch.c.last_item >= lo,
-                                                        ch.c.first_item <= hi).order_by(ch.c.chunk_no)))
+                                                        ch.c.first_item <= hi).order_by(ch.c.chunk_no)
+                                       .execution_options(binary_results=True)))
         names = self.batch_labels(batch_key)
         keep = (cols["item_index"] >= lo) & (cols["item_index"] <= hi)
         boxes: dict[int, list[tuple]] = {}
@@ -274,9 +275,9 @@ class Store:
         Read as a few blobs per 65,536 boxes, so a million boxes never exist as Python objects.
         """
         ch = t.box_chunks
+        stmt = select(ch).where(ch.c.bkey == batch_key).order_by(ch.c.chunk_no).execution_options(binary_results=True)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(ch).where(ch.c.bkey == batch_key).order_by(ch.c.chunk_no)).mappings()
-            return _unpack_boxes(rows)
+            return _unpack_boxes(conn.execute(stmt).mappings())
 
     # ------------------------------------------------------------ datasets
     def _dataset_query(self) -> Any:
@@ -311,7 +312,8 @@ class Store:
         return rows, total
 
     def claim_dataset(self, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
-        """Claim the oldest pending dataset, or one whose worker's lease ran out, for ``lease_seconds``.
+        """Claim the oldest pending dataset, or one whose worker's lease ran out, for ``lease_seconds``: its
+        row, whose ``attempts`` counts the claims before this one.
 
         PostgreSQL skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``); SQLite has one writer.
         """

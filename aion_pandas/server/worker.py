@@ -3,7 +3,8 @@
 Batches are immutable once completed, so a dataset's snapshot is its batch's rows at creation time plus
 the counts the worker records; a batch that is not completed fails the dataset with a reason. A claim is a
 lease: a worker that dies loses it after ``lease_seconds`` and another worker (any replica) takes the job;
-a worker that lost its claim cannot record a snapshot, so each dataset is snapshotted once.
+a worker that lost its claim cannot record a snapshot, so each dataset is snapshotted once. A dataset whose
+workers keep dying on it is not claimed forever: past ``MAX_ATTEMPTS`` claims it ends ``failed``.
 
 >>> worker_id().count(":")  # host:pid:random
 2
@@ -20,6 +21,7 @@ from .store import Store
 
 log = logging.getLogger("aion_pandas.server.worker")
 LEASE_SECONDS = 60.0
+MAX_ATTEMPTS = 5  # claims of one dataset; the next one records it failed instead of trying again
 
 
 def worker_id() -> str:
@@ -33,6 +35,12 @@ def process_one(store: Store, worker: str | None = None, lease_seconds: float = 
     dataset = store.claim_dataset(worker, lease_seconds)
     if dataset is None:
         return False
+    if dataset["attempts"] >= MAX_ATTEMPTS:  # the claims before this one all ran out without a result
+        store.finish_dataset(dataset["id"], "failed", claimed_by=worker,
+                             failure_reason=f"the snapshot was claimed {dataset['attempts']} times and never "
+                                            "finished (each worker stopped before recording it); create the "
+                                            "dataset again")
+        return True
     try:
         status = store.batch_status_by_key(dataset["bkey"]) or "missing"
         if status != "completed":

@@ -1,5 +1,6 @@
 """Snapshot claims on both databases: workers racing on one queue each take a dataset once; a claim is a
-lease that another worker takes over when it runs out, and the late owner can no longer record.
+lease that another worker takes over when it runs out, and the late owner can no longer record; a dataset
+whose workers all die on it ends failed after MAX_ATTEMPTS claims.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 import pytest
 
 from aion_pandas.server.store import NewItem, Store
-from aion_pandas.server.worker import process_one
+from aion_pandas.server.worker import MAX_ATTEMPTS, process_one
 
 
 @pytest.fixture
@@ -61,4 +62,19 @@ def test_a_lease_that_runs_out_passes_the_job_on(url):
     row = store.get_dataset("ten", did)
     assert (row["status"], row["claimed_by"], row["attempts"], row["snapshots"]) == ("ready", "other", 2, 1)
     assert store.claim_dataset("third", 30) is None  # done work is never claimed again
+    store.close()
+
+
+def test_a_dataset_claimed_too_often_ends_failed(url):
+    store = Store(url, migrate=True)
+    (did,) = _queue(store, 1)
+    for k in range(MAX_ATTEMPTS):  # each worker dies before recording: its lease runs out
+        assert store.claim_dataset(f"dead-{k}", lease_seconds=0.01)["id"] == did
+        time.sleep(0.05)
+    assert process_one(store, "last", lease_seconds=30)
+    row = store.get_dataset("ten", did)
+    assert (row["status"], row["attempts"], row["snapshots"], row["lease_until"]) == \
+        ("failed", MAX_ATTEMPTS + 1, 1, None)
+    assert f"claimed {MAX_ATTEMPTS} times and never finished" in row["failure_reason"]
+    assert store.claim_dataset("next", 30) is None and not process_one(store, "next")  # never claimed again
     store.close()
