@@ -76,7 +76,9 @@ def _concat(parts: list[ParsedDocuments], members: list[str]) -> ParsedDocuments
                  "height": np.concatenate([p.documents["height"] for p in parts])}
     objects: dict[str, object] = {k: np.concatenate([p.objects[k] for p in parts])
                                   for k in parts[0].objects if k != "name"}
-    objects["name"] = union_categoricals([p.objects["name"] for p in parts])
+    # a run without objects has empty categories of another dtype, which union_categoricals refuses
+    names = [p.objects["name"] for p in parts]
+    objects["name"] = union_categoricals([n for n in names if len(n)] or names[:1])
     skipped: Counter[str] = Counter()
     for part in parts:
         skipped.update(part.skipped)

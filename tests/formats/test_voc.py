@@ -293,3 +293,18 @@ def test_bad_documents_name_the_member(doc, message):
     with pytest.raises(FormatError, match=message) as caught:
         read_voc(data)
     assert caught.value.member == "Annotations/bad.xml"
+
+
+@pytest.mark.parametrize("scanner", [True, False])
+def test_a_run_of_documents_without_objects_joins_the_runs_with_objects(scanner):
+    """Documents are parsed in runs of CHUNK: a run whose documents hold no object (a mostly
+    empty batch, as the service exports one) must join the others, names included."""
+    from aion_pandas.formats._vocparse import CHUNK
+    empty = _doc("").encode()
+    one = _doc(_OBJ.format(n="cat", t=0, d=0, x1=1, y1=2, x2=5, y2=6)).encode()
+    if not scanner:  # a comment keeps the scanner away: ElementTree parses every run
+        empty, one = (d.replace(b"<annotation>", b"<annotation><!-- x -->") for d in (empty, one))
+    docs = [empty] * CHUNK + [one]
+    parsed = parse_documents(docs, [f"{i}.xml" for i in range(len(docs))], "v.zip")
+    assert parsed.objects["name"].tolist() == ["cat"]
+    assert parsed.objects["doc"].tolist() == [CHUNK]
