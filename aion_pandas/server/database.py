@@ -45,14 +45,15 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True,
                                pool_recycle=1800)
+        if engine.dialect.driver != "psycopg":  # the binary rows below are psycopg 3's
+            return engine
+        from psycopg.pq import Format
 
         @event.listens_for(engine, "before_cursor_execute")
         def _binary_results(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
             # a statement run with execution_options(binary_results=True) has its rows sent in PostgreSQL's
             # binary format: a bytea arrives as its bytes instead of twice as many hex digits to decode
             if context is not None and context.execution_options.get("binary_results"):
-                from psycopg.pq import Format
-
                 cursor.format = Format.BINARY
 
         return engine

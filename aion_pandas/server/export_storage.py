@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -142,8 +142,10 @@ class S3Storage:
 class _Upload:
     """The file ``S3Storage.create`` hands out: what is written goes to one object, as one PUT when it stays
     under ``PART_SIZE``, else as a multipart upload whose parts go up on one thread while the caller writes
-    the next (one part in flight, so two parts at most are held). ``finish`` completes it, ``abort``
-    leaves nothing. Parts carry a CRC32 checksum that the store verifies."""
+    the next (one part in flight, so two parts at most are held). ``finish`` completes it; ``abort`` aborts
+    the multipart upload and deletes the key, so no object stands behind a URL (if the store is down meanwhile,
+    an incomplete upload may stay: the deployment's bucket rule AbortIncompleteMultipartUpload sweeps it).
+    Parts carry a CRC32 checksum that the store verifies. Closed after either: a later write raises."""
 
     closed = False  # what a file-like writer (pyarrow's) asks before writing
 
@@ -156,6 +158,8 @@ class _Upload:
         self._in_flight: Future | None = None
 
     def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a finished or aborted export upload")
         view = memoryview(data).cast("B")
         written = view.nbytes
         self._size += written
@@ -194,6 +198,7 @@ class _Upload:
             self._parts[-1].update({k: done[k] for k in ("ETag", "ChecksumCRC32") if k in done})
 
     def finish(self) -> None:
+        self.closed = True
         if self._upload_id is None:
             _call(self._client.put_object, **self._object, Body=self._buffer, ContentType=self._content_type)
         else:
@@ -205,15 +210,18 @@ class _Upload:
         self._pool.shutdown()
 
     def abort(self) -> None:
-        """Drop what was sent: no object appears (a store that is down never completed one either)."""
+        """Drop what was sent. The key is deleted too: a PUT or a completion that the store took but whose
+        answer was lost (a time-out) would otherwise leave an object that no export row names."""
+        self.closed = True
         if self._in_flight is not None:
             self._in_flight.exception()  # wait for it, whatever it did
         self._pool.shutdown()
+        calls = [(self._client.delete_object, {})]
         if self._upload_id is not None:
-            try:
-                _call(self._client.abort_multipart_upload, **self._object, UploadId=self._upload_id)
-            except StorageUnavailable:
-                pass
+            calls.insert(0, (self._client.abort_multipart_upload, {"UploadId": self._upload_id}))
+        for operation, params in calls:
+            with suppress(StorageUnavailable):
+                _call(operation, **self._object, **params)
 
 
 def _call(operation: Any, **params: Any) -> Any:

@@ -40,7 +40,7 @@ def _leftovers(storage: FolderStorage | S3Storage) -> list[str]:
     return sorted([o["Key"] for o in objects] + [f"upload {u['Key']}" for u in uploads])
 
 
-@pytest.mark.parametrize("size", [0, 100, BIG])
+@pytest.mark.parametrize("size", [0, 100, PART_SIZE, 2 * PART_SIZE, BIG])  # exact parts: no empty last part
 def test_what_is_written_is_stored_whole(storage, size):
     data = os.urandom(size)
     with storage.create("e1/file.bin", "application/zip") as out:
@@ -60,3 +60,12 @@ def test_an_error_while_writing_leaves_nothing(storage, size):
             raise RuntimeError("the writer broke")
     assert _stored(storage, "e2/file.bin") is None
     assert _leftovers(storage) == []
+
+
+def test_a_finished_upload_takes_no_more_bytes(storage):
+    """A write after the block ended raises, as on a closed file, instead of going nowhere."""
+    with storage.create("e3/file.bin", "text/csv") as out:
+        out.write(b"a,b\n")
+    with pytest.raises(ValueError):
+        out.write(b"1,2\n")
+    assert _stored(storage, "e3/file.bin") == b"a,b\n"
