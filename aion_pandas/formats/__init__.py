@@ -139,7 +139,11 @@ def _sniff(path: str | os.PathLike, limits: Any) -> tuple[str, SafeArchive | Non
         with open(path, "rb") as fh:
             return sniff_format(fh.read(4096)), None
     archive = open_archive(path, limits=limits)
-    return sniff_names(archive.names, where=archive.where), archive
+    try:
+        return sniff_names(archive.names, where=archive.where), archive
+    except BaseException:
+        archive.close()
+        raise
 
 
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")

@@ -70,6 +70,6 @@ def tags_of(text: str) -> list[str] | None:
         return []
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: arrays nested past Python's limit
         return None
     return [str(v) for v in value] if isinstance(value, list) else None

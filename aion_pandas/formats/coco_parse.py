@@ -236,8 +236,8 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     if isinstance(dataset_id, str):
         table["dataset_id"] = pd.array([dataset_id] * len(images), dtype="string")
     frame = assemble(table, box_image, cols, "coco", where)
-    frame.attrs = {"category_ids": dict(zip(names, cat_ids.tolist())),
-                   "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None}}
+    frame.attrs.update({"category_ids": dict(zip(names, cat_ids.tolist())),
+                   "supercategories": {c.name: c.supercategory for c in cats if c.supercategory is not None}})
     return frame
 
 

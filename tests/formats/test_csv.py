@@ -150,6 +150,8 @@ def test_a_column_named_twice_is_refused(text, column):
 def test_bad_tags_and_empty_file():
     with pytest.raises(FormatError, match="'tags' line 2: tags must be a JSON array"):
         read_csv(b'file_name,tags\na.jpg,"not json"\n')
+    with pytest.raises(FormatError, match="'tags' line 2: tags must be a JSON array"):  # nested past the limit
+        read_csv(b"file_name,tags\na.jpg," + b"[" * 100_000 + b"\n")
     with pytest.raises(FormatError, match="empty"):
         read_csv(b"  \n")
     with pytest.raises(FormatError, match="image_id.*file_name"):
