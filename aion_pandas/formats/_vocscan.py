@@ -1,10 +1,11 @@
 """The fast path of the VOC reader: documents of the plain shape VOC writers produce, read with a
 few ``re.findall`` passes over a chunk of documents joined.
 
-Plain: objects with one ``name`` and one ``bndbox``, no comments, CDATA, processing instructions,
-unknown entities, ``<part>``, ``<actions>``, ``<occluded>`` or poses. Any other shape ends in a
-count that does not add up, and :func:`scan` returns ``None``: the caller then parses with
-ElementTree (``_vocparse.parse_each``). ``tests/formats/test_voc.py`` holds both to the same reads.
+Plain: objects with one ``name`` and one ``bndbox``, their fields in the order the devkit, LabelImg,
+FiftyOne and our writer put them, no comments, CDATA, processing instructions, unknown entities,
+``<part>``, ``<actions>``, ``<occluded>`` or poses. Any other shape ends in a count that does not
+add up, and :func:`scan` returns ``None``: the caller then parses with ElementTree
+(``_vocparse.parse_each``). ``tests/formats/test_voc.py`` holds both to the same reads.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
 ...        b"</size><object><name>a&amp;b</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -26,7 +27,7 @@ import pyarrow.csv as pacsv
 _BOX = ("xmin", "ymin", "xmax", "ymax")
 _FLAGS = ("difficult", "truncated")
 _TAG = {tag: re.compile(rb"<%s>([^<]*)</%s>" % (tag.encode(), tag.encode()))
-        for tag in ("name", "filename", "width", "height", *_BOX, *_FLAGS)}
+        for tag in ("filename", "width", "height")}
 _NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<occluded>", b"<?xml-")
 
 
@@ -57,32 +58,35 @@ def _scan(docs: list[bytes]) -> tuple[dict, dict] | None:
         return None
     columns = _objects_in_order(joined, n)
     if columns is None:
-        columns = _objects_by_tag(joined, n)
-    if columns is None:
         return None
     columns["doc"] = np.repeat(np.arange(len(docs)), per_doc)
     columns["index"] = np.arange(n) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
     heads = b"\x00".join([b.partition(b"<object>")[0] for b in docs])
-    documents = {"filename": _doc_texts(heads, docs, "filename")}
-    for tag in ("width", "height"):
-        found = _doc_values(heads, docs, tag)
-        if found is None:
-            return None
-        documents[tag] = found
-    return documents, columns
+    found = {tag: _TAG[tag].findall(heads) for tag in ("filename", "width", "height")}
+    if len(found["filename"]) != len(docs):  # a document without <filename>: looked for in each
+        found["filename"] = [m.group(1) if (m := _TAG["filename"].search(head)) else b""
+                             for head in heads.split(b"\x00")]
+    sizes = {tag: _numbers(found[tag]) if len(found[tag]) == len(docs) else None
+             for tag in ("width", "height")}
+    if sizes["width"] is None or sizes["height"] is None:
+        return None  # a document without its size, or with two
+    names = [html.unescape(raw.decode("utf-8").strip()) or None for raw in found["filename"]]
+    return {"filename": names, **sizes}, columns
 
 
 _STARTS = (b"<annotation>", b"<?xml")
 _BAD_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
-_V = rb"([^<]*+)"  # possessive (Python 3.11+): a third faster
 _S = rb"\s*+"
+_NAME = _S + rb"([^<\s](?:[^<]*[^<\s])?)" + _S  # blanks around it left out
+_NUMBER = _S + rb"([^<\s]*+)" + _S  # possessive (Python 3.11+): a third faster
 _BNDBOX = (b"<bndbox>", b"<xmin>%s</xmin>", b"<ymin>%s</ymin>", b"<xmax>%s</xmax>",
            b"<ymax>%s</ymax>", b"</bndbox>", b"</object>")
 
 
 def _compile(*elements: bytes) -> re.Pattern[bytes]:
-    """An object whose elements come in this order (``%s``: a captured text), blanks between."""
-    pattern = _S.join(e.replace(b"%s", _V) for e in elements)
+    """An object whose elements come in this order (``%n``: the name, ``%s``: a number, blanks
+    around it), blanks between."""
+    pattern = _S.join(e.replace(b"%n", _NAME).replace(b"%s", _NUMBER) for e in elements)
     try:
         return re.compile(pattern)
     except re.error:  # Python 3.10: no possessive quantifiers
@@ -90,10 +94,10 @@ def _compile(*elements: bytes) -> re.Pattern[bytes]:
 
 
 _IN_ORDER = [  # VOC devkit / LabelImg / ours, then FiftyOne's
-    (_compile(b"<object>", b"<name>%s</name>", b"<pose>[^<]*+</pose>", b"<truncated>%s</truncated>",
+    (_compile(b"<object>", b"<name>%n</name>", b"<pose>[^<]*+</pose>", b"<truncated>%s</truncated>",
               b"<difficult>%s</difficult>", *_BNDBOX),
      ("name", "truncated", "difficult", *_BOX)),
-    (_compile(b"<object>", b"<name>%s</name>", *_BNDBOX), ("name", *_BOX)),
+    (_compile(b"<object>", b"<name>%n</name>", *_BNDBOX), ("name", *_BOX)),
 ]
 
 
@@ -151,70 +155,9 @@ def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.
     return out
 
 
-def _objects_by_tag(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
-    """Objects with their fields in any order: cut the objects out, then one pass per field."""
-    pieces = joined.split(b"</object>")[:-1]
-    bodies = [piece.rpartition(b"<object>")[2] for piece in pieces]
-    if len(bodies) != n:
-        return None
-    blob = b"\x00".join(bodies)
-    names = _TAG["name"].findall(blob)
-    if len(names) != n:
-        return None
-    columns: dict[str, object] = {"name": pd.Categorical(_texts(names))}
-    for tag in (*_BOX, *_FLAGS):
-        values = _TAG[tag].findall(blob)
-        if len(values) == n:
-            numbers = _numbers(values)
-            if numbers is None:
-                return None
-            columns[tag] = numbers
-        elif tag in _FLAGS and not values:
-            columns[tag] = np.full(n, np.nan)
-        else:
-            return None
-    return columns
-
-
-def _texts(values: list[bytes]) -> np.ndarray:
-    """Element texts (bytes) to str, stripped and unescaped, computed once per distinct value."""
-    cache: dict[bytes, str] = {}
-    out = np.empty(len(values), dtype=object)
-    for i, raw in enumerate(values):
-        text = cache.get(raw)
-        if text is None:
-            text = cache[raw] = html.unescape(raw.decode("utf-8").strip())
-        out[i] = text
-    return out
-
-
 def _numbers(values: list[bytes]) -> np.ndarray | None:
     try:
         text = pc.utf8_trim_whitespace(pa.array(values, type=pa.binary()).cast(pa.string()))
         return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-
-
-def _doc_texts(joined: bytes, bodies: list[bytes], tag: str) -> list[str | None]:
-    found = _TAG[tag].findall(joined)
-    if len(found) == len(bodies):
-        return list(_texts(found))
-    out: list[str | None] = []
-    for body in bodies:
-        match = _TAG[tag].search(body)
-        out.append(html.unescape(match.group(1).decode("utf-8").strip()) if match else None)
-    return out
-
-
-def _doc_values(joined: bytes, bodies: list[bytes], tag: str) -> np.ndarray | None:
-    found = _TAG[tag].findall(joined)
-    if len(found) == len(bodies):
-        return _numbers(found)
-    values = []
-    for body in bodies:
-        match = _TAG[tag].search(body)
-        values.append(match.group(1) if match else b"")
-    return _numbers([v.strip() or b"nan" for v in values])
-
-

@@ -279,7 +279,7 @@ def _combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
 
 
 def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:
-    """The COCO detection JSON of a canonical frame, as bytes.
+    """The COCO detection JSON of a canonical frame, as bytes (what :func:`write_coco` writes).
 
     >>> frame = parse_coco({"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 3}],
     ...     "annotations": [], "categories": [{"id": 1, "name": "cat"}]})
@@ -287,11 +287,11 @@ def serialize_coco(frame: pd.DataFrame, *, chunk_rows: int = 200_000) -> bytes:
     b'{"info":{"description":"aion-pandas export","version":"1.0"}'
     """
     buf = io.BytesIO()
-    _write(frame, buf, chunk_rows=chunk_rows, warn=False)
+    write_coco(frame, buf, chunk_rows=chunk_rows)
     return buf.getvalue()
 
 
-def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **options: Any) -> None:
+def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000) -> None:
     """Write a canonical frame as COCO detection JSON to a path (atomically) or a binary file.
 
     Category ids: the frame's ``category_id`` when each name has one, else names sorted, 1..K. What
@@ -299,16 +299,9 @@ def write_coco(frame: pd.DataFrame, dest: Dest, *, chunk_rows: int = 200_000, **
 
     >>> write_coco(frame, "instances.json")  # doctest: +SKIP
     """
-    if options:
-        raise TypeError(f"write_coco got unknown options {sorted(options)}")
-    with open_dest(dest) as out:
-        _write(frame, out, chunk_rows=chunk_rows, warn=True)
-
-
-def _write(frame: pd.DataFrame, out: Any, *, chunk_rows: int, warn: bool) -> None:
     frame = validate_frame(frame, where="frame given to write_coco")
-    if warn:
-        others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
-        many = frame["dataset_id"].nunique(dropna=True) > 1  # one dataset's id goes in info
-        warn_unsupported(frame, "coco", [c for c in UNSUPPORTED if c != "dataset_id" or many] + others)
-    coco_write.write_document(frame, out, chunk_rows=chunk_rows)
+    others = [c for c in frame.columns if c not in CORE_COLUMNS and c not in EXTRA_COLUMNS]
+    many = frame["dataset_id"].nunique(dropna=True) > 1  # one dataset's id goes in info
+    warn_unsupported(frame, "coco", [c for c in UNSUPPORTED if c != "dataset_id" or many] + others)
+    with open_dest(dest) as out:
+        coco_write.write_document(frame, out, chunk_rows=chunk_rows)

@@ -85,15 +85,15 @@ def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
 
 def serialize_csv(frame: pd.DataFrame, *, delimiter: str = ",", include_timestamps: bool = False,
                   exported_at: str | None = None) -> bytes:
-    """The CSV export of a canonical frame, as bytes.
+    """The CSV export of a canonical frame, as bytes (what :func:`write_csv` writes).
 
     >>> frame = parse_csv(b"file_name,category,x,y,w,h\\na.jpg,dog,1,2,3,4\\n")
     >>> print(serialize_csv(frame).decode().splitlines()[1])
     ,1,"a.jpg",,,"dog",,1,2,3,4,
     """
     buf = io.BytesIO()
-    _write(frame, buf, delimiter=delimiter, include_timestamps=include_timestamps,
-           exported_at=exported_at, warn=False)
+    write_csv(frame, buf, delimiter=delimiter, include_timestamps=include_timestamps,
+              exported_at=exported_at)
     return buf.getvalue()
 
 
@@ -105,31 +105,21 @@ def write_csv(frame: pd.DataFrame, dest: Dest, *, delimiter: str = ",", include_
 
     >>> write_csv(frame, "export.csv", delimiter=";")  # doctest: +SKIP
     """
-    with open_dest(dest) as out:
-        _write(frame, out, delimiter=delimiter, include_timestamps=include_timestamps,
-               exported_at=exported_at, warn=True)
-
-
-def _write(frame: pd.DataFrame, out: Any, *, delimiter: str, include_timestamps: bool,
-           exported_at: str | None, warn: bool) -> None:
     if len(delimiter) != 1 or delimiter in '"\r\n':
         raise FormatError(f"the CSV delimiter must be one character other than a quote or newline, "
                           f"got {delimiter!r}")
     frame = validate_frame(frame, where="frame given to write_csv")
-    if warn:
-        unused = len(frame["category"].cat.categories) - frame["category"].nunique()
-        warn_unsupported(frame, "csv", {"categories without boxes": (unused, "categories")})
+    unused = len(frame["category"].cat.categories) - frame["category"].nunique()
+    warn_unsupported(frame, "csv", {"categories without boxes": (unused, "categories")})
     columns = [c for c in COLUMN_ORDER if c in frame.columns]
     columns += [c for c in frame.columns if c not in columns]
-    arrays: dict[str, pa.Array] = {}
-    for name in columns:
-        arrays[name] = _arrow_column(frame, name)
+    arrays = {name: _arrow_column(frame, name) for name in columns}
     if include_timestamps:
         stamp = exported_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         arrays["exported_at"] = pa.array(np.full(len(frame), stamp, dtype=object), type=pa.string())
-    table = pa.table(arrays)
-    pa_csv.write_csv(table, out, pa_csv.WriteOptions(delimiter=delimiter, quoting_style="needed",
-                                                     batch_size=65536))
+    with open_dest(dest) as out:
+        pa_csv.write_csv(pa.table(arrays), out, pa_csv.WriteOptions(
+            delimiter=delimiter, quoting_style="needed", batch_size=65536))
 
 
 def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:

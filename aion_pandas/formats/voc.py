@@ -204,9 +204,9 @@ def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> No
                           zip(label_files.tolist(), _documents(frame, table, heads, one_based))))
 
 
-def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_based: bool) -> Iterator[bytes]:
-    """Each image's XML: its head, its objects, the closing tag. The objects' text is built for
-    ``_RUN`` images at a time, so only a run's text is held while the zip is written."""
+def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_based: bool) -> Iterator[memoryview]:
+    """Each image's XML: its head, its objects, the closing tag. The text is built for ``_RUN``
+    images at a time, so only a run's text is held while the zip is written."""
     rows = table.box_rows
     boxes = frame[["x", "y", "w", "h"]].to_numpy(dtype="float64", na_value=np.nan)[rows]
     corners = np.floor(np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
@@ -218,20 +218,14 @@ def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_base
                                          type=pa.string()))
     codes = frame["category"].cat.codes.to_numpy()[rows]
     flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]
-    tail, offsets = _TAIL.encode(), table.offsets
+    offsets = table.offsets
     for first in range(0, len(heads), _RUN):
         last = min(first + _RUN, len(heads))
         lo, hi = int(offsets[first]), int(offsets[last])
         objects = _object_texts(corners[lo:hi], names.take(pa.array(codes[lo:hi])),
                                 [f[lo:hi] for f in flags])
-        kind = "int64" if pa.types.is_large_string(objects.type) else "int32"
-        bounds = np.frombuffer(objects.buffers()[1], dtype=kind)[objects.offset:]
-        starts = bounds[offsets[first:last] - lo].tolist()
-        ends = bounds[offsets[first + 1:last + 1] - lo].tolist()
-        data = objects.buffers()[2]
-        body = memoryview(data) if data is not None else memoryview(b"")
-        for head, start, end in zip(vt.views(heads.slice(first, last - first)), starts, ends):
-            yield b"".join((head, body[start:end], tail))
+        bodies = vt.per_group(objects, offsets[first:last + 1] - lo, terminator="")
+        yield from vt.views(vt.join(heads.slice(first, last - first), bodies, _TAIL))
 
 
 def _object_texts(corners: np.ndarray, name: pa.Array, flags: list[np.ndarray]) -> pa.Array:

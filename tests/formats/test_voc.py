@@ -195,10 +195,15 @@ def test_documents_from_other_writers_read_as_elementtree_reads_them(doc):
                           equal_nan=True)
 
 
-@pytest.mark.parametrize("doc", _DOCS)
-def test_the_scanner_and_elementtree_read_the_same(doc):
-    data = [doc.encode()]
+@pytest.mark.parametrize("k", range(len(_DOCS)))
+def test_the_scanner_and_elementtree_read_the_same(k):
+    """The scanner reads the orders the devkit, LabelImg, FiftyOne and our writer use; the others
+    (fields shuffled, a self-closed flag) it leaves to ElementTree."""
+    data = [_DOCS[k].encode()]
     scanned = scan(data)
+    if k in (3, 6):
+        assert scanned is None
+        return
     assert scanned is not None
     (documents, objects), tree = scanned, parse_each(data, ["a.xml"], "v.zip")
     for key in ("doc", "index", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated"):
