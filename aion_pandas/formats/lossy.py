@@ -56,11 +56,10 @@ def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str,
 
 
 def warn_unsupported(frame: pd.DataFrame, target_format: str,
-                     counts: Mapping[str, int | tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry.
-
-    ``counts``: the columns it drops (counted here) or name -> count (or ``(count, unit)``). Nothing is
-    emitted when every count is zero. Returns the counts.
+                     counts: Mapping[str, tuple[int, str]] | Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Emit ONE :class:`LossyConversionWarning` listing what ``target_format`` cannot carry, and
+    return the counts: of the columns it drops (counted here), or given as name -> ``(count, unit)``.
+    Nothing is emitted when every count is zero.
 
     >>> from aion_pandas.formats.schema import validate_frame
     >>> f = validate_frame(pd.DataFrame({"file_name": ["a"], "category": ["c"], "x": [0],
@@ -71,15 +70,8 @@ def warn_unsupported(frame: pd.DataFrame, target_format: str,
     >>> print(caught[0].message)
     pascal_voc cannot carry: score (1 box)
     """
-    if isinstance(counts, Mapping):
-        found: dict[str, tuple[int, str]] = {}
-        for name, value in counts.items():
-            n, unit = value if isinstance(value, tuple) else \
-                (value, "boxes" if name in BOX_LEVEL else "images")
-            if n:
-                found[name] = (int(n), unit)
-    else:
-        found = unsupported_counts(frame, counts)
+    found = {name: (int(n), unit) for name, (n, unit) in counts.items() if n} \
+        if isinstance(counts, Mapping) else unsupported_counts(frame, counts)
     if found:
         parts = [f"{name} ({n:,} {_plural(unit, n)})" for name, (n, unit) in found.items()]
         warnings.warn(f"{target_format} cannot carry: " + ", ".join(parts), LossyConversionWarning,

@@ -124,4 +124,4 @@ def test_warn_unsupported_is_silent_when_nothing_is_lost(sample_frame):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert warn_unsupported(sample_frame.assign(score=np.nan), "yolo", ["score"]) == {}
-        assert warn_unsupported(sample_frame, "yolo", {"score": 0}) == {}
+        assert warn_unsupported(sample_frame, "yolo", {"score": (0, "boxes")}) == {}
