@@ -87,7 +87,7 @@ class SafeArchive:
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
-                 files: dict[str, tuple[str, int]] | None = None,
+                 files: dict[str, str] | None = None,
                  limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
         self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
         self.root = root
@@ -102,7 +102,7 @@ class SafeArchive:
     def names_ending(self, *suffixes: str) -> list[str]:
         """The names that end with any of ``suffixes``, ignoring case, in :attr:`names` order.
 
-        >>> SafeArchive("x", files={n: (n, 0) for n in ("a.TXT", "b.xml")}).names_ending(".txt")
+        >>> SafeArchive("x", files={n: n for n in ("a.TXT", "b.xml")}).names_ending(".txt")
         ['a.TXT']
         """
         if self._lower is None:
@@ -113,7 +113,7 @@ class SafeArchive:
     def named(self, *file_names: str) -> list[str]:
         """The members whose last part is one of ``file_names`` (any case), shallowest first.
 
-        >>> SafeArchive("x", files={n: (n, 0) for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
+        >>> SafeArchive("x", files={n: n for n in ("b/data.yaml", "Data.yaml")}).named("data.yaml")
         ['Data.yaml', 'b/data.yaml']
         """
         wanted = {f.lower() for f in file_names}
@@ -129,13 +129,13 @@ class SafeArchive:
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
         if self._dir is None:
-            return self._files[name][1]
+            return os.stat(self._files[name]).st_size
         return int(self._dir.file_size[self._rows[name]])  # type: ignore[union-attr]
 
     def path(self, name: str) -> Path | None:
         """The file behind a member of a folder (``None`` in a zip)."""
         found = self._files.get(name)
-        return Path(found[0]) if found else None
+        return Path(found) if found else None
 
     def read(self, name: str) -> bytes:
         """The bytes of one member (checked against its declared size and CRC)."""
@@ -155,19 +155,18 @@ class SafeArchive:
             yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:
-        path, size = self._files[name]
-        most = self.limits.max_member_bytes
-        if size > most:
-            raise FormatError(f"the file is larger than the limit of {most:,} bytes",
-                              path=self.where, member=name)
-        fd = os.open(path, os.O_RDONLY)  # no file object: a small file is one open and one read
+        fd = os.open(self._files[name], os.O_RDONLY)  # no file object: one open, stat and read
         try:
+            size, most = os.fstat(fd).st_size, self.limits.max_member_bytes
+            if size > most:
+                raise FormatError(f"the file is larger than the limit of {most:,} bytes",
+                                  path=self.where, member=name)
             data = os.read(fd, size + 1)  # a short read of a regular file is its end
             while size >= 1 << 30 and len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
                 data += more  # Linux reads at most about 2 GiB at once
         finally:
             os.close(fd)
-        if len(data) != size:  # changed since the folder was walked (grown: past what was checked)
+        if len(data) != size:  # changed while it was read (grown: past what was checked)
             change = "grew" if len(data) > size else "shrank"
             raise FormatError(f"the file {change} while the folder was read", path=self.where,
                               member=name)
@@ -315,7 +314,7 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
     """The files under ``root``; a link out of it is refused. The file count is bounded here and
     each file's size as it is read, not their total (images on disk are no zip bomb).
     """
-    files: dict[str, tuple[str, int]] = {}
+    files: dict[str, str] = {}
     base = os.path.realpath(root)
     todo = [(os.fspath(root), "")]
     while todo:
@@ -333,7 +332,7 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                                           member=rel)
                 if not entry.is_file():
                     continue
-                files[rel] = (entry.path, entry.stat().st_size)
+                files[rel] = entry.path  # its size is checked as it is read
                 if len(files) > limits.max_members:
                     raise FormatError(f"the folder holds more than {limits.max_members:,} files",
                                       path=where)
