@@ -111,13 +111,10 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
                 skipped["objects without <bndbox>"] += 1
                 boxless.add(name.strip())
                 continue
-            rows["doc"].append(d)
-            rows["index"].append(k)
-            rows["name"].append(name)
-            for tag in _BOX:
-                rows[tag].append(box.findtext(tag))
-            rows["difficult"].append(obj.findtext("difficult"))
-            rows["truncated"].append(obj.findtext("truncated"))
+            found = {"doc": d, "index": k, "name": name, **{tag: box.findtext(tag) for tag in _BOX},
+                     "difficult": obj.findtext("difficult"), "truncated": obj.findtext("truncated")}
+            for key, value in found.items():
+                rows[key].append(value)
     doc, index = np.array(rows["doc"], dtype="int64"), np.array(rows["index"], dtype="int64")
 
     def fail(i: int, what: str, reason: str) -> None:
