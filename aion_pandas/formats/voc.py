@@ -132,17 +132,15 @@ def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> 
 
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
     """One row per image before any document is parsed (``file_pos``: its annotation file in
-    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split.
+    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split
+    (:func:`_fill` drops a split no image has).
     """
     manifest = manifest_images(archive, members, "annotation")
     if manifest is not None:
         return manifest
-    images = pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
-                           "file_pos": np.arange(len(members), dtype="int64")})
-    splits = devkit_splits(archive, members)
-    if any(split is not None for split in splits):
-        images["split"] = pd.array(splits, dtype="string")
-    return images
+    return pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
+                         "file_pos": np.arange(len(members), dtype="int64"),
+                         "split": pd.array(devkit_splits(archive, members), dtype="string")})
 
 
 def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
@@ -162,8 +160,8 @@ def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataF
         images[name] = images[name].fillna(pd.Series(from_xml, index=images.index)) \
             if name in images else from_xml
     if "file_name" not in images:
-        stems = [m.rsplit("/", 1)[-1].rsplit(".", 1)[0] for m in parsed.members]
-        names = [f if f else stem for f, stem in zip(docs["filename"], stems)]
+        names = [f or member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                 for f, member in zip(docs["filename"], parsed.members)]
         images.insert(1, "file_name", pd.array([names[i] for i in at.tolist()], dtype="string"))
     if "split" in images and images["split"].isna().all():
         images = images.drop(columns="split")
