@@ -87,9 +87,8 @@ def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],
     out.write(directory)
     count = len(central)
     if count >= 0xFFFF:
-        end64 = offset + len(directory)
         out.write(_END64.pack(0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), offset))
-        out.write(_LOCATOR.pack(0x07064B50, 0, end64, 1))
+        out.write(_LOCATOR.pack(0x07064B50, 0, offset + len(directory), 1))  # where _END64 starts
     small = min(count, 0xFFFF)
     out.write(_END.pack(0x06054B50, 0, 0, small, small, len(directory), offset, 0))
 
