@@ -61,8 +61,6 @@ def views(texts: pa.Array) -> Iterator[memoryview]:
     """The UTF-8 bytes of each element of a string array, as memoryviews (no copies)."""
     kind = "int64" if pa.types.is_large_string(texts.type) else "int32"
     offsets = np.frombuffer(texts.buffers()[1], dtype=kind)[texts.offset: texts.offset + len(texts) + 1]
-    data = texts.buffers()[2]
-    data = memoryview(data) if data is not None else memoryview(b"")
+    data = memoryview(texts.buffers()[2] or b"")  # no buffer when every text is empty
     bounds = offsets.tolist()
-    for i in range(len(texts)):
-        yield data[bounds[i]:bounds[i + 1]]
+    return (data[start:end] for start, end in zip(bounds, bounds[1:]))

@@ -32,25 +32,13 @@ _NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<occluded>", b"<?xml-")
 
 
 def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
-    """``(documents, objects)`` of a chunk of checked UTF-8 documents when all are plain, else ``None``."""
-    joined_check = b"".join(docs)
-    if any(mark in joined_check for mark in _NOT_PLAIN) or \
-            joined_check.count(b"<pose>") != joined_check.count(b"<pose>Unspecified</pose>"):
-        return None
-    try:
-        return _scan(docs)
-    except UnicodeDecodeError:
-        return None
-
-
-def _scan(docs: list[bytes]) -> tuple[dict, dict] | None:
-    """The fast path over one chunk; ``None`` when a count does not add up (never a wrong read). A
-    chunk with ``<!`` (a comment could hide an object from XML, not from a scanner) never gets here.
-    """
-    if not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs):
-        return None
+    """``(documents, objects)`` of a chunk of checked UTF-8 documents when all are plain, else ``None``
+    (a count that does not add up: never a wrong read)."""
     joined = b"\x00".join(docs)
-    if b"&" in joined and _BAD_REFERENCE.search(joined):
+    if (any(mark in joined for mark in _NOT_PLAIN)  # "<!": a comment hides objects from XML, not regexes
+            or joined.count(b"<pose>") != joined.count(b"<pose>Unspecified</pose>")
+            or not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs)
+            or b"&" in joined and _BAD_REFERENCE.search(joined)):
         return None
     per_doc = np.fromiter((b.count(b"<object>") for b in docs), dtype="int64", count=len(docs))
     n = int(per_doc.sum())
@@ -70,7 +58,10 @@ def _scan(docs: list[bytes]) -> tuple[dict, dict] | None:
              for tag in ("width", "height")}
     if sizes["width"] is None or sizes["height"] is None:
         return None  # a document without its size, or with two
-    names = [html.unescape(raw.decode("utf-8").strip()) or None for raw in found["filename"]]
+    try:
+        names = [html.unescape(raw.decode("utf-8").strip()) or None for raw in found["filename"]]
+    except UnicodeDecodeError:
+        return None
     return {"filename": names, **sizes}, columns
 
 
@@ -117,9 +108,8 @@ def _objects_in_order(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
 
 def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.ndarray] | None:
     if n == 0:
-        out = {tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)}
-        out["name"] = pd.Categorical([])
-        return out
+        return {**{tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)},
+                "name": pd.Categorical([])}
     types = {name: pa.string() if name == "name" else pa.float64() for name in fields}
     try:
         parsed = pacsv.read_csv(
@@ -144,15 +134,9 @@ def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.
         out["name"] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
     else:  # two spellings of one name (blanks, character references)
         out["name"] = pd.Categorical(np.array(categories, dtype=object)[codes])
-    for tag in (*_BOX, *_FLAGS):
-        if tag in fields:
-            values = parsed.column(tag).to_numpy()
-            if tag in _BOX and np.isnan(values).any():
-                return None
-            out[tag] = values
-        else:
-            out[tag] = np.full(n, np.nan)
-    return out
+    out.update((tag, parsed.column(tag).to_numpy() if tag in fields else np.full(n, np.nan))
+               for tag in (*_BOX, *_FLAGS))
+    return None if any(np.isnan(out[tag]).any() for tag in _BOX) else out
 
 
 def _numbers(values: list[bytes]) -> np.ndarray | None:

@@ -42,7 +42,11 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     try:
         text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
-        fail_at(_first_bad_byte(blob), "not UTF-8 text")
+        try:
+            blob.decode("utf-8")
+        except UnicodeDecodeError as exc:  # Python refuses the bytes Arrow does, and says where
+            fail_at(exc.start, "not UTF-8 text")
+        raise
     lines = pc.split_pattern(text, "\n").flatten()
     trimmed = pc.ascii_trim_whitespace(lines)  # CR of CRLF, tabs, leading and trailing blanks
     filled = pc.not_equal(trimmed, "")
@@ -106,11 +110,3 @@ def _problem(values: np.ndarray, scored: np.ndarray) -> tuple[int, str] | None:
     with np.errstate(invalid="ignore"):
         found = [(int(np.argmax(bad)), reason) for bad, reason in problems if bad.any()]
     return min(found, key=lambda pair: pair[0]) if found else None
-
-
-def _first_bad_byte(blob: bytes) -> int:
-    try:
-        blob.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start
-    return 0

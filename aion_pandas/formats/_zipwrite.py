@@ -31,22 +31,16 @@ _LIMIT = 0xFFFFFFFF - (1 << 24)
 
 def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | bytes | memoryview]],
               *, stored: Callable[[str], bool] | None = None) -> None:
-    """Write ``(name, data)`` members (str is UTF-8) as a zip (or, see :func:`is_folder_dest`, as
-    files of a folder), one by one: deflated, except those ``stored(name)`` says to store.
+    """Write ``(name, data)`` members (str is UTF-8) as a zip, one by one: deflated, except those
+    ``stored(name)`` says to store. A ``dest`` path that is a folder, ends with ``/`` or is not named
+    ``.zip`` is a folder: the members become its files.
     """
-    if is_folder_dest(dest):
+    if isinstance(dest, (str, os.PathLike)) and (os.path.isdir(dest)
+                                                 or not os.fspath(dest).lower().endswith(".zip")):
         _write_folder(Path(dest), members)
         return
     with open_dest(dest) as out:  # a path is written to a temporary name, then renamed
         _write(out, members, stored or (lambda name: False))
-
-
-def is_folder_dest(dest: object) -> bool:
-    """Whether a writer's ``dest`` is a folder: one already, ending with ``/``, or not named ``.zip``."""
-    if not isinstance(dest, (str, os.PathLike)):
-        return False
-    text = os.fspath(dest)
-    return os.path.isdir(text) or text.endswith(("/", os.sep)) or not text.lower().endswith(".zip")
 
 
 def _write_folder(root: Path, members: Iterable[tuple[str, str | bytes | memoryview]]) -> None:
@@ -93,9 +87,8 @@ def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],
     out.write(directory)
     count = len(central)
     if count >= 0xFFFF:
-        end64 = offset + len(directory)
         out.write(_END64.pack(0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), offset))
-        out.write(_LOCATOR.pack(0x07064B50, 0, end64, 1))
+        out.write(_LOCATOR.pack(0x07064B50, 0, offset + len(directory), 1))  # where _END64 starts
     small = min(count, 0xFFFF)
     out.write(_END.pack(0x06054B50, 0, 0, small, small, len(directory), offset, 0))
 

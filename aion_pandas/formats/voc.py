@@ -33,14 +33,13 @@ from aion_pandas.formats.schema import from_xyxy, validate_frame, warn_unsupport
 
 _DROPPED = ("score", "iscrowd", "area")
 CLASSES_NAME = "classes.txt"
-_OBJECT = ("  <object>\n    <name>", "</name>\n    <pose>Unspecified</pose>\n    <truncated>",
-           "</truncated>\n    <difficult>", "</difficult>\n    <bndbox>\n      <xmin>",
-           "</xmin>\n      <ymin>", "</ymin>\n      <xmax>", "</xmax>\n      <ymax>",
-           "</ymax>\n    </bndbox>\n  </object>\n")
 _HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder>images</folder>\n'
-         "  <filename>", "</filename>\n  <source>\n    <database>aion-pandas</database>\n"
-         "  </source>\n  <size>\n    <width>", "</width>\n    <height>",
-         "</height>\n    <depth>3</depth>\n  </size>\n  <segmented>0</segmented>\n")
+         "  <filename>{}</filename>\n  <source>\n    <database>aion-pandas</database>\n  </source>\n"
+         "  <size>\n    <width>{}</width>\n    <height>{}</height>\n    <depth>3</depth>\n  </size>\n"
+         "  <segmented>0</segmented>\n")
+_OBJECT = ("  <object>\n    <name>{}</name>\n    <pose>Unspecified</pose>\n    <truncated>{}</truncated>\n"
+           "    <difficult>{}</difficult>\n    <bndbox>\n      <xmin>{}</xmin>\n      <ymin>{}</ymin>\n"
+           "      <xmax>{}</xmax>\n      <ymax>{}</ymax>\n    </bndbox>\n  </object>\n")
 _TAIL = "</annotation>\n"
 _RUN = 8192  # images whose object text is built at once
 
@@ -92,7 +91,8 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
     image_of_doc = image_of_file(images.pop("file_pos").to_numpy(), len(names))
     boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),  # no category_id
              "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2], "h": boxes_xywh[:, 3],
-             "difficult": _flags(obj["difficult"]), "truncated": _flags(obj["truncated"])}
+             **{flag: pd.arrays.BooleanArray(obj[flag] > 0, np.isnan(obj[flag]))  # NaN: absent
+                for flag in ("difficult", "truncated")}}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
 
 
@@ -130,24 +130,17 @@ def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> 
     return names.set_categories(pd.Index(categories, dtype="str"))
 
 
-def _flags(values: np.ndarray) -> pd.arrays.BooleanArray:
-    values = np.asarray(values, dtype="float64")
-    return pd.arrays.BooleanArray(np.nan_to_num(values) > 0, np.isnan(values))
-
-
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
     """One row per image before any document is parsed (``file_pos``: its annotation file in
-    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split.
+    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split
+    (:func:`_fill` drops a split no image has).
     """
     manifest = manifest_images(archive, members, "annotation")
     if manifest is not None:
         return manifest
-    images = pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
-                           "file_pos": np.arange(len(members), dtype="int64")})
-    splits = devkit_splits(archive, members)
-    if any(split is not None for split in splits):
-        images["split"] = pd.array(splits, dtype="string")
-    return images
+    return pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
+                         "file_pos": np.arange(len(members), dtype="int64"),
+                         "split": pd.array(devkit_splits(archive, members), dtype="string")})
 
 
 def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
@@ -167,8 +160,8 @@ def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataF
         images[name] = images[name].fillna(pd.Series(from_xml, index=images.index)) \
             if name in images else from_xml
     if "file_name" not in images:
-        stems = [m.rsplit("/", 1)[-1].rsplit(".", 1)[0] for m in parsed.members]
-        names = [f if f else stem for f, stem in zip(docs["filename"], stems)]
+        names = [f or member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                 for f, member in zip(docs["filename"], parsed.members)]
         images.insert(1, "file_name", pd.array([names[i] for i in at.tolist()], dtype="string"))
     if "split" in images and images["split"].isna().all():
         images = images.drop(columns="split")
@@ -191,20 +184,19 @@ def write_voc(frame: pd.DataFrame, dest: Dest, *, one_based: bool = False) -> No
     stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
     label_files = np.array(["Annotations/" + s + ".xml" for s in stems], dtype=object)
     basenames = pd.Series(stems, dtype="string").str.rsplit("/", n=1).str[-1]
-    filenames = vt.xml_escape_array(pa.array(
-        (basenames + image_extensions(table.images["file_name"]).to_numpy()).astype(object)
-        .to_numpy(), type=pa.string()))
-    width = table.images["width"].to_numpy(dtype="float64", na_value=np.nan)
-    height = table.images["height"].to_numpy(dtype="float64", na_value=np.nan)
-    heads = vt.join(_HEAD[0], filenames, _HEAD[1], pc.fill_null(vt.fixed(width, 0), ""), _HEAD[2],
-                    pc.fill_null(vt.fixed(height, 0), ""), _HEAD[3])
+    extensions = image_extensions(table.images["file_name"]).to_numpy()
+    filenames = vt.xml_escape_array(pa.array(basenames + extensions, type=pa.string()))
+    sizes = [pc.fill_null(vt.fixed(table.images[c].to_numpy(dtype="float64", na_value=np.nan), 0), "")
+             for c in ("width", "height")]
+    heads = _filled_in(_HEAD, filenames, *sizes)
     manifest = write_manifest(table.images, label_files)
     classes = "".join(str(c).replace("\n", " ") + "\n" for c in frame["category"].cat.categories)
     write_zip(dest, chain([(MANIFEST_NAME, manifest), (CLASSES_NAME, classes)],
                           zip(label_files.tolist(), _documents(frame, table, heads, one_based))))
 
 
-def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_based: bool) -> Iterator[memoryview]:
+def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array,
+               one_based: bool) -> Iterator[memoryview]:
     """Each image's XML: its head, its objects, the closing tag. The text is built for ``_RUN``
     images at a time, so only a run's text is held while the zip is written."""
     rows = table.box_rows
@@ -217,28 +209,20 @@ def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array, one_base
     names = vt.xml_escape_array(pa.array([str(c) for c in frame["category"].cat.categories],
                                          type=pa.string()))
     codes = frame["category"].cat.codes.to_numpy()[rows]
-    flags = [_flag(frame, column, rows) for column in ("truncated", "difficult")]
+    flags = [frame[c].to_numpy(dtype="float64", na_value=0.0)[rows] > 0 if c in frame.columns
+             else np.zeros(len(rows), dtype=bool) for c in ("truncated", "difficult")]
     offsets = table.offsets
     for first in range(0, len(heads), _RUN):
         last = min(first + _RUN, len(heads))
         lo, hi = int(offsets[first]), int(offsets[last])
-        objects = _object_texts(corners[lo:hi], names.take(pa.array(codes[lo:hi])),
-                                [f[lo:hi] for f in flags])
+        objects = _filled_in(_OBJECT, names.take(pa.array(codes[lo:hi])),
+                             *(pc.if_else(pa.array(f[lo:hi]), "1", "0") for f in flags),
+                             *(vt.fixed(corners[lo:hi, j], 0) for j in range(4)))
         bodies = vt.per_group(objects, offsets[first:last + 1] - lo, terminator="")
         yield from vt.views(vt.join(heads.slice(first, last - first), bodies, _TAIL))
 
 
-def _object_texts(corners: np.ndarray, name: pa.Array, flags: list[np.ndarray]) -> pa.Array:
-    """The ``<object>`` elements of boxes with whole-number ``corners`` (xmin, ymin, xmax, ymax)."""
-    o = _OBJECT
-    truncated, difficult = (pc.if_else(pa.array(f), "1", "0") for f in flags)
-    return vt.join(o[0], name, o[1], truncated, o[2], difficult, o[3], vt.fixed(corners[:, 0], 0), o[4],
-                   vt.fixed(corners[:, 1], 0), o[5], vt.fixed(corners[:, 2], 0), o[6],
-                   vt.fixed(corners[:, 3], 0), o[7])
-
-
-def _flag(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    """Whether each box (frame ``rows``) has the flag ``column`` set (False when the frame has no such column)."""
-    if column not in frame.columns:
-        return np.zeros(len(rows), dtype=bool)
-    return frame[column].to_numpy(dtype="float64", na_value=0.0)[rows] > 0
+def _filled_in(template: str, *fields: pa.Array) -> pa.Array:
+    """The ``template`` with its ``{}`` filled in by the ``fields``, element-wise."""
+    pieces = template.split("{}")
+    return vt.join(*chain.from_iterable(zip(pieces, fields)), pieces[-1])

@@ -8,14 +8,15 @@ other than ``w*h``: the writer warns with counts.
 """
 from __future__ import annotations
 
+import re
+import warnings
 from itertools import chain
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import _vectext as vt
@@ -105,27 +106,20 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     splits = layout.image_splits(archive, pictures + alone, config)
     rows = [(_file_name(p), p, position.get(paired.get(p, ""), -1), splits.get(p)) for p in pictures]
     rows += [(_file_name(label), None, position[label], splits.get(label)) for label in alone]
-    images = pd.DataFrame(rows, columns=["file_name", "picture", "file_pos", "split"])
+    images = pd.DataFrame(rows, columns=["file_name", "picture", "file_pos", "split"])  # str: by assemble
     images = images.sort_values("file_name", kind="stable").reset_index(drop=True)
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
     sizes = image_sizes(archive, images["picture"].dropna().tolist())
     size = [sizes.get(p, (None, None)) for p in images.pop("picture")]  # a label alone: None
-    images.insert(2, "width", pd.array([w for w, _ in size], dtype="Int64"))
-    images.insert(3, "height", pd.array([h for _, h in size], dtype="Int64"))
-    images["file_name"] = images["file_name"].astype("string")
-    images["split"] = images["split"].astype("string")
+    images["width"] = pd.array([w for w, _ in size], dtype="Int64")
+    images["height"] = pd.array([h for _, h in size], dtype="Int64")
     return images if images["split"].notna().any() else images.drop(columns="split")
 
 
 def _file_name(member: str) -> str:
-    """An image's name: its path below ``images/`` or ``labels/`` (a label loses ``.txt``)."""
-    parts = member.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] in ("images", "labels"):
-            parts = parts[i + 1:]
-            break
-    name = "/".join(parts)
+    """An image's name: its path below its last ``images/`` or ``labels/`` (a label loses ``.txt``)."""
+    name = re.sub(r"^(?:.*/)?(?:images|labels)/", "", member, flags=re.DOTALL)
     return name[:-4] if name.lower().endswith(".txt") else name
 
 
@@ -158,50 +152,32 @@ def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
     table = ImageTable(frame)
     names, class_of_code = _class_index(frame)
     stems = member_stems(table.images["file_name"], table.images["image_id"].to_numpy())
-    splits = _splits(table.images)
-    label_files = np.array([f"labels/{_under(split, stem)}.txt" for split, stem in zip(splits, stems)],
-                           dtype=object)
+    splits = table.images["split"].fillna("") if "split" in table.images else [""] * len(stems)
+    label_files = np.array([f"labels/{stem}.txt" if not split or stem.startswith(split + "/")
+                            else f"labels/{split}/{stem}.txt"  # under its split folder
+                            for split, stem in zip(splits, stems)], dtype=object)
     texts = _label_texts(frame, table, class_of_code)
     members = [("data.yaml", _data_yaml(names, sorted(set(splits) - {""}))),
                ("classes.txt", "".join(n.replace("\n", " ") + "\n" for n in names)),
                (MANIFEST_NAME, write_manifest(table.images, label_files))]
     by_name = np.argsort(label_files)  # members in name order: readers list them sorted
     views = list(vt.views(texts))
+    # label files are stored, not deflated: inflating many small members costs more than it saves
     write_zip(dest, chain(members, ((label_files[i], views[i]) for i in by_name.tolist())),
-              stored=_is_label_file)
-
-
-def _splits(images: pd.DataFrame) -> list[str]:
-    if "split" not in images:
-        return [""] * len(images)
-    return images["split"].astype("string").fillna("").tolist()
-
-
-def _under(split: str, stem: str) -> str:
-    """The label stem under its split folder (unless already there)."""
-    return stem if not split or stem.startswith(split + "/") else f"{split}/{stem}"
-
-
-def _is_label_file(name: str) -> bool:
-    """Label files are stored, not deflated: inflating many small members costs more than it saves."""
-    return name.startswith("labels/")
+              stored=lambda name: name.startswith("labels/"))
 
 
 def _class_index(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     """Class names in index order, and each category code's class index."""
     categories = [str(c) for c in frame["category"].cat.categories]
-    ids = pd.DataFrame({"category": frame["category"], "id": frame["category_id"]}).dropna()
-    pairs = ids.drop_duplicates()
-    if (len(pairs) == len(categories) and pairs["category"].is_unique and pairs["id"].is_unique
-            and set(pairs["id"].astype(int)) == set(range(len(categories)))):
-        by_name = dict(zip(pairs["category"].astype(str), pairs["id"].astype(int)))
-        class_of_code = np.array([by_name[c] for c in categories], dtype="int64")
-    else:
+    pairs = frame[["category", "category_id"]].dropna().drop_duplicates()
+    if (len(pairs) == len(categories) and pairs["category"].is_unique
+            and sorted(pairs["category_id"].astype(int)) == list(range(len(categories)))):
+        by_code = np.argsort(pairs["category"].cat.codes.to_numpy())
+        class_of_code = pairs["category_id"].to_numpy("int64")[by_code]
+    else:  # the names sorted
         class_of_code = np.argsort(np.argsort(np.array(categories, dtype=object), kind="stable"))
-    names = [""] * len(categories)
-    for code, index in enumerate(class_of_code):
-        names[index] = categories[code]
-    return names, class_of_code.astype("int64")
+    return [categories[code] for code in np.argsort(class_of_code)], class_of_code.astype("int64")
 
 
 def _label_texts(frame: pd.DataFrame, table: ImageTable, class_of_code: np.ndarray) -> pa.Array:
@@ -215,15 +191,13 @@ def _label_texts(frame: pd.DataFrame, table: ImageTable, class_of_code: np.ndarr
         raise FormatError(f"image {image['file_name']!r} (image_id {image['image_id']}) has boxes but "
                           f"no width/height; YOLO stores boxes relative to the image size")
     codes = frame["category"].cat.codes.to_numpy()[rows]
-    cx = (boxes[:, 0] + boxes[:, 2] / 2) / width
-    cy = (boxes[:, 1] + boxes[:, 3] / 2) / height
-    parts = [vt.fixed(class_of_code[codes], 0), " ", vt.fixed(cx, DECIMALS), " ",
-             vt.fixed(cy, DECIMALS), " ", vt.fixed(boxes[:, 2] / width, DECIMALS), " ",
-             vt.fixed(boxes[:, 3] / height, DECIMALS)]
-    lines = vt.join(*parts)
+    fields = [(boxes[:, 0] + boxes[:, 2] / 2) / width, (boxes[:, 1] + boxes[:, 3] / 2) / height,
+              boxes[:, 2] / width, boxes[:, 3] / height]
     scores = frame["score"].to_numpy(dtype="float64", na_value=np.nan)[rows]
     if not np.isnan(scores).all():
-        lines = vt.join(lines, vt.join(" ", vt.fixed(scores, DECIMALS)), skip_nulls=True)
+        fields.append(scores)  # a NaN one is a null: left out with its blank
+    lines = pc.binary_join_element_wise(vt.fixed(class_of_code[codes], 0),
+                                        *(vt.fixed(v, DECIMALS) for v in fields), " ", null_handling="skip")
     return vt.per_group(lines, table.offsets)
 
 

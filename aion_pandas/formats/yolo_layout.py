@@ -13,6 +13,7 @@ entry listing it, else a folder named ``train``, ``val``/``valid`` or ``test``.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 
 from aion_pandas.errors import FormatError
@@ -37,12 +38,7 @@ def split_of_path(name: str) -> str | None:
 
 def label_of_image(name: str) -> str:
     """The Ultralytics label file of an image: its last ``images/`` folder becomes ``labels/``."""
-    parts = name.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return "/".join(parts).rsplit(".", 1)[0] + ".txt"
+    return re.sub(r"^((?:.*/)?)images/", r"\1labels/", name, flags=re.DOTALL).rsplit(".", 1)[0] + ".txt"
 
 
 @dataclass
@@ -106,8 +102,8 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     return texts, []
 
 
-def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str]:
-    """Each image's split, from the data.yaml/obj.data entries, else from its folders."""
+def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str | None]:
+    """Each image's split, from the data.yaml/obj.data entries, else from its folders (else None)."""
     out: dict[str, str] = {}
     lists = config.lists(archive)
     for split, entries in config.splits.items():
@@ -124,10 +120,7 @@ def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dic
                     if name.startswith(prefix) or name.replace("/labels/", "/images/").startswith(prefix):
                         out.setdefault(name, split)
     for name in images:
-        if name not in out:
-            split = split_of_path(name)
-            if split is not None:
-                out[name] = split
+        out.setdefault(name, split_of_path(name))
     return out
 
 
@@ -136,8 +129,7 @@ def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     or (absolute, or under ``data/``) by its tail.
     """
     path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path.removeprefix("./")
+    path = re.sub(r"^(?:\./)+", "", path)
     parts = path.strip("/").split("/")
     for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
         tail = "/".join(parts[k:])
@@ -188,24 +180,22 @@ def text_of(archive: SafeArchive, name: str) -> str:
 
 def pair_images(labels: list[str], pictures: list[str]) -> dict[str, str]:
     """Each image's label file (image member -> label member) by the rules of the module doc."""
-    labelled = set(labels)
+    free = set(labels)  # the label files no image has taken yet
     by_stem: dict[str, list[str]] = {}
     for label in labels:
         by_stem.setdefault(posixpath.basename(label)[:-4], []).append(label)
     out: dict[str, str] = {}
-    taken: set[str] = set()
     for picture in pictures:
         for candidate in (label_of_image(picture), picture.rsplit(".", 1)[0] + ".txt"):
-            if candidate in labelled and candidate not in taken:
+            if candidate in free:
                 out[picture] = candidate
-                taken.add(candidate)
+                free.remove(candidate)
                 break
     for picture in pictures:
         if picture not in out:
-            same = [n for n in by_stem.get(posixpath.basename(picture).rsplit(".", 1)[0], [])
-                    if n not in taken]
+            same = [n for n in by_stem.get(posixpath.basename(picture).rsplit(".", 1)[0], []) if n in free]
             if len(same) == 1:
                 out[picture] = same[0]
-                taken.add(same[0])
+                free.remove(same[0])
     return out
 
