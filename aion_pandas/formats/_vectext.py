@@ -34,10 +34,9 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
     return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), text)
 
 
-def join(*parts: pa.Array | str, skip_nulls: bool = False) -> pa.Array:
-    """Element-wise concatenation of arrays and literal strings (nulls skipped or propagated)."""
-    options = pc.JoinOptions(null_handling="skip" if skip_nulls else "emit_null")
-    return pc.binary_join_element_wise(*parts, "", options=options)
+def join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of arrays and literal strings (a null in any part: null)."""
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def per_group(lines: pa.Array, offsets: np.ndarray, terminator: str = "\n") -> pa.Array:
