@@ -96,26 +96,6 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
 
 
-def devkit_splits(archive: SafeArchive, members: list[str]) -> list[str | None]:
-    """Each annotation file's split: the devkit's ``ImageSets/Main/*.txt`` beside its
-    ``Annotations/`` (only in ``trainval``: ``None``), else its folders' names.
-    """
-    lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
-    for name in archive.names:
-        head, found, file = name.rpartition("ImageSets/Main/")
-        if not found or file not in ("train.txt", "val.txt", "test.txt", "trainval.txt"):
-            continue
-        for words in map(str.split, text_of(archive, name).splitlines()):
-            if words and lists.get((head, words[0])) in (None, "trainval"):
-                lists[(head, words[0])] = file[:-4]
-    out: list[str | None] = []
-    for member in members:
-        head, _, file = member.rpartition("Annotations/")
-        split = lists.get((head, file.rsplit(".", 1)[0])) if _ else None
-        out.append(None if split == "trainval" else split or split_of_path(member))
-    return out
-
-
 def _class_list(archive: SafeArchive) -> list[str]:
     """The names in ``classes.txt`` (ours list every category, with or without boxes)."""
     if CLASSES_NAME not in archive:
@@ -132,15 +112,28 @@ def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> 
 
 def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
     """One row per image before any document is parsed (``file_pos``: its annotation file in
-    ``members``): the manifest's rows, else one per file, with the devkit's or folders' split
-    (:func:`_fill` drops a split no image has).
+    ``members``): the manifest's rows, else one per file, its split by the devkit's
+    ``ImageSets/Main/*.txt`` beside its ``Annotations/`` (only in ``trainval``: none), else by its
+    folders (:func:`_fill` drops a split no image has).
     """
     manifest = manifest_images(archive, members, "annotation")
     if manifest is not None:
         return manifest
+    lists: dict[tuple[str, str], str] = {}  # (root, stem) -> split
+    for name in archive.names:
+        head, found, file = name.rpartition("ImageSets/Main/")
+        if found and file in ("train.txt", "val.txt", "test.txt", "trainval.txt"):
+            for words in map(str.split, text_of(archive, name).splitlines()):
+                if words and lists.get((head, words[0])) in (None, "trainval"):
+                    lists[(head, words[0])] = file[:-4]
+    splits = []
+    for member in members:
+        head, found, file = member.rpartition("Annotations/")
+        split = lists.get((head, file.rsplit(".", 1)[0])) if found else None
+        splits.append(None if split == "trainval" else split or split_of_path(member))
     return pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
                          "file_pos": np.arange(len(members), dtype="int64"),
-                         "split": pd.array(devkit_splits(archive, members), dtype="string")})
+                         "split": pd.array(splits, dtype="string")})
 
 
 def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
