@@ -50,11 +50,6 @@ class Config:
     splits: dict[str, list[str]]
     names: list[str] | None
 
-    def lists(self, archive: SafeArchive) -> dict[str, list[str]]:
-        """The entries that are list files (``.txt`` members), by split."""
-        return {split: [e for e in entries if e in archive and e.lower().endswith(".txt")]
-                for split, entries in self.splits.items()}
-
 
 def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     """The dataset's :class:`Config`; ``names`` given are the class names (none are read)."""
@@ -92,7 +87,7 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     """The label files, and the other ``.txt`` files that are neither labels nor lists, to be
     reported: with a ``labels/`` folder, every ``.txt`` outside it.
     """
-    listed = {entry for entries in config.lists(archive).values() for entry in entries}
+    listed = {e for entries in config.splits.values() for e in entries if e.lower().endswith(".txt")}  # lists
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
@@ -105,10 +100,9 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
 def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str | None]:
     """Each image's split, from the data.yaml/obj.data entries, else from its folders (else None)."""
     out: dict[str, str] = {}
-    lists = config.lists(archive)
     for split, entries in config.splits.items():
         for entry in entries:
-            if entry in lists[split]:
+            if entry in archive and entry.lower().endswith(".txt"):  # a list file
                 listed = {_resolve(posixpath.dirname(entry), line.strip(), archive).rsplit(".", 1)[0]
                           for line in text_of(archive, entry).splitlines() if line.strip()}
                 for name in images:  # by stem: a label file takes its listed image's split
@@ -128,8 +122,7 @@ def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     """A path from a list file or data.yaml as a member: relative to the file's folder, the root,
     or (absolute, or under ``data/``) by its tail.
     """
-    path = path.replace("\\", "/")
-    path = re.sub(r"^(?:\./)+", "", path)
+    path = re.sub(r"^(?:\./)+", "", path.replace("\\", "/"))
     parts = path.strip("/").split("/")
     for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
         tail = "/".join(parts[k:])
