@@ -56,10 +56,9 @@ def parse_documents(docs: list[bytes], members: list[str], where: str) -> Parsed
     parts = []
     for start in range(0, len(docs) or 1, CHUNK):  # no document: one empty chunk
         names = members[start:start + CHUNK]
-        chunk = [to_utf8(doc, where=where, member=name)
+        chunk = [check_xml(doc, where=where, member=name)
                  for doc, name in zip(docs[start:start + CHUNK], names)]
-        # "<!": a comment, CDATA or a DOCTYPE/ENTITY declaration, which parse_each's checks refuse
-        scanned = None if any(b"<!" in doc for doc in chunk) else scan(chunk)
+        scanned = scan(chunk)  # None on a comment or CDATA ("<!"), among other shapes
         part = ParsedDocuments(*scanned, members=names) if scanned else parse_each(chunk, names, where)
         part.objects["doc"] = part.objects["doc"] + start
         parts.append(part)
@@ -168,19 +167,31 @@ def _flag(text: str | None) -> float | None:
 # XML from outside
 
 _FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARATION = re.compile(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
 
 
 def check_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
     """Return ``data`` as UTF-8 XML; refuse a ``DOCTYPE`` or ``ENTITY`` declaration.
 
-    UTF-16 (with a BOM) and encodings declared in the XML declaration are re-encoded to UTF-8.
+    A UTF-8 BOM is removed; UTF-16 (with a BOM) and the encoding the XML declaration names are
+    re-encoded to UTF-8, without the declaration.
 
     >>> check_xml(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', where="v.zip", member="A/1.xml")
     Traceback (most recent call last):
     ...
     aion_pandas.errors.FormatError: v.zip: A/1.xml: XML with a DOCTYPE/ENTITY declaration is refused ...
     """
-    data = to_utf8(data, where=where, member=member)
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    else:
+        found = _DECLARATION.match(data, 0, 200)  # None: no declaration, or one naming no encoding
+        encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else found and found[1].decode().lower()
+        if encoding not in (None, "utf-8", "utf8", "us-ascii", "ascii"):
+            try:
+                data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data.decode(encoding)).encode("utf-8")
+            except (LookupError, UnicodeDecodeError) as exc:
+                raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
+                                  member=member) from None
     if b"<!" in data and _FORBIDDEN.search(data):
         raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
                           "expanded)", path=where, member=member)
@@ -202,32 +213,3 @@ def parse_xml(data: bytes, *, where: str | None = None, member: str | None = Non
         text = data.split(b"\n")[line - 1][column:column + 24].decode("utf-8", "replace")
         raise FormatError(f"line {line}: not well-formed XML ({reason} at {text!r})", path=where,
                           member=member) from None
-
-
-_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-
-
-def to_utf8(data: bytes, *, where: str | None = None, member: str | None = None) -> bytes:
-    """XML bytes re-encoded to UTF-8 (BOMs removed, the declaration's encoding honoured)."""
-    if data[:1] == b"<":
-        if data[:5] != b"<?xml":
-            return data
-        declaration = data[:data.find(b"?>", 0, 400)].lower()
-        if b"encoding" not in declaration or b"utf-8" in declaration or b"utf8" in declaration:
-            return data
-    if data[:3] == b"\xef\xbb\xbf":
-        return data[3:]
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16")
-    else:
-        found = _DECLARATION.match(data[:200])
-        encoding = found.group(1).decode().lower() if found else "utf-8"
-        if encoding in ("utf-8", "utf8", "us-ascii", "ascii"):
-            return data
-        try:
-            text = data.decode(encoding)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
-                              member=member) from None
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    return text.encode("utf-8")

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._vocparse import check_xml, parse_xml, to_utf8
+from aion_pandas.formats._vocparse import check_xml, parse_xml
 from aion_pandas.formats.safety import DEFAULT_LIMITS, Limits, open_archive, safe_member_name
 from aion_pandas.formats.voc import read_voc
 from aion_pandas.formats.yolo import read_yolo
@@ -249,7 +249,7 @@ def test_xml_is_reencoded_to_utf8(data, text):
 
 def test_an_unknown_encoding_is_a_format_error():
     with pytest.raises(FormatError, match=r"a.xml: cannot decode the XML as klingon"):
-        to_utf8(b'<?xml version="1.0" encoding="klingon"?><a/>', member="a.xml")
+        check_xml(b'<?xml version="1.0" encoding="klingon"?><a/>', member="a.xml")
 
 
 def test_a_damaged_deflate_stream_is_a_format_error():
