@@ -23,12 +23,10 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
     scaled = np.rint(np.where(nan, 0.0, values) * scale).astype("int64")
     negative = scaled < 0
     magnitude = np.abs(scaled)
-    whole = pc.cast(pa.array(magnitude // scale), pa.string())
-    if decimals == 0:
-        text = whole
-    else:
+    text = pc.cast(pa.array(magnitude // scale), pa.string())
+    if decimals:
         frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % scale), pa.string()), decimals, "0")
-        text = pc.binary_join_element_wise(whole, frac, ".")
+        text = pc.binary_join_element_wise(text, frac, ".")
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
     return pc.if_else(pa.array(nan), pa.scalar(None, pa.string()), text)
