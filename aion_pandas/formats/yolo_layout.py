@@ -30,10 +30,7 @@ _SMALL_FILE = 16 << 20
 
 def split_of_path(name: str) -> str | None:
     """The split a folder of ``name`` says (``train``, ``val``, ``test``), else ``None``."""
-    for part in reversed(name.lower().split("/")[:-1]):
-        if part in _SPLITS:
-            return _SPLITS[part]
-    return None
+    return next((_SPLITS[part] for part in reversed(name.lower().split("/")[:-1]) if part in _SPLITS), None)
 
 
 def label_of_image(name: str) -> str:
