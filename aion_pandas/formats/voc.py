@@ -68,15 +68,15 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         images, names = files_used(part_of(_plan(archive, members), part), members)
         parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
         images = _fill(images, parsed, archive.where)
-        classes = _class_list(archive)
-    if not len(parsed.objects["name"]) and MANIFEST_NAME not in archive and part is None:
+        category = _category(archive, parsed)
+    obj = parsed.objects
+    if not len(obj["name"]) and MANIFEST_NAME not in archive and part is None:
         raise FormatError(f"the {len(members):,} annotation files hold no object with a box",
                           path=archive.where)
     if parsed.skipped:
         counts = ", ".join(f"{n:,} {kind}" for kind, n in parsed.skipped.items())
         warnings.warn(f"{archive.where}: the frame has no place for {counts}: left out",
                       UnplacedAnnotationWarning, stacklevel=2)
-    obj = parsed.objects
     xyxy = np.column_stack([obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])
     if one_based:
         xyxy[:, 0:2] -= 1
@@ -89,23 +89,20 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
             raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
                               member=names[int(obj["doc"][i])])
     image_of_doc = image_of_file(images.pop("file_pos").to_numpy(), len(names))
-    boxes = {"category": _category(obj["name"], classes, parsed.boxless_names),  # no category_id
+    boxes = {"category": category,  # no category_id
              "x": boxes_xywh[:, 0], "y": boxes_xywh[:, 1], "w": boxes_xywh[:, 2], "h": boxes_xywh[:, 3],
              **{flag: pd.arrays.BooleanArray(obj[flag] > 0, np.isnan(obj[flag]))  # NaN: absent
                 for flag in ("difficult", "truncated")}}
     return assemble(images, image_of_doc[obj["doc"]], boxes, "pascal_voc", archive.where)
 
 
-def _class_list(archive: SafeArchive) -> list[str]:
-    """The names in ``classes.txt`` (ours list every category, with or without boxes)."""
-    if CLASSES_NAME not in archive:
-        return []
-    text = text_of(archive, CLASSES_NAME)
-    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
-
-
-def _category(names: pd.Categorical, classes: list[str], boxless: list[str]) -> pd.Categorical:
-    found = [str(c) for c in names.categories] + boxless
+def _category(archive: SafeArchive, parsed: ParsedDocuments) -> pd.Categorical:
+    """The objects' names, their categories those of ``classes.txt`` first (ours list every category,
+    with or without boxes), then the other names found, sorted."""
+    lines = text_of(archive, CLASSES_NAME).splitlines() if CLASSES_NAME in archive else []
+    classes = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    names = parsed.objects["name"]
+    found = [str(c) for c in names.categories] + parsed.boxless_names
     categories = classes + sorted(set(found) - set(classes))
     return names.set_categories(pd.Index(categories, dtype="str"))
 
@@ -140,16 +137,13 @@ def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataF
     """The image columns the parsed documents give: sizes a manifest lacks, and without one the
     file names (``<filename>``, else the annotation file's stem)."""
     docs = parsed.documents
-    at = images["file_pos"].to_numpy()  # each image's parsed document (when it has one)
-    has = at >= 0
+    at = images["file_pos"].to_numpy()  # each image's parsed document (-1: none)
     for name in ("width", "height"):
-        infinite = np.isinf(np.asarray(docs[name], dtype="float64"))
-        if infinite.any():
+        values = np.asarray(docs[name], dtype="float64")
+        if np.isinf(values).any():
             raise FormatError(f"size/{name} is not a finite number", path=where,
-                              member=parsed.members[int(np.argmax(infinite))])
-        values = np.full(len(images), np.nan)
-        values[has] = np.asarray(docs[name])[at[has]]
-        from_xml = pd.array(values, dtype="Float64").round().astype("Int64")
+                              member=parsed.members[int(np.argmax(np.isinf(values)))])
+        from_xml = pd.array(np.append(values, np.nan)[at], dtype="Float64").round().astype("Int64")
         images[name] = images[name].fillna(pd.Series(from_xml, index=images.index)) \
             if name in images else from_xml
     if "file_name" not in images:
