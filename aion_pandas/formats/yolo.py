@@ -111,9 +111,8 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
     images.insert(0, "image_id", np.arange(1, len(images) + 1, dtype="int64"))
     images = part_of(images, part)
     sizes = image_sizes(archive, images["picture"].dropna().tolist())
-    size = [sizes.get(p, (None, None)) for p in images.pop("picture")]  # a label alone: None
-    images["width"] = pd.array([w for w, _ in size], dtype="Int64")
-    images["height"] = pd.array([h for _, h in size], dtype="Int64")
+    images[["width", "height"]] = pd.DataFrame([sizes.get(p, (None, None)) for p in images.pop("picture")],
+                                               columns=["width", "height"], dtype="Int64")  # alone: NA
     return images if images["split"].notna().any() else images.drop(columns="split")
 
 
