@@ -80,8 +80,7 @@ def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:
     values = np.full((6, len(starts)), np.nan)
     values[0] = numbers[starts]
     plain = nfields <= 6
-    for j in range(1, 5):
-        values[j, plain] = numbers[starts[plain] + j]
+    values[1:5, plain] = numbers[starts[plain] + np.arange(1, 5)[:, None]]
     scored = nfields == 6
     values[5, scored] = numbers[starts[scored] + 5]
     if not plain.all():  # segmentation lines: x1 y1 x2 y2 ... -> their bounding box
