@@ -155,12 +155,11 @@ def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
     label_files = np.array([f"labels/{stem}.txt" if not split or stem.startswith(split + "/")
                             else f"labels/{split}/{stem}.txt"  # under its split folder
                             for split, stem in zip(splits, stems)], dtype=object)
-    texts = _label_texts(frame, table, class_of_code)
+    views = list(vt.views(_label_texts(frame, table, class_of_code)))
     members = [("data.yaml", _data_yaml(names, sorted(set(splits) - {""}))),
                ("classes.txt", "".join(n.replace("\n", " ") + "\n" for n in names)),
                (MANIFEST_NAME, write_manifest(table.images, label_files))]
     by_name = np.argsort(label_files)  # members in name order: readers list them sorted
-    views = list(vt.views(texts))
     # label files are stored, not deflated: inflating many small members costs more than it saves
     write_zip(dest, chain(members, ((label_files[i], views[i]) for i in by_name.tolist())),
               stored=lambda name: name.startswith("labels/"))
