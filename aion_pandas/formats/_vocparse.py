@@ -89,8 +89,7 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
         if root.tag != "annotation":
             raise FormatError(f"the root element is <{root.tag}>, not <annotation>", path=where,
                               member=member)
-        filename = root.findtext("filename")
-        filenames.append((filename or "").strip() or None)
+        filenames.append((root.findtext("filename") or "").strip() or None)
         sizes += [root.findtext("size/width"), root.findtext("size/height")]
         for k, obj in enumerate(root.iterfind("object")):
             name = obj.findtext("name")
