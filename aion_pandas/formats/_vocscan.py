@@ -42,10 +42,7 @@ def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
         return None
     per_doc = np.fromiter((b.count(b"<object>") for b in docs), dtype="int64", count=len(docs))
     n = int(per_doc.sum())
-    if joined.count(b"</object>") != n:
-        return None
-    columns = _objects_in_order(joined, n)
-    if columns is None:
+    if joined.count(b"</object>") != n or (columns := _objects_in_order(joined, n)) is None:
         return None
     columns["doc"] = np.repeat(np.arange(len(docs)), per_doc)
     columns["index"] = np.arange(n) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
