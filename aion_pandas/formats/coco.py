@@ -88,10 +88,9 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     found = [n for n in archive.names_ending(".json")  # hidden ones left out; a folder's 3 deep
              if not any(part.startswith(".") for part in n.split("/"))
              and (archive.root is None or n.count("/") <= _DEPTH)]
-    files = [n for n in found if not OTHER_TASKS.match(posixpath.basename(n))]
-    skipped = [f"{n} (another COCO task)" for n in found
-               if files and OTHER_TASKS.match(posixpath.basename(n))]
-    files = files or found  # only files of other tasks: read as they are
+    other = [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
+    files = [n for n in found if n not in other] or found  # only files of other tasks: read as they are
+    skipped = [f"{n} (another COCO task)" for n in other] if len(other) < len(found) else []
     frames, shown, unmeasured = [], [], _Unmeasured()
 
     def measure(name: str) -> tuple[int, int]:
@@ -133,9 +132,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     if not frame["x"].notna().any():
         raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(shown[:5])}): "
                           "read_coco reads object detection annotations", path=archive.where)
-    attrs = frame.attrs
-    frame = validate_frame(frame, where=archive.where)
-    frame.attrs.update(attrs)
+    frame = validate_frame(frame, where=archive.where)  # (which keeps the attrs)
     unmeasured.warn(archive.where)
     if archive.root is not None:
         frame.attrs["root"] = str(archive.root.resolve())
@@ -148,8 +145,7 @@ def split_of(relative: str) -> str | None:
     >>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
     ('val', 'val')
     """
-    parts = Path(relative).with_suffix("").parts
-    for part in (parts[-1], *reversed(parts[:-1])):
+    for part in reversed(Path(relative).with_suffix("").parts):
         for word in re.split(r"[^a-z]+", part.lower()):
             if word in _SPLITS:
                 return _SPLITS[word]
@@ -173,12 +169,8 @@ def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool
         parent = posixpath.dirname(here)
         candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
     sample = [n for n in names[:5] if n]
-    best, hits = None, 0
-    for candidate in candidates:
-        found = sum(exists(posixpath.join(candidate, n)) for n in sample)
-        if found > hits:
-            best, hits = candidate, found
-    return best
+    hits = [sum(exists(posixpath.join(candidate, n)) for n in sample) for candidate in candidates]
+    return candidates[hits.index(max(hits))] if max(hits) else None
 
 
 def _first_names(frame: pd.DataFrame) -> list[str]:
@@ -213,13 +205,12 @@ class _Unmeasured:
         self.tried, self.missing, self.unreadable = 0, [], []
 
     def warn(self, where: str) -> None:
-        if not (self.missing or self.unreadable):
-            return
-        first = ", ".join((self.missing + self.unreadable)[:3])
-        warnings.warn(f"{where}: {len(self.missing) + len(self.unreadable)} of {self.tried} images "
-                      f"without a size in the JSON could not be measured ({len(self.missing)} missing, "
-                      f"{len(self.unreadable)} unreadable, e.g. {first}): their width and height are "
-                      "<NA>", MissingImageSizeWarning, stacklevel=3)
+        failed = self.missing + self.unreadable
+        if failed:
+            warnings.warn(f"{where}: {len(failed)} of {self.tried} images without a size in the JSON could "
+                          f"not be measured ({len(self.missing)} missing, {len(self.unreadable)} unreadable, "
+                          f"e.g. {', '.join(failed[:3])}): their width and height are <NA>",
+                          MissingImageSizeWarning, stacklevel=3)
 
 
 def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
