@@ -35,9 +35,9 @@ class _Image(msgspec.Struct, gc=False):
     file_name: str
     width: Optional[Number] = None
     height: Optional[Number] = None
-    coco_url: Optional[str] = None
-    aion_item_id: Optional[str] = None
-    aion_item_status: Optional[str] = None
+    image_url: Optional[str] = msgspec.field(default=None, name="coco_url")  # the frame's names
+    item_id: Optional[str] = msgspec.field(default=None, name="aion_item_id")
+    item_status: Optional[str] = msgspec.field(default=None, name="aion_item_status")
     description: Optional[str] = None
     tags: Optional[list[str]] = None
 
@@ -224,14 +224,11 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
                           "file_name": pd.array([i.file_name for i in images], dtype="string"),
                           "width": _whole([i.width for i in images], "width", where),
                           "height": _whole([i.height for i in images], "height", where)})
-    for column, attr in (("description", "description"), ("image_url", "coco_url"),
-                         ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
-        values = list(map(attrgetter(attr), images))
+    for column in ("description", "image_url", "item_id", "item_status", "tags"):
+        values = list(map(attrgetter(column), images))
         if values.count(None) != len(values):
-            table[column] = pd.array(values, dtype="string")
-    tags = list(map(attrgetter("tags"), images))
-    if tags.count(None) != len(tags):
-        table["tags"] = pd.Series([t if t is not None else [] for t in tags], dtype=object)
+            table[column] = pd.array(values, dtype="string") if column != "tags" else \
+                pd.Series([t if t is not None else [] for t in values], dtype=object)
     dataset_id = (doc.info or {}).get("aion_dataset_id")
     if isinstance(dataset_id, str):
         table["dataset_id"] = pd.array([dataset_id] * len(images), dtype="string")
