@@ -224,21 +224,17 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
-    """The ``category`` column, its categories ordered by class id when the file has ids (a name's
-    first one), else by name, as the other readers order them.
+    """The ``category`` column (read as a dictionary), its categories ordered by class id when the
+    file has ids (a name's first one), else by name, as the other readers order them.
     """
-    encoded = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else \
-        pc.dictionary_encode(column.cast(pa.string()))
-    cats = (encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string()))
-    cats = cats.cast(pa.string()).to_pylist()
+    encoded = column.unify_dictionaries()
+    cats = encoded.chunks[0].dictionary.to_pylist() if encoded.num_chunks else []
     codes = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()), -1).to_numpy()
     ids = np.full(len(cats), np.inf)
     if class_ids is not None and len(cats):
         _first_class_ids(codes, pd.Series(class_ids, copy=False), ids)
     order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
-    lookup = np.empty(len(cats) + 1, dtype=code_dtype(len(cats)))
-    lookup[order] = np.arange(len(cats))
-    lookup[-1] = -1  # a code of -1 (no box) stays -1
+    lookup = np.append(np.argsort(order), -1).astype(code_dtype(len(cats)))  # a code of -1 (no box) stays -1
     return categorical(lookup.take(codes), [cats[i] for i in order])
 
 
