@@ -133,17 +133,15 @@ def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -
         except msgspec.ValidationError as exc:
             raise FormatError(_annotation_error(str(exc), raws, start), path=where) from None
         stop = start + len(anns)
-        for name in ("image_id", "category_id"):
-            cols[name][start:stop] = np.fromiter(map(attrgetter(name), anns), np.int64, len(anns))
         for name, values in zip("xywh", _boxes(anns)):
             cols[name][start:stop] = values
-        for name in ("area", "score", "iscrowd"):
-            cols[name][start:stop] = _nullable(anns, name, cols[name].dtype)
+        for name in ("image_id", "category_id", "area", "score", "iscrowd"):
+            cols[name][start:stop] = _field(anns, name, cols[name].dtype)
     return cols
 
 
-def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray:
-    """A field that may be an explicit null, as NaN (or False for a flag)."""
+def _field(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray:
+    """A field of each annotation (an explicit null: NaN, or False for a flag)."""
     try:
         return np.fromiter(map(attrgetter(name), anns), dtype, len(anns))
     except TypeError:  # a None: np.array makes it NaN (or False)
