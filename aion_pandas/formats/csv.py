@@ -132,8 +132,7 @@ def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
         encode = msgspec.json.encode
         return pa.array([None if v is None or v is pd.NA else v if isinstance(v, str)
                          else encode(v).decode() for v in col], type=pa.string())
-    return pa.array(col.array if hasattr(col.array, "__arrow_array__") else col.to_numpy(),
-                    from_pandas=True)
+    return pa.array(col, from_pandas=True)
 
 
 def _tags_json(frame: pd.DataFrame) -> pa.Array:
@@ -214,8 +213,7 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     if pa.types.is_floating(kind):
         values = column.to_numpy()
         return values if values.flags.writeable else values.copy()  # Arrow lends its buffer read-only
-    dtype = _PANDAS_TYPES.get(kind)
-    return dtype.__from_arrow__(column) if dtype is not None else column.to_pandas()
+    return column.to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
