@@ -172,32 +172,25 @@ _BBOX = attrgetter("bbox")
 
 
 def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
-    """msgspec's message for a piece with the array's own path, or the kind of COCO file it is."""
+    """msgspec's message for a piece with the array's own path or, for an annotation without a box,
+    the kind of COCO file it is (captions, panoptic segmentation or image-level labels)."""
     found = re.search(r"`\$\[(\d+)\]", message)
     if not found:
         return message
     i = start + int(found.group(1))
-    message = f"{message[:found.start()]}`$.annotations[{i}]{message[found.end():]}"
-    kind = _kind_without_boxes(raws, i)
-    if kind is None:
-        return message
+    ann = msgspec.json.decode(raws[i])
+    ann = ann if isinstance(ann, dict) else {}
+    if "caption" in ann:
+        kind = "captions"
+    elif "segments_info" in ann:
+        kind = "panoptic segmentation"
+    elif "category_id" in ann and "bbox" not in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
+        kind = "image-level labels"
+    else:
+        return f"{message[:found.start()]}`$.annotations[{i}]{message[found.end():]}"
     return (f"this is a COCO {kind} file, not object detection ($.annotations[{i}] has no bbox): "
             "read_coco reads detection files (like instances_*.json), whose annotations each have "
             "an image_id, a category_id and a bbox [x, y, width, height]")
-
-
-def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
-    """``captions``, ``panoptic segmentation`` or ``image-level labels``; None for a detection file."""
-    ann = msgspec.json.decode(raws[i])
-    if not isinstance(ann, dict):
-        return None
-    if "caption" in ann:
-        return "captions"
-    if "segments_info" in ann:
-        return "panoptic segmentation"
-    if "category_id" in ann and "bbox" not in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
-        return "image-level labels"
-    return None
 
 
 def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd.DataFrame:
