@@ -240,9 +240,8 @@ def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -
     """Fill ``ids[code]`` with the class id of the code's first row that has one, looked for in
     growing blocks of rows (ids that are not numbers are left for validate_frame to name).
     """
-    pending = np.ones(len(ids), dtype=bool)
     start, step = 0, 4096
-    while start < len(codes) and pending.any():
+    while start < len(codes) and np.isinf(ids).any():  # inf: no id seen yet
         block = codes[start:start + step]
         try:
             values = class_ids.iloc[start:start + step].to_numpy(dtype="float64", na_value=np.nan)
@@ -250,8 +249,7 @@ def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -
             return
         known = (block >= 0) & ~np.isnan(values)
         found, first = np.unique(block[known], return_index=True)
-        new = pending[found]
+        new = np.isinf(ids[found])
         ids[found[new]] = values[known][first[new]]
-        pending[found] = False
         start, step = start + step, step * 2
 
