@@ -91,8 +91,7 @@ def _category_ids(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 def _image_ids(frame: pd.DataFrame) -> np.ndarray:
     if frame["dataset_id"].nunique(dropna=True) > 1:
         keys = pd.MultiIndex.from_arrays([frame["dataset_id"].fillna(""), frame["image_id"]])
-        codes, _ = pd.factorize(keys)
-        return codes.astype(np.int64) + 1
+        return pd.factorize(keys)[0].astype(np.int64) + 1
     return frame["image_id"].to_numpy(dtype=np.int64)
 
 
@@ -107,9 +106,8 @@ def _images_lines(frame: pd.DataFrame, image_ids: np.ndarray) -> pa.Array:
                         ("item_status", "aion_item_status"), ("description", "description")):
         if column in img.columns:
             parts += [f',"{key}":', json_strings(img[column])]
-    if "tags" in img.columns:
-        encode = msgspec.json.encode
-        tags = [encode(t if isinstance(t, list) else []).decode() for t in img["tags"]]
+    if "tags" in img.columns:  # lists (validate_frame)
+        tags = [msgspec.json.encode(t).decode() for t in img["tags"]]
         parts += [',"tags":', pa.array(tags, type=pa.string())]
     parts.append("}")
     return pc.binary_join_element_wise(*parts, "")
@@ -137,21 +135,18 @@ def write_document(frame: pd.DataFrame, out: IO[bytes], *, chunk_rows: int = 200
 
     box_rows = np.flatnonzero(frame["x"].notna().to_numpy())
     codes = frame["category"].cat.codes.to_numpy()
-    w = frame["w"].to_numpy(np.float64)
-    h = frame["h"].to_numpy(np.float64)
+    x, y, w, h, score = (frame[c].to_numpy(np.float64, na_value=np.nan) for c in (*"xywh", "score"))
     area = frame["area"].to_numpy(np.float64, na_value=np.nan) if "area" in frame.columns else w * h
     area = np.where(np.isnan(area), w * h, area)
     crowd = frame["iscrowd"].fillna(False).to_numpy(bool) if "iscrowd" in frame.columns \
         else np.zeros(len(frame), bool)
-    score = frame["score"].to_numpy(np.float64, na_value=np.nan)
-    xs, ys = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
     for start in range(0, len(box_rows), chunk_rows):
         rows = box_rows[start:start + chunk_rows]
         parts: list[Any] = [
             '{"id":', numbers(np.arange(start + 1, start + 1 + len(rows)), what="id"),
             ',"image_id":', numbers(image_ids[rows], what="image_id"),
             ',"category_id":', numbers(cat_ids[codes[rows]], what="category_id"),
-            ',"bbox":[', numbers(xs[rows], what="x"), ",", numbers(ys[rows], what="y"), ",",
+            ',"bbox":[', numbers(x[rows], what="x"), ",", numbers(y[rows], what="y"), ",",
             numbers(w[rows], what="w"), ",", numbers(h[rows], what="h"),
             '],"area":', numbers(area[rows], what="area"),
             ',"iscrowd":', pa.array(np.where(crowd[rows], "1", "0")),
