@@ -162,13 +162,10 @@ _PACKED_BOX = np.dtype({"names": list("xywh"), "formats": [">f8"] * 4, "offsets"
 
 def _boxes(anns: list[_Annotation]) -> list[np.ndarray]:
     """The boxes' x, y, w, h: packed by msgspec (37 bytes a box) and read by numpy, not number by number."""
-    packed = _MSGPACK.encode(list(map(_BBOX, anns)))
+    packed = _MSGPACK.encode(list(map(attrgetter("bbox"), anns)))
     header = len(packed) - _PACKED_BOX.itemsize * len(anns)  # the list's own: 1, 3 or 5 bytes
     fixed = np.frombuffer(packed, _PACKED_BOX, len(anns), header)
     return [fixed[name] for name in "xywh"]
-
-
-_BBOX = attrgetter("bbox")
 
 
 def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:

@@ -124,8 +124,10 @@ def write_csv(frame: pd.DataFrame, dest: Dest, *, delimiter: str = ",", include_
 
 def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
     col = frame[name]
-    if name == "tags":
-        return _tags_json(frame)
+    if name == "tags":  # each image's tags encoded once
+        first = ~frame["image_id"].duplicated().to_numpy()
+        per_image = [msgspec.json.encode(t).decode() for t in col.to_numpy()[first]]  # lists (validate_frame)
+        return pa.array(per_image, type=pa.string()).take(pa.array(pd.factorize(frame["image_id"])[0]))
     if isinstance(col.dtype, pd.CategoricalDtype):
         return pa.array(col.astype("string").array, type=pa.string())
     if col.dtype == object:
@@ -133,14 +135,6 @@ def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
         return pa.array([None if v is None or v is pd.NA else v if isinstance(v, str)
                          else encode(v).decode() for v in col], type=pa.string())
     return pa.array(col, from_pandas=True)
-
-
-def _tags_json(frame: pd.DataFrame) -> pa.Array:
-    first = ~frame["image_id"].duplicated().to_numpy()
-    encode = msgspec.json.encode
-    per_image = [encode(t if isinstance(t, list) else []).decode() for t in frame["tags"].to_numpy()[first]]
-    codes = pd.factorize(frame["image_id"])[0]
-    return pa.array(per_image, type=pa.string()).take(pa.array(codes))
 
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
@@ -176,19 +170,14 @@ def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | No
     line = int(row.group(1)) if row else None
     value = re.search(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value (.*)$", message)
     if value and line is not None:
-        names = _header(data, delimiter)
+        head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
+        names = next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])  # the header's
         index = int(value.group(1))
         name = names[index] if index < len(names) else f"#{index}"
         dtype = "float64" if value.group(2) == "double" else value.group(2)
         return FormatError(f"column {name!r} line {line}: cannot read {value.group(3)} as {dtype}", path=where)
     reason = message[row.end():] if row else message.split(":", 1)[-1].strip()
     return FormatError(f"malformed CSV: {reason}", path=where, line=line)
-
-
-def _header(data: pa.Buffer, delimiter: str) -> list[str]:
-    """The column names of the header line (for an error's message)."""
-    head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
-    return next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
