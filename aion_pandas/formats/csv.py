@@ -56,9 +56,7 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     >>> parse_csv(b"file_name;category;x;y;w;h\\na.jpg;dog;1;2;3;4\\n", delimiter=";").loc[0, "w"]
     np.float64(3.0)
     """
-    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++, no Python file calls
-    if bytes(data[:3]) == b"\xef\xbb\xbf":
-        buffer = buffer.slice(3)
+    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++ (and skips a BOM itself)
     if not bytes(data[:4096]).strip() and not bytes(data).strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
