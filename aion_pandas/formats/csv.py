@@ -44,10 +44,9 @@ def sniff_delimiter(data: bytes) -> str:
     >>> sniff_delimiter(b"image_id;file_name;x\\n1;a;2\\n")
     ';'
     """
-    header = data[:data.find(b"\n")] if b"\n" in data[:65536] else data[:65536]
-    counts = {d: header.count(d.encode()) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    header = data[:65536].split(b"\n", 1)[0]
+    best = max(_DELIMITERS, key=lambda d: header.count(d.encode()))
+    return best if best.encode() in header else ","
 
 
 def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = None) -> pd.DataFrame:
