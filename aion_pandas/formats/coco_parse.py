@@ -119,11 +119,10 @@ def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -
     """The annotations (raw JSON slices of ``data``) as numpy columns (``area``, ``score``: NaN
     when absent); each piece is decoded from one slice of ``data``, from its first to its last raw.
     """
-    n = len(raws)
-    cols = {name: np.empty(n, dtype) for name, dtype in _DTYPES.items()}
+    cols = {name: np.empty(len(raws), dtype) for name, dtype in _DTYPES.items()}
     view = memoryview(data).cast("B")
     base = _address(view)
-    for start in range(0, n, PIECE):
+    for start in range(0, len(raws), PIECE):
         piece = raws[start:start + PIECE]
         first, last = _address(piece[0]) - base, _address(piece[-1]) - base + len(piece[-1])
         if not 0 <= first <= last <= len(view):  # never decode some other memory
@@ -245,11 +244,10 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
 
 def _check_names(cats: list[_Category], where: str | None) -> None:
     seen: dict[str, int] = {}
-    for c in cats:
-        if c.name in seen:
+    for c in cats:  # (the ids are unique: a name seen again comes with another id)
+        if seen.setdefault(c.name, c.id) != c.id:
             raise FormatError(f"$.categories: the name {c.name!r} is used by ids {seen[c.name]} "
                               f"and {c.id}", path=where)
-        seen[c.name] = c.id
 
 
 def _whole(values: list[Any], what: str, where: str | None) -> pd.arrays.IntegerArray:

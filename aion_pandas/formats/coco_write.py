@@ -39,8 +39,8 @@ def json_strings(values: Any) -> pa.Array:
     """
     arr = pa.array(pd.Series(values, dtype="string").array, type=pa.string())
     if pc.any(pc.match_substring_regex(arr, _CONTROL)).as_py():
-        encoded = [None if v is None else msgspec.json.encode(v).decode() for v in arr.to_pylist()]
-        quoted = pa.array(encoded, type=pa.string())
+        quoted = pa.array([None if v is None else msgspec.json.encode(v).decode() for v in arr.to_pylist()],
+                          type=pa.string())
     else:
         escaped = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
         quoted = pc.binary_join_element_wise('"', escaped, '"', "")

@@ -128,9 +128,8 @@ def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
     if isinstance(col.dtype, pd.CategoricalDtype):
         return pa.array(col.astype("string").array, type=pa.string())
     if col.dtype == object:
-        encode = msgspec.json.encode
         return pa.array([None if v is None or v is pd.NA else v if isinstance(v, str)
-                         else encode(v).decode() for v in col], type=pa.string())
+                         else msgspec.json.encode(v).decode() for v in col], type=pa.string())
     return pa.array(col, from_pandas=True)
 
 
@@ -191,12 +190,11 @@ def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
 
 def _convert(name: str, column: pa.ChunkedArray) -> Any:
     """The pandas array of a column (validate_frame coerces it to the contract's dtype)."""
-    kind = column.type
     if name == "category":
         return column  # built once the class ids are known
-    if pa.types.is_null(kind) and name in _CONTRACT:
+    if pa.types.is_null(column.type) and name in _CONTRACT:
         return null_column(_CONTRACT[name], len(column))  # a column without a value
-    if pa.types.is_floating(kind):
+    if pa.types.is_floating(column.type):
         values = column.to_numpy()
         return values if values.flags.writeable else values.copy()  # Arrow lends its buffer read-only
     return column.to_pandas(types_mapper=_PANDAS_TYPES.get)
