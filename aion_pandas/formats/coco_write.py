@@ -85,13 +85,6 @@ def _category_ids(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     return names, np.array([ids[code] for code in range(len(names))], dtype=np.int64)
 
 
-def _image_ids(frame: pd.DataFrame) -> np.ndarray:
-    if frame["dataset_id"].nunique(dropna=True) > 1:
-        keys = pd.MultiIndex.from_arrays([frame["dataset_id"].fillna(""), frame["image_id"]])
-        return pd.factorize(keys)[0].astype(np.int64) + 1
-    return frame["image_id"].to_numpy(dtype=np.int64)
-
-
 def _images_lines(frame: pd.DataFrame, image_ids: np.ndarray) -> pa.Array:
     first = ~pd.Series(image_ids).duplicated().to_numpy()
     img = frame.loc[first]
@@ -120,12 +113,15 @@ def _write_lines(out: IO[bytes], lines: pa.Array, *, last: bool) -> None:
 
 def write_document(frame: pd.DataFrame, out: IO[bytes], *, chunk_rows: int = 200_000) -> None:
     """Stream the COCO JSON of a validated canonical frame to ``out``."""
-    image_ids = _image_ids(frame)
     names, cat_ids = _category_ids(frame)
     info = {"description": "aion-pandas export", "version": "1.0"}
     datasets = frame["dataset_id"].dropna().unique()
+    image_ids = frame["image_id"].to_numpy(dtype=np.int64)
     if len(datasets) == 1:
         info["aion_dataset_id"] = str(datasets[0])
+    elif len(datasets) > 1:  # image ids numbered anew: two datasets may share one
+        keys = pd.MultiIndex.from_arrays([frame["dataset_id"].fillna(""), frame["image_id"]])
+        image_ids = pd.factorize(keys)[0].astype(np.int64) + 1
     out.write(b'{"info":' + msgspec.json.encode(info) + b',"licenses":[],"images":[\n')
     _write_lines(out, _images_lines(frame, image_ids), last=True)
     out.write(b'],"annotations":[\n')
