@@ -177,27 +177,24 @@ def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | No
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
-    """One pandas array per column from Arrow's, put together without a copy."""
+    """One pandas array per column from Arrow's, put together without a copy (validate_frame coerces
+    them to the contract's dtypes)."""
     names = table.column_names
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)
-    arrays = {name: _convert(name, column) for name, column in zip(names, table.columns)}
+    arrays: dict[str, Any] = {}
+    for name, column in zip(names, table.columns):
+        if pa.types.is_null(column.type) and name in _CONTRACT:
+            arrays[name] = null_column(_CONTRACT[name], len(column))  # a column without a value
+        elif pa.types.is_floating(column.type):
+            values = column.to_numpy()
+            arrays[name] = values if values.flags.writeable else values.copy()  # Arrow's is read-only
+        else:  # (the category column is built once the class ids are known)
+            arrays[name] = column if name == "category" else column.to_pandas(types_mapper=_PANDAS_TYPES.get)
     if "category" in arrays:
         arrays["category"] = _categorical(table.column("category"), arrays.get("category_id"))
     return pd.DataFrame(arrays, copy=False)
-
-
-def _convert(name: str, column: pa.ChunkedArray) -> Any:
-    """The pandas array of a column (validate_frame coerces it to the contract's dtype)."""
-    if name == "category":
-        return column  # built once the class ids are known
-    if pa.types.is_null(column.type) and name in _CONTRACT:
-        return null_column(_CONTRACT[name], len(column))  # a column without a value
-    if pa.types.is_floating(column.type):
-        values = column.to_numpy()
-        return values if values.flags.writeable else values.copy()  # Arrow lends its buffer read-only
-    return column.to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
