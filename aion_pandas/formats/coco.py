@@ -19,7 +19,6 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -215,8 +214,7 @@ def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int
     (FileNotFoundError: missing; another OSError: unreadable).
     """
     if prefix:
-        names = frame["file_name"]
-        frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
+        frame = frame.assign(file_name=prefix + "/" + frame["file_name"])
     lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
     if not lacking.any():
         return frame
