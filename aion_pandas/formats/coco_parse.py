@@ -100,19 +100,15 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     except msgspec.ValidationError as exc:
         raise FormatError(str(exc), path=where) from None
     except msgspec.DecodeError as exc:
-        raise FormatError(f"malformed JSON: {exc}", path=where, line=_line_of(data, str(exc))) from None
+        found = re.search(r"\(byte (\d+)\)", str(exc))  # the line of msgspec's offset, if it gives one
+        line = bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
+        raise FormatError(f"malformed JSON: {exc}", path=where, line=line) from None
     try:
         columns = _annotation_columns(doc.annotations or [], data, where)
         doc.annotations = None  # the raw slices go: nothing holds the input any more
         return _frame(doc, columns, where)  # (which empties ``columns`` as it builds the frame)
     except OverflowError as exc:  # an id past 64 bits
         raise FormatError(f"a number does not fit in 64 bits ({exc})", path=where) from None
-
-
-def _line_of(data: Any, message: str) -> int | None:
-    """The line of msgspec's ``(byte N)``, or None when the message has no offset."""
-    found = re.search(r"\(byte (\d+)\)", message)
-    return bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
 
 
 def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -> dict[str, np.ndarray]:
@@ -194,7 +190,11 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     images, cats = doc.images, doc.categories
     cat_ids = np.array([c.id for c in cats], dtype=np.int64)
     _check_unique(cat_ids, "categories", "id", where)
-    _check_names(cats, where)
+    seen: dict[str, int] = {}
+    for c in cats:  # (the ids are unique: a name seen again comes with another id)
+        if seen.setdefault(c.name, c.id) != c.id:
+            raise FormatError(f"$.categories: the name {c.name!r} is used by ids {seen[c.name]} "
+                              f"and {c.id}", path=where)
     by_id = np.argsort(cat_ids, kind="stable")
     cat_ids, names = cat_ids[by_id], [cats[i].name for i in by_id]
     img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=len(images))
@@ -240,14 +240,6 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
     if dup.any():
         i = int(np.argmax(dup))
         raise FormatError(f"$.{what}[{i}]: duplicate {key} {int(ids[i])}", path=where)
-
-
-def _check_names(cats: list[_Category], where: str | None) -> None:
-    seen: dict[str, int] = {}
-    for c in cats:  # (the ids are unique: a name seen again comes with another id)
-        if seen.setdefault(c.name, c.id) != c.id:
-            raise FormatError(f"$.categories: the name {c.name!r} is used by ids {seen[c.name]} "
-                              f"and {c.id}", path=where)
 
 
 def _whole(values: list[Any], what: str, where: str | None) -> pd.arrays.IntegerArray:
