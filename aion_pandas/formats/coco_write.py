@@ -131,8 +131,7 @@ def write_document(frame: pd.DataFrame, out: IO[bytes], *, chunk_rows: int = 200
     x, y, w, h, score = (frame[c].to_numpy(np.float64, na_value=np.nan) for c in (*"xywh", "score"))
     area = frame["area"].to_numpy(np.float64, na_value=np.nan) if "area" in frame.columns else w * h
     area = np.where(np.isnan(area), w * h, area)
-    crowd = frame["iscrowd"].fillna(False).to_numpy(bool) if "iscrowd" in frame.columns \
-        else np.zeros(len(frame), bool)
+    crowd = frame.get("iscrowd", pd.Series(False, index=frame.index)).fillna(False).to_numpy(bool)
     for start in range(0, len(box_rows), chunk_rows):
         rows = box_rows[start:start + chunk_rows]
         parts: list[Any] = [
