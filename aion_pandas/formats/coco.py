@@ -19,7 +19,6 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +70,7 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
     path = Path(source).absolute() if isinstance(source, (str, os.PathLike)) else None
     found = images
     if found is None and path is not None:
-        hit = images_folder(path.as_posix(), _first_names(frame), os.path.isfile)
+        hit = images_folder(path.as_posix(), frame["file_name"], os.path.isfile)
         found = Path(hit) if hit is not None else None
     unmeasured = _Unmeasured()
     if found is not None:
@@ -88,10 +87,9 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     found = [n for n in archive.names_ending(".json")  # hidden ones left out; a folder's 3 deep
              if not any(part.startswith(".") for part in n.split("/"))
              and (archive.root is None or n.count("/") <= _DEPTH)]
-    files = [n for n in found if not OTHER_TASKS.match(posixpath.basename(n))]
-    skipped = [f"{n} (another COCO task)" for n in found
-               if files and OTHER_TASKS.match(posixpath.basename(n))]
-    files = files or found  # only files of other tasks: read as they are
+    other = [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
+    files = [n for n in found if n not in other] or found  # only files of other tasks: read as they are
+    skipped = [f"{n} (another COCO task)" for n in other] if len(other) < len(found) else []
     frames, shown, unmeasured = [], [], _Unmeasured()
 
     def measure(name: str) -> tuple[int, int]:
@@ -113,8 +111,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
             skipped.append(f"{name} (no images list)")  # some other JSON (a config, a class list)
             continue
         if images is None:
-            prefix = images_folder(name, _first_names(frame), archive.__contains__)
-            prefix = posixpath.dirname(name) if prefix is None else prefix
+            prefix = images_folder(name, frame["file_name"], archive.__contains__) or posixpath.dirname(name)
         else:  # below the folder's root ("../x" for images outside it: then not measured)
             prefix = "" if archive.root is None else _relative(images, archive.root)
         frame = _placed(frame, prefix, measure, unmeasured)
@@ -133,9 +130,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     if not frame["x"].notna().any():
         raise FormatError(f"the COCO files of the folder hold no boxes ({', '.join(shown[:5])}): "
                           "read_coco reads object detection annotations", path=archive.where)
-    attrs = frame.attrs
-    frame = validate_frame(frame, where=archive.where)
-    frame.attrs.update(attrs)
+    frame = validate_frame(frame, where=archive.where)  # (which keeps the attrs)
     unmeasured.warn(archive.where)
     if archive.root is not None:
         frame.attrs["root"] = str(archive.root.resolve())
@@ -148,21 +143,21 @@ def split_of(relative: str) -> str | None:
     >>> split_of("annotations/instances_val2017.json"), split_of("valid/_annotations.coco.json")
     ('val', 'val')
     """
-    parts = Path(relative).with_suffix("").parts
-    for part in (parts[-1], *reversed(parts[:-1])):
+    for part in reversed(Path(relative).with_suffix("").parts):
         for word in re.split(r"[^a-z]+", part.lower()):
             if word in _SPLITS:
                 return _SPLITS[word]
     return None
 
 
-def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool]) -> str | None:
+def images_folder(json_name: str, file_names: pd.Series, exists: Callable[[str], bool]) -> str | None:
     """The folder holding the images of the JSON file ``json_name`` (``/`` separators), or None:
     of the folder beside it, its ``data/`` and ``images/`` and, for COCO's own layout
     (``annotations/instances_val2017.json``), ``val2017/`` beside ``annotations/``, the one where
-    most of the first five ``names`` exist (``exists(path)``).
+    most of the first five distinct ``file_names`` exist (``exists(path)``).
 
-    >>> images_folder("annotations/instances_val2017.json", ["a.jpg"], {"val2017/a.jpg"}.__contains__)
+    >>> images_folder("annotations/instances_val2017.json", pd.Series(["a.jpg"]),
+    ...               {"val2017/a.jpg"}.__contains__)
     'val2017'
     """
     here = posixpath.dirname(json_name)
@@ -172,18 +167,9 @@ def images_folder(json_name: str, names: list[str], exists: Callable[[str], bool
     if stem and stem != base:
         parent = posixpath.dirname(here)
         candidates += [posixpath.join(parent, stem), posixpath.join(parent, "images", stem)]
-    sample = [n for n in names[:5] if n]
-    best, hits = None, 0
-    for candidate in candidates:
-        found = sum(exists(posixpath.join(candidate, n)) for n in sample)
-        if found > hits:
-            best, hits = candidate, found
-    return best
-
-
-def _first_names(frame: pd.DataFrame) -> list[str]:
-    """The first five file names, which :func:`images_folder` looks for."""
-    return frame["file_name"].drop_duplicates().head(5).astype(object).fillna("").tolist()
+    sample = [n for n in file_names.drop_duplicates().head(5).dropna() if n]
+    hits = [sum(exists(posixpath.join(candidate, n)) for n in sample) for candidate in candidates]
+    return candidates[hits.index(max(hits))] if max(hits) else None
 
 
 def _relative(folder: Path, root: Path) -> str:
@@ -213,13 +199,12 @@ class _Unmeasured:
         self.tried, self.missing, self.unreadable = 0, [], []
 
     def warn(self, where: str) -> None:
-        if not (self.missing or self.unreadable):
-            return
-        first = ", ".join((self.missing + self.unreadable)[:3])
-        warnings.warn(f"{where}: {len(self.missing) + len(self.unreadable)} of {self.tried} images "
-                      f"without a size in the JSON could not be measured ({len(self.missing)} missing, "
-                      f"{len(self.unreadable)} unreadable, e.g. {first}): their width and height are "
-                      "<NA>", MissingImageSizeWarning, stacklevel=3)
+        failed = self.missing + self.unreadable
+        if failed:
+            warnings.warn(f"{where}: {len(failed)} of {self.tried} images without a size in the JSON could "
+                          f"not be measured ({len(self.missing)} missing, {len(self.unreadable)} unreadable, "
+                          f"e.g. {', '.join(failed[:3])}): their width and height are <NA>",
+                          MissingImageSizeWarning, stacklevel=3)
 
 
 def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
@@ -228,14 +213,12 @@ def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int
     (FileNotFoundError: missing; another OSError: unreadable).
     """
     if prefix:
-        names = frame["file_name"]
-        frame = frame.assign(file_name=(prefix + "/" + names.astype("string")).astype(names.dtype))
+        frame = frame.assign(file_name=prefix + "/" + frame["file_name"])
     lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
     if not lacking.any():
         return frame
-    keys = frame["file_name"].to_numpy(dtype=object)
     sizes = {}
-    for name in pd.unique(keys[lacking]):
+    for name in pd.unique(frame["file_name"].to_numpy(dtype=object)[lacking]):
         unmeasured.tried += 1
         try:
             sizes[name] = measure(str(name))
@@ -243,12 +226,10 @@ def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int
             unmeasured.missing.append(str(name))
         except (OSError, ValueError):  # PIL.UnidentifiedImageError is an OSError
             unmeasured.unreadable.append(str(name))
-    if sizes:
-        frame = frame.copy(deep=False)
-        keep = pd.Series(~lacking, index=frame.index)
-        for column, k in (("width", 0), ("height", 1)):
-            measured = pd.array([sizes[n][k] if n in sizes else None for n in keys], dtype="Int64")
-            frame[column] = frame[column].where(keep, measured)
+    if sizes:  # the rows lacking a size take both measured (<NA> for an image not measured)
+        measured = pd.DataFrame.from_dict(sizes, orient="index", columns=["width", "height"])
+        found = {c: frame["file_name"].map(measured[c]).astype("Int64") for c in ("width", "height")}
+        frame = frame.assign(**{c: frame[c].where(~lacking, found[c]) for c in found})
     return frame
 
 
@@ -257,13 +238,11 @@ def _combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
     refused); image ids kept when unique across files, else numbered 1..N in file order.
     """
     ids: dict[str, int] = {}
-    supers: dict[str, str] = {}
     for frame, name in zip(frames, files):
-        for category, class_id in frame.attrs.get("category_ids", {}).items():
+        for category, class_id in frame.attrs["category_ids"].items():
             if ids.setdefault(category, class_id) != class_id:
                 raise FormatError(f"the category {category!r} has the id {ids[category]} in one file "
                                   f"and {class_id} in this one", path=name)
-        supers.update(frame.attrs.get("supercategories", {}))
     names = sorted(ids, key=lambda c: (ids[c], c))
     for frame in frames:
         codes = pd.Index(names, dtype="str").get_indexer(frame["category"].astype(object))
@@ -274,7 +253,8 @@ def _combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
         for frame, codes, offset in zip(frames, images, np.cumsum([0] + n_images[:-1])):
             frame["image_id"] = codes + offset + 1
     out = pd.concat(frames, ignore_index=True)
-    out.attrs = {"category_ids": {c: ids[c] for c in names}, "supercategories": supers}
+    out.attrs = {"category_ids": {c: ids[c] for c in names},  # a later file's supercategory wins
+                 "supercategories": {c: s for f in frames for c, s in f.attrs["supercategories"].items()}}
     return out
 
 

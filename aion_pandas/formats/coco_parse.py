@@ -35,9 +35,9 @@ class _Image(msgspec.Struct, gc=False):
     file_name: str
     width: Optional[Number] = None
     height: Optional[Number] = None
-    coco_url: Optional[str] = None
-    aion_item_id: Optional[str] = None
-    aion_item_status: Optional[str] = None
+    image_url: Optional[str] = msgspec.field(default=None, name="coco_url")  # the frame's names
+    item_id: Optional[str] = msgspec.field(default=None, name="aion_item_id")
+    item_status: Optional[str] = msgspec.field(default=None, name="aion_item_status")
     description: Optional[str] = None
     tags: Optional[list[str]] = None
 
@@ -100,7 +100,9 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     except msgspec.ValidationError as exc:
         raise FormatError(str(exc), path=where) from None
     except msgspec.DecodeError as exc:
-        raise FormatError(f"malformed JSON: {exc}", path=where, line=_line_of(data, str(exc))) from None
+        found = re.search(r"\(byte (\d+)\)", str(exc))  # the line of msgspec's offset, if it gives one
+        line = bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
+        raise FormatError(f"malformed JSON: {exc}", path=where, line=line) from None
     try:
         columns = _annotation_columns(doc.annotations or [], data, where)
         doc.annotations = None  # the raw slices go: nothing holds the input any more
@@ -109,21 +111,14 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
         raise FormatError(f"a number does not fit in 64 bits ({exc})", path=where) from None
 
 
-def _line_of(data: Any, message: str) -> int | None:
-    """The line of msgspec's ``(byte N)``, or None when the message has no offset."""
-    found = re.search(r"\(byte (\d+)\)", message)
-    return bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
-
-
 def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -> dict[str, np.ndarray]:
     """The annotations (raw JSON slices of ``data``) as numpy columns (``area``, ``score``: NaN
     when absent); each piece is decoded from one slice of ``data``, from its first to its last raw.
     """
-    n = len(raws)
-    cols = {name: np.empty(n, dtype) for name, dtype in _DTYPES.items()}
+    cols = {name: np.empty(len(raws), dtype) for name, dtype in _DTYPES.items()}
     view = memoryview(data).cast("B")
     base = _address(view)
-    for start in range(0, n, PIECE):
+    for start in range(0, len(raws), PIECE):
         piece = raws[start:start + PIECE]
         first, last = _address(piece[0]) - base, _address(piece[-1]) - base + len(piece[-1])
         if not 0 <= first <= last <= len(view):  # never decode some other memory
@@ -133,17 +128,15 @@ def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -
         except msgspec.ValidationError as exc:
             raise FormatError(_annotation_error(str(exc), raws, start), path=where) from None
         stop = start + len(anns)
-        for name in ("image_id", "category_id"):
-            cols[name][start:stop] = np.fromiter(map(attrgetter(name), anns), np.int64, len(anns))
         for name, values in zip("xywh", _boxes(anns)):
             cols[name][start:stop] = values
-        for name in ("area", "score", "iscrowd"):
-            cols[name][start:stop] = _nullable(anns, name, cols[name].dtype)
+        for name in ("image_id", "category_id", "area", "score", "iscrowd"):
+            cols[name][start:stop] = _field(anns, name, cols[name].dtype)
     return cols
 
 
-def _nullable(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray:
-    """A field that may be an explicit null, as NaN (or False for a flag)."""
+def _field(anns: list[_Annotation], name: str, dtype: np.dtype) -> np.ndarray:
+    """A field of each annotation (an explicit null: NaN, or False for a flag)."""
     try:
         return np.fromiter(map(attrgetter(name), anns), dtype, len(anns))
     except TypeError:  # a None: np.array makes it NaN (or False)
@@ -164,42 +157,32 @@ _PACKED_BOX = np.dtype({"names": list("xywh"), "formats": [">f8"] * 4, "offsets"
 
 def _boxes(anns: list[_Annotation]) -> list[np.ndarray]:
     """The boxes' x, y, w, h: packed by msgspec (37 bytes a box) and read by numpy, not number by number."""
-    packed = _MSGPACK.encode(list(map(_BBOX, anns)))
+    packed = _MSGPACK.encode(list(map(attrgetter("bbox"), anns)))
     header = len(packed) - _PACKED_BOX.itemsize * len(anns)  # the list's own: 1, 3 or 5 bytes
     fixed = np.frombuffer(packed, _PACKED_BOX, len(anns), header)
     return [fixed[name] for name in "xywh"]
 
 
-_BBOX = attrgetter("bbox")
-
-
 def _annotation_error(message: str, raws: list[msgspec.Raw], start: int) -> str:
-    """msgspec's message for a piece with the array's own path, or the kind of COCO file it is."""
+    """msgspec's message for a piece with the array's own path or, for an annotation without a box,
+    the kind of COCO file it is (captions, panoptic segmentation or image-level labels)."""
     found = re.search(r"`\$\[(\d+)\]", message)
     if not found:
         return message
     i = start + int(found.group(1))
-    message = f"{message[:found.start()]}`$.annotations[{i}]{message[found.end():]}"
-    kind = _kind_without_boxes(raws, i)
-    if kind is None:
-        return message
+    ann = msgspec.json.decode(raws[i])
+    ann = ann if isinstance(ann, dict) else {}
+    if "caption" in ann:
+        kind = "captions"
+    elif "segments_info" in ann:
+        kind = "panoptic segmentation"
+    elif "category_id" in ann and "bbox" not in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
+        kind = "image-level labels"
+    else:
+        return f"{message[:found.start()]}`$.annotations[{i}]{message[found.end():]}"
     return (f"this is a COCO {kind} file, not object detection ($.annotations[{i}] has no bbox): "
             "read_coco reads detection files (like instances_*.json), whose annotations each have "
             "an image_id, a category_id and a bbox [x, y, width, height]")
-
-
-def _kind_without_boxes(raws: list[msgspec.Raw], i: int) -> str | None:
-    """``captions``, ``panoptic segmentation`` or ``image-level labels``; None for a detection file."""
-    ann = msgspec.json.decode(raws[i])
-    if not isinstance(ann, dict):
-        return None
-    if "caption" in ann:
-        return "captions"
-    if "segments_info" in ann:
-        return "panoptic segmentation"
-    if "category_id" in ann and "bbox" not in ann and not any(b'"bbox"' in bytes(raw) for raw in raws):
-        return "image-level labels"
-    return None
 
 
 def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd.DataFrame:
@@ -207,7 +190,11 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
     images, cats = doc.images, doc.categories
     cat_ids = np.array([c.id for c in cats], dtype=np.int64)
     _check_unique(cat_ids, "categories", "id", where)
-    _check_names(cats, where)
+    seen: dict[str, int] = {}
+    for c in cats:  # (the ids are unique: a name seen again comes with another id)
+        if seen.setdefault(c.name, c.id) != c.id:
+            raise FormatError(f"$.categories: the name {c.name!r} is used by ids {seen[c.name]} "
+                              f"and {c.id}", path=where)
     by_id = np.argsort(cat_ids, kind="stable")
     cat_ids, names = cat_ids[by_id], [cats[i].name for i in by_id]
     img_ids = np.fromiter((i.id for i in images), dtype=np.int64, count=len(images))
@@ -224,14 +211,11 @@ def _frame(doc: _Document, cols: dict[str, np.ndarray], where: str | None) -> pd
                           "file_name": pd.array([i.file_name for i in images], dtype="string"),
                           "width": _whole([i.width for i in images], "width", where),
                           "height": _whole([i.height for i in images], "height", where)})
-    for column, attr in (("description", "description"), ("image_url", "coco_url"),
-                         ("item_id", "aion_item_id"), ("item_status", "aion_item_status")):
-        values = list(map(attrgetter(attr), images))
+    for column in ("description", "image_url", "item_id", "item_status", "tags"):
+        values = list(map(attrgetter(column), images))
         if values.count(None) != len(values):
-            table[column] = pd.array(values, dtype="string")
-    tags = list(map(attrgetter("tags"), images))
-    if tags.count(None) != len(tags):
-        table["tags"] = pd.Series([t if t is not None else [] for t in tags], dtype=object)
+            table[column] = pd.array(values, dtype="string") if column != "tags" else \
+                pd.Series([t if t is not None else [] for t in values], dtype=object)
     dataset_id = (doc.info or {}).get("aion_dataset_id")
     if isinstance(dataset_id, str):
         table["dataset_id"] = pd.array([dataset_id] * len(images), dtype="string")
@@ -256,15 +240,6 @@ def _check_unique(ids: np.ndarray, what: str, key: str, where: str | None) -> No
     if dup.any():
         i = int(np.argmax(dup))
         raise FormatError(f"$.{what}[{i}]: duplicate {key} {int(ids[i])}", path=where)
-
-
-def _check_names(cats: list[_Category], where: str | None) -> None:
-    seen: dict[str, int] = {}
-    for c in cats:
-        if c.name in seen:
-            raise FormatError(f"$.categories: the name {c.name!r} is used by ids {seen[c.name]} "
-                              f"and {c.id}", path=where)
-        seen[c.name] = c.id
 
 
 def _whole(values: list[Any], what: str, where: str | None) -> pd.arrays.IntegerArray:

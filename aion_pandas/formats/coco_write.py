@@ -37,11 +37,10 @@ def json_strings(values: Any) -> pa.Array:
     >>> json_strings(pd.Series(['a"b', None, "é"], dtype="string")).to_pylist()
     ['"a\\\\"b"', 'null', '"é"']
     """
-    arr = pa.array(pd.Series(values, dtype="string").array, type=pa.string()) \
-        if not isinstance(values, pa.Array) else values.cast(pa.string())
+    arr = pa.array(pd.Series(values, dtype="string").array, type=pa.string())
     if pc.any(pc.match_substring_regex(arr, _CONTROL)).as_py():
-        encoded = [None if v is None else msgspec.json.encode(v).decode() for v in arr.to_pylist()]
-        quoted = pa.array(encoded, type=pa.string())
+        quoted = pa.array([None if v is None else msgspec.json.encode(v).decode() for v in arr.to_pylist()],
+                          type=pa.string())
     else:
         escaped = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
         quoted = pc.binary_join_element_wise('"', escaped, '"', "")
@@ -54,50 +53,36 @@ def numbers(values: Any, *, what: str) -> pa.Array:
     >>> numbers(np.array([1.0, 0.25, np.nan]), what="x").to_pylist()
     ['1', '0.25', 'null']
     """
-    arr = pa.array(values, from_pandas=True)
-    if pa.types.is_floating(arr.type):
-        finite = pc.is_finite(arr)
-        if not pc.all(pc.or_kleene(finite, pc.is_null(arr, nan_is_null=True))).as_py():
-            raise FormatError(f"column {what!r}: infinite values cannot be written as JSON",
-                              path="frame given to write_coco")
-        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr)
+    arr = pa.array(values, from_pandas=True)  # (NaN: null)
+    if pa.types.is_floating(arr.type) and pc.any(pc.is_inf(arr)).as_py():
+        raise FormatError(f"column {what!r}: infinite values cannot be written as JSON",
+                          path="frame given to write_coco")
     return pc.fill_null(arr.cast(pa.string()), "null")
 
 
 def _category_ids(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The category names and their COCO ids: the frame's ``category_id`` when names and ids pair one
+    to one (a name without one gets its ``attrs["category_ids"]`` id if free, else the next), else the
+    names sorted, numbered 1..K."""
     names = [str(c) for c in frame["category"].cat.categories]
-    codes = frame["category"].cat.codes.to_numpy()
-    class_ids = frame["category_id"].to_numpy(dtype="float64", na_value=np.nan)
-    known_rows = (codes >= 0) & ~np.isnan(class_ids)
-    pairs = pd.DataFrame({"code": codes[known_rows], "id": class_ids[known_rows]}).drop_duplicates()
-    pairs = pd.DataFrame({"category": [names[c] for c in pairs["code"]],
-                          "category_id": pairs["id"].astype(np.int64).to_numpy()})
-    known = dict(frame.attrs.get("category_ids") or {})
-    if len(pairs) == pairs["category"].nunique() and len(pairs) == pairs["category_id"].nunique() and (
-            len(pairs) or known):
-        mapping = {str(n): int(i) for n, i in zip(pairs["category"], pairs["category_id"])}
-        used = set(mapping.values())
-        next_id = max(used | {int(v) for v in known.values() if isinstance(v, (int, np.integer))}
-                      | {0}) + 1
-        for name in names:
-            if name not in mapping:
-                wanted = known.get(name)
-                if isinstance(wanted, (int, np.integer)) and int(wanted) not in used:
-                    mapping[name] = int(wanted)
-                else:
-                    mapping[name], next_id = next_id, next_id + 1
-                used.add(mapping[name])
-        return names, np.array([mapping[n] for n in names], dtype=np.int64)
-    rank = {n: i + 1 for i, n in enumerate(sorted(names))}
-    return names, np.array([rank[n] for n in names], dtype=np.int64)
-
-
-def _image_ids(frame: pd.DataFrame) -> np.ndarray:
-    if frame["dataset_id"].nunique(dropna=True) > 1:
-        keys = pd.MultiIndex.from_arrays([frame["dataset_id"].fillna(""), frame["image_id"]])
-        codes, _ = pd.factorize(keys)
-        return codes.astype(np.int64) + 1
-    return frame["image_id"].to_numpy(dtype=np.int64)
+    pairs = pd.DataFrame({"code": frame["category"].cat.codes, "id": frame["category_id"]}).dropna()
+    pairs = pairs[pairs["code"] >= 0].drop_duplicates()
+    attrs = frame.attrs.get("category_ids") or {}
+    if not (pairs["code"].is_unique and pairs["id"].is_unique and (len(pairs) or attrs)):
+        rank = {n: i + 1 for i, n in enumerate(sorted(names))}
+        return names, np.array([rank[n] for n in names], dtype=np.int64)
+    known = {name: int(i) for name, i in attrs.items() if isinstance(i, (int, np.integer))}
+    ids = dict(zip(pairs["code"].tolist(), pairs["id"].tolist()))
+    used = set(ids.values())
+    next_id = max(used | set(known.values()) | {0}) + 1
+    for code, name in enumerate(names):
+        if code not in ids:
+            if name in known and known[name] not in used:
+                ids[code] = known[name]
+            else:
+                ids[code], next_id = next_id, next_id + 1
+            used.add(ids[code])
+    return names, np.array([ids[code] for code in range(len(names))], dtype=np.int64)
 
 
 def _images_lines(frame: pd.DataFrame, image_ids: np.ndarray) -> pa.Array:
@@ -105,65 +90,55 @@ def _images_lines(frame: pd.DataFrame, image_ids: np.ndarray) -> pa.Array:
     img = frame.loc[first]
     parts: list[Any] = ['{"id":', numbers(image_ids[first], what="image_id"),
                         ',"file_name":', json_strings(img["file_name"]),
-                        ',"width":', numbers(img["width"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
-                                             what="width"),
-                        ',"height":', numbers(img["height"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
-                                              what="height")]
+                        ',"width":', numbers(img["width"], what="width"),
+                        ',"height":', numbers(img["height"], what="height")]
     for column, key in (("image_url", "coco_url"), ("item_id", "aion_item_id"),
                         ("item_status", "aion_item_status"), ("description", "description")):
         if column in img.columns:
             parts += [f',"{key}":', json_strings(img[column])]
-    if "tags" in img.columns:
-        encode = msgspec.json.encode
-        tags = [encode(t if isinstance(t, list) else []).decode() for t in img["tags"]]
+    if "tags" in img.columns:  # lists (validate_frame)
+        tags = [msgspec.json.encode(t).decode() for t in img["tags"]]
         parts += [',"tags":', pa.array(tags, type=pa.string())]
     parts.append("}")
     return pc.binary_join_element_wise(*parts, "")
 
 
 def _write_lines(out: IO[bytes], lines: pa.Array, *, last: bool) -> None:
-    if not len(lines):
-        return
-    sep = pc.binary_join_element_wise(lines, pa.scalar(",\n"), "")
-    if last:
-        sep = pa.concat_arrays([sep[:-1], pc.binary_join_element_wise(lines[-1:], "\n", "")])
-    for chunk in [sep] if isinstance(sep, pa.Array) else sep.chunks:
-        offsets = chunk.buffers()[1]
-        data = chunk.buffers()[2]
-        start = np.frombuffer(offsets, dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
-        out.write(memoryview(data)[start[0]:start[-1]])
+    """The lines, each but the last of the document's list followed by a comma."""
+    if len(lines):
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), ",\n")
+        out.write(joined[0].as_buffer())
+        out.write(b"\n" if last else b",\n")
 
 
 def write_document(frame: pd.DataFrame, out: IO[bytes], *, chunk_rows: int = 200_000) -> None:
     """Stream the COCO JSON of a validated canonical frame to ``out``."""
-    image_ids = _image_ids(frame)
     names, cat_ids = _category_ids(frame)
     info = {"description": "aion-pandas export", "version": "1.0"}
     datasets = frame["dataset_id"].dropna().unique()
+    image_ids = frame["image_id"].to_numpy(dtype=np.int64)
     if len(datasets) == 1:
         info["aion_dataset_id"] = str(datasets[0])
+    elif len(datasets) > 1:  # image ids numbered anew: two datasets may share one
+        keys = pd.MultiIndex.from_arrays([frame["dataset_id"].fillna(""), frame["image_id"]])
+        image_ids = pd.factorize(keys)[0].astype(np.int64) + 1
     out.write(b'{"info":' + msgspec.json.encode(info) + b',"licenses":[],"images":[\n')
     _write_lines(out, _images_lines(frame, image_ids), last=True)
     out.write(b'],"annotations":[\n')
 
     box_rows = np.flatnonzero(frame["x"].notna().to_numpy())
     codes = frame["category"].cat.codes.to_numpy()
-    w = frame["w"].to_numpy(np.float64)
-    h = frame["h"].to_numpy(np.float64)
-    area = frame["area"].to_numpy(np.float64, na_value=np.nan) if "area" in frame.columns \
-        else np.full(len(frame), np.nan)
+    x, y, w, h, score = (frame[c].to_numpy(np.float64, na_value=np.nan) for c in (*"xywh", "score"))
+    area = frame["area"].to_numpy(np.float64, na_value=np.nan) if "area" in frame.columns else w * h
     area = np.where(np.isnan(area), w * h, area)
-    crowd = frame["iscrowd"].fillna(False).to_numpy(bool) if "iscrowd" in frame.columns \
-        else np.zeros(len(frame), bool)
-    score = frame["score"].to_numpy(np.float64, na_value=np.nan)
-    xs, ys = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
+    crowd = frame.get("iscrowd", pd.Series(False, index=frame.index)).fillna(False).to_numpy(bool)
     for start in range(0, len(box_rows), chunk_rows):
         rows = box_rows[start:start + chunk_rows]
         parts: list[Any] = [
             '{"id":', numbers(np.arange(start + 1, start + 1 + len(rows)), what="id"),
             ',"image_id":', numbers(image_ids[rows], what="image_id"),
             ',"category_id":', numbers(cat_ids[codes[rows]], what="category_id"),
-            ',"bbox":[', numbers(xs[rows], what="x"), ",", numbers(ys[rows], what="y"), ",",
+            ',"bbox":[', numbers(x[rows], what="x"), ",", numbers(y[rows], what="y"), ",",
             numbers(w[rows], what="w"), ",", numbers(h[rows], what="h"),
             '],"area":', numbers(area[rows], what="area"),
             ',"iscrowd":', pa.array(np.where(crowd[rows], "1", "0")),

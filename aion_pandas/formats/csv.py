@@ -44,10 +44,9 @@ def sniff_delimiter(data: bytes) -> str:
     >>> sniff_delimiter(b"image_id;file_name;x\\n1;a;2\\n")
     ';'
     """
-    header = data[:data.find(b"\n")] if b"\n" in data[:65536] else data[:65536]
-    counts = {d: header.count(d.encode()) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    header = data[:65536].split(b"\n", 1)[0]
+    best = max(_DELIMITERS, key=lambda d: header.count(d.encode()))
+    return best if best.encode() in header else ","
 
 
 def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = None) -> pd.DataFrame:
@@ -56,9 +55,7 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     >>> parse_csv(b"file_name;category;x;y;w;h\\na.jpg;dog;1;2;3;4\\n", delimiter=";").loc[0, "w"]
     np.float64(3.0)
     """
-    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++, no Python file calls
-    if bytes(data[:3]) == b"\xef\xbb\xbf":
-        buffer = buffer.slice(3)
+    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++ (and skips a BOM itself)
     if not bytes(data[:4096]).strip() and not bytes(data).strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
@@ -124,24 +121,16 @@ def write_csv(frame: pd.DataFrame, dest: Dest, *, delimiter: str = ",", include_
 
 def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
     col = frame[name]
-    if name == "tags":
-        return _tags_json(frame)
+    if name == "tags":  # each image's tags encoded once
+        first = ~frame["image_id"].duplicated().to_numpy()
+        per_image = [msgspec.json.encode(t).decode() for t in col.to_numpy()[first]]  # lists (validate_frame)
+        return pa.array(per_image, type=pa.string()).take(pa.array(pd.factorize(frame["image_id"])[0]))
     if isinstance(col.dtype, pd.CategoricalDtype):
         return pa.array(col.astype("string").array, type=pa.string())
     if col.dtype == object:
-        encode = msgspec.json.encode
         return pa.array([None if v is None or v is pd.NA else v if isinstance(v, str)
-                         else encode(v).decode() for v in col], type=pa.string())
-    return pa.array(col.array if hasattr(col.array, "__arrow_array__") else col.to_numpy(),
-                    from_pandas=True)
-
-
-def _tags_json(frame: pd.DataFrame) -> pa.Array:
-    first = ~frame["image_id"].duplicated().to_numpy()
-    encode = msgspec.json.encode
-    per_image = [encode(t if isinstance(t, list) else []).decode() for t in frame["tags"].to_numpy()[first]]
-    codes = pd.factorize(frame["image_id"])[0]
-    return pa.array(per_image, type=pa.string()).take(pa.array(codes))
+                         else msgspec.json.encode(v).decode() for v in col], type=pa.string())
+    return pa.array(col, from_pandas=True)
 
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
@@ -177,7 +166,8 @@ def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | No
     line = int(row.group(1)) if row else None
     value = re.search(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value (.*)$", message)
     if value and line is not None:
-        names = _header(data, delimiter)
+        head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
+        names = next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])  # the header's
         index = int(value.group(1))
         name = names[index] if index < len(names) else f"#{index}"
         dtype = "float64" if value.group(2) == "double" else value.group(2)
@@ -186,36 +176,25 @@ def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | No
     return FormatError(f"malformed CSV: {reason}", path=where, line=line)
 
 
-def _header(data: pa.Buffer, delimiter: str) -> list[str]:
-    """The column names of the header line (for an error's message)."""
-    head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
-    return next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])
-
-
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
-    """One pandas array per column from Arrow's, put together without a copy."""
+    """One pandas array per column from Arrow's, put together without a copy (validate_frame coerces
+    them to the contract's dtypes)."""
     names = table.column_names
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)
-    arrays = {name: _convert(name, column) for name, column in zip(names, table.columns)}
+    arrays: dict[str, Any] = {}
+    for name, column in zip(names, table.columns):
+        if pa.types.is_null(column.type) and name in _CONTRACT:
+            arrays[name] = null_column(_CONTRACT[name], len(column))  # a column without a value
+        elif pa.types.is_floating(column.type):
+            values = column.to_numpy()
+            arrays[name] = values if values.flags.writeable else values.copy()  # Arrow's is read-only
+        else:  # (the category column is built once the class ids are known)
+            arrays[name] = column if name == "category" else column.to_pandas(types_mapper=_PANDAS_TYPES.get)
     if "category" in arrays:
         arrays["category"] = _categorical(table.column("category"), arrays.get("category_id"))
     return pd.DataFrame(arrays, copy=False)
-
-
-def _convert(name: str, column: pa.ChunkedArray) -> Any:
-    """The pandas array of a column (validate_frame coerces it to the contract's dtype)."""
-    kind = column.type
-    if name == "category":
-        return column  # built once the class ids are known
-    if pa.types.is_null(kind) and name in _CONTRACT:
-        return null_column(_CONTRACT[name], len(column))  # a column without a value
-    if pa.types.is_floating(kind):
-        values = column.to_numpy()
-        return values if values.flags.writeable else values.copy()  # Arrow lends its buffer read-only
-    dtype = _PANDAS_TYPES.get(kind)
-    return dtype.__from_arrow__(column) if dtype is not None else column.to_pandas()
 
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
@@ -224,40 +203,28 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
-    """The ``category`` column, its categories ordered by class id when the file has ids (a name's
-    first one), else by name, as the other readers order them.
+    """The ``category`` column (read as a dictionary), its categories ordered by class id when the
+    file has ids, else by name, as the other readers order them. A name's id is that of its first row
+    with one, looked for in growing blocks of rows (ids that are not numbers are left for
+    validate_frame to name).
     """
-    encoded = column.unify_dictionaries() if pa.types.is_dictionary(column.type) else \
-        pc.dictionary_encode(column.cast(pa.string()))
-    cats = (encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string()))
-    cats = cats.cast(pa.string()).to_pylist()
+    encoded = column.unify_dictionaries()
+    cats = encoded.chunks[0].dictionary.to_pylist() if encoded.num_chunks else []
     codes = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()), -1).to_numpy()
-    ids = np.full(len(cats), np.inf)
-    if class_ids is not None and len(cats):
-        _first_class_ids(codes, pd.Series(class_ids, copy=False), ids)
-    order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
-    lookup = np.empty(len(cats) + 1, dtype=code_dtype(len(cats)))
-    lookup[order] = np.arange(len(cats))
-    lookup[-1] = -1  # a code of -1 (no box) stays -1
-    return categorical(lookup.take(codes), [cats[i] for i in order])
-
-
-def _first_class_ids(codes: np.ndarray, class_ids: pd.Series, ids: np.ndarray) -> None:
-    """Fill ``ids[code]`` with the class id of the code's first row that has one, looked for in
-    growing blocks of rows (ids that are not numbers are left for validate_frame to name).
-    """
-    pending = np.ones(len(ids), dtype=bool)
+    ids = np.full(len(cats), np.inf)  # inf: no id seen yet
+    class_ids = None if class_ids is None else pd.Series(class_ids, copy=False)
     start, step = 0, 4096
-    while start < len(codes) and pending.any():
+    while class_ids is not None and start < len(codes) and np.isinf(ids).any():
         block = codes[start:start + step]
         try:
             values = class_ids.iloc[start:start + step].to_numpy(dtype="float64", na_value=np.nan)
         except (TypeError, ValueError):
-            return
+            break
         known = (block >= 0) & ~np.isnan(values)
         found, first = np.unique(block[known], return_index=True)
-        new = pending[found]
+        new = np.isinf(ids[found])
         ids[found[new]] = values[known][first[new]]
-        pending[found] = False
         start, step = start + step, step * 2
-
+    order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
+    lookup = np.append(np.argsort(order), -1).astype(code_dtype(len(cats)))  # a code of -1 (no box) stays -1
+    return categorical(lookup.take(codes), [cats[i] for i in order])

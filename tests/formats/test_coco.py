@@ -241,6 +241,11 @@ def test_writer_takes_a_binary_file_and_assigns_ids_when_missing(sample_frame):
     assert {a["category_id"] for a in doc["annotations"]} == {1, 2, 4}
 
 
+def test_an_empty_frame_is_an_empty_document():  # (its empty width column once read as infinite)
+    doc = json.loads(serialize_coco(parse_coco({"images": []})))
+    assert doc["images"] == doc["annotations"] == doc["categories"] == []
+
+
 def test_two_datasets_get_distinct_image_ids(sample_frame):
     other = sample_frame.assign(dataset_id="ds_2")
     both = pd.concat([sample_frame, other], ignore_index=True)
