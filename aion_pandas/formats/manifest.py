@@ -11,6 +11,7 @@ case-insensitively: images that would share one get ``__<image_id>``.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -102,15 +103,9 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
 
 
 def _tags_json(tags: pd.Series) -> list[str]:
-    cache: dict[tuple, str] = {}
-    out = []
-    for value in tags:
-        key = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else ()
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = json.dumps([str(v) for v in key], ensure_ascii=False)
-        out.append(text)
-    return out
+    keys = [tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else () for v in tags]
+    texts = {key: json.dumps([str(v) for v in key], ensure_ascii=False) for key in set(keys)}
+    return [texts[key] for key in keys]
 
 
 def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
@@ -262,10 +257,8 @@ def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int
     """The sizes of the image members whose header can be read."""
     sizes = {}
     for name in members:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # an unreadable image just has no size
             sizes[name] = image_size(archive, name)
-        except (OSError, ValueError):  # an unreadable image just has no size
-            pass
     return sizes
 
 
@@ -320,38 +313,22 @@ def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nda
     """
     counts = np.bincount(box_image, minlength=n_images)
     per_image = np.maximum(counts, 1)
-    row_start = np.cumsum(per_image) - per_image
-    box_start = np.cumsum(counts) - counts
     image_pos = np.repeat(np.arange(n_images, dtype=np.int64), per_image)
+    empty_before = np.cumsum(per_image - counts) - (per_image - counts)  # image-only rows before each image
     order = np.argsort(box_image, kind="stable")
     box_row = np.empty(len(box_image), dtype=np.int64)
-    box_row[order] = row_start[box_image[order]] + np.arange(len(box_image)) - \
-        box_start[box_image[order]]
+    box_row[order] = np.arange(len(box_image)) + empty_before[box_image[order]]
     return image_pos, box_row
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:
     """Box values on their rows, nulls on the image-only rows (``values=None``: all null)."""
-    if values is None:
-        return null_column(dtype, n_rows)
-    if dtype == "category":
+    if dtype == "category" and values is not None:
         cat = values if isinstance(values, pd.Categorical) else pd.Categorical(values)
         codes = np.full(n_rows, -1, dtype=cat.codes.dtype)
         codes[box_row] = cat.codes
         return pd.Categorical.from_codes(codes, dtype=cat.dtype)
-    if dtype == "float64":
-        out = np.full(n_rows, np.nan)
-        out[box_row] = np.asarray(values, dtype="float64")
-        return out
-    data = np.zeros(n_rows, dtype=bool if dtype == "boolean" else np.int64)
-    mask = np.ones(n_rows, dtype=bool)
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":  # no nulls: no mask to copy
-        data[box_row] = values
-        mask[box_row] = False
-    else:
-        arr = pd.array(values, dtype=dtype)
-        data[box_row] = arr.to_numpy(dtype=data.dtype, na_value=0)
-        mask[box_row] = arr.isna()
-    if dtype == "boolean":
-        return pd.arrays.BooleanArray(data, mask)
-    return pd.arrays.IntegerArray(data, mask)
+    out = null_column(dtype, n_rows)
+    if values is not None:
+        out[box_row] = np.asarray(values, dtype="float64") if dtype == "float64" else values
+    return out
