@@ -89,14 +89,13 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
     out = pd.DataFrame({"image_id": images["image_id"].to_numpy(dtype="int64"),
                         "file_name": images["file_name"].astype("string"),
                         "label_file": label_files})
-    for name in ("width", "height"):
-        out[name] = images[name].astype("Int64") if name in images else pd.NA
-    for name in ("image_url", "item_id", "item_status", "description"):
-        out[name] = images[name].astype("string") if name in images else pd.NA
-    out["tags"] = _tags_json(images["tags"]) if "tags" in images else "[]"
-    out["dataset_id"] = images["dataset_id"].astype("string") if "dataset_id" in images else pd.NA
-    if "split" in images:  # only when the frame has splits: MANIFEST_COLUMNS otherwise
-        out["split"] = images["split"].astype("string")
+    for name in (*MANIFEST_COLUMNS[3:], "split"):  # split only when the frame has splits
+        if name == "tags":
+            out[name] = _tags_json(images["tags"]) if "tags" in images else "[]"
+        elif name in images:
+            out[name] = images[name].astype("Int64" if name in ("width", "height") else "string")
+        elif name != "split":
+            out[name] = pd.NA
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
