@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._arrowtext import float_column, tags_from_json
+from aion_pandas.formats.lossy import BOX_LEVEL
 from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, null_column
 
@@ -278,30 +279,24 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     image_pos, box_row = row_layout(np.asarray(box_image, dtype=np.int64), len(images))
     n_rows = len(image_pos)
     out: dict[str, object] = {"image_id": images["image_id"].to_numpy(dtype="int64")[image_pos]}
-    for name in ("width", "height"):
-        out[name] = images[name].astype("Int64").array.take(image_pos) if name in images else \
-            null_column("Int64", n_rows)
-    for name in _STRINGS:
+    for name, dtype in _IMAGE_DTYPES.items():
         if name in images:
-            out[name] = images[name].astype("string").array.take(image_pos)
-        elif name in _ALWAYS:
-            out[name] = null_column("string", n_rows)
+            out[name] = images[name].astype(dtype).array.take(image_pos)
+        elif name in CORE_COLUMNS:
+            out[name] = null_column(dtype, n_rows)
     if "tags" in images:  # each image's rows share its list
         out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
     for name, dtype in _BOX_DTYPES.items():
-        if name in boxes or name in _ALWAYS:  # popped: each box column freed once it is scattered
+        if name in boxes or name in CORE_COLUMNS:  # popped: each box column freed once it is scattered
             out[name] = _scatter(boxes.pop(name, None), dtype, box_row, n_rows)
-    frame = pd.DataFrame({name: out[name] for name in (*CORE_COLUMNS, *EXTRA_COLUMNS) if name in out},
-                         copy=False)
+    frame = pd.DataFrame({name: out[name] for name in _DTYPES if name in out}, copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
 
-_STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status", "split")
-_ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
-_BOX_DTYPES = {"category": "category", "category_id": "Int64", "x": "float64", "y": "float64",
-               "w": "float64", "h": "float64", "score": "float64", "iscrowd": "boolean",
-               "area": "float64", "difficult": "boolean", "truncated": "boolean"}
+_DTYPES = {**CORE_COLUMNS, **EXTRA_COLUMNS}
+_IMAGE_DTYPES = {name: t for name, t in _DTYPES.items() if name not in BOX_LEVEL and t in ("Int64", "string")}
+_BOX_DTYPES = {name: t for name, t in _DTYPES.items() if name in BOX_LEVEL}
 
 
 def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
