@@ -219,12 +219,11 @@ def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) 
     try:
         directory = central_directory(buffer)
         rows = _check_directory(directory, where, limits, len(buffer))
-    except (ZipStructureError, struct.error) as exc:
+    except (ZipStructureError, struct.error, FormatError) as exc:
         buffer.release()
+        if isinstance(exc, FormatError):
+            raise
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
-    except FormatError:
-        buffer.release()
-        raise
     return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
@@ -265,7 +264,7 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
                                    side="right") - 1
     else:
         suspects = range(len(names))
-    for i in sorted(set(np.asarray(suspects).tolist())):
+    for i in np.unique(suspects).tolist():
         names[i] = safe_member_name(names[i], where=where)
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
     _refuse_first(link, d, where, "the member is a symbolic link")
