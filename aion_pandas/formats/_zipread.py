@@ -74,8 +74,7 @@ def central_directory(buf: memoryview) -> Directory:
 
 def _locate(buf: memoryview) -> tuple[int, int, int, int]:
     """The central directory's start and end, its record count, and the bytes before the zip."""
-    size = len(buf)
-    tail_start = max(0, size - (1 << 16) - _EOCD.size)
+    tail_start = max(0, len(buf) - (1 << 16) - _EOCD.size)
     tail = bytes(buf[tail_start:])
     pos = tail.rfind(b"PK\x05\x06")
     if pos < 0 or len(tail) - pos < _EOCD.size:
@@ -102,10 +101,8 @@ def _record_starts(d: np.ndarray) -> np.ndarray:
     the next begins), else (a signature inside a name) the records walked one by one.
     """
     n = len(d)
-    if n < _CENTRAL_SIZE:
-        if n:
-            raise ZipStructureError("a broken central directory record")
-        return np.zeros(0, dtype=np.int64)
+    if 0 < n < _CENTRAL_SIZE:
+        raise ZipStructureError("a broken central directory record")
     hits = np.flatnonzero(d[:-3] == 0x50)  # "P": rare in names, so check its 3 followers only there
     hits = hits[(d[hits + 1] == 0x4B) & (d[hits + 2] == 1) & (d[hits + 3] == 2)]
     hits = hits[hits + _CENTRAL_SIZE <= n]

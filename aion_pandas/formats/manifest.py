@@ -249,8 +249,7 @@ def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
 
 def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:
     """``(width, height)`` of an image member from its header (a folder's file read by path)."""
-    path = archive.path(name)
-    return header_size(path if path is not None else io.BytesIO(archive.read(name)))
+    return header_size(archive.path(name) or io.BytesIO(archive.read(name)))
 
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
