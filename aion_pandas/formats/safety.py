@@ -267,8 +267,10 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
     for i in np.unique(suspects).tolist():
         names[i] = safe_member_name(names[i], where=where)
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
-    _refuse_first(link, d, where, "the member is a symbolic link")
-    _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")
+    encrypted = (d.flags & 0x1) != 0
+    for bad, reason in ((link, "the member is a symbolic link"), (encrypted, "the member is encrypted")):
+        if bad.any():
+            raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         if name.endswith("/") or name == ".":
@@ -302,11 +304,6 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
         raise FormatError(f"the archive's compression ratio {total / max(packed_total, 1):,.0f}:1 "
                           f"passes the limit of {ratio:,.0f}:1 (a zip bomb?)", path=where)
     return index
-
-
-def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> None:
-    if bad.any():
-        raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
