@@ -48,8 +48,7 @@ class ImageTable:
         image_ids = frame["image_id"].to_numpy(dtype="int64")
         uniques, first, inverse = np.unique(image_ids, return_index=True, return_inverse=True)
         self.images = frame.iloc[first].reset_index(drop=True)
-        has_box = frame["x"].notna().to_numpy()
-        rows = np.flatnonzero(has_box)
+        rows = np.flatnonzero(frame["x"].notna().to_numpy())  # the rows with a box
         order = np.argsort(inverse[rows], kind="stable")
         self.box_rows = rows[order]
         self.box_image = inverse[self.box_rows]
@@ -126,8 +125,8 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name not in table.column_names:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
     text = {name: table.column(name).combine_chunks() for name in table.column_names}
-    labels = pd.Series(pd.arrays.ArrowStringArray(text["label_file"]))
-    out = pd.DataFrame({"label_file": labels.str.replace("\\", "/", regex=False)})
+    labels = pc.replace_substring(text["label_file"], "\\", "/")
+    out = pd.DataFrame({"label_file": pd.arrays.ArrowStringArray(labels)})
     for name in ("image_id", "width", "height"):
         out[name] = _whole_numbers(text.get(name), name, len(out), where)
     out["image_id"] = out["image_id"].astype("int64")
@@ -174,8 +173,7 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     >>> manifest_positions(m, ["labels/b.txt"], where="x.zip", kind="label").tolist()
     [0, -1]
     """
-    listed = pa.array(manifest["label_file"].astype("string").array)
-    listed = listed.combine_chunks() if isinstance(listed, pa.ChunkedArray) else listed
+    listed = pa.array(manifest["label_file"].astype("string").array)  # an Array or a ChunkedArray
     present = pa.array(members, type=listed.type)
     row = pc.index_in(present, value_set=listed)  # each member's manifest row (listed is unique)
     if row.null_count:
