@@ -87,8 +87,7 @@ def _locate(buf: memoryview) -> tuple[int, int, int, int]:
         end64_pos = locator - _EOCD64.size
         if end64_pos < 0 or bytes(buf[end64_pos:end64_pos + 4]) != b"PK\x06\x06":
             raise ZipStructureError("a ZIP64 locator without its end record")
-        fields = _EOCD64.unpack_from(buf, end64_pos)
-        count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+        count, cd_size, cd_offset = _EOCD64.unpack_from(buf, end64_pos)[7:10]
         cd_end = end64_pos
     cd_start = cd_end - cd_size
     if cd_start < 0:

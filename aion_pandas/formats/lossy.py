@@ -1,8 +1,4 @@
-"""What a target format cannot carry: counted per column and reported as ONE warning.
-
->>> issubclass(LossyConversionWarning, UserWarning)
-True
-"""
+"""What a target format cannot carry: counted per column and reported as ONE warning."""
 from __future__ import annotations
 
 import sys

@@ -295,8 +295,6 @@ def from_xyxy(xyxy: np.ndarray | pd.DataFrame) -> np.ndarray:
 
     >>> from_xyxy(np.array([[10, 20, 40, 60]]))
     array([[10., 20., 30., 40.]])
-    >>> from_xyxy(to_xyxy(np.array([[10, 20, 30, 40]]))).tolist()
-    [[10.0, 20.0, 30.0, 40.0]]
     """
     x1, y1, x2, y2 = _boxes(xyxy).T
     return np.column_stack((x1, y1, x2 - x1, y2 - y1))
