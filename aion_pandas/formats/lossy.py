@@ -26,9 +26,7 @@ def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str,
     {'score': (1, 'boxes')}
     """
     counts: dict[str, tuple[int, str]] = {}
-    for name in columns:
-        if name not in frame.columns:
-            continue
+    for name in [c for c in columns if c in frame.columns]:
         col = frame[name]
         if name == "area":  # an area other than w * h
             n, unit = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum()), "boxes"

@@ -96,9 +96,7 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
             out[name] = images[name].astype("Int64" if name in ("width", "height") else "string")
         elif name != "split":
             out[name] = pd.NA
-    buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def _tags_json(tags: pd.Series) -> list[str]:
@@ -242,7 +240,7 @@ def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(image) as opened:
-        return int(opened.size[0]), int(opened.size[1])
+        return opened.size
 
 
 def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:

@@ -175,9 +175,7 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
     try:
         if dtype in ("float64", "int64", "Int64"):
             numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
-            if dtype == "int64" and numeric.isna().any():
-                raise ValueError("null")
-            return numeric.astype(dtype)
+            return numeric.astype(dtype)  # int64 refuses nulls
         if dtype == "boolean":
             return _to_boolean(col)
         return col.astype(dtype)
