@@ -89,9 +89,8 @@ class SafeArchive:
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
                  files: dict[str, str] | None = None,
                  limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
-        self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
-        self.root = root
-        self._files, self.limits = files or {}, limits
+        self.where, self.root, self.limits = where, root, limits
+        self._dir, self._rows, self._files, self._buffer = directory, rows or {}, files or {}, buffer
         self._starts: np.ndarray | None = None
         self._lower: list[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
@@ -148,10 +147,9 @@ class SafeArchive:
             return
         rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
         d, buffer = self._dir, self._buffer
-        begins = self._data_starts(names, rows).tolist()
         for name, begin, packed, size, method, crc in zip(
-                names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
-                d.method[rows].tolist(), d.crc[rows].tolist()):
+                names, self._data_starts(names, rows).tolist(), d.compress_size[rows].tolist(),
+                d.file_size[rows].tolist(), d.method[rows].tolist(), d.crc[rows].tolist()):
             yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:

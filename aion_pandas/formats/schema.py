@@ -186,7 +186,7 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 
 def _to_boolean(col: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+    if pd.api.types.is_numeric_dtype(col.dtype):  # bools too
         values = col.astype("Float64")
         if not values.dropna().isin([0, 1]).all():
             raise ValueError("not 0/1")
