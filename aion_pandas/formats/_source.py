@@ -97,8 +97,7 @@ def open_dest(dest: Dest) -> Iterator[IO[bytes]]:
                 yield out
             os.replace(tmp, path)
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            tmp.unlink(missing_ok=True)
     else:
         if not hasattr(dest, "write"):
             raise TypeError(f"cannot write to a {type(dest).__name__}: give a path or a binary file")

@@ -55,32 +55,26 @@ def central_directory(buf: memoryview) -> Directory:
     if count not in (len(starts), 0xFFFF):
         raise ZipStructureError(f"the central directory lists {len(starts)} members, the end "
                                 f"record says {count}")
-    u16 = lambda at: _u16(d, starts + at)  # noqa: E731
-    u32 = lambda at: _u32(d, starts + at)  # noqa: E731
-    flags, nlen = u16(8), u16(28)
+    field = lambda at, size: _uint(d, starts + at, size)  # noqa: E731
+    flags, nlen = field(8, 2), field(28, 2)
     names = _names(d, starts + _CENTRAL_SIZE, nlen, flags)
-    directory = Directory(names, method=u16(10), flags=flags, crc=u32(16),
-                          compress_size=u32(20), file_size=u32(24), header_offset=u32(42),
-                          create_system=d[starts + 5].astype(np.int64), external_attr=u32(38))
+    directory = Directory(names, method=field(10, 2), flags=flags, crc=field(16, 4),
+                          compress_size=field(20, 4), file_size=field(24, 4), header_offset=field(42, 4),
+                          create_system=d[starts + 5].astype(np.int64), external_attr=field(38, 4))
     big = np.flatnonzero((directory.compress_size == 0xFFFFFFFF) |
                          (directory.file_size == 0xFFFFFFFF) |
                          (directory.header_offset == 0xFFFFFFFF))
-    xlen = u16(30) if len(big) else None
+    xlen = field(30, 2) if len(big) else None
     for i in big.tolist():
         extra_at = int(starts[i]) + _CENTRAL_SIZE + int(nlen[i])
-        extra = bytes(d[extra_at:extra_at + int(xlen[i])])
-        (directory.file_size[i], directory.compress_size[i],
-         directory.header_offset[i]) = _zip64(extra, int(directory.file_size[i]),
-                                              int(directory.compress_size[i]),
-                                              int(directory.header_offset[i]))
+        _zip64(bytes(d[extra_at:extra_at + int(xlen[i])]), directory, i)
     directory.header_offset += concat
     return directory
 
 
 def _locate(buf: memoryview) -> tuple[int, int, int, int]:
     """The central directory's start and end, its record count, and the bytes before the zip."""
-    size = len(buf)
-    tail_start = max(0, size - (1 << 16) - _EOCD.size)
+    tail_start = max(0, len(buf) - (1 << 16) - _EOCD.size)
     tail = bytes(buf[tail_start:])
     pos = tail.rfind(b"PK\x05\x06")
     if pos < 0 or len(tail) - pos < _EOCD.size:
@@ -93,8 +87,7 @@ def _locate(buf: memoryview) -> tuple[int, int, int, int]:
         end64_pos = locator - _EOCD64.size
         if end64_pos < 0 or bytes(buf[end64_pos:end64_pos + 4]) != b"PK\x06\x06":
             raise ZipStructureError("a ZIP64 locator without its end record")
-        fields = _EOCD64.unpack_from(buf, end64_pos)
-        count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+        count, cd_size, cd_offset = _EOCD64.unpack_from(buf, end64_pos)[7:10]
         cd_end = end64_pos
     cd_start = cd_end - cd_size
     if cd_start < 0:
@@ -107,38 +100,28 @@ def _record_starts(d: np.ndarray) -> np.ndarray:
     the next begins), else (a signature inside a name) the records walked one by one.
     """
     n = len(d)
-    if n < _CENTRAL_SIZE:
-        if n:
-            raise ZipStructureError("a broken central directory record")
-        return np.zeros(0, dtype=np.int64)
+    if 0 < n < _CENTRAL_SIZE:
+        raise ZipStructureError("a broken central directory record")
     hits = np.flatnonzero(d[:-3] == 0x50)  # "P": rare in names, so check its 3 followers only there
     hits = hits[(d[hits + 1] == 0x4B) & (d[hits + 2] == 1) & (d[hits + 3] == 2)]
     hits = hits[hits + _CENTRAL_SIZE <= n]
     if len(hits) and hits[0] == 0:
-        ends = hits + _CENTRAL_SIZE + _u16(d, hits + 28) + _u16(d, hits + 30) + _u16(d, hits + 32)
+        ends = hits + _CENTRAL_SIZE + _uint(d, hits + 28, 2) + _uint(d, hits + 30, 2) + _uint(d, hits + 32, 2)
         if np.array_equal(ends[:-1], hits[1:]) and n - _CENTRAL_SIZE < ends[-1] <= n:
             return hits
     starts, p = [], 0
     while p + _CENTRAL_SIZE <= n:
-        if _u32(d, np.array([p]))[0] != _CENTRAL_SIG:
+        if _uint(d, np.array([p]), 4)[0] != _CENTRAL_SIG:
             raise ZipStructureError("a broken central directory record")
         starts.append(p)
-        p += _CENTRAL_SIZE + int(_u16(d, np.array([p + 28, p + 30, p + 32])).sum())
+        p += _CENTRAL_SIZE + int(_uint(d, np.array([p + 28, p + 30, p + 32]), 2).sum())
     return np.array(starts, dtype=np.int64)
 
 
-def _u16(d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return _unaligned(d, "<u2")[at].astype(np.int64)
-
-
-def _u32(d: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return _unaligned(d, "<u4")[at].astype(np.int64)
-
-
-def _unaligned(d: np.ndarray, dtype: str) -> np.ndarray:
-    """``d`` read as little-endian integers at every byte offset (one gather per field)."""
-    size = np.dtype(dtype).itemsize
-    return np.ndarray((max(len(d) - size + 1, 0),), dtype=dtype, buffer=d, strides=(1,))
+def _uint(d: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
+    """The little-endian ``size``-byte integers of ``d`` at the offsets ``at``, as int64 (one gather)."""
+    every_byte = np.ndarray((max(len(d) - size + 1, 0),), dtype=f"<u{size}", buffer=d, strides=(1,))
+    return every_byte[at].astype(np.int64)
 
 
 def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray, flags: np.ndarray) -> list[str]:
@@ -148,31 +131,26 @@ def _names(d: np.ndarray, at: np.ndarray, length: np.ndarray, flags: np.ndarray)
         raise ZipStructureError("a name runs past the central directory")
     ends = np.cumsum(length)
     joined = d[np.repeat(at - (ends - length), length) + np.arange(total)].tobytes()  # one gather
+    begins, ends = (ends - length).tolist(), ends.tolist()
     if joined.isascii():
         text = joined.decode("ascii")
-        return [text[a:b] for a, b in zip((ends - length).tolist(), ends.tolist())]
-    names = []
-    for begin, end, flag in zip((ends - length).tolist(), ends.tolist(), flags.tolist()):
-        name = joined[begin:end]
-        names.append(name.decode("ascii") if name.isascii() else
-                     name.decode("utf-8" if flag & 0x800 else "cp437", errors="replace"))
-    return names
+        return [text[a:b] for a, b in zip(begins, ends)]
+    return [joined[a:b].decode("utf-8" if flag & 0x800 else "cp437", errors="replace")  # ASCII: either
+            for a, b, flag in zip(begins, ends, flags.tolist())]
 
 
-def _zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
-    i = 0
-    while i + 4 <= len(extra):
-        tag, length = struct.unpack_from("<HH", extra, i)
+def _zip64(extra: bytes, d: Directory, i: int) -> None:
+    """Record ``i``'s saturated sizes and offset (0xFFFFFFFF) from its ZIP64 extra field, in order."""
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
         if tag == 1:
-            values = list(struct.unpack_from(f"<{length // 8}Q", extra, i + 4))
-            if usize == 0xFFFFFFFF and values:
-                usize = values.pop(0)
-            if csize == 0xFFFFFFFF and values:
-                csize = values.pop(0)
-            if offset == 0xFFFFFFFF and values:
-                offset = values.pop(0)
-            return usize, csize, offset
-        i += 4 + length
+            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
+            for column in (d.file_size, d.compress_size, d.header_offset):
+                if column[i] == 0xFFFFFFFF:
+                    column[i] = next(values, 0xFFFFFFFF)
+            return
+        at += 4 + length
     raise ZipStructureError("a ZIP64 member without its sizes")
 
 
@@ -182,6 +160,6 @@ def data_starts(buf: memoryview, header_offset: np.ndarray) -> np.ndarray:
     at = np.asarray(header_offset, dtype=np.int64)
     inside = (at >= 0) & (at + _LOCAL_SIZE <= len(d))
     safe = np.where(inside, at, 0)
-    ok = inside & (_u32(d, safe) == _LOCAL_SIG)
-    begin = safe + _LOCAL_SIZE + _u16(d, safe + 26) + _u16(d, safe + 28)
+    ok = inside & (_uint(d, safe, 4) == _LOCAL_SIG)
+    begin = safe + _LOCAL_SIZE + _uint(d, safe + 26, 2) + _uint(d, safe + 28, 2)
     return np.where(ok, begin, -1)

@@ -1,8 +1,4 @@
-"""What a target format cannot carry: counted per column and reported as ONE warning.
-
->>> issubclass(LossyConversionWarning, UserWarning)
-True
-"""
+"""What a target format cannot carry: counted per column and reported as ONE warning."""
 from __future__ import annotations
 
 import sys
@@ -30,26 +26,19 @@ def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str,
     {'score': (1, 'boxes')}
     """
     counts: dict[str, tuple[int, str]] = {}
-    for name in columns:
-        if name not in frame.columns:
-            continue
+    for name in [c for c in columns if c in frame.columns]:
         col = frame[name]
-        if name in BOX_LEVEL:
-            if name == "area":
-                n = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum())
-            elif str(col.dtype) in ("boolean", "bool"):
-                n = int(col.fillna(False).astype(bool).sum())
-            else:
-                n = int(col.notna().sum())
-            unit = "boxes"
+        if name == "area":  # an area other than w * h
+            n, unit = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum()), "boxes"
+        elif name in BOX_LEVEL:  # a flag that is set, another value that is there
+            n, unit = int(col.sum() if str(col.dtype) in ("boolean", "bool") else col.notna().sum()), "boxes"
         else:
             if col.dtype == object:
                 has = col.map(lambda v: bool(v) if isinstance(v, (list, tuple)) else v is not None
                               and v is not pd.NA and v == v, na_action=None).astype(bool)
             else:
                 has = col.notna() & (col.astype("string") != "").fillna(False)
-            n = int(frame.loc[has.to_numpy(), "image_id"].nunique())
-            unit = "images"
+            n, unit = int(frame.loc[has.to_numpy(), "image_id"].nunique()), "images"
         if n:
             counts[name] = (n, unit)
     return counts

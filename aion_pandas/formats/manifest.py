@@ -11,6 +11,7 @@ case-insensitively: images that would share one get ``__<image_id>``.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._arrowtext import float_column, tags_from_json
+from aion_pandas.formats.lossy import BOX_LEVEL
 from aion_pandas.formats.safety import SafeArchive
 from aion_pandas.formats.schema import CORE_COLUMNS, EXTRA_COLUMNS, null_column
 
@@ -46,8 +48,7 @@ class ImageTable:
         image_ids = frame["image_id"].to_numpy(dtype="int64")
         uniques, first, inverse = np.unique(image_ids, return_index=True, return_inverse=True)
         self.images = frame.iloc[first].reset_index(drop=True)
-        has_box = frame["x"].notna().to_numpy()
-        rows = np.flatnonzero(has_box)
+        rows = np.flatnonzero(frame["x"].notna().to_numpy())  # the rows with a box
         order = np.argsort(inverse[rows], kind="stable")
         self.box_rows = rows[order]
         self.box_image = inverse[self.box_rows]
@@ -88,29 +89,20 @@ def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
     out = pd.DataFrame({"image_id": images["image_id"].to_numpy(dtype="int64"),
                         "file_name": images["file_name"].astype("string"),
                         "label_file": label_files})
-    for name in ("width", "height"):
-        out[name] = images[name].astype("Int64") if name in images else pd.NA
-    for name in ("image_url", "item_id", "item_status", "description"):
-        out[name] = images[name].astype("string") if name in images else pd.NA
-    out["tags"] = _tags_json(images["tags"]) if "tags" in images else "[]"
-    out["dataset_id"] = images["dataset_id"].astype("string") if "dataset_id" in images else pd.NA
-    if "split" in images:  # only when the frame has splits: MANIFEST_COLUMNS otherwise
-        out["split"] = images["split"].astype("string")
-    buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    for name in (*MANIFEST_COLUMNS[3:], "split"):  # split only when the frame has splits
+        if name == "tags":
+            out[name] = _tags_json(images["tags"]) if "tags" in images else "[]"
+        elif name in images:
+            out[name] = images[name].astype("Int64" if name in ("width", "height") else "string")
+        elif name != "split":
+            out[name] = pd.NA
+    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def _tags_json(tags: pd.Series) -> list[str]:
-    cache: dict[tuple, str] = {}
-    out = []
-    for value in tags:
-        key = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else ()
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = json.dumps([str(v) for v in key], ensure_ascii=False)
-        out.append(text)
-    return out
+    keys = [tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else () for v in tags]
+    texts = {key: json.dumps([str(v) for v in key], ensure_ascii=False) for key in set(keys)}
+    return [texts[key] for key in keys]
 
 
 def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
@@ -131,8 +123,8 @@ def read_manifest(data: bytes, *, where: str) -> pd.DataFrame:
         if name not in table.column_names:
             raise FormatError(f"has no {name!r} column", path=where, member=MANIFEST_NAME)
     text = {name: table.column(name).combine_chunks() for name in table.column_names}
-    labels = pd.Series(pd.arrays.ArrowStringArray(text["label_file"]))
-    out = pd.DataFrame({"label_file": labels.str.replace("\\", "/", regex=False)})
+    labels = pc.replace_substring(text["label_file"], "\\", "/")
+    out = pd.DataFrame({"label_file": pd.arrays.ArrowStringArray(labels)})
     for name in ("image_id", "width", "height"):
         out[name] = _whole_numbers(text.get(name), name, len(out), where)
     out["image_id"] = out["image_id"].astype("int64")
@@ -179,8 +171,7 @@ def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str
     >>> manifest_positions(m, ["labels/b.txt"], where="x.zip", kind="label").tolist()
     [0, -1]
     """
-    listed = pa.array(manifest["label_file"].astype("string").array)
-    listed = listed.combine_chunks() if isinstance(listed, pa.ChunkedArray) else listed
+    listed = pa.array(manifest["label_file"].astype("string").array)  # an Array or a ChunkedArray
     present = pa.array(members, type=listed.type)
     row = pc.index_in(present, value_set=listed)  # each member's manifest row (listed is unique)
     if row.null_count:
@@ -249,23 +240,20 @@ def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(image) as opened:
-        return int(opened.size[0]), int(opened.size[1])
+        return opened.size
 
 
 def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:
     """``(width, height)`` of an image member from its header (a folder's file read by path)."""
-    path = archive.path(name)
-    return header_size(path if path is not None else io.BytesIO(archive.read(name)))
+    return header_size(archive.path(name) or io.BytesIO(archive.read(name)))
 
 
 def image_sizes(archive: SafeArchive, members: list[str]) -> dict[str, tuple[int, int]]:
     """The sizes of the image members whose header can be read."""
     sizes = {}
     for name in members:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # an unreadable image just has no size
             sizes[name] = image_size(archive, name)
-        except (OSError, ValueError):  # an unreadable image just has no size
-            pass
     return sizes
 
 
@@ -286,30 +274,24 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
     image_pos, box_row = row_layout(np.asarray(box_image, dtype=np.int64), len(images))
     n_rows = len(image_pos)
     out: dict[str, object] = {"image_id": images["image_id"].to_numpy(dtype="int64")[image_pos]}
-    for name in ("width", "height"):
-        out[name] = images[name].astype("Int64").array.take(image_pos) if name in images else \
-            null_column("Int64", n_rows)
-    for name in _STRINGS:
+    for name, dtype in _IMAGE_DTYPES.items():
         if name in images:
-            out[name] = images[name].astype("string").array.take(image_pos)
-        elif name in _ALWAYS:
-            out[name] = null_column("string", n_rows)
+            out[name] = images[name].astype(dtype).array.take(image_pos)
+        elif name in CORE_COLUMNS:
+            out[name] = null_column(dtype, n_rows)
     if "tags" in images:  # each image's rows share its list
         out["tags"] = images["tags"].to_numpy(dtype=object)[image_pos]
     for name, dtype in _BOX_DTYPES.items():
-        if name in boxes or name in _ALWAYS:  # popped: each box column freed once it is scattered
+        if name in boxes or name in CORE_COLUMNS:  # popped: each box column freed once it is scattered
             out[name] = _scatter(boxes.pop(name, None), dtype, box_row, n_rows)
-    frame = pd.DataFrame({name: out[name] for name in (*CORE_COLUMNS, *EXTRA_COLUMNS) if name in out},
-                         copy=False)
+    frame = pd.DataFrame({name: out[name] for name in _DTYPES if name in out}, copy=False)
     frame.attrs = {"format": fmt, "source": where}
     return frame
 
 
-_STRINGS = ("dataset_id", "file_name", "description", "image_url", "item_id", "item_status", "split")
-_ALWAYS = ("dataset_id", "file_name", "category", "category_id", "x", "y", "w", "h", "score")
-_BOX_DTYPES = {"category": "category", "category_id": "Int64", "x": "float64", "y": "float64",
-               "w": "float64", "h": "float64", "score": "float64", "iscrowd": "boolean",
-               "area": "float64", "difficult": "boolean", "truncated": "boolean"}
+_DTYPES = {**CORE_COLUMNS, **EXTRA_COLUMNS}
+_IMAGE_DTYPES = {name: t for name, t in _DTYPES.items() if name not in BOX_LEVEL and t in ("Int64", "string")}
+_BOX_DTYPES = {name: t for name, t in _DTYPES.items() if name in BOX_LEVEL}
 
 
 def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,38 +302,22 @@ def row_layout(box_image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.nda
     """
     counts = np.bincount(box_image, minlength=n_images)
     per_image = np.maximum(counts, 1)
-    row_start = np.cumsum(per_image) - per_image
-    box_start = np.cumsum(counts) - counts
     image_pos = np.repeat(np.arange(n_images, dtype=np.int64), per_image)
+    empty_before = np.cumsum(per_image - counts) - (per_image - counts)  # image-only rows before each image
     order = np.argsort(box_image, kind="stable")
     box_row = np.empty(len(box_image), dtype=np.int64)
-    box_row[order] = row_start[box_image[order]] + np.arange(len(box_image)) - \
-        box_start[box_image[order]]
+    box_row[order] = np.arange(len(box_image)) + empty_before[box_image[order]]
     return image_pos, box_row
 
 
 def _scatter(values: object, dtype: str, box_row: np.ndarray, n_rows: int) -> object:
     """Box values on their rows, nulls on the image-only rows (``values=None``: all null)."""
-    if values is None:
-        return null_column(dtype, n_rows)
-    if dtype == "category":
+    if dtype == "category" and values is not None:
         cat = values if isinstance(values, pd.Categorical) else pd.Categorical(values)
         codes = np.full(n_rows, -1, dtype=cat.codes.dtype)
         codes[box_row] = cat.codes
         return pd.Categorical.from_codes(codes, dtype=cat.dtype)
-    if dtype == "float64":
-        out = np.full(n_rows, np.nan)
-        out[box_row] = np.asarray(values, dtype="float64")
-        return out
-    data = np.zeros(n_rows, dtype=bool if dtype == "boolean" else np.int64)
-    mask = np.ones(n_rows, dtype=bool)
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":  # no nulls: no mask to copy
-        data[box_row] = values
-        mask[box_row] = False
-    else:
-        arr = pd.array(values, dtype=dtype)
-        data[box_row] = arr.to_numpy(dtype=data.dtype, na_value=0)
-        mask[box_row] = arr.isna()
-    if dtype == "boolean":
-        return pd.arrays.BooleanArray(data, mask)
-    return pd.arrays.IntegerArray(data, mask)
+    out = null_column(dtype, n_rows)
+    if values is not None:
+        out[box_row] = np.asarray(values, dtype="float64") if dtype == "float64" else values
+    return out

@@ -89,9 +89,8 @@ class SafeArchive:
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
                  files: dict[str, str] | None = None,
                  limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
-        self.where, self._dir, self._rows, self._buffer = where, directory, rows or {}, buffer
-        self.root = root
-        self._files, self.limits = files or {}, limits
+        self.where, self.root, self.limits = where, root, limits
+        self._dir, self._rows, self._files, self._buffer = directory, rows or {}, files or {}, buffer
         self._starts: np.ndarray | None = None
         self._lower: list[str] | None = None
         self.names: list[str] = sorted(self._rows or self._files)
@@ -148,10 +147,9 @@ class SafeArchive:
             return
         rows = np.fromiter(map(self._rows.__getitem__, names), dtype=np.int64, count=len(names))
         d, buffer = self._dir, self._buffer
-        begins = self._data_starts(names, rows).tolist()
         for name, begin, packed, size, method, crc in zip(
-                names, begins, d.compress_size[rows].tolist(), d.file_size[rows].tolist(),
-                d.method[rows].tolist(), d.crc[rows].tolist()):
+                names, self._data_starts(names, rows).tolist(), d.compress_size[rows].tolist(),
+                d.file_size[rows].tolist(), d.method[rows].tolist(), d.crc[rows].tolist()):
             yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:
@@ -219,12 +217,11 @@ def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) 
     try:
         directory = central_directory(buffer)
         rows = _check_directory(directory, where, limits, len(buffer))
-    except (ZipStructureError, struct.error) as exc:
+    except (ZipStructureError, struct.error, FormatError) as exc:
         buffer.release()
+        if isinstance(exc, FormatError):
+            raise
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
-    except FormatError:
-        buffer.release()
-        raise
     return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
@@ -265,11 +262,13 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
                                    side="right") - 1
     else:
         suspects = range(len(names))
-    for i in sorted(set(np.asarray(suspects).tolist())):
+    for i in np.unique(suspects).tolist():
         names[i] = safe_member_name(names[i], where=where)
     link = (d.create_system == 3) & ((d.external_attr >> 16) & 0o170000 == stat.S_IFLNK)
-    _refuse_first(link, d, where, "the member is a symbolic link")
-    _refuse_first((d.flags & 0x1) != 0, d, where, "the member is encrypted")
+    encrypted = (d.flags & 0x1) != 0
+    for bad, reason in ((link, "the member is a symbolic link"), (encrypted, "the member is encrypted")):
+        if bad.any():
+            raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         if name.endswith("/") or name == ".":
@@ -303,11 +302,6 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
         raise FormatError(f"the archive's compression ratio {total / max(packed_total, 1):,.0f}:1 "
                           f"passes the limit of {ratio:,.0f}:1 (a zip bomb?)", path=where)
     return index
-
-
-def _refuse_first(bad: np.ndarray, d: Directory, where: str, reason: str) -> None:
-    if bad.any():
-        raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
 
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:

@@ -174,11 +174,8 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
         return col
     try:
         if dtype in ("float64", "int64", "Int64"):
-            numeric = pd.to_numeric(col, errors="raise") if col.dtype == object or \
-                pd.api.types.is_string_dtype(col.dtype) else col
-            if dtype == "int64" and numeric.isna().any():
-                raise ValueError("null")
-            return numeric.astype(dtype)
+            numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
+            return numeric.astype(dtype)  # int64 refuses nulls
         if dtype == "boolean":
             return _to_boolean(col)
         return col.astype(dtype)
@@ -189,7 +186,7 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 
 def _to_boolean(col: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+    if pd.api.types.is_numeric_dtype(col.dtype):  # bools too
         values = col.astype("Float64")
         if not values.dropna().isin([0, 1]).all():
             raise ValueError("not 0/1")
@@ -249,24 +246,18 @@ def _one_tags(value: Any) -> list[str] | None:
 def _check_values(frame: pd.DataFrame, where: str | None) -> None:
     boxes = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in BOX_COLUMNS]
     nulls = [np.isnan(b) for b in boxes]
-    some = nulls[0] | nulls[1] | nulls[2] | nulls[3]
-    every = nulls[0] & nulls[1] & nulls[2] & nulls[3]
-    partial = some & ~every
-    if partial.any():
-        i = int(np.argmax(partial))
-        col = next(c for c, n in zip(BOX_COLUMNS, nulls) if n[i])
-        raise FormatError(f"column {col!r} row {frame.index[i]}: box is incomplete", path=where)
-    for j in (2, 3):
-        bad = boxes[j] < 0
+    partial = (nulls[0] | nulls[1] | nulls[2] | nulls[3]) & ~(nulls[0] & nulls[1] & nulls[2] & nulls[3])
+    unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
+    for bad, col, reason in ((partial, None, "box is incomplete"), (boxes[2] < 0, "w", "negative box size"),
+                             (boxes[3] < 0, "h", "negative box size"),
+                             (unlabeled, "category", "a box without a category")):
         if bad.any():
             i = int(np.argmax(bad))
-            raise FormatError(f"column {BOX_COLUMNS[j]!r} row {frame.index[i]}: negative box size "
-                              f"{boxes[j][i]}", path=where)
-    unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
-    if unlabeled.any():
-        i = int(np.argmax(unlabeled))
-        raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
-                          path=where)
+            if col is None:  # the partial box's first null column
+                col = next(c for c, n in zip(BOX_COLUMNS, nulls) if n[i])
+            elif col in ("w", "h"):
+                reason += f" {boxes[BOX_COLUMNS.index(col)][i]}"
+            raise FormatError(f"column {col!r} row {frame.index[i]}: {reason}", path=where)
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,18 +266,15 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
 
 def _boxes(boxes: pd.DataFrame | np.ndarray, columns: list[str] | None = None) -> np.ndarray:
     if isinstance(boxes, pd.DataFrame):
-        boxes = boxes[columns or list(boxes.columns)]
-        return boxes.to_numpy(dtype="float64", na_value=np.nan)
+        return boxes[columns or list(boxes.columns)].to_numpy(dtype="float64", na_value=np.nan)
     arr = np.asarray(boxes, dtype="float64")
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"expected boxes of shape (N, 4), got {arr.shape}")
     return arr
 
 
-def _sizes(values: Any) -> Any:
-    """A scalar size as it is, a column of sizes as float64 (nulls: NaN)."""
-    if np.isscalar(values):
-        return np.float64(values)
+def _sizes(values: Any) -> np.ndarray:
+    """Image sizes (a scalar or a column) as float64 (nulls: NaN)."""
     return pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -305,8 +293,6 @@ def from_xyxy(xyxy: np.ndarray | pd.DataFrame) -> np.ndarray:
 
     >>> from_xyxy(np.array([[10, 20, 40, 60]]))
     array([[10., 20., 30., 40.]])
-    >>> from_xyxy(to_xyxy(np.array([[10, 20, 30, 40]]))).tolist()
-    [[10.0, 20.0, 30.0, 40.0]]
     """
     x1, y1, x2, y2 = _boxes(xyxy).T
     return np.column_stack((x1, y1, x2 - x1, y2 - y1))
@@ -318,13 +304,11 @@ def to_cxcywh_norm(boxes: pd.DataFrame | np.ndarray, width: Any = None, height: 
     >>> to_cxcywh_norm(np.array([[10, 20, 30, 40]]), width=100, height=200)
     array([[0.25, 0.2 , 0.3 , 0.2 ]])
     """
-    if width is None or height is None:
-        if not isinstance(boxes, pd.DataFrame):
-            raise ValueError("width and height are needed when boxes are not a frame")
-        width = boxes["width"] if width is None else width
-        height = boxes["height"] if height is None else height
+    if (width is None or height is None) and not isinstance(boxes, pd.DataFrame):
+        raise ValueError("width and height are needed when boxes are not a frame")
     x, y, w, h = _boxes(boxes, list(BOX_COLUMNS)).T
-    image_w, image_h = _sizes(width), _sizes(height)
+    image_w = _sizes(boxes["width"] if width is None else width)
+    image_h = _sizes(boxes["height"] if height is None else height)
     return np.column_stack(((x + w / 2) / image_w, (y + h / 2) / image_h, w / image_w, h / image_h))
 
 
