@@ -77,7 +77,8 @@ def parse_documents(docs: list[bytes], members: list[str], where: str) -> Parsed
 
 
 def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocuments:
-    """The general path: each document by ElementTree, errors naming the member, object and field."""
+    """The general path: each document (checked by :func:`check_xml`) by ElementTree, errors
+    naming the member, object and field."""
     filenames: list[str | None] = []
     sizes: list[str | None] = []
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
@@ -85,7 +86,7 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
     skipped = dict.fromkeys(("objects without <bndbox>", "<part> boxes", "<actions>",
                              "poses", "occluded flags"), 0)
     for d, (doc, member) in enumerate(zip(docs, members)):
-        root = parse_xml(doc, where=where, member=member)
+        root = _tree(doc, where, member)  # checked by parse_documents
         if root.tag != "annotation":
             raise FormatError(f"the root element is <{root.tag}>, not <annotation>", path=where,
                               member=member)
@@ -157,7 +158,7 @@ def _flag(text: str | None) -> float | None:
     blank: NaN; None for any other text."""
     value = (text or "").strip().lower()
     try:
-        return _WORDS[value] if value in _WORDS else float(float(value) != 0)
+        return _WORDS[value] if value in _WORDS else (1.0 if float(value) else 0.0)
     except ValueError:
         return None
 
@@ -182,19 +183,25 @@ def check_xml(data: bytes, *, where: str | None = None, member: str | None = Non
     """
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = _as_utf8(data, "utf-16", where, member)
     else:
         found = _DECLARATION.match(data, 0, 200)  # None: no declaration, or one naming no encoding
-        encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else found and found[1].decode().lower()
-        if encoding not in (None, "utf-8", "utf8", "us-ascii", "ascii"):
-            try:
-                data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data.decode(encoding)).encode("utf-8")
-            except (LookupError, UnicodeDecodeError) as exc:
-                raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
-                                  member=member) from None
+        if found and found[1].decode().lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
+            data = _as_utf8(data, found[1].decode().lower(), where, member)
     if b"<!" in data and _FORBIDDEN.search(data):
         raise FormatError("XML with a DOCTYPE/ENTITY declaration is refused (entities are never "
                           "expanded)", path=where, member=member)
     return data
+
+
+def _as_utf8(data: bytes, encoding: str, where: str | None, member: str | None) -> bytes:
+    """The document decoded from ``encoding`` and encoded as UTF-8, without its declaration."""
+    try:
+        return re.sub(r"^\s*<\?xml[^>]*\?>", "", data.decode(encoding)).encode("utf-8")
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
+                          member=member) from None
 
 
 def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> ET.Element:
@@ -203,7 +210,11 @@ def parse_xml(data: bytes, *, where: str | None = None, member: str | None = Non
     >>> parse_xml(b"<a>&amp;</a>").text
     '&'
     """
-    data = check_xml(data, where=where, member=member)
+    return _tree(check_xml(data, where=where, member=member), where, member)
+
+
+def _tree(data: bytes, where: str | None, member: str | None) -> ET.Element:
+    """A checked document parsed by ElementTree, its error naming the line and the text there."""
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:

@@ -35,31 +35,42 @@ def scan(docs: list[bytes]) -> tuple[dict, dict] | None:
     """``(documents, objects)`` of a chunk of checked UTF-8 documents when all are plain, else ``None``
     (a count that does not add up: never a wrong read)."""
     joined = b"\x00".join(docs)
-    if (any(mark in joined for mark in _NOT_PLAIN)  # "<!": a comment hides objects from XML, not regexes
-            or joined.count(b"<pose>") != joined.count(b"<pose>Unspecified</pose>")
-            or not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs)
-            or b"&" in joined and _BAD_REFERENCE.search(joined)):
+    if not _plain(joined, docs):
         return None
     per_doc = np.fromiter((b.count(b"<object>") for b in docs), dtype="int64", count=len(docs))
     n = int(per_doc.sum())
-    if joined.count(b"</object>") != n or (columns := _objects_in_order(joined, n)) is None:
+    columns = _objects_in_order(joined, n) if joined.count(b"</object>") == n else None
+    if columns is None:
         return None
     columns["doc"] = np.repeat(np.arange(len(docs)), per_doc)
     columns["index"] = np.arange(n) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
     heads = b"\x00".join([b.partition(b"<object>")[0] for b in docs])
     found = {tag: _TAG[tag].findall(heads) for tag in ("filename", "width", "height")}
-    if len(found["filename"]) != len(docs):  # a document without <filename>: looked for in each
-        found["filename"] = [m.group(1) if (m := _TAG["filename"].search(head)) else b""
-                             for head in heads.split(b"\x00")]
-    sizes = {tag: _numbers(found[tag]) if len(found[tag]) == len(docs) else None
-             for tag in ("width", "height")}
-    if sizes["width"] is None or sizes["height"] is None:
+    if len(found["filename"]) != len(docs):  # one missing before the objects: each document searched
+        matches = [_TAG["filename"].search(doc) for doc in docs]
+        found["filename"] = [match.group(1) if match else b"" for match in matches]
+    if len(found["width"]) != len(docs) or len(found["height"]) != len(docs):
         return None  # a document without its size, or with two
+    sizes = {tag: _numbers(found[tag]) for tag in ("width", "height")}
+    if sizes["width"] is None or sizes["height"] is None:
+        return None
     try:
         names = [html.unescape(raw.decode("utf-8").strip()) or None for raw in found["filename"]]
     except UnicodeDecodeError:
         return None
     return {"filename": names, **sizes}, columns
+
+
+def _plain(joined: bytes, docs: list[bytes]) -> bool:
+    """Whether the documents hold nothing the scanner leaves to ElementTree (``<!``: a comment
+    hides objects from XML, not from regular expressions)."""
+    if any(mark in joined for mark in _NOT_PLAIN):
+        return False
+    if joined.count(b"<pose>") != joined.count(b"<pose>Unspecified</pose>"):
+        return False
+    if not all(b.startswith(_STARTS) and b.rstrip().endswith(b"</annotation>") for b in docs):
+        return False
+    return b"&" not in joined or not _BAD_REFERENCE.search(joined)
 
 
 _STARTS = (b"<annotation>", b"<?xml")
@@ -121,10 +132,7 @@ def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.
     if parsed.num_rows != n:
         return None
     out: dict[str, np.ndarray] = {}
-    names = parsed.column("name").combine_chunks()
-    if pc.any(pc.equal(names, "")).as_py():
-        return None
-    dictionary = names.dictionary_encode()
+    dictionary = parsed.column("name").combine_chunks().dictionary_encode()  # never blank: _NAME
     categories = [html.unescape(v).strip() for v in dictionary.dictionary.to_pylist()]
     codes = dictionary.indices.to_numpy()
     if len(set(categories)) == len(categories):

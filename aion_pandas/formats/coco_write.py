@@ -105,6 +105,8 @@ def _images_lines(frame: pd.DataFrame, image_ids: np.ndarray) -> pa.Array:
 
 def _write_lines(out: IO[bytes], lines: pa.Array, *, last: bool) -> None:
     """The lines, each but the last of the document's list followed by a comma."""
+    if isinstance(lines, pa.ChunkedArray):  # from a column of frames put together (pd.concat)
+        lines = lines.combine_chunks()
     if len(lines):
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), ",\n")
         out.write(joined[0].as_buffer())

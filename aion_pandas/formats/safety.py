@@ -128,7 +128,11 @@ class SafeArchive:
     def size(self, name: str) -> int:
         """The uncompressed size of a member."""
         if self._dir is None:
-            return os.stat(self._files[name]).st_size
+            try:
+                return os.stat(self._files[name]).st_size
+            except OSError as exc:  # gone since the walk
+                raise FormatError(f"the file cannot be read ({exc.strerror})", path=self.where,
+                                  member=name) from None
         return int(self._dir.file_size[self._rows[name]])  # type: ignore[union-attr]
 
     def path(self, name: str) -> Path | None:
@@ -153,7 +157,11 @@ class SafeArchive:
             yield _member_bytes(buffer, self.where, name, begin, packed, size, method, crc)  # type: ignore[arg-type]
 
     def _read_file(self, name: str) -> bytes:
-        fd = os.open(self._files[name], os.O_RDONLY)  # no file object: one open, stat and read
+        try:
+            fd = os.open(self._files[name], os.O_RDONLY)  # no file object: one open, stat and read
+        except OSError as exc:  # gone since the walk
+            raise FormatError(f"the file cannot be read ({exc.strerror})", path=self.where,
+                              member=name) from None
         try:
             size, most = os.fstat(fd).st_size, self.limits.max_member_bytes
             if size > most:

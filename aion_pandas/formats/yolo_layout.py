@@ -159,11 +159,15 @@ def _yaml_names(data: dict, archive: SafeArchive, name: str) -> list[str] | None
 
 
 def text_of(archive: SafeArchive, name: str) -> str:
-    """A small text member (a list, a config), decoded."""
+    """A small text member (a list, a config), decoded; its size checked before it is read and
+    after (a folder's file may grow in between)."""
     if archive.size(name) > _SMALL_FILE:
         raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
+    data = archive.read(name)
+    if len(data) > _SMALL_FILE:
+        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
     try:
-        return archive.read(name).decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormatError(f"not UTF-8 text ({exc})", path=archive.where, member=name) from None
 

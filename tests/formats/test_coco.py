@@ -246,6 +246,18 @@ def test_an_empty_frame_is_an_empty_document():  # (its empty width column once 
     assert doc["images"] == doc["annotations"] == doc["categories"] == []
 
 
+def test_frames_put_together_with_concat_are_written_whole():
+    """pd.concat leaves string[pyarrow] columns in several chunks; every line of each is written."""
+    one = pd.DataFrame({"file_name": ["a.jpg", "b.jpg"], "width": [4, 4], "height": [3, 3],
+                        "category": ["cat", "dog"], "x": [0.0, 1.0], "y": [0.0, 1.0], "w": [1.0, 2.0],
+                        "h": [1.0, 2.0], "description": pd.array(["x", "y"], dtype="string[pyarrow]")})
+    frame = pd.concat([one, one.assign(file_name=["c.jpg", "d.jpg"])], ignore_index=True)
+    doc = json.loads(serialize_coco(frame))
+    assert [i["file_name"] for i in doc["images"]] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    assert [i["description"] for i in doc["images"]] == ["x", "y", "x", "y"]
+    assert [a["bbox"] for a in doc["annotations"]] == [[0, 0, 1, 1], [1, 1, 2, 2]] * 2
+
+
 def test_two_datasets_get_distinct_image_ids(sample_frame):
     other = sample_frame.assign(dataset_id="ds_2")
     both = pd.concat([sample_frame, other], ignore_index=True)
