@@ -36,16 +36,16 @@ __all__ = [
     "read_coco", "write_coco", "parse_coco", "serialize_coco", "read_csv", "write_csv", "parse_csv",
     "serialize_csv", "read_yolo", "write_yolo", "read_voc", "write_voc",
 ]
-_FUNCTIONS = {"csv": (read_csv, write_csv), "coco": (read_coco, write_coco),
-              "yolo": (read_yolo, write_yolo), "voc": (read_voc, write_voc)}
+_FUNCTIONS = {"read": {"csv": read_csv, "coco": read_coco, "yolo": read_yolo, "voc": read_voc},
+              "write": {"csv": write_csv, "coco": write_coco, "yolo": write_yolo, "voc": write_voc}}
 
 
 def _format_function(fmt: str, verb: str) -> tuple[Any, str]:
     """The reader or writer (``verb``) of a format (``voc``: ``pascal_voc``), and its name."""
     key = fmt.lower().replace("-", "_").replace("pascal_voc", "voc")
-    if key not in _FUNCTIONS:
+    if key not in _FUNCTIONS[verb]:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return _FUNCTIONS[key][verb == "write"], "pascal_voc" if key == "voc" else key
+    return _FUNCTIONS[verb][key], "pascal_voc" if key == "voc" else key
 
 
 def is_url(source: Any) -> bool:

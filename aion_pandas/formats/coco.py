@@ -1,6 +1,6 @@
 """COCO detection JSON <-> the canonical annotation frame: files, folders and zips.
 
-:func:`parse_coco` (:mod:`.coco_parse`) and :func:`serialize_coco` (:mod:`.coco_write`) are pure;
+:func:`parse_coco` (:mod:`.coco_parse`) is the pure parse and :mod:`.coco_write` the pure write;
 ``read_coco`` and ``write_coco`` add files, folders, zips and the images beside a JSON file. Layouts
 (the README's COCO section draws them): COCO's ``annotations/instances_*.json`` with ``train2017/``;
 Roboflow's ``train/_annotations.coco.json`` beside its images; FiftyOne's ``labels.json`` +

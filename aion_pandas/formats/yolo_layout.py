@@ -96,7 +96,7 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
 
 def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str | None]:
     """Each image's split, from the data.yaml/obj.data entries, else from its folders (else None)."""
-    out: dict[str, str] = {}
+    out: dict[str, str | None] = {}
     for split, entries in config.splits.items():
         for entry in entries:
             if entry in archive and entry.lower().endswith(".txt"):  # a list file
