@@ -1,14 +1,15 @@
 """Export files (CSV, COCO, YOLO, Pascal VOC) <-> one canonical annotation frame.
 
 ``read_export`` takes a file, a zip or a folder and sniffs the format; ``write_export`` writes any
-format from the same frame. This package knows no HTTP (``aion_pandas.read_export`` downloads
-a URL with the client first).
+format from the same frame. The format modules load on first use; this package knows no HTTP
+(``aion_pandas.read_export`` downloads a URL with the client first).
 
 >>> frame = read_export("dataset.json")                       # doctest: +SKIP
 >>> write_export(frame, "dataset_yolo.zip", "yolo")            # doctest: +SKIP
 """
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -17,35 +18,43 @@ import pandas as pd
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._source import (ZIP_MAGIC, Dest, Source, is_container, read_source,
                                          source_name)
-from aion_pandas.formats.coco import parse_coco, read_coco, serialize_coco, write_coco
-from aion_pandas.formats.csv import parse_csv, read_csv, serialize_csv, write_csv
 from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
                                         LossyConversionWarning, empty_frame, from_cxcywh_norm,
                                         from_xyxy, to_cxcywh_norm, to_xyxy, unsupported_counts,
                                         validate_frame, warn_unsupported)
-from aion_pandas.formats.voc import read_voc, write_voc
-from aion_pandas.formats.yolo import read_yolo, write_yolo
+
+# reader/writer name -> its module, imported on first use: a package that imported the format
+# modules itself would deadlock threads that import them at once (the service's exporter does)
+_LAZY = {f"{verb}_{fmt}": fmt for fmt in ("coco", "csv", "yolo", "voc") for verb in ("read", "write")}
+_LAZY.update(parse_coco="coco", serialize_coco="coco", parse_csv="csv", serialize_csv="csv")
 
 __all__ = [
     "read_export", "write_export", "sniff_format", "sniff_names", "sniff_path", "is_url",
     "validate_frame", "empty_frame", "to_xyxy",
     "from_xyxy", "to_cxcywh_norm", "from_cxcywh_norm", "warn_unsupported", "unsupported_counts",
-    "LossyConversionWarning", "CORE_COLUMNS", "EXTRA_COLUMNS", "BOX_COLUMNS", "FORMATS",
-    "read_coco", "write_coco", "parse_coco", "serialize_coco", "read_csv", "write_csv", "parse_csv",
-    "serialize_csv", "read_yolo", "write_yolo", "read_voc", "write_voc",
+    "LossyConversionWarning", "CORE_COLUMNS", "EXTRA_COLUMNS", "BOX_COLUMNS", "FORMATS", *_LAZY,
 ]
-_FUNCTIONS = {"read": {"csv": read_csv, "coco": read_coco, "yolo": read_yolo, "voc": read_voc},
-              "write": {"csv": write_csv, "coco": write_coco, "yolo": write_yolo, "voc": write_voc}}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'aion_pandas.formats' has no attribute {name!r}")
+    value = globals()[name] = getattr(importlib.import_module(f"aion_pandas.formats.{_LAZY[name]}"), name)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _format_function(fmt: str, verb: str) -> tuple[Any, str]:
     """The reader or writer (``verb``) of a format (``voc``: ``pascal_voc``), and its name."""
     key = fmt.lower().replace("-", "_").replace("pascal_voc", "voc")
-    if key not in _FUNCTIONS[verb]:
+    if key not in ("csv", "coco", "yolo", "voc"):
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return _FUNCTIONS[verb][key], "pascal_voc" if key == "voc" else key
+    return __getattr__(f"{verb}_{key}"), "pascal_voc" if key == "voc" else key
 
 
 def is_url(source: Any) -> bool:

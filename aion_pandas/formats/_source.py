@@ -52,12 +52,8 @@ def is_container(source: Source) -> bool:
 
 
 def read_source(source: Source) -> tuple[bytes | pa.Buffer, str]:
-    """The bytes of ``source`` (a file is memory-mapped, not copied) and its printable name; a
-    missing file is a FormatError.
-
-    >>> read_source(b"abc")
-    (b'abc', '<bytes>')
-    """
+    """The bytes of ``source`` (a file is memory-mapped, not copied) and its printable name (see
+    the module's example); a missing file is a FormatError."""
     name = source_name(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name
@@ -80,15 +76,8 @@ def read_source(source: Source) -> tuple[bytes | pa.Buffer, str]:
 
 @contextlib.contextmanager
 def open_dest(dest: Dest) -> Iterator[IO[bytes]]:
-    """A binary file to write to: a path is written to a temporary name, then renamed (no half file).
-
-    >>> import io
-    >>> buf = io.BytesIO()
-    >>> with open_dest(buf) as out:
-    ...     _ = out.write(b"ok")
-    >>> buf.getvalue()
-    b'ok'
-    """
+    """A binary file to write to: a path is written to a temporary name, then renamed (no half
+    file); a binary file is written as it is."""
     if isinstance(dest, (str, os.PathLike)):
         path = Path(dest)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -204,27 +204,23 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
     """The ``category`` column (read as a dictionary), its categories ordered by class id when the
-    file has ids, else by name, as the other readers order them. A name's id is that of its first row
-    with one, looked for in growing blocks of rows (ids that are not numbers are left for
-    validate_frame to name).
+    file has ids (a name's first one), else by name, as the other readers order them; ids that are
+    not numbers are left for validate_frame to name.
     """
     encoded = column.unify_dictionaries()
     cats = encoded.chunks[0].dictionary.to_pylist() if encoded.num_chunks else []
     codes = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()), -1).to_numpy()
-    ids = np.full(len(cats), np.inf)  # inf: no id seen yet
-    class_ids = None if class_ids is None else pd.Series(class_ids, copy=False)
-    start, step = 0, 4096
-    while class_ids is not None and start < len(codes) and np.isinf(ids).any():
-        block = codes[start:start + step]
-        try:
-            values = class_ids.iloc[start:start + step].to_numpy(dtype="float64", na_value=np.nan)
-        except (TypeError, ValueError):
-            break
-        known = (block >= 0) & ~np.isnan(values)
-        found, first = np.unique(block[known], return_index=True)
-        new = np.isinf(ids[found])
-        ids[found[new]] = values[known][first[new]]
-        start, step = start + step, step * 2
+    ids = np.full(len(cats), np.inf)  # inf: no id
+    try:
+        values = None if class_ids is None else \
+            pd.Series(class_ids, copy=False).to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        values = None
+    if values is not None:
+        rows = np.flatnonzero((codes >= 0) & ~np.isnan(values))
+        first = np.full(len(cats), len(codes))
+        np.minimum.at(first, codes[rows], rows)  # each name's first row with an id
+        ids[first < len(codes)] = values[first[first < len(codes)]]
     order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
     lookup = np.append(np.argsort(order), -1).astype(code_dtype(len(cats)))  # a code of -1 (no box) stays -1
     return categorical(lookup.take(codes), [cats[i] for i in order])
