@@ -247,17 +247,21 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
     boxes = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in BOX_COLUMNS]
     nulls = [np.isnan(b) for b in boxes]
     partial = (nulls[0] | nulls[1] | nulls[2] | nulls[3]) & ~(nulls[0] & nulls[1] & nulls[2] & nulls[3])
-    unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
-    for bad, col, reason in ((partial, None, "box is incomplete"), (boxes[2] < 0, "w", "negative box size"),
-                             (boxes[3] < 0, "h", "negative box size"),
-                             (unlabeled, "category", "a box without a category")):
+    if partial.any():
+        i = int(np.argmax(partial))
+        col = next(c for c, n in zip(BOX_COLUMNS, nulls) if n[i])  # its first null column
+        raise FormatError(f"column {col!r} row {frame.index[i]}: box is incomplete", path=where)
+    for j in (2, 3):
+        bad = boxes[j] < 0
         if bad.any():
             i = int(np.argmax(bad))
-            if col is None:  # the partial box's first null column
-                col = next(c for c, n in zip(BOX_COLUMNS, nulls) if n[i])
-            elif col in ("w", "h"):
-                reason += f" {boxes[BOX_COLUMNS.index(col)][i]}"
-            raise FormatError(f"column {col!r} row {frame.index[i]}: {reason}", path=where)
+            raise FormatError(f"column {BOX_COLUMNS[j]!r} row {frame.index[i]}: negative box size "
+                              f"{boxes[j][i]}", path=where)
+    unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
+    if unlabeled.any():
+        i = int(np.argmax(unlabeled))
+        raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
+                          path=where)
 
 
 # --------------------------------------------------------------------------------------------
