@@ -29,18 +29,18 @@ def unsupported_counts(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str,
     for name in [c for c in columns if c in frame.columns]:
         col = frame[name]
         if name == "area":  # an area other than w * h
-            n, unit = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum()), "boxes"
+            n = int((col.notna() & ((col - frame["w"] * frame["h"]).abs() > 1e-6)).sum())
         elif name in BOX_LEVEL:  # a flag that is set, another value that is there
-            n, unit = int(col.sum() if str(col.dtype) in ("boolean", "bool") else col.notna().sum()), "boxes"
-        else:
+            n = int(col.sum()) if str(col.dtype) in ("boolean", "bool") else int(col.notna().sum())
+        else:  # images with a value
             if col.dtype == object:
                 has = col.map(lambda v: bool(v) if isinstance(v, (list, tuple)) else v is not None
                               and v is not pd.NA and v == v, na_action=None).astype(bool)
             else:
                 has = col.notna() & (col.astype("string") != "").fillna(False)
-            n, unit = int(frame.loc[has.to_numpy(), "image_id"].nunique()), "images"
+            n = int(frame.loc[has.to_numpy(), "image_id"].nunique())
         if n:
-            counts[name] = (n, unit)
+            counts[name] = (n, "boxes" if name in BOX_LEVEL else "images")
     return counts
 
 
