@@ -290,7 +290,8 @@ def assemble(images: pd.DataFrame, box_image: np.ndarray, boxes: dict[str, objec
 
 
 _DTYPES = {**CORE_COLUMNS, **EXTRA_COLUMNS}
-_IMAGE_DTYPES = {name: t for name, t in _DTYPES.items() if name not in BOX_LEVEL and t in ("Int64", "string")}
+_IMAGE_DTYPES = {name: t for name, t in _DTYPES.items()  # image_id and tags are taken as they are
+                 if name not in BOX_LEVEL and name not in ("image_id", "tags")}
 _BOX_DTYPES = {name: t for name, t in _DTYPES.items() if name in BOX_LEVEL}
 
 
