@@ -220,7 +220,8 @@ def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
         rows = np.flatnonzero((codes >= 0) & ~np.isnan(values))
         first = np.full(len(cats), len(codes))
         np.minimum.at(first, codes[rows], rows)  # each name's first row with an id
-        ids[first < len(codes)] = values[first[first < len(codes)]]
+        found = first < len(codes)
+        ids[found] = values[first[found]]
     order = sorted(range(len(cats)), key=lambda i: (ids[i], cats[i]))
     lookup = np.append(np.argsort(order), -1).astype(code_dtype(len(cats)))  # a code of -1 (no box) stays -1
     return categorical(lookup.take(codes), [cats[i] for i in order])
