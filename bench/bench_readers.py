@@ -277,7 +277,8 @@ def main() -> None:
         chosen = [m for m in chosen if m not in absent]
     runs: dict[str, list[dict]] = {m: [] for m in chosen}
     # Round robin within each group of rivals (coco readers, csv readers, writers), so a busy moment
-    # of the machine hits each of them alike; every other round in reverse order, and a pause after
+    # of the machine hits each of them alike; each round starts one method later (each method runs in
+    # every place of the order, after every rival), and a pause after
     # every run. Right after a large process exits (supervision holds ~1 GB) this VM hands fresh
     # memory out slowly for 10 s and more: measured, read_csv took 0.95 s straight after
     # supervision, 0.70 s ten seconds later and 0.39 s after a run of its own size. Grouping keeps
@@ -288,7 +289,7 @@ def main() -> None:
         groups.setdefault(method.split(":", 1)[0], []).append(method)
     for group in (g for g in groups.values() if g):
         for round_ in range(args.runs):
-            for method in group if round_ % 2 == 0 else group[::-1]:
+            for method in group[round_ % len(group):] + group[:round_ % len(group)]:
                 runs[method].append(_run(method, files[METHODS[method][0]], args.size))
                 time.sleep(args.pause)
     for method in chosen:

@@ -10,10 +10,8 @@ through Arrow's CSV engine, whose errors become a FormatError naming the column 
 """
 from __future__ import annotations
 
-import csv as stdlib_csv
 import datetime as _dt
 import io
-import re
 from typing import Any
 
 import msgspec
@@ -55,11 +53,10 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
     >>> parse_csv(b"file_name;category;x;y;w;h\\na.jpg;dog;1;2;3;4\\n", delimiter=";").loc[0, "w"]
     np.float64(3.0)
     """
-    buffer = pa.py_buffer(data)  # zero-copy: Arrow reads the bytes in C++ (and skips a BOM itself)
     if not bytes(data[:4096]).strip() and not bytes(data).strip():
         raise FormatError("the CSV is empty (no header line)", path=where)
     delimiter = delimiter or sniff_delimiter(bytes(data[:65536]).lstrip(b"\xef\xbb\xbf"))
-    table = _read_table(buffer, delimiter, where)
+    table = _read_table(pa.py_buffer(data), delimiter, where)  # zero-copy (Arrow skips a BOM itself)
     frame = _to_frame(table, where)
     frame.index = pd.RangeIndex(2, 2 + len(frame))  # line numbers (the header is line 1)
     frame = validate_frame(frame, where=where, row_word="line")
@@ -134,45 +131,46 @@ def _arrow_column(frame: pd.DataFrame, name: str) -> pa.Array:
 
 
 def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
-    """Arrow's CSV reader, once and serially (so that its errors carry the row): text columns as
-    strings, box numbers as float64, the rest inferred (validate_frame coerces them).
-    """
+    """Arrow's CSV reader with its threads: text columns as strings, the rest inferred (a column with
+    a value that fits no number becomes text, whose first bad value validate_frame names by line)."""
     convert = pa_csv.ConvertOptions(
         column_types=_READ_TYPES, strings_can_be_null=True, quoted_strings_can_be_null=False,
         null_values=[""], true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"])
+    bad_rows: list[str] = []  # threaded errors carry no row number: the row's text finds its line
+
+    def refuse(row: Any) -> str:
+        bad_rows.append(row.text)
+        return "error"
+
     try:
-        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert,
-                               read_options=pa_csv.ReadOptions(use_threads=False),
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                               memory_pool=_POOL)
+        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert, memory_pool=_POOL,
+                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                                 invalid_row_handler=refuse))
     except pa.ArrowInvalid as exc:
-        raise _format_error(str(exc), data, delimiter, where) from None
+        raise _format_error(str(exc), bytes(data), bad_rows[:1], where) from None
 
 
 # malloc, not Arrow's default mimalloc, for the parser's columns: a third of the kernel time of a
 # first read at L (bench/bench_readers.py)
 _POOL = pa.system_memory_pool()
 _STRINGS = ("dataset_id", "file_name", "description", "tags", "image_url", "item_id", "item_status")
-_FLOATS = ("x", "y", "w", "h", "score", "area")
-_READ_TYPES: dict[str, pa.DataType] = {
-    **{name: pa.large_string() for name in _STRINGS}, **{name: pa.float64() for name in _FLOATS},
-    "category": pa.dictionary(pa.int32(), pa.string()),  # categorical straight from the parser
-}
+_READ_TYPES: dict[str, pa.DataType] = {name: pa.large_string() for name in _STRINGS} | {
+    "category": pa.dictionary(pa.int32(), pa.string())}  # categorical straight from the parser
 
 
-def _format_error(message: str, data: pa.Buffer, delimiter: str, where: str | None) -> FormatError:
-    """Arrow's error message as a FormatError naming the column and line (the header is line 1)."""
-    row = re.search(r"\bRow #(\d+): ", message)
-    line = int(row.group(1)) if row else None
-    value = re.search(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value (.*)$", message)
-    if value and line is not None:
-        head = bytes(memoryview(data)[:65536]).decode("utf-8", "replace").lstrip("\ufeff")
-        names = next(stdlib_csv.reader(io.StringIO(head), delimiter=delimiter), [])  # the header's
-        index = int(value.group(1))
-        name = names[index] if index < len(names) else f"#{index}"
-        dtype = "float64" if value.group(2) == "double" else value.group(2)
-        return FormatError(f"column {name!r} line {line}: cannot read {value.group(3)} as {dtype}", path=where)
-    reason = message[row.end():] if row else message.split(":", 1)[-1].strip()
+def _format_error(message: str, data: bytes, bad_rows: list[str], where: str | None) -> FormatError:
+    """Arrow's error as a FormatError naming the line (the header is line 1): of the row that does
+    not split into the header's columns, or of the first byte that is not UTF-8."""
+    reason = message.split(": ", 1)[-1] if message.startswith("CSV parse error") else message
+    line = None
+    if bad_rows and (found := data.find(b"\n" + bad_rows[0].encode())) >= 0:  # (never the header)
+        line = data.count(b"\n", 0, found) + 2
+    elif "invalid UTF8" in message:
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            reason = f"{data[exc.start:exc.start + 1]!r} at byte {exc.start} is not UTF-8"
     return FormatError(f"malformed CSV: {reason}", path=where, line=line)
 
 
@@ -188,8 +186,7 @@ def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
         if pa.types.is_null(column.type) and name in _CONTRACT:
             arrays[name] = null_column(_CONTRACT[name], len(column))  # a column without a value
         elif pa.types.is_floating(column.type):
-            values = column.to_numpy()
-            arrays[name] = values if values.flags.writeable else values.copy()  # Arrow's is read-only
+            arrays[name] = np.require(column.to_numpy(), requirements="W")  # a copy if Arrow's is read-only
         else:  # (the category column is built once the class ids are known)
             arrays[name] = column if name == "category" else column.to_pandas(types_mapper=_PANDAS_TYPES.get)
     if "category" in arrays:

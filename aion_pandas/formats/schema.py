@@ -200,7 +200,14 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
-    """The row and value of the first value ``dtype`` refuses (a null, for int64)."""
+    """The row and value of the first value ``dtype`` refuses (a null, for int64): only the values
+    that to_numeric cannot read, or reads as not whole for an int dtype, are tried one by one."""
+    if dtype != "boolean":
+        numbers = pd.to_numeric(col, errors="coerce").astype("float64")
+        tried = (numbers.isna() & col.notna()) | (col.isna() if dtype == "int64" else False)
+        if dtype != "float64":
+            tried |= numbers % 1 > 0
+        col = col[tried.to_numpy()] if tried.any() else col
     for row, value in col.items():
         try:
             if dtype == "boolean":

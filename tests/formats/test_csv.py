@@ -164,7 +164,7 @@ def test_bad_delimiter_is_refused(sample_frame):
 
 
 def test_quoted_newlines_survive_in_a_big_file():
-    """Arrow's fast parallel chunker assumes no newline inside a value: such files are re-read."""
+    """Values with newlines, in a file of many of Arrow's blocks read by its threads."""
     body = "".join(f'{i},img_{i}.jpg,4,3,cat,1,0,0,1,1\n' for i in range(1, 30_000))
     text = "image_id,file_name,width,height,category,category_id,x,y,w,h,description\n"
     text += "".join(line.rstrip("\n") + f',"first line\nsecond, {i}"\n'
@@ -194,3 +194,17 @@ def test_a_row_with_too_few_fields_is_named_by_its_line():
             as caught:
         read_csv(data)
     assert caught.value.line == 3
+
+
+@pytest.mark.parametrize("bad_line, words", [
+    (b"7,g.jpg,4,3,cat,5,0,1,oops,2", "column 'w' line 150000: cannot read 'oops' as float64"),
+    (b"7,g.jpg,4,3,cat,5,0,1,2", "line 150000: malformed CSV: Expected 10 columns, got 9"),
+    (b"7,g\xff.jpg,4,3,cat,5,0,1,2,2", "line 150000: malformed CSV: b'\\xff' at byte"),
+])
+def test_a_bad_line_deep_in_a_big_file_is_named(bad_line, words):
+    """Arrow reads the blocks of a large file in threads, whose errors carry no row number."""
+    lines = [f"{i},f{i}.jpg,4,3,cat,5,0,1,2,2".encode() for i in range(2, 200_000)]
+    lines[150_000 - 2] = bad_line
+    with pytest.raises(FormatError) as caught:
+        read_csv(HEADER.encode() + b"\n" + b"\n".join(lines) + b"\n")
+    assert words in str(caught.value)
