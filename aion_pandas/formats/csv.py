@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import re
 from typing import Any
 
 import msgspec
@@ -65,9 +66,8 @@ def parse_csv(data: bytes, *, delimiter: str | None = None, where: str | None = 
 
 
 def read_csv(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
-    """Read a CSV export (path, bytes or binary file) into a canonical frame.
-
-    ``delimiter`` is sniffed from the header when not given.
+    """Read a CSV export (path, bytes or binary file) into a canonical frame; ``delimiter`` is
+    sniffed from the header when not given.
 
     >>> frame = read_csv("export.csv")  # doctest: +SKIP
     """
@@ -138,20 +138,19 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
         null_values=[""], true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"])
     bad_rows: list[str] = []  # threaded errors carry no row number: the row's text finds its line
 
-    def refuse(row: Any) -> str:
+    def keep_bad_row(row: Any) -> str:
         bad_rows.append(row.text)
         return "error"
 
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert, memory_pool=_POOL,
                                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                                                 invalid_row_handler=refuse))
+                                                                 invalid_row_handler=keep_bad_row))
     except pa.ArrowInvalid as exc:
-        raise _format_error(str(exc), bytes(data), bad_rows[:1], where) from None
+        raise _format_error(str(exc), bytes(data), bad_rows, where) from None
 
 
-# malloc, not Arrow's default mimalloc, for the parser's columns: a third of the kernel time of a
-# first read at L (bench/bench_readers.py)
+# malloc, not Arrow's default mimalloc, for the parser's columns: fewer page faults on a first read
 _POOL = pa.system_memory_pool()
 _STRINGS = ("dataset_id", "file_name", "description", "tags", "image_url", "item_id", "item_status")
 _READ_TYPES: dict[str, pa.DataType] = {name: pa.large_string() for name in _STRINGS} | {
@@ -159,24 +158,25 @@ _READ_TYPES: dict[str, pa.DataType] = {name: pa.large_string() for name in _STRI
 
 
 def _format_error(message: str, data: bytes, bad_rows: list[str], where: str | None) -> FormatError:
-    """Arrow's error as a FormatError naming the line (the header is line 1): of the row that does
-    not split into the header's columns, or of the first byte that is not UTF-8."""
+    """Arrow's error as a FormatError naming the line (the header is line 1): the first line that is
+    the bad row's text, whole (a row not split into the header's columns), or the first non-UTF-8 byte's."""
     reason = message.split(": ", 1)[-1] if message.startswith("CSV parse error") else message
-    line = None
-    if bad_rows and (found := data.find(b"\n" + bad_rows[0].encode())) >= 0:  # (never the header)
-        line = data.count(b"\n", 0, found) + 2
+    at = None
+    if bad_rows:
+        found = re.search(rb"(?m)^" + re.escape(bad_rows[0].encode()) + rb"\r?$", data)
+        at = found.start() if found else None
     elif "invalid UTF8" in message:
         try:
             data.decode()
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
+            at = exc.start
             reason = f"{data[exc.start:exc.start + 1]!r} at byte {exc.start} is not UTF-8"
+    line = None if at is None else data.count(b"\n", 0, at) + 1
     return FormatError(f"malformed CSV: {reason}", path=where, line=line)
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
-    """One pandas array per column from Arrow's, put together without a copy (validate_frame coerces
-    them to the contract's dtypes)."""
+    """One pandas array per column from Arrow's, without a copy (validate_frame coerces the dtypes)."""
     names = table.column_names
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)

@@ -204,9 +204,9 @@ def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
     that to_numeric cannot read, or reads as not whole for an int dtype, are tried one by one."""
     if dtype != "boolean":
         numbers = pd.to_numeric(col, errors="coerce").astype("float64")
-        tried = (numbers.isna() & col.notna()) | (col.isna() if dtype == "int64" else False)
+        tried = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
         if dtype != "float64":
-            tried |= numbers % 1 > 0
+            tried |= numbers.notna() & (numbers % 1 != 0)  # not whole, or infinite
         col = col[tried.to_numpy()] if tried.any() else col
     for row, value in col.items():
         try:

@@ -208,3 +208,17 @@ def test_a_bad_line_deep_in_a_big_file_is_named(bad_line, words):
     with pytest.raises(FormatError) as caught:
         read_csv(HEADER.encode() + b"\n" + b"\n".join(lines) + b"\n")
     assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("body, words", [
+    # the bad row begins like the good rows before it: the line named is the one that is its text, whole
+    ("7,g.jpg,4,3,cat,5,0,1,2,2\n" * 3 + "7,g.jpg,4,3,cat,5,0,1,2\n", "<bytes> line 5: malformed CSV"),
+    ("7,g.jpg,4,3,cat,5,0,1,2,2\r\n7,g\r\n", "<bytes> line 3: malformed CSV"),
+    ("7,g.jpg,4,3,cat,5,0,1,2,2\n7,g", "<bytes> line 3: malformed CSV"),
+    # the first value an int column refuses, an infinite one before a null
+    ("inf,a.jpg,4,3,cat,5,0,1,2,2\n,b.jpg,4,3,cat,5,0,1,2,2\n", "'image_id' line 2: cannot read inf as int64"),
+])
+def test_the_line_named_is_the_bad_one(body, words):
+    with pytest.raises(FormatError) as caught:
+        read_csv((HEADER + "\n" + body).encode())
+    assert words in str(caught.value)
