@@ -23,19 +23,10 @@ from aion_pandas.formats._arrowtext import tags_from_json, tags_of
 from aion_pandas.formats.lossy import LossyConversionWarning, unsupported_counts, warn_unsupported  # noqa: F401
 
 BOX_COLUMNS: tuple[str, ...] = ("x", "y", "w", "h")
-CORE_COLUMNS: dict[str, str] = {
-    "dataset_id": "string",
-    "image_id": "int64",
-    "file_name": "string",
-    "width": "Int64",
-    "height": "Int64",
-    "category": "category",
-    "category_id": "Int64",
-    "x": "float64",
-    "y": "float64",
-    "w": "float64",
-    "h": "float64",
-    "score": "float64",
+CORE_COLUMNS: dict[str, str] = {  # the image's, the box's class, the box's
+    "dataset_id": "string", "image_id": "int64", "file_name": "string", "width": "Int64", "height": "Int64",
+    "category": "category", "category_id": "Int64",
+    "x": "float64", "y": "float64", "w": "float64", "h": "float64", "score": "float64",
 }
 
 EXTRA_COLUMNS: dict[str, str] = {
@@ -174,15 +165,22 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
         return col
     try:
         if dtype in ("float64", "int64", "Int64"):
-            numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
-            return numeric.astype(dtype)  # int64 refuses nulls
+            return _as_number(col, dtype)
         if dtype == "boolean":
             return _to_boolean(col)
         return col.astype(dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     row, value = _first_bad(col, dtype)
     raise FormatError(f"column {name!r} row {row}: cannot read {value!r} as {dtype}", path=where)
+
+
+def _as_number(col: pd.Series, dtype: str) -> pd.Series:
+    """``col`` as float64, int64 (no nulls) or Int64; an int refuses a value that is not whole or
+    past 64 bits (numpy's astype would cut or wrap it), through pandas' checked Int64 cast."""
+    numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
+    with np.errstate(invalid="ignore"):  # inf: an OverflowError, not a RuntimeWarning first
+        return numeric.astype(dtype) if dtype == "float64" else numeric.astype("Int64").astype(dtype)
 
 
 def _to_boolean(col: pd.Series) -> pd.Series:
@@ -201,20 +199,20 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
     """The row and value of the first value ``dtype`` refuses (a null, for int64): only the values
-    that to_numeric cannot read, or reads as not whole for an int dtype, are tried one by one."""
+    that to_numeric cannot read, or reads as not whole or past 64 bits for an int, are tried one by one."""
     if dtype != "boolean":
         numbers = pd.to_numeric(col, errors="coerce").astype("float64")
         tried = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
         if dtype != "float64":
-            tried |= numbers.notna() & (numbers % 1 != 0)  # not whole, or infinite
+            tried |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63))  # not whole or too big
         col = col[tried.to_numpy()] if tried.any() else col
     for row, value in col.items():
         try:
             if dtype == "boolean":
                 _to_boolean(pd.Series([value]))
             else:
-                pd.to_numeric(pd.Series([value]), errors="raise").astype(dtype)
-        except (TypeError, ValueError):
+                _as_number(pd.Series([value]), dtype)
+        except (TypeError, ValueError, OverflowError):
             return row, value
     return "?", None
 

@@ -125,3 +125,11 @@ def test_warn_unsupported_is_silent_when_nothing_is_lost(sample_frame):
         warnings.simplefilter("error")
         assert warn_unsupported(sample_frame.assign(score=np.nan), "yolo", ["score"]) == {}
         assert warn_unsupported(sample_frame, "yolo", {"score": (0, "boxes")}) == {}
+
+
+@pytest.mark.parametrize("value", [1.5, 1e20, np.inf, 2.0**63])
+def test_an_id_is_never_cut_or_wrapped_into_an_int(value):
+    frame = pd.DataFrame({"image_id": [1.0, value], "file_name": ["a.jpg", "b.jpg"]})
+    with pytest.raises(FormatError, match="column 'image_id' row 1: cannot read"):
+        validate_frame(frame)
+    assert validate_frame(frame.head(1))["image_id"].tolist() == [1]
