@@ -23,7 +23,7 @@ from aion_pandas.formats._arrowtext import tags_from_json, tags_of
 from aion_pandas.formats.lossy import LossyConversionWarning, unsupported_counts, warn_unsupported  # noqa: F401
 
 BOX_COLUMNS: tuple[str, ...] = ("x", "y", "w", "h")
-CORE_COLUMNS: dict[str, str] = {  # the image's, the box's class, the box's
+CORE_COLUMNS: dict[str, str] = {  # a line each: the image, the box's class, the box
     "dataset_id": "string", "image_id": "int64", "file_name": "string", "width": "Int64", "height": "Int64",
     "category": "category", "category_id": "Int64",
     "x": "float64", "y": "float64", "w": "float64", "h": "float64", "score": "float64",
