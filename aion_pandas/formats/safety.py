@@ -73,8 +73,7 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
     is_dir = name.endswith("/")
     norm = posixpath.normpath(name)
     if norm == ".." or norm.startswith("../"):
-        raise FormatError("the member's path climbs out of the archive's folder", path=where,
-                          member=raw)
+        raise FormatError("the member's path climbs out of the archive's folder", path=where, member=raw)
     return norm + "/" if is_dir and norm != "." else norm
 
 
@@ -174,8 +173,7 @@ class SafeArchive:
             os.close(fd)
         if len(data) != size:  # changed while it was read (grown: past what was checked)
             change = "grew" if len(data) > size else "shrank"
-            raise FormatError(f"the file {change} while the folder was read", path=self.where,
-                              member=name)
+            raise FormatError(f"the file {change} while the folder was read", path=self.where, member=name)
         return data
 
     def _data_starts(self, names: list[str], rows: np.ndarray) -> np.ndarray:
@@ -330,12 +328,10 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if os.path.commonpath([base, target]) != base:
-                        raise FormatError("the file is a link out of the folder", path=where,
-                                          member=rel)
+                        raise FormatError("the file is a link out of the folder", path=where, member=rel)
                 if not entry.is_file():
                     continue
                 files[rel] = entry.path  # its size is checked as it is read
                 if len(files) > limits.max_members:
-                    raise FormatError(f"the folder holds more than {limits.max_members:,} files",
-                                      path=where)
+                    raise FormatError(f"the folder holds more than {limits.max_members:,} files", path=where)
     return SafeArchive(where, files=files, limits=limits, root=root)

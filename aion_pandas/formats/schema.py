@@ -176,11 +176,16 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 
 def _as_number(col: pd.Series, dtype: str) -> pd.Series:
-    """``col`` as float64, int64 (no nulls) or Int64; an int refuses a value that is not whole or
-    past 64 bits (numpy's astype would cut or wrap it), through pandas' checked Int64 cast."""
+    """``col`` as float64, int64 or Int64 (an int64 refuses nulls); an int refuses a value that is
+    not whole or past 64 bits, which astype would cut or wrap: the ints must equal the numbers."""
     numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
-    with np.errstate(invalid="ignore"):  # inf: an OverflowError, not a RuntimeWarning first
-        return numeric.astype(dtype) if dtype == "float64" else numeric.astype("Int64").astype(dtype)
+    if dtype == "float64":
+        return numeric.astype(dtype)
+    with np.errstate(invalid="ignore"):  # numpy warns on inf before pandas raises
+        ints = numeric.astype("Int64")
+    if not (ints == numeric).fillna(True).all():
+        raise ValueError("not whole, or past 64 bits")
+    return ints.astype(dtype)
 
 
 def _to_boolean(col: pd.Series) -> pd.Series:
@@ -213,7 +218,7 @@ def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
             else:
                 _as_number(pd.Series([value]), dtype)
         except (TypeError, ValueError, OverflowError):
-            return row, value
+            return row, value.item() if isinstance(value, np.generic) else value  # 1.5, not np.float64(1.5)
     return "?", None
 
 
@@ -265,8 +270,7 @@ def _check_values(frame: pd.DataFrame, where: str | None) -> None:
     unlabeled = ~nulls[0] & frame["category"].isna().to_numpy()
     if unlabeled.any():
         i = int(np.argmax(unlabeled))
-        raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category",
-                          path=where)
+        raise FormatError(f"column 'category' row {frame.index[i]}: a box without a category", path=where)
 
 
 # --------------------------------------------------------------------------------------------

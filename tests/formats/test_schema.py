@@ -133,3 +133,13 @@ def test_an_id_is_never_cut_or_wrapped_into_an_int(value):
     with pytest.raises(FormatError, match="column 'image_id' row 1: cannot read"):
         validate_frame(frame)
     assert validate_frame(frame.head(1))["image_id"].tolist() == [1]
+
+
+@pytest.mark.parametrize("column, values, dtype", [
+    ("image_id", [1.0, 1.5], "Float64"), ("width", [3.0, 1e20], "Float64"), ("image_id", [1, 2**63], "UInt64"),
+    ("image_id", ["1", "9223372036854775808"], "string[pyarrow]"), ("category_id", ["1", "1.5"], "string"),
+])
+def test_pandas_own_number_types_are_never_cut_or_wrapped_either(column, values, dtype):
+    frame = pd.DataFrame({"image_id": [1, 2], column: pd.Series(values, dtype=dtype)})
+    with pytest.raises(FormatError, match=f"column '{column}' row 1: cannot read"):
+        validate_frame(frame)
