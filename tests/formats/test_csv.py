@@ -227,4 +227,3 @@ def test_the_line_named_is_the_bad_one(body, words):
     with pytest.raises(FormatError) as caught:
         read_csv((HEADER + "\n" + body).encode())
     assert words in str(caught.value)
-
