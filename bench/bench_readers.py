@@ -277,12 +277,13 @@ def main() -> None:
         chosen = [m for m in chosen if m not in absent]
     runs: dict[str, list[dict]] = {m: [] for m in chosen}
     # Round robin within each group of rivals (coco readers, csv readers, writers), so a busy moment
-    # of the machine hits each of them alike; each round starts one method later (no method always
-    # runs first, after the data's generation), and a pause after every run. Right after a large process exits (supervision holds ~1 GB) this VM hands fresh
-    # memory out slowly for 10 s and more: measured, read_csv took 0.95 s straight after
-    # supervision, 0.70 s ten seconds later and 0.39 s after a run of its own size. Grouping keeps
-    # a method from always following the heaviest peer of another format, and the light csv group
-    # runs before the heavy coco group (after it, every csv reader ran 10-100% slower).
+    # of the machine hits each of them alike; each round starts one method later (so the run right
+    # after the data's generation is not always the same method's), and a pause after every run.
+    # Right after a large process exits (supervision holds ~1 GB) this VM hands fresh memory out
+    # slowly for 10 s and more: measured, read_csv took 0.95 s straight after supervision, 0.70 s ten
+    # seconds later and 0.39 s after a run of its own size. Grouping keeps a method from always
+    # following the heaviest peer of another format, and the light csv group runs before the heavy
+    # coco group (after it, every csv reader ran 10-100% slower).
     groups: dict[str, list[str]] = {"csv": [], "coco": [], "write": []}
     for method in chosen:
         groups.setdefault(method.split(":", 1)[0], []).append(method)

@@ -138,14 +138,14 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
         null_values=[""], true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"])
     bad_rows: list[str] = []  # threaded errors carry no row number: the row's text finds its line
 
-    def keep_bad_row(row: Any) -> str:
+    def note_bad_row(row: Any) -> str:  # noted, then Arrow raises
         bad_rows.append(row.text)
         return "error"
 
     try:
         return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert, memory_pool=_POOL,
                                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                                                 invalid_row_handler=keep_bad_row))
+                                                                 invalid_row_handler=note_bad_row))
     except pa.ArrowInvalid as exc:
         raise _format_error(str(exc), bytes(data), bad_rows, where) from None
 
@@ -158,8 +158,9 @@ _READ_TYPES: dict[str, pa.DataType] = {name: pa.large_string() for name in _STRI
 
 
 def _format_error(message: str, data: bytes, bad_rows: list[str], where: str | None) -> FormatError:
-    """Arrow's error as a FormatError naming the line (the header is line 1): the first line that is
-    the bad row's text, whole (a row not split into the header's columns), or the first non-UTF-8 byte's."""
+    """Arrow's error as a FormatError naming the line when found (the header is line 1): the first line
+    that is the bad row's text, whole (a row not split into the header's columns), or the file's first
+    non-UTF-8 byte's."""
     reason = message.split(": ", 1)[-1] if message.startswith("CSV parse error") else message
     at = None
     if bad_rows:
@@ -176,7 +177,7 @@ def _format_error(message: str, data: bytes, bad_rows: list[str], where: str | N
 
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
-    """One pandas array per column from Arrow's, without a copy (validate_frame coerces the dtypes)."""
+    """One pandas array per column from Arrow's, text without a copy (validate_frame coerces the dtypes)."""
     names = table.column_names
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)

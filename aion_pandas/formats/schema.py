@@ -177,14 +177,14 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 def _as_number(col: pd.Series, dtype: str) -> pd.Series:
     """``col`` as float64, int64 or Int64 (an int64 refuses nulls); an int refuses a value that is
-    not whole or past 64 bits, which astype would cut or wrap: the ints must equal the numbers."""
+    not whole or outside int64, which astype would cut or wrap: the ints must equal the numbers."""
     numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
     if dtype == "float64":
         return numeric.astype(dtype)
     with np.errstate(invalid="ignore"):  # numpy warns on inf before pandas raises
         ints = numeric.astype("Int64")
     if not (ints == numeric).fillna(True).all():
-        raise ValueError("not whole, or past 64 bits")
+        raise ValueError("not whole, or outside int64")
     return ints.astype(dtype)
 
 
@@ -203,14 +203,14 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
-    """The row and value of the first value ``dtype`` refuses (a null, for int64): only the values
-    that to_numeric cannot read, or reads as not whole or past 64 bits for an int, are tried one by one."""
+    """The row and value of the first value ``dtype`` refuses (a null, for int64): only suspects are
+    tried one by one (what to_numeric refuses; for an int, a fraction or |x| >= 2**63), else every value."""
     if dtype != "boolean":
         numbers = pd.to_numeric(col, errors="coerce").astype("float64")
-        tried = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
+        suspect = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
         if dtype != "float64":
-            tried |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63))  # not whole or too big
-        col = col[tried.to_numpy()] if tried.any() else col
+            suspect |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63))
+        col = col[suspect.to_numpy()] if suspect.any() else col
     for row, value in col.items():
         try:
             if dtype == "boolean":
