@@ -200,8 +200,7 @@ def _as_utf8(data: bytes, encoding: str, where: str | None, member: str | None) 
     try:
         return re.sub(r"^\s*<\?xml[^>]*\?>", "", data.decode(encoding)).encode("utf-8")
     except (LookupError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where,
-                          member=member) from None
+        raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where, member=member) from None
 
 
 def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> ET.Element:

@@ -178,7 +178,10 @@ def _format_error(message: str, data: bytes, bad_rows: list[str], where: str | N
 
 def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
     """One pandas array per column from Arrow's, text without a copy (validate_frame coerces the dtypes)."""
-    names = table.column_names
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:  # Arrow keeps a header name's bytes as they are
+        raise FormatError("the header is not UTF-8 text", path=where, line=1) from None
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)

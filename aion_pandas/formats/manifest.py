@@ -189,8 +189,7 @@ def manifest_images(archive: SafeArchive, files: list[str], kind: str) -> pd.Dat
     if MANIFEST_NAME not in archive:
         return None
     manifest = read_manifest(archive.read(MANIFEST_NAME), where=archive.where)
-    return manifest.assign(file_pos=manifest_positions(manifest, files, where=archive.where,
-                                                       kind=kind))
+    return manifest.assign(file_pos=manifest_positions(manifest, files, where=archive.where, kind=kind))
 
 
 def files_used(images: pd.DataFrame, files: list[str]) -> tuple[pd.DataFrame, list[str]]:

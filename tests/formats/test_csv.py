@@ -152,6 +152,11 @@ def test_a_column_named_twice_is_refused(text, column):
     assert str(info.value) == f"<bytes> line 1: the header names the column {column!r} more than once"
 
 
+def test_a_header_that_is_not_utf8_is_refused():
+    with pytest.raises(FormatError, match=r"^<bytes> line 1: the header is not UTF-8 text$"):
+        read_csv(b"image_id,file_\xffname\n1,a.jpg\n")
+
+
 def test_bad_tags_and_empty_file():
     with pytest.raises(FormatError, match="'tags' line 2: tags must be a JSON array"):
         read_csv(b'file_name,tags\na.jpg,"not json"\n')
