@@ -176,11 +176,13 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 
 def _as_number(col: pd.Series, dtype: str) -> pd.Series:
-    """``col`` as float64, int64 or Int64 (an int64 refuses nulls); an int refuses a value that is
-    not whole or outside int64, which astype would cut or wrap: the ints must equal the numbers."""
+    """``col`` as float64, int64 or Int64 (an int64 refuses nulls); an int refuses what astype would
+    cut or wrap (not whole, outside int64) and a float past 2**53 (it may be another int by now)."""
     numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
     if dtype == "float64":
         return numeric.astype(dtype)
+    if numeric.dtype.kind == "f" and (numeric.abs() >= 2**53).any():
+        raise ValueError("a float past 2**53")
     with np.errstate(invalid="ignore"):  # numpy warns on inf before pandas raises
         ints = numeric.astype("Int64")
     if not (ints == numeric).fillna(True).all():
@@ -204,19 +206,24 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
     """The row and value of the first value ``dtype`` refuses (a null, for int64): only suspects are
-    tried one by one (what to_numeric refuses; for an int, a fraction or |x| >= 2**63), else every value."""
+    tried one by one (what to_numeric refuses; for an int, a fraction, |x| >= 2**63, or |x| >= 2**53 in
+    a column that reads as floats, tried as its float), else every value."""
+    rounded = np.zeros(len(col), dtype=bool)
     if dtype != "boolean":
-        numbers = pd.to_numeric(col, errors="coerce").astype("float64")
+        numeric = pd.to_numeric(col, errors="coerce")
+        numbers = numeric.astype("float64")
         suspect = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
         if dtype != "float64":
-            suspect |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63))
-        col = col[suspect.to_numpy()] if suspect.any() else col
-    for row, value in col.items():
+            rounded = ((numbers.abs() >= 2**53) & (numeric.dtype.kind == "f")).to_numpy()
+            suspect |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63) | rounded)
+        if suspect.any():
+            col, rounded = col[suspect.to_numpy()], rounded[suspect.to_numpy()]
+    for (row, value), as_float in zip(col.items(), rounded):
         try:
             if dtype == "boolean":
                 _to_boolean(pd.Series([value]))
             else:
-                _as_number(pd.Series([value]), dtype)
+                _as_number(pd.Series([float(value) if as_float else value]), dtype)
         except (TypeError, ValueError, OverflowError):
             return row, value.item() if isinstance(value, np.generic) else value  # 1.5, not np.float64(1.5)
     return "?", None

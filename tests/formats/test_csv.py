@@ -132,6 +132,8 @@ def test_no_timestamps_by_default(sample_frame):
     ("1.5,a.jpg,4,3,cat,5,0,1,2,2\n", "'image_id' line 2: cannot read 1.5 as int64"),
     ("99999999999999999999,a.jpg,4,3,cat,5,0,1,2,2\n", "'image_id' line 2: cannot read 1e+20"),
     ("9223372036854775808,a.jpg,4,3,cat,5,0,1,2,2\n", "'image_id' line 2: cannot read"),  # 2**63
+    # "1.0" makes Arrow read the column as floats, which hold 2**53 + 1 as 2**53: refused, not rounded
+    ("1.0,a.jpg,4,3,cat,5,0,1,2,2\n9007199254740993,b.jpg,4,3,cat,5,0,1,2,2\n", "'image_id' line 3: cannot read"),
     ("1,a.jpg,inf,3,cat,5,0,1,2,2\n", "'width' line 2: cannot read inf as Int64"),
 ])
 def test_bad_rows_name_column_and_line(body, words):

@@ -127,7 +127,7 @@ def test_warn_unsupported_is_silent_when_nothing_is_lost(sample_frame):
         assert warn_unsupported(sample_frame, "yolo", {"score": (0, "boxes")}) == {}
 
 
-@pytest.mark.parametrize("value", [1.5, 1e20, np.inf, 2.0**63])
+@pytest.mark.parametrize("value", [1.5, 1e20, np.inf, 2.0**63, 2.0**53 + 2])  # a float past 2**53: which int?
 def test_an_id_is_never_cut_or_wrapped_into_an_int(value):
     frame = pd.DataFrame({"image_id": [1.0, value], "file_name": ["a.jpg", "b.jpg"]})
     with pytest.raises(FormatError, match="column 'image_id' row 1: cannot read"):
@@ -138,6 +138,7 @@ def test_an_id_is_never_cut_or_wrapped_into_an_int(value):
 @pytest.mark.parametrize("column, values, dtype", [
     ("image_id", [1.0, 1.5], "Float64"), ("width", [3.0, 1e20], "Float64"), ("image_id", [1, 2**63], "UInt64"),
     ("image_id", ["1", "9223372036854775808"], "string[pyarrow]"), ("category_id", ["1", "1.5"], "string"),
+    ("image_id", ["1.0", "9007199254740993"], "string"),  # to_numeric's floats would round it to ...992
 ])
 def test_pandas_own_number_types_are_never_cut_or_wrapped_either(column, values, dtype):
     frame = pd.DataFrame({"image_id": [1, 2], column: pd.Series(values, dtype=dtype)})
