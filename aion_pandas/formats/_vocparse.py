@@ -203,15 +203,6 @@ def _as_utf8(data: bytes, encoding: str, where: str | None, member: str | None) 
         raise FormatError(f"cannot decode the XML as {encoding} ({exc})", path=where, member=member) from None
 
 
-def parse_xml(data: bytes, *, where: str | None = None, member: str | None = None) -> ET.Element:
-    """One XML document parsed after :func:`check_xml`; errors name the member, line and text there.
-
-    >>> parse_xml(b"<a>&amp;</a>").text
-    '&'
-    """
-    return _tree(check_xml(data, where=where, member=member), where, member)
-
-
 def _tree(data: bytes, where: str | None, member: str | None) -> ET.Element:
     """A checked document parsed by ElementTree, its error naming the line and the text there."""
     try:

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._vocparse import check_xml, parse_xml
+from aion_pandas.formats._vocparse import check_xml
 from aion_pandas.formats.safety import DEFAULT_LIMITS, Limits, open_archive, safe_member_name
 from aion_pandas.formats.voc import read_voc
 from aion_pandas.formats.yolo import read_yolo
@@ -231,20 +231,20 @@ def test_declarations_hidden_behind_another_encoding_are_refused():
         check_xml(b"\xff\xfe" + doc.encode("utf-16-le"), member="a.xml")
 
 
-@pytest.mark.parametrize("doc", [_LAUGHS, _EXTERNAL])
-def test_parsing_always_checks_for_declarations_first(doc):
-    with pytest.raises(FormatError, match="DOCTYPE/ENTITY declaration is refused"):
-        parse_xml(doc.encode(), member="a.xml")
+_BOX = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox>"
 
 
-@pytest.mark.parametrize("data, text", [
-    (b'<?xml version="1.0" encoding="utf-8"?><a>\xc3\xa9</a>', "é"),
-    (b"\xef\xbb\xbf<a>\xc3\xa9</a>", "é"),
-    (b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>', "é"),
-    ("\ufeff<a>é</a>".encode("utf-16"), "é"),
+@pytest.mark.parametrize("data", [
+    '<?xml version="1.0" encoding="utf-8"?><annotation><filename>é.jpg</filename>'.encode(),
+    "\ufeff<annotation><filename>é.jpg</filename>".encode("utf-8"),
+    '<?xml version="1.0" encoding="ISO-8859-1"?><annotation><filename>é.jpg</filename>'.encode("latin-1"),
+    "\ufeff<annotation><filename>é.jpg</filename>".encode("utf-16"),
 ])
-def test_xml_is_reencoded_to_utf8(data, text):
-    assert parse_xml(data).text == text
+def test_xml_is_reencoded_to_utf8(data):
+    rest = f"<object><name>café</name>{_BOX}</object></annotation>"
+    encoding = "utf-16-le" if data.startswith(b"\xff\xfe") else "latin-1" if b"ISO" in data else "utf-8"
+    frame = read_voc(zip_bytes({"Annotations/a.xml": data + rest.encode(encoding)}))
+    assert frame[["file_name", "category"]].values.tolist() == [["é.jpg", "café"]]
 
 
 def test_an_unknown_encoding_is_a_format_error():
