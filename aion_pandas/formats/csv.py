@@ -143,11 +143,14 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
         return "error"
 
     try:
-        return pa_csv.read_csv(pa.BufferReader(data), convert_options=convert, memory_pool=_POOL,
-                               parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                                                 invalid_row_handler=note_bad_row))
+        table = pa_csv.read_csv(pa.BufferReader(data), convert_options=convert, memory_pool=_POOL,
+                                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                                  invalid_row_handler=note_bad_row))
     except pa.ArrowInvalid as exc:
         raise _format_error(str(exc), bytes(data), bad_rows, where) from None
+    if pa.binary() in table.schema.types:  # a column outside the contract whose text is not UTF-8
+        raise _format_error("invalid UTF8", bytes(data), [], where)
+    return table
 
 
 # malloc, not Arrow's default mimalloc, for the parser's columns: fewer page faults on a first read
