@@ -29,17 +29,10 @@ CORE_COLUMNS: dict[str, str] = {  # a line each: the image, the box's class, the
     "x": "float64", "y": "float64", "w": "float64", "h": "float64", "score": "float64",
 }
 
-EXTRA_COLUMNS: dict[str, str] = {
-    "iscrowd": "boolean",
-    "area": "float64",
-    "difficult": "boolean",
-    "truncated": "boolean",
-    "description": "string",
-    "tags": "object",
-    "image_url": "string",
-    "item_id": "string",
-    "item_status": "string",
-    "split": "string",
+EXTRA_COLUMNS: dict[str, str] = {  # the box's flags, then the image's (the service's items) and the split
+    "iscrowd": "boolean", "area": "float64", "difficult": "boolean", "truncated": "boolean",
+    "description": "string", "tags": "object", "image_url": "string", "item_id": "string",
+    "item_status": "string", "split": "string",
 }
 
 
@@ -177,12 +170,13 @@ def _coerce(col: pd.Series, name: str, dtype: str, where: str | None) -> pd.Seri
 
 def _as_number(col: pd.Series, dtype: str) -> pd.Series:
     """``col`` as float64, int64 or Int64 (an int64 refuses nulls); an int refuses what astype would
-    cut or wrap (not whole, outside int64) and a float past 2**53 (it may be another int by now)."""
-    numeric = pd.to_numeric(col, errors="raise") if pd.api.types.is_string_dtype(col.dtype) else col
+    cut or wrap (not whole, outside int64) and a float of 2**53 or more (it may be another int by now)."""
+    text = pd.api.types.is_string_dtype(col.dtype)  # ints stay exact: Int64 (nulls too), not floats
+    numeric = pd.to_numeric(col, errors="raise", dtype_backend="numpy_nullable") if text else col
     if dtype == "float64":
         return numeric.astype(dtype)
     if numeric.dtype.kind == "f" and (numeric.abs() >= 2**53).any():
-        raise ValueError("a float past 2**53")
+        raise ValueError("a float of 2**53 or more")
     with np.errstate(invalid="ignore"):  # numpy warns on inf before pandas raises
         ints = numeric.astype("Int64")
     if not (ints == numeric).fillna(True).all():
@@ -207,18 +201,18 @@ def _to_boolean(col: pd.Series) -> pd.Series:
 def _first_bad(col: pd.Series, dtype: str) -> tuple[Any, Any]:
     """The row and value of the first value ``dtype`` refuses (a null, for int64): only suspects are
     tried one by one (what to_numeric refuses; for an int, a fraction, |x| >= 2**63, or |x| >= 2**53 in
-    a column that reads as floats, tried as its float), else every value."""
-    rounded = np.zeros(len(col), dtype=bool)
+    a column that reads as floats, tried as a float: alone, its text would read as an int), else every value."""
+    inexact = np.zeros(len(col), dtype=bool)
     if dtype != "boolean":
-        numeric = pd.to_numeric(col, errors="coerce")
+        numeric = pd.to_numeric(col, errors="coerce", dtype_backend="numpy_nullable")
         numbers = numeric.astype("float64")
         suspect = numbers.isna() & (col.notna() | (dtype == "int64"))  # unreadable (or null, for int64)
         if dtype != "float64":
-            rounded = ((numbers.abs() >= 2**53) & (numeric.dtype.kind == "f")).to_numpy()
-            suspect |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63) | rounded)
+            inexact = ((numbers.abs() >= 2**53) & (numeric.dtype.kind == "f")).to_numpy()
+            suspect |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= 2**63) | inexact)
         if suspect.any():
-            col, rounded = col[suspect.to_numpy()], rounded[suspect.to_numpy()]
-    for (row, value), as_float in zip(col.items(), rounded):
+            col, inexact = col[suspect.to_numpy()], inexact[suspect.to_numpy()]
+    for (row, value), as_float in zip(col.items(), inexact):
         try:
             if dtype == "boolean":
                 _to_boolean(pd.Series([value]))
