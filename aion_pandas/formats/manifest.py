@@ -34,8 +34,8 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "image_id", "file_name", "label_file", "width", "height", "image_url", "item_id",
     "item_status", "description", "tags", "dataset_id",
 )
-_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id",
-                         "split")
+_IMAGE_STRING_COLUMNS = ("image_url", "item_id", "item_status", "description", "dataset_id", "split")
+_INEXACT = "is read as a float, exact only below 2**53 (the column is not all ints)"
 
 
 class ImageTable:
@@ -144,21 +144,26 @@ def _fail(row: int, reason: str, where: str) -> None:
 
 
 def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.arrays.IntegerArray:
-    """A manifest column of whole numbers (``1`` or ``1.0``); ``image_id`` may not be empty."""
+    """A manifest column of whole numbers (``1``; ``1.0`` below 2**53); ``image_id`` may not be empty."""
     if text is None:
         return null_column("Int64", n)
 
-    def fail(row: int, reason: str = "") -> None:
-        _fail(row, f"{name} {text[row].as_py()!r} is not a whole number", where)
+    def fail(row: int, reason: str = "", what: str = "is not a whole number") -> None:  # reason: float_column's
+        _fail(row, f"{name} {text[row].as_py()!r} {what}", where)
 
+    with contextlib.suppress(pa.ArrowInvalid):  # ints as written: exact, whatever their size
+        ints = pd.Int64Dtype().__from_arrow__(pc.cast(text, pa.int64()))
+        if name != "image_id" or not ints.isna().any():
+            return ints
     numbers = float_column(text, fail)
     missing = np.isnan(numbers)
     with np.errstate(invalid="ignore"):
-        bad = ~missing & ~((np.abs(numbers) < 2**63) & (numbers == np.floor(numbers)))
+        bad = ~missing & ~((np.abs(numbers) < 2**53) & (numbers == np.floor(numbers)))
     if name == "image_id":
         bad |= missing
     if bad.any():
-        fail(int(np.argmax(bad)))
+        row = int(np.argmax(bad))  # of 2**53 or more: whole, maybe, but not as a float
+        fail(row, what=_INEXACT if abs(numbers[row]) >= 2**53 else "is not a whole number")
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
 
 

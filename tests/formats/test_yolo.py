@@ -354,8 +354,19 @@ def test_manifest_sizes_and_ids_must_be_finite_whole_numbers(column, value):
     row = {"image_id": "1", "file_name": "a.jpg", "label_file": "labels/a.txt", "width": "10",
            "height": "10", column: value}
     manifest = ",".join(row) + "\n" + ",".join(row.values()) + "\n"
-    with pytest.raises(FormatError, match=rf"manifest.csv: line 2: {column} .* is not a whole number"):
+    with pytest.raises(FormatError, match=rf"manifest.csv: line 2: {column} .* (is not a whole number"
+                                          r"|is read as a float, exact only below 2\*\*53)"):
         read_yolo(zip_bytes({"labels/a.txt": _LABEL, "manifest.csv": manifest}))
+
+
+def test_manifest_ids_past_2_53_are_read_exactly_or_refused_never_rounded():
+    head = "image_id,file_name,label_file,width,height\n"
+    rows = "{},a.jpg,labels/a.txt,10,10\n9007199254740993,b.jpg,labels/b.txt,10,10\n"
+    members = {"labels/a.txt": _LABEL, "labels/b.txt": _LABEL}
+    frame = read_yolo(zip_bytes({**members, "manifest.csv": head + rows.format("1")}))
+    assert frame["image_id"].unique().tolist() == [1, 9007199254740993]
+    with pytest.raises(FormatError, match=r"manifest.csv: line 3: image_id '9007199254740993' is read as a"):
+        read_yolo(zip_bytes({**members, "manifest.csv": head + rows.format("1.0")}))
 
 
 def test_bad_yaml_and_bad_manifest_are_format_errors():
