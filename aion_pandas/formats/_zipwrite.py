@@ -72,8 +72,7 @@ def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],
         if offset > _LIMIT or len(data) > _LIMIT:
             raise FormatError("the archive would pass 4 GiB; export fewer images per file", member=name)
         chunk += (local, raw_name, packed)
-        central.append(_CENTRAL.pack(0x02014B50, (3 << 8) | 20, 20, flags, method, _DOS_TIME,
-                                     _DOS_DATE,
+        central.append(_CENTRAL.pack(0x02014B50, (3 << 8) | 20, 20, flags, method, _DOS_TIME, _DOS_DATE,
                                      crc, len(packed), len(data), len(raw_name), 0, 0, 0, 0,
                                      0o100644 << 16, offset) + raw_name)
         offset += len(local) + len(raw_name) + len(packed)

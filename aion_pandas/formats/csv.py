@@ -148,8 +148,8 @@ def _read_table(data: pa.Buffer, delimiter: str, where: str | None) -> pa.Table:
                                                                   invalid_row_handler=note_bad_row))
     except pa.ArrowInvalid as exc:
         raise _format_error(str(exc), bytes(data), bad_rows, where) from None
-    if pa.binary() in table.schema.types:  # a column outside the contract whose text is not UTF-8
-        raise _format_error("invalid UTF8", bytes(data), [], where)
+    if pa.binary() in table.schema.types:  # an inferred column of text that is not UTF-8: refused as
+        raise _format_error("invalid UTF8", bytes(data), [], where)  # Arrow refuses a typed one
     return table
 
 
