@@ -279,8 +279,8 @@ def main() -> None:
     # Round robin within each group of rivals (coco readers, csv readers, writers), so a busy moment
     # of the machine hits each of them alike; each round starts one method later (so the run right
     # after the data's generation is not always the same method's), and a pause after every run.
-    # Right after a large process exits (supervision holds ~1 GB) this VM hands fresh memory out
-    # slowly for 10 s and more: measured, read_csv took 0.95 s straight after supervision, 0.70 s ten
+    # Memory a large process frees (supervision holds ~1 GB) goes back to this VM's host about 2 s later
+    # and is slow to touch again (the README's Benchmarks section says why): measured, read_csv took 0.95 s straight after supervision, 0.70 s ten
     # seconds later and 0.39 s after a run of its own size. Grouping keeps a method from always
     # following the heaviest peer of another format, and the light csv group runs before the heavy
     # coco group (after it, every csv reader ran 10-100% slower).
