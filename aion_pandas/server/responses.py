@@ -17,6 +17,8 @@ from .errors import envelope
 class DownloadResponse(FileResponse):
     """A FileResponse (Range, If-Range, HEAD) that answers a bad range with the envelope (400/416)."""
 
+    chunk_size = 1 << 20  # Starlette's 64 KiB reads each hop to a thread: 1 MiB cuts the service's CPU
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         http_range = Headers(scope=scope).get("range")
         if http_range is not None:
