@@ -407,7 +407,7 @@ def _is_dask(source: Any) -> bool:
 def _computed_partitions(ddf: Any, dask_client: Any) -> Any:
     """Each partition of a Dask frame computed in turn (on the given or active distributed client,
     else the default scheduler), as a canonical frame: never the whole frame at once."""
-    from aion_pandas.dask_frames import compute_options
+    from aion_pandas.dask_compute import compute_options
     options = compute_options(dask_client)
     for k in range(ddf.npartitions):
         part = ddf.partitions[k].compute(**options)

@@ -91,7 +91,7 @@ def to_parquet(frame: Any, path: str | os.PathLike, *, partition_cols: Sequence[
         write_part(frame, root, partition_cols, f"part-{run}-00000")
         return root
     import dask
-    from aion_pandas.dask_frames import compute_options, progress as show_progress
+    from aion_pandas.dask_compute import compute_options, progress as show_progress
 
     cols = tuple(partition_cols or ())
     written = [dask.delayed(write_part)(part, os.fspath(root), cols, f"part-{run}-{k:05d}")

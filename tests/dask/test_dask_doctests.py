@@ -7,7 +7,7 @@ import importlib
 import pandas as pd
 import pytest
 
-MODULES = ["dask_frames", "export_parts", "parquet", "worker_memory"]
+MODULES = ["dask_frames", "dask_compute", "export_parts", "parquet", "worker_memory"]
 
 
 @pytest.mark.parametrize("name", MODULES)
