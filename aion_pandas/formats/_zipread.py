@@ -97,8 +97,7 @@ def _locate(buf: memoryview) -> tuple[int, int, int, int]:
 
 def _record_starts(d: np.ndarray) -> np.ndarray:
     """Where each record begins: every signature when they chain exactly (each record ends where
-    the next begins), else (a signature inside a name) the records walked one by one.
-    """
+    the next begins), else (a signature inside a name) the records walked one by one."""
     n = len(d)
     if 0 < n < _CENTRAL_SIZE:
         raise ZipStructureError("a broken central directory record")

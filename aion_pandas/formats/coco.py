@@ -210,8 +210,7 @@ class _Unmeasured:
 def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int, int]],
             unmeasured: _Unmeasured) -> pd.DataFrame:
     """``file_name`` under ``prefix``, and the sizes the JSON lacks from ``measure(file_name)``
-    (FileNotFoundError: missing; another OSError: unreadable).
-    """
+    (FileNotFoundError: missing; another OSError: unreadable)."""
     if prefix:
         frame = frame.assign(file_name=prefix + "/" + frame["file_name"])
     lacking = (frame["width"].isna() | frame["height"].isna()).to_numpy()
@@ -235,8 +234,7 @@ def _placed(frame: pd.DataFrame, prefix: str, measure: Callable[[str], tuple[int
 
 def _combine(frames: list[pd.DataFrame], files: list[str]) -> pd.DataFrame:
     """One frame of several files' frames: categories united by name (a name with two ids is
-    refused); image ids kept when unique across files, else numbered 1..N in file order.
-    """
+    refused); image ids kept when unique across files, else numbered 1..N in file order."""
     ids: dict[str, int] = {}
     for frame, name in zip(frames, files):
         for category, class_id in frame.attrs["category_ids"].items():

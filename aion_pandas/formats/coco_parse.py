@@ -113,8 +113,7 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
 
 def _annotation_columns(raws: list[msgspec.Raw], data: Any, where: str | None) -> dict[str, np.ndarray]:
     """The annotations (raw JSON slices of ``data``) as numpy columns (``area``, ``score``: NaN
-    when absent); each piece is decoded from one slice of ``data``, from its first to its last raw.
-    """
+    when absent); each piece is decoded from one slice of ``data``, from its first to its last raw."""
     cols = {name: np.empty(len(raws), dtype) for name, dtype in _DTYPES.items()}
     view = memoryview(data).cast("B")
     base = _address(view)

@@ -209,8 +209,7 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 def _categorical(column: pa.ChunkedArray, class_ids: Any) -> pd.Categorical:
     """The ``category`` column (read as a dictionary), its categories ordered by class id when the
     file has ids (a name's first one), else by name, as the other readers order them; ids that are
-    not numbers are left for validate_frame to name.
-    """
+    not numbers are left for validate_frame to name."""
     encoded = column.unify_dictionaries()
     cats = encoded.chunks[0].dictionary.to_pylist() if encoded.num_chunks else []
     codes = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()), -1).to_numpy()

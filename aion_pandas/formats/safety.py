@@ -312,8 +312,7 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
 
 def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
     """The files under ``root``; a link out of it is refused. The file count is bounded here and
-    each file's size as it is read, not their total (images on disk are no zip bomb).
-    """
+    each file's size as it is read, not their total (images on disk are no zip bomb)."""
     files: dict[str, str] = {}
     base = os.path.realpath(root)
     todo = [(os.fspath(root), "")]

@@ -111,8 +111,7 @@ def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
     """One row per image before any document is parsed (``file_pos``: its annotation file in
     ``members``): the manifest's rows, else one per file, its split by the devkit's
     ``ImageSets/Main/*.txt`` beside its ``Annotations/`` (only in ``trainval``: none), else by its
-    folders (:func:`_fill` drops a split no image has).
-    """
+    folders (:func:`_fill` drops a split no image has)."""
     manifest = manifest_images(archive, members, "annotation")
     if manifest is not None:
         return manifest

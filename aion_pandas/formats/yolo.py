@@ -94,8 +94,7 @@ def _frame(box_image: np.ndarray, values: np.ndarray, images: pd.DataFrame, name
 def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
             part: tuple[int, int] | None) -> pd.DataFrame:
     """One row per image (``file_pos``: its label file in ``labels``, -1 if none), from the manifest
-    or the layout's pairing; only the rows of ``part`` are measured.
-    """
+    or the layout's pairing; only the rows of ``part`` are measured."""
     manifest = manifest_images(archive, labels, "label")
     if manifest is not None:
         return part_of(manifest, part)

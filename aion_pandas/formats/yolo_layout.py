@@ -117,8 +117,7 @@ def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dic
 
 def _resolve(folder: str, path: str, archive: SafeArchive) -> str:
     """A path from a list file or data.yaml as a member: relative to the file's folder, the root,
-    or (absolute, or under ``data/``) by its tail.
-    """
+    or (absolute, or under ``data/``) by its tail."""
     path = re.sub(r"^(?:\./)+", "", path.replace("\\", "/"))
     parts = path.strip("/").split("/")
     for k in range(len(parts)):  # data/train.txt may be train.txt beside obj.data
