@@ -228,6 +228,9 @@ def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) 
         if isinstance(exc, FormatError):
             raise
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
+    top = {name.split("/", 1)[0] for name in rows}  # one folder holds all, a manifest.csv (ours) at its top:
+    if len(top) == 1 and f"{next(iter(top))}/manifest.csv" in rows:  # an export unzipped and zipped again
+        rows, where = {name.split("/", 1)[1]: i for name, i in rows.items()}, f"{where}/{top.pop()}"
     return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
@@ -277,8 +280,8 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
             raise FormatError(reason, path=where, member=d.names[int(np.argmax(bad))])
     index: dict[str, int] = {}
     for i, name in enumerate(names):
-        if name.endswith("/") or name == ".":
-            continue  # a folder
+        if name.endswith("/") or name == "." or name.startswith("__MACOSX/"):
+            continue  # a folder, or macOS's copies of files' metadata
         if index.setdefault(name, i) != i:
             raise FormatError("two members have this name", path=where, member=d.names[i])
     rows = np.fromiter(index.values(), dtype=np.int64, count=len(index))
