@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from aion_pandas.errors import FormatError
+from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
@@ -55,6 +56,9 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     config = _first(found, YAML_NAMES)
     if config is not None:
         data = _load_yaml(archive, config)
+        if isinstance(data, dict) and "kpt_shape" in data:  # box + 2-D keypoints would pass as a polygon
+            raise FormatError("a pose dataset (kpt_shape): labels with keypoints are not read",
+                              path=archive.where, member=config)
         if isinstance(data, dict):
             folder = posixpath.dirname(config)
             root = data.get("path")
@@ -76,7 +80,8 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
                 splits.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
     listing = _first(found, LIST_NAMES) if names is None else None
     if listing is not None:
-        names = [line.strip() for line in text_of(archive, listing).splitlines() if line.strip()]
+        lines = text_of(archive, listing).rstrip().splitlines()  # a blank line keeps its index: named by it
+        names = [line.strip() or str(i) for i, line in enumerate(lines)]
     return Config(splits, names)
 
 
@@ -88,7 +93,8 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
-    texts = [n for n in texts if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS]
+    stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}  # train.txt beside train.jpg: a label
+    texts = [n for n in texts if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS or n[:-4] in stems]
     if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
         return in_labels, sorted(set(texts) - set(in_labels))
     return texts, []
