@@ -185,6 +185,8 @@ def _to_frame(table: pa.Table, where: str | None) -> pd.DataFrame:
         names = table.column_names
     except UnicodeDecodeError:  # Arrow keeps a header name's bytes as they are
         raise FormatError("the header is not UTF-8 text", path=where, line=1) from None
+    if padded := [name for name in names if name != name.strip() and name.strip() in _CONTRACT]:  # "x, y"
+        raise FormatError(f"the header's {padded[0]!r} has blanks around a column's name", path=where, line=1)
     if len(set(names)) != len(names):
         twice = next(name for name in names if names.count(name) > 1)
         raise FormatError(f"the header names the column {twice!r} more than once", path=where, line=1)
