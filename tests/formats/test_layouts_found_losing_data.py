@@ -1,0 +1,70 @@
+"""Layouts that, tried as users keep them, lost or shifted data without a word; each now reads whole
+or is refused, naming the file."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+import aion_pandas as aion
+from aion_pandas.errors import FormatError
+from aion_pandas.formats.csv import read_csv
+from aion_pandas.formats.voc import write_voc
+from aion_pandas.formats.yolo import write_yolo
+
+from .helpers import boxes_by_image, write_quietly, zip_bytes
+
+_LABEL = "0 0.5 0.5 0.2 0.4\n"
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("writer", [write_yolo, write_voc])
+def test_our_export_unzipped_and_zipped_again_under_its_folder_reads_the_same(sample_frame, writer):
+    data = write_quietly(writer, sample_frame)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # what "compress the folder" gives after an unzip
+        again = zip_bytes({f"export/{info.filename}": archive.read(info) for info in archive.infolist()})
+    original, rezipped = aion.read_export(data), aion.read_export(again)
+    assert boxes_by_image(rezipped) == boxes_by_image(original)
+    assert rezipped["image_id"].tolist() == original["image_id"].tolist()  # the manifest's ids, not 1..n
+    assert rezipped["image_url"].tolist() == original["image_url"].tolist()
+
+
+def test_macos_metadata_files_in_a_zip_are_not_images_nor_labels():
+    members = {"ds/a.jpg": _jpeg(200, 100), "ds/a.txt": _LABEL, "classes.txt": "cat\n",
+               "__MACOSX/ds/._a.jpg": b"\x00\x05\x16\x07", "__MACOSX/ds/._a.txt": b"\x00\x05\x16\x07"}
+    frame = aion.read_export(zip_bytes(members))
+    assert frame[["file_name", "category", "x", "w"]].values.tolist() == [["ds/a.jpg", "cat", 80.0, 40.0]]
+
+
+def test_a_blank_line_in_classes_txt_keeps_the_indices_after_it():
+    members = {"a.jpg": _jpeg(200, 100), "a.txt": "2 0.5 0.5 0.2 0.4\n", "classes.txt": "cat\n\ndog\n\n"}
+    frame = aion.read_export(zip_bytes(members))
+    assert frame["category"].tolist() == ["dog"]  # not shifted onto a class past the names
+    assert list(frame["category"].cat.categories) == ["cat", "1", "dog"]  # the blank one named by its index
+
+
+def test_a_label_file_named_like_a_list_file_beside_its_image_is_read():
+    members = {"classes.txt": "cat\n", "train.jpg": _jpeg(200, 100), "train.txt": _LABEL,
+               "b.jpg": _jpeg(200, 100), "b.txt": _LABEL}
+    frame = aion.read_export(zip_bytes(members))
+    assert frame.dropna(subset=["x"])["file_name"].tolist() == ["b.jpg", "train.jpg"]
+
+
+def test_a_csv_header_with_blanks_around_its_names_is_refused_not_read_without_boxes():
+    with pytest.raises(FormatError, match=r"<bytes> line 1: the header's ' file_name' has blanks around"):
+        read_csv(b"image_id, file_name, category, x, y, w, h\n1, a.jpg, cat, 1, 2, 3, 4\n")
+
+
+def test_a_pose_dataset_is_refused_its_keypoints_not_read_as_a_polygon():
+    members = {"data.yaml": "kpt_shape: [4, 2]\nnames: [tiger]\n", "images/a.jpg": _jpeg(200, 100),
+               "labels/a.txt": "0 .5 .5 .2 .4 .45 .35 .55 .35 .55 .65 .45 .65\n"}
+    with pytest.raises(FormatError, match=r"<bytes>: data.yaml: a pose dataset \(kpt_shape\): labels with keypoints"):
+        aion.read_export(zip_bytes(members))
