@@ -69,7 +69,7 @@ def sniff_format(data: bytes) -> str:
     ('coco', 'csv')
     """
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"{"):
+    if head.startswith((b"{", b"[")):  # "[": a COCO results file, which read_coco names
         return "coco"
     if data.startswith(ZIP_MAGIC):
         with open_archive(data) as archive:
@@ -98,8 +98,12 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
             format, archive = _sniff(source, options.get("limits"))
             if archive is not None and format != "csv":
                 data = archive  # sniffed by its names, then read: the zip or folder is opened once
-            elif archive is not None:
-                archive.close()  # the CSV reader reads one file
+            elif archive is not None:  # the CSV reader reads one file: the zip's or folder's one CSV
+                with archive:
+                    csvs = [n for n in archive.names_ending(".csv") if n.rsplit("/", 1)[-1] != "manifest.csv"]
+                    if len(csvs) != 1:
+                        raise FormatError(f"{len(csvs)} CSV files, not one: {csvs[:3]}", path=archive.where)
+                    data, name = archive.read(csvs[0]), f"{name}: {csvs[0]}"
         read, fmt = _format_function(format or sniff_format(data), "read")
         frame = read(data, **options)
     except FormatError as exc:
