@@ -94,11 +94,13 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
         except (TypeError, OverflowError) as exc:
             raise FormatError(f"the COCO dict cannot be read as JSON: {exc}", path=where) from None
     try:
+        data = memoryview(data)[3:] if bytes(data[:3]) == b"\xef\xbb\xbf" else data  # a BOM (Windows tools)
         doc = _DOCUMENT.decode(data)
     except TypeError:
         raise FormatError(f"expected a COCO dict or JSON bytes, got {type(data).__name__}", path=where) from None
-    except msgspec.ValidationError as exc:
-        raise FormatError(str(exc), path=where) from None
+    except msgspec.ValidationError as exc:  # a list at the top: a results file, detections without images
+        raise FormatError("a COCO results file (detections, no images)" if str(exc).startswith(
+            "Expected `object`, got `array`") else str(exc), path=where) from None
     except msgspec.DecodeError as exc:
         found = re.search(r"\(byte (\d+)\)", str(exc))  # the line of msgspec's offset, if it gives one
         line = bytes(data[:int(found.group(1))]).count(b"\n") + 1 if found else None
