@@ -38,8 +38,7 @@ class ParsedDocuments:
     """Per document ``filename``, ``width``, ``height``; per object with a box ``doc``, ``index``,
     ``name`` (a Categorical), the corners and ``difficult``/``truncated`` (0/1, NaN if absent).
     ``skipped``: what the frame has no place for, with counts; ``boxless_names``: the classes of
-    objects without a box.
-    """
+    objects without a box."""
 
     documents: dict[str, object] = field(default_factory=dict)
     objects: dict[str, object] = field(default_factory=dict)

@@ -33,8 +33,7 @@ def write_zip(dest: str | Path | BinaryIO, members: Iterable[tuple[str, str | by
               *, stored: Callable[[str], bool] | None = None) -> None:
     """Write ``(name, data)`` members (str is UTF-8) as a zip, one by one: deflated, except those
     ``stored(name)`` says to store. A ``dest`` path that is a folder, ends with ``/`` or is not named
-    ``.zip`` is a folder: the members become its files.
-    """
+    ``.zip`` is a folder: the members become its files."""
     if isinstance(dest, (str, os.PathLike)) and (os.path.isdir(dest)
                                                  or not os.fspath(dest).lower().endswith(".zip")):
         _write_folder(Path(dest), members)

@@ -41,8 +41,7 @@ _INEXACT = "is read as a float, exact only below 2**53 (the column is not all in
 class ImageTable:
     """The images of a frame (first row of each ``image_id``, ascending) and its boxes grouped by
     image: ``box_rows`` (frame rows with a box, by image), ``box_image`` (their image's position),
-    ``counts`` (boxes per image) and ``offsets`` (their bounds).
-    """
+    ``counts`` (boxes per image) and ``offsets`` (their bounds)."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         image_ids = frame["image_id"].to_numpy(dtype="int64")

@@ -81,8 +81,7 @@ class SafeArchive:
     """A checked zip or folder whose members are read in memory, each checked as it is read.
 
     ``names``: the file members, sorted; ``where``: the archive's name for errors; ``root``: the
-    folder of a folder (``None`` for a zip).
-    """
+    folder of a folder (``None`` for a zip)."""
 
     def __init__(self, where: str, directory: Directory | None = None,
                  rows: dict[str, int] | None = None, buffer: memoryview | None = None,
