@@ -68,3 +68,27 @@ def test_a_pose_dataset_is_refused_its_keypoints_not_read_as_a_polygon():
                "labels/a.txt": "0 .5 .5 .2 .4 .45 .35 .55 .35 .55 .65 .45 .65\n"}
     with pytest.raises(FormatError, match=r"<bytes>: data.yaml: a pose dataset \(kpt_shape\): labels with keypoints"):
         aion.read_export(zip_bytes(members))
+
+
+_CSV = b"image_id,file_name,category,x,y,w,h\n1,a.jpg,cat,1,2,3,4\n"
+
+
+def test_a_zip_or_folder_holding_one_csv_reads_it(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "labels.csv").write_bytes(_CSV)
+    (tmp_path / "one.zip").write_bytes(zip_bytes({"export/labels.csv": _CSV}))
+    for path in (tmp_path / "folder", tmp_path / "one.zip"):
+        frame = aion.read_export(path)
+        assert frame[["file_name", "category", "x"]].values.tolist() == [["a.jpg", "cat", 1.0]]
+    (tmp_path / "two.zip").write_bytes(zip_bytes({"a.csv": _CSV, "b.csv": _CSV}))
+    with pytest.raises(FormatError, match=r"two.zip: 2 CSV files, not one: \['a.csv', 'b.csv'\]"):
+        aion.read_export(tmp_path / "two.zip")  # (it parsed the zip's own bytes as CSV)
+
+
+def test_a_coco_json_with_a_bom_reads_and_a_results_list_is_named(tmp_path):
+    doc = b'{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [], "categories": []}'
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + doc)
+    assert aion.read_export(tmp_path / "bom.json")["file_name"].tolist() == ["a.jpg"]
+    (tmp_path / "results.json").write_bytes(b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]')
+    with pytest.raises(FormatError, match=r"results.json: a COCO results file \(detections, no images\)"):
+        aion.read_export(tmp_path / "results.json")  # (it was "malformed CSV")
