@@ -192,8 +192,8 @@ def fetch(url: str, size: int | None, *, where: str, timeout: float = 120.0) -> 
     last = "no attempt"
     for attempt in range(_RETRIES):
         try:
-            with requests.get(url, timeout=timeout, stream=True) as response:  # read at once (.content: 5x the CPU)
-                body = response.raw.read(None if size is None else size + 1, decode_content=True)
+            with requests.get(url, timeout=timeout, stream=True) as response:  # .content's 10 KiB: 5x the CPU
+                body = b"".join(response.iter_content(1 << 20))  # a broken body: a RequestException, retried
             if response.status_code < 400 and (size is None or len(body) == size):
                 return body
             if response.status_code < 400:
