@@ -99,7 +99,7 @@ def parse_coco(data: dict[str, Any] | bytes | bytearray | memoryview, *,
     except TypeError:
         raise FormatError(f"expected a COCO dict or JSON bytes, got {type(data).__name__}", path=where) from None
     except msgspec.ValidationError as exc:  # a list at the top: a results file, detections without images
-        raise FormatError("a COCO results file (detections, no images)" if str(exc).startswith(
+        raise FormatError("a COCO results file (detections, no images)" if str(exc) == (
             "Expected `object`, got `array`") else str(exc), path=where) from None
     except msgspec.DecodeError as exc:
         found = re.search(r"\(byte (\d+)\)", str(exc))  # the line of msgspec's offset, if it gives one

@@ -227,9 +227,9 @@ def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) 
         if isinstance(exc, FormatError):
             raise
         raise FormatError(f"not a readable zip ({exc})", path=where) from None
-    top = {name.split("/", 1)[0] for name in rows}  # one folder holds all, a manifest.csv (ours) at its top:
-    if len(top) == 1 and f"{next(iter(top))}/manifest.csv" in rows:  # an export unzipped and zipped again
-        rows, where = {name.split("/", 1)[1]: i for name, i in rows.items()}, f"{where}/{top.pop()}"
+    (top, *others) = {name[:name.find("/") + 1] for name in rows} or {""}  # each name's top folder ("": none)
+    if top and not others and top + "manifest.csv" in rows:  # one folder, our manifest.csv in it: re-zipped
+        rows, where = {name[len(top):]: i for name, i in rows.items()}, where + "/" + top[:-1]
     return SafeArchive(where, directory=directory, rows=rows, buffer=buffer, limits=limits)
 
 
@@ -324,7 +324,7 @@ def _open_folder(root: Path, where: str, limits: Limits) -> SafeArchive:
             for entry in entries:
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    todo.append((entry.path, rel + "/"))
+                    todo += [(entry.path, rel + "/")] if entry.name != "__MACOSX" else []  # macOS's metadata
                     continue
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)

@@ -55,9 +55,8 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     config = _first(found, YAML_NAMES)
     if config is not None:
         data = _load_yaml(archive, config)
-        if isinstance(data, dict) and "kpt_shape" in data:  # box + 2-D keypoints would pass as a polygon
-            raise FormatError("a pose dataset (kpt_shape): labels with keypoints are not read",
-                              path=archive.where, member=config)
+        if isinstance(data, dict) and data.get("kpt_shape"):  # box + 2-D keypoints would pass as a polygon
+            raise FormatError("a pose dataset (kpt_shape) is not read", path=archive.where, member=config)
         if isinstance(data, dict):
             folder = posixpath.dirname(config)
             root = data.get("path")
@@ -91,8 +90,8 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
-    stems = {n.rsplit(".", 1)[0] for n in archive.names if is_image(n)}  # train.txt beside train.jpg: a label
-    texts = [n for n in texts if n.rsplit("/", 1)[-1].lower() not in _NOT_LABELS or n[:-4] in stems]
+    stems = {posixpath.splitext(n)[0] for n in archive.names if is_image(n)}  # train.txt by train.jpg: a label
+    texts = [n for n in texts if posixpath.basename(n).lower() not in _NOT_LABELS or n[:-len(".txt")] in stems]
     if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
         return in_labels, sorted(set(texts) - set(in_labels))
     return texts, []

@@ -66,7 +66,7 @@ def test_a_csv_header_with_blanks_around_its_names_is_refused_not_read_without_b
 def test_a_pose_dataset_is_refused_its_keypoints_not_read_as_a_polygon():
     members = {"data.yaml": "kpt_shape: [4, 2]\nnames: [tiger]\n", "images/a.jpg": _jpeg(200, 100),
                "labels/a.txt": "0 .5 .5 .2 .4 .45 .35 .55 .35 .55 .65 .45 .65\n"}
-    with pytest.raises(FormatError, match=r"<bytes>: data.yaml: a pose dataset \(kpt_shape\): labels with keypoints"):
+    with pytest.raises(FormatError, match=r"<bytes>: data.yaml: a pose dataset \(kpt_shape\) is not read"):
         aion.read_export(zip_bytes(members))
 
 
@@ -92,3 +92,26 @@ def test_a_coco_json_with_a_bom_reads_and_a_results_list_is_named(tmp_path):
     (tmp_path / "results.json").write_bytes(b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]')
     with pytest.raises(FormatError, match=r"results.json: a COCO results file \(detections, no images\)"):
         aion.read_export(tmp_path / "results.json")  # (it was "malformed CSV")
+
+
+def test_a_folder_left_by_unzip_skips_macos_metadata_too(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "a.jpg").write_bytes(_jpeg(200, 100))
+    (tmp_path / "ds" / "a.txt").write_text(_LABEL)
+    (tmp_path / "classes.txt").write_text("cat\n")
+    (tmp_path / "__MACOSX" / "ds").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "ds" / "._a.jpg").write_bytes(b"\x00\x05\x16\x07")
+    assert aion.read_export(tmp_path)["file_name"].tolist() == ["ds/a.jpg"]
+
+
+def test_near_misses_of_the_new_rules_read_as_before():
+    from aion_pandas.formats.safety import open_archive
+    # a file and a folder of one name: no top folder to read from (it raised IndexError)
+    assert open_archive(zip_bytes({"x": "1", "x/manifest.csv": "a"})).names == ["x", "x/manifest.csv"]
+    # a list nested in a COCO document is not a results file
+    with pytest.raises(FormatError) as caught:
+        aion.read_export(b'{"images": [[1]], "annotations": []}')
+    assert "results file" not in str(caught.value)
+    # an empty kpt_shape is no pose dataset
+    members = {"data.yaml": "kpt_shape:\nnames: [cat]\n", "images/a.jpg": _jpeg(200, 100), "labels/a.txt": _LABEL}
+    assert aion.read_export(zip_bytes(members))["category"].tolist() == ["cat"]
