@@ -1,8 +1,5 @@
 """Where Dask work computes: the ``dask.distributed.Client`` given or already active, else Dask's
 default scheduler, with progress shown as each shows it (the dashboard link, or a ProgressBar).
-
->>> compute_options()   # no distributed client active
-{}
 """
 from __future__ import annotations
 
