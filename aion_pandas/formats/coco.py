@@ -111,7 +111,7 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
             skipped.append(f"{name} (no images list)")  # some other JSON (a config, a class list)
             continue
         if images is None:
-            prefix = images_folder(name, frame["file_name"], archive.__contains__) or posixpath.dirname(name)
+            prefix = images_folder(name, frame["file_name"], archive.__contains__) or ""  # else as written
         else:  # below the folder's root ("../x" for images outside it: then not measured)
             prefix = "" if archive.root is None else _relative(images, archive.root)
         frame = _placed(frame, prefix, measure, unmeasured)

@@ -115,3 +115,11 @@ def test_near_misses_of_the_new_rules_read_as_before():
     # an empty kpt_shape is no pose dataset
     members = {"data.yaml": "kpt_shape:\nnames: [cat]\n", "images/a.jpg": _jpeg(200, 100), "labels/a.txt": _LABEL}
     assert aion.read_export(zip_bytes(members))["category"].tolist() == ["cat"]
+
+
+def test_coco_annotations_without_their_images_keep_their_file_names():
+    doc = (b'{"images": [{"id": 139, "file_name": "000000000139.jpg", "width": 640, "height": 426}],'
+           b' "annotations": [{"id": 1, "image_id": 139, "category_id": 1, "bbox": [1, 2, 3, 4]}],'
+           b' "categories": [{"id": 1, "name": "person"}]}')
+    frame = aion.read_export(zip_bytes({"annotations/instances_val2017.json": doc}))  # as COCO ships them
+    assert frame[["file_name", "split"]].values.tolist() == [["000000000139.jpg", "val"]]  # not annotations/...
