@@ -55,9 +55,9 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     config = _first(found, YAML_NAMES)
     if config is not None:
         data = _load_yaml(archive, config)
-        if isinstance(data, dict) and data.get("kpt_shape"):  # box + 2-D keypoints would pass as a polygon
-            raise FormatError("a pose dataset (kpt_shape) is not read", path=archive.where, member=config)
         if isinstance(data, dict):
+            if data.get("kpt_shape"):  # a box and 2-D keypoints would pass as a polygon
+                raise FormatError("a pose dataset (kpt_shape) is not read", path=archive.where, member=config)
             folder = posixpath.dirname(config)
             root = data.get("path")
             if isinstance(root, str) and not root.startswith("/") and root not in (".", ""):
@@ -76,10 +76,9 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
             key = _SPLITS.get(key.strip().lower())
             if key and value.strip():
                 splits.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
-    listing = _first(found, LIST_NAMES) if names is None else None
+    listing = _first(found, LIST_NAMES) if names is None else None  # a blank line keeps its index, as its name
     if listing is not None:
-        lines = text_of(archive, listing).rstrip().splitlines()  # a blank line keeps its index: named by it
-        names = [line.strip() or str(i) for i, line in enumerate(lines)]
+        names = [n.strip() or str(i) for i, n in enumerate(text_of(archive, listing).rstrip().splitlines())]
     return Config(splits, names)
 
 
@@ -90,8 +89,10 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
-    stems = {posixpath.splitext(n)[0] for n in archive.names if is_image(n)}  # train.txt by train.jpg: a label
-    texts = [n for n in texts if posixpath.basename(n).lower() not in _NOT_LABELS or n[:-len(".txt")] in stems]
+    named = {n for n in texts if posixpath.basename(n).lower() in _NOT_LABELS}  # list files by name, but...
+    lists = {n for n in named if posixpath.basename(n).lower() != "classes.txt"}  # ...train.txt by train.jpg:
+    stems = {posixpath.splitext(n)[0] for n in archive.names if is_image(n)} if lists else set()  # a label
+    texts = [n for n in texts if n not in named or n in lists and n[:-4] in stems]
     if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
         return in_labels, sorted(set(texts) - set(in_labels))
     return texts, []

@@ -56,6 +56,9 @@ def test_a_label_file_named_like_a_list_file_beside_its_image_is_read():
                "b.jpg": _jpeg(200, 100), "b.txt": _LABEL}
     frame = aion.read_export(zip_bytes(members))
     assert frame.dropna(subset=["x"])["file_name"].tolist() == ["b.jpg", "train.jpg"]
+    # classes.txt stays the class list, even beside an image named classes.png
+    members = {"classes.txt": "cat\n", "classes.jpg": _jpeg(200, 100), "b.jpg": _jpeg(200, 100), "b.txt": _LABEL}
+    assert aion.read_export(zip_bytes(members)).dropna(subset=["x"])["category"].tolist() == ["cat"]
 
 
 def test_a_csv_header_with_blanks_around_its_names_is_refused_not_read_without_boxes():
