@@ -100,8 +100,7 @@ def read_export(source: Source | str, format: str | None = None, **options: Any)
                 data = archive  # sniffed by its names, then read: the zip or folder is opened once
             elif archive is not None:  # the CSV reader reads one file: the zip's or folder's one CSV
                 with archive:
-                    csvs = [n for n in archive.names_ending(".csv")
-                            if n.lower().rpartition("/")[2] != "manifest.csv"]
+                    csvs = sorted(set(archive.names_ending(".csv")) - set(archive.named("manifest.csv")))
                     if len(csvs) != 1:
                         raise FormatError(f"{len(csvs)} CSV files, not one: {csvs[:3]}", path=archive.where)
                     data, name = archive.read(csvs[0]), f"{name}: {csvs[0]}"
