@@ -1,7 +1,7 @@
 """Parse YOLO label files (``class cx cy w h [confidence]`` per line) into box columns.
 
-The texts are joined and Arrow splits them into lines and fields and casts them to numbers; an
-error is named once, with its member and line.
+Arrow splits the texts into lines and fields and casts them to numbers; an error is named once,
+with its member and line.
 
 >>> box_label, values = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
 >>> box_label.tolist(), values[:, 0].tolist()
@@ -29,46 +29,47 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x")[1][[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
     """
-    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    blob = b"\n".join(texts)  # blank lines are skipped: a file may end with a newline or not
-    starts = np.cumsum(sizes + 1) - (sizes + 1)  # each file's first byte in the blob
-
-    def fail_at(at: int, reason: str) -> None:
-        """Refuse naming the member and line of the blob's byte ``at``."""
-        label = int(np.searchsorted(starts, at, side="right")) - 1
-        line = blob.count(b"\n", int(starts[label]), at) + 1
-        raise FormatError(f"line {line}: {reason}", path=where, member=labels[label])
-
+    files = pa.array(texts, type=pa.large_binary())
     try:
-        text = pa.array([blob], type=pa.large_binary()).cast(pa.large_string())
+        files = files.cast(pa.large_string())
     except pa.ArrowInvalid:
-        try:
-            blob.decode("utf-8")
-        except UnicodeDecodeError as exc:  # Python refuses the bytes Arrow does, and says where
-            fail_at(exc.start, "not UTF-8 text")
+        for label, text in zip(labels, texts):
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError as exc:  # Python refuses the bytes Arrow does, and says where
+                line = text.count(b"\n", 0, exc.start) + 1
+                raise FormatError(f"line {line}: not UTF-8 text", path=where, member=label) from None
         raise
-    lines = pc.split_pattern(text, "\n").flatten()
-    trimmed = pc.ascii_trim_whitespace(lines)  # CR of CRLF, tabs, leading and trailing blanks
+    per_file = pc.split_pattern(files, "\n")
+    counts = pc.list_value_length(per_file).to_numpy(zero_copy_only=False)
+    line_file = np.repeat(np.arange(len(texts)), counts)  # each line's file
+    trimmed = pc.ascii_trim_whitespace(per_file.flatten())  # CR of CRLF, tabs, leading and trailing blanks
     filled = pc.not_equal(trimmed, "")
     box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
-    step = pc.binary_length(lines).to_numpy(zero_copy_only=False) + 1  # a line and its newline
-    at = (np.cumsum(step) - step)[box_lines]  # each box line's first byte in the blob
+
+    def fail_at(box: int, reason: str) -> None:
+        """Refuse naming the member and line of box line ``box``."""
+        line = int(box_lines[box])
+        label = int(line_file[line])
+        number = line - int(np.cumsum(counts)[label] - counts[label]) + 1
+        raise FormatError(f"line {number}: {reason}", path=where, member=labels[label])
+
     tokens = pc.ascii_split_whitespace(pc.filter(trimmed, filled))
     nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     bad = (nfields != 5) & (nfields != 6) & ((nfields < 7) | (nfields % 2 == 0))
     if bad.any():
         i = int(np.argmax(bad))
-        fail_at(int(at[i]), f"expected 5 fields (class cx cy w h) or 6 (with a confidence), got {nfields[i]}")
+        fail_at(i, f"expected 5 fields (class cx cy w h) or 6 (with a confidence), got {nfields[i]}")
 
     def fail(token: int, reason: str) -> None:
-        fail_at(int(at[np.searchsorted(np.cumsum(nfields), token, side="right")]), reason)
+        fail_at(int(np.searchsorted(np.cumsum(nfields), token, side="right")), reason)
 
     numbers = float_column(tokens.flatten(), fail)
     values = _values(numbers, nfields)
     problem = _problem(values, nfields == 6)
     if problem is not None:
-        fail_at(int(at[problem[0]]), problem[1])
-    return np.searchsorted(starts, at, side="right") - 1, values
+        fail_at(*problem)
+    return line_file[box_lines], values
 
 
 def _values(numbers: np.ndarray, nfields: np.ndarray) -> np.ndarray:

@@ -89,13 +89,13 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
                  and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
-    named = {n for n in texts if posixpath.basename(n).lower() in _NOT_LABELS}  # list files by name, but...
-    lists = {n for n in named if posixpath.basename(n).lower() != "classes.txt"}  # ...train.txt by train.jpg:
+    if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
+        texts = sorted(set(texts) - set(in_labels))
+    named = {n for n in texts if n.rsplit("/", 1)[-1].lower() in _NOT_LABELS}  # list files by name, but...
+    lists = {n for n in named if n.rsplit("/", 1)[-1].lower() != "classes.txt"}  # ...train.txt by train.jpg:
     stems = {posixpath.splitext(n)[0] for n in archive.names if is_image(n)} if lists else set()  # a label
     texts = [n for n in texts if n not in named or n in lists and n[:-4] in stems]
-    if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
-        return in_labels, sorted(set(texts) - set(in_labels))
-    return texts, []
+    return (in_labels, texts) if in_labels else (texts, [])
 
 
 def image_splits(archive: SafeArchive, images: list[str], config: Config) -> dict[str, str | None]:
