@@ -1,7 +1,6 @@
 """Parse YOLO label files (``class cx cy w h [confidence]`` per line) into box columns.
 
-Arrow splits the texts into lines and fields and casts them to numbers; an error is named once,
-with its member and line.
+Arrow splits the texts into lines and fields and casts them to numbers; an error names its member and line.
 
 >>> box_label, values = parse_lines([b"0 0.5 0.5 0.2 0.4\\n", b""], ["a.txt", "b.txt"], "x.zip")
 >>> box_label.tolist(), values[:, 0].tolist()
