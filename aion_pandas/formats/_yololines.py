@@ -28,9 +28,8 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x")[1][[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
     """
-    files = pa.array(texts, type=pa.large_binary())
     try:
-        files = files.cast(pa.large_string())
+        files = pa.array(texts, type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
         for label, text in zip(labels, texts):
             try:
@@ -40,8 +39,7 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
                 raise FormatError(f"line {line}: not UTF-8 text", path=where, member=label) from None
         raise
     per_file = pc.split_pattern(files, "\n")
-    counts = pc.list_value_length(per_file).to_numpy(zero_copy_only=False)
-    line_file = np.repeat(np.arange(len(texts)), counts)  # each line's file
+    line_file = pc.list_parent_indices(per_file).to_numpy()  # each line's file, ascending
     trimmed = pc.ascii_trim_whitespace(per_file.flatten())  # CR of CRLF, tabs, leading and trailing blanks
     filled = pc.not_equal(trimmed, "")
     box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
@@ -50,7 +48,7 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
         """Refuse naming the member and line of box line ``box``."""
         line = int(box_lines[box])
         label = int(line_file[line])
-        number = line - int(np.cumsum(counts)[label] - counts[label]) + 1
+        number = line - int(np.searchsorted(line_file, label)) + 1  # from its file's first line
         raise FormatError(f"line {number}: {reason}", path=where, member=labels[label])
 
     tokens = pc.ascii_split_whitespace(pc.filter(trimmed, filled))
