@@ -239,11 +239,12 @@ def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
 
 
 def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
-    """``(width, height)`` from an image's header (Pillow reads no pixels); OSError if unreadable."""
+    """``(width, height)`` from an image's header, its EXIF orientation applied; OSError if unreadable."""
     from PIL import Image
 
     with Image.open(image) as opened:
-        return opened.size
+        turned = "exif" in opened.info and opened.getexif().get(0x0112) in (5, 6, 7, 8)  # a quarter turn
+        return opened.size[::-1] if turned else opened.size
 
 
 def image_size(archive: SafeArchive, name: str) -> tuple[int, int]:

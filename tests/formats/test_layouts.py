@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 import aion_pandas as aion
 from aion_pandas.errors import FormatError
@@ -183,6 +183,21 @@ def test_annotation_files_that_yield_no_box_are_an_error_not_an_empty_frame(tmp_
     _text(root / "notes" / "readme.md", "nothing here")
     with pytest.raises(FormatError, match="no YOLO label files"):
         aion.read_yolo(root)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_image_sizes_are_as_shown_after_the_exif_orientation(tmp_path, orientation):
+    root = tmp_path / "ds"
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # 6 and 8: stored 100 x 40, shown turned, as trainers load it
+    (root / "images").mkdir(parents=True)
+    Image.new("RGB", (100, 40)).save(root / "images" / "a.jpg", exif=exif)
+    _text(root / "labels" / "a.txt", "0 0.5 0.5 0.5 0.25\n")
+    with Image.open(root / "images" / "a.jpg") as opened:
+        shown = ImageOps.exif_transpose(opened).size  # Pillow's own reading of the orientation
+    row = aion.read_export(root).iloc[0]
+    assert (row["width"], row["height"]) == shown == ((40, 100) if orientation in (6, 8) else (100, 40))
+    assert (row["w"], row["h"]) == (shown[0] * 0.5, shown[1] * 0.25)
 
 
 def test_stray_text_files_outside_labels_are_named_in_a_warning(tmp_path):
