@@ -84,12 +84,13 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
 
 def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     """The COCO files of a zip or folder as one frame; ``images``: where the images are, if given."""
-    found = [n for n in archive.names_ending(".json")  # hidden ones left out; a folder's 3 deep
-             if not any(part.startswith(".") for part in n.split("/"))
-             and (archive.root is None or n.count("/") <= _DEPTH)]
+    visible = [n for n in archive.names_ending(".json") if not any(p.startswith(".") for p in n.split("/"))]
+    deep = {n for n in visible if archive.root is not None and n.count("/") > _DEPTH}  # not read: named
+    found = [n for n in visible if n not in deep]
     other = [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
     files = [n for n in found if n not in other] or found  # only files of other tasks: read as they are
     skipped = [f"{n} (another COCO task)" for n in other] if len(other) < len(found) else []
+    skipped += [f"{n} (more than {_DEPTH} folders down)" for n in sorted(deep)]
     frames, shown, unmeasured = [], [], _Unmeasured()
 
     def measure(name: str) -> tuple[int, int]:

@@ -209,6 +209,20 @@ def test_other_tasks_and_other_json_skipped_with_a_warning(tmp_path):
     assert by_frame(frame) == by_pycocotools(tmp_path, files)
 
 
+def test_a_json_too_deep_in_a_folder_is_named_not_dropped(tmp_path):
+    files = make_tree(tmp_path, "coco")
+    write_split(tmp_path, "a/b/c/d/instances_extra.json", "a/b/c/d/images", first_id=500)
+    with pytest.warns(UserWarning, match=r"1 JSON files not read as COCO detection: "
+                                         r"a/b/c/d/instances_extra.json \(more than 3 folders down\)"):
+        frame = read_coco(tmp_path)
+    assert by_frame(frame) == by_pycocotools(tmp_path, files)  # what it read: the shallow files
+    only_deep = tmp_path / "only_deep"
+    write_split(only_deep, "a/b/c/d/instances.json", "a/b/c/d/images", first_id=0)
+    with pytest.warns(UserWarning, match=r"more than 3 folders down"), \
+            pytest.raises(FormatError, match="no COCO detection JSON in the folder"):
+        read_coco(only_deep)
+
+
 def _captions():
     return {"images": [{"id": 1, "file_name": "a.jpg"}],
             "annotations": [{"id": 1, "image_id": 1, "caption": "A cat on a mat."}]}
