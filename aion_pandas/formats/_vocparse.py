@@ -83,7 +83,7 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
     boxless: set[str] = set()
     skipped = dict.fromkeys(("objects without <bndbox>", "<part> boxes", "<actions>",
-                             "poses", "occluded flags"), 0)
+                             "poses", "occluded flags", "<attributes>"), 0)
     for d, (doc, member) in enumerate(zip(docs, members)):
         root = _tree(doc, where, member)  # checked by parse_documents
         if root.tag != "annotation":
@@ -97,8 +97,8 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
                 raise FormatError(f"object {k + 1} has no <name>", path=where, member=member)
             skipped["<part> boxes"] += len(obj.findall("part"))
             skipped["<actions>"] += obj.find("actions") is not None
-            pose = obj.findtext("pose")
-            skipped["poses"] += bool(pose and pose.strip() not in ("", "Unspecified"))
+            skipped["<attributes>"] += obj.find("attributes") is not None  # CVAT's, per object
+            skipped["poses"] += (obj.findtext("pose") or "").strip() not in ("", "Unspecified")
             occluded = _flag(obj.findtext("occluded"))
             if occluded is None:
                 raise FormatError(f"object {k + 1} occluded {obj.findtext('occluded').strip()!r} is not "

@@ -3,8 +3,8 @@ few ``re.findall`` passes over a chunk of documents joined.
 
 Plain: objects with one ``name`` and one ``bndbox``, their fields in the order the devkit, LabelImg,
 FiftyOne and our writer put them, no comments, CDATA, processing instructions, unknown entities,
-``<part>``, ``<actions>``, ``<occluded>`` or poses. Any other shape ends in a count that does not
-add up, and :func:`scan` returns ``None``: the caller then parses with ElementTree
+``<part>``, ``<actions>``, ``<attributes>``, ``<occluded>`` or poses. Any other shape ends in a count
+that does not add up, and :func:`scan` returns ``None``: the caller then parses with ElementTree
 (``_vocparse.parse_each``). ``tests/formats/test_voc.py`` holds both to the same reads.
 
 >>> doc = (b"<annotation><filename>a.jpg</filename><size><width>4</width><height>3</height>"
@@ -28,7 +28,7 @@ _BOX = ("xmin", "ymin", "xmax", "ymax")
 _FLAGS = ("difficult", "truncated")
 _TAG = {tag: re.compile(rb"<%s>([^<]*)</%s>" % (tag.encode(), tag.encode()))
         for tag in ("filename", "width", "height")}
-_NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<occluded>", b"<?xml-")
+_NOT_PLAIN = (b"<!", b"<part>", b"<actions>", b"<attributes>", b"<occluded>", b"<?xml-")
 
 
 def scan(docs: list[bytes]) -> tuple[dict, dict] | None:

@@ -239,7 +239,9 @@ def test_what_the_frame_has_no_place_for_is_counted_in_one_warning():
               "<part><name>hand</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>3</xmax>"
               "<ymax>3</ymax></bndbox></part><part><name>head</name><bndbox><xmin>2</xmin>"
               "<ymin>2</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></part>"
-              "<actions><jumping>1</jumping></actions></object>")
+              "<actions><jumping>1</jumping></actions>"
+              "<attributes><attribute><name>color</name><value>red</value></attribute></attributes>"
+              "</object>")
     boxless = "<object><name>dog</name><pose>Unspecified</pose></object>"
     assert scan([_doc(person).encode()]) is None and scan([_doc(boxless).encode()]) is None
     with pytest.warns(UnplacedAnnotationWarning) as caught:
@@ -247,7 +249,7 @@ def test_what_the_frame_has_no_place_for_is_counted_in_one_warning():
                                     "Annotations/b.xml": _doc(boxless)}))
     message = str(caught[0].message)
     for counted in ("2 objects without <bndbox>", "2 <part> boxes", "1 <actions>", "1 poses",
-                    "1 occluded flags"):
+                    "1 occluded flags", "1 <attributes>"):
         assert counted in message
     assert len(caught) == 1
     assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == [1.0, 1.0, 8.0, 8.0]
