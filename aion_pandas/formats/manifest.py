@@ -166,8 +166,7 @@ def _whole_numbers(text: pa.Array | None, name: str, n: int, where: str) -> pd.a
     return pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
 
 
-def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str,
-                       kind: str) -> np.ndarray:
+def manifest_positions(manifest: pd.DataFrame, members: list[str], *, where: str, kind: str) -> np.ndarray:
     """Each manifest row's position of its ``label_file`` in ``members`` (-1: none); a member the
     manifest does not list is a FormatError.
 
@@ -240,10 +239,13 @@ def part_of(images: pd.DataFrame, part: tuple[int, int] | None) -> pd.DataFrame:
 
 def header_size(image: str | os.PathLike | IO[bytes]) -> tuple[int, int]:
     """``(width, height)`` from an image's header, its EXIF orientation applied; OSError if unreadable."""
-    from PIL import Image
+    from PIL import ExifTags, Image
 
     with Image.open(image) as opened:
-        turned = "exif" in opened.info and opened.getexif().get(0x0112) in (5, 6, 7, 8)  # a quarter turn
+        turned = False  # a TIFF's size is already turned by Pillow; a PNG's getexif would decode its pixels
+        if opened.format != "TIFF" and (opened.format != "PNG" or "exif" in opened.info):
+            with contextlib.suppress(Exception):  # damaged EXIF (Pillow raises SyntaxError...): as stored
+                turned = opened.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)  # 5, 7: also mirrored
         return opened.size[::-1] if turned else opened.size
 
 

@@ -185,19 +185,31 @@ def test_annotation_files_that_yield_no_box_are_an_error_not_an_empty_frame(tmp_
         aion.read_yolo(root)
 
 
-@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
-def test_image_sizes_are_as_shown_after_the_exif_orientation(tmp_path, orientation):
+@pytest.mark.parametrize("name, orientation", [("a.jpg", 1), ("a.jpg", 3), ("a.jpg", 6), ("a.jpg", 8),
+                                               ("a.jpg", 5), ("a.tif", 6), ("a.webp", 8), ("a.png", 6)])
+def test_image_sizes_are_as_shown_after_the_exif_orientation(tmp_path, name, orientation):
     root = tmp_path / "ds"
     exif = Image.Exif()
-    exif[0x0112] = orientation  # 6 and 8: stored 100 x 40, shown turned, as trainers load it
+    exif[0x0112] = orientation  # 5 to 8: stored 100 x 40, shown turned a quarter
     (root / "images").mkdir(parents=True)
-    Image.new("RGB", (100, 40)).save(root / "images" / "a.jpg", exif=exif)
+    Image.new("RGB", (100, 40)).save(root / "images" / name, exif=exif)
     _text(root / "labels" / "a.txt", "0 0.5 0.5 0.5 0.25\n")
-    with Image.open(root / "images" / "a.jpg") as opened:
+    with Image.open(root / "images" / name) as opened:
         shown = ImageOps.exif_transpose(opened).size  # Pillow's own reading of the orientation
     row = aion.read_export(root).iloc[0]
-    assert (row["width"], row["height"]) == shown == ((40, 100) if orientation in (6, 8) else (100, 40))
+    assert (row["width"], row["height"]) == shown == ((40, 100) if orientation >= 5 else (100, 40))
     assert (row["w"], row["h"]) == (shown[0] * 0.5, shown[1] * 0.25)
+
+
+def test_a_damaged_exif_block_leaves_the_size_as_stored(tmp_path):
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    Image.new("RGB", (100, 40)).save(root / "images" / "a.jpg", dpi=(72, 72), exif=b"Exif\x00\x00not TIFF")
+    with Image.open(root / "images" / "a.jpg") as opened, pytest.raises(SyntaxError):
+        opened.getexif()  # what Pillow does with it
+    _text(root / "labels" / "a.txt", "0 0.5 0.5 0.5 0.25\n")
+    row = aion.read_export(root).iloc[0]
+    assert (row["width"], row["height"], row["w"]) == (100, 40, 50.0)
 
 
 def test_stray_text_files_outside_labels_are_named_in_a_warning(tmp_path):
