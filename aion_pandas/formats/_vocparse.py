@@ -83,12 +83,11 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
     rows: dict[str, list] = {k: [] for k in ("doc", "index", "name", *_BOX, "difficult", "truncated")}
     boxless: set[str] = set()
     skipped = dict.fromkeys(("objects without <bndbox>", "<part> boxes", "<actions>",
-                             "poses", "occluded flags", "<attributes>"), 0)
+                             "poses", "occluded flags", "<attribute> values"), 0)
     for d, (doc, member) in enumerate(zip(docs, members)):
         root = _tree(doc, where, member)  # checked by parse_documents
         if root.tag != "annotation":
-            raise FormatError(f"the root element is <{root.tag}>, not <annotation>", path=where,
-                              member=member)
+            raise FormatError(f"the root element is <{root.tag}>, not <annotation>", path=where, member=member)
         filenames.append((root.findtext("filename") or "").strip() or None)
         sizes += [root.findtext("size/width"), root.findtext("size/height")]
         for k, obj in enumerate(root.iterfind("object")):
@@ -97,7 +96,7 @@ def parse_each(docs: list[bytes], members: list[str], where: str) -> ParsedDocum
                 raise FormatError(f"object {k + 1} has no <name>", path=where, member=member)
             skipped["<part> boxes"] += len(obj.findall("part"))
             skipped["<actions>"] += obj.find("actions") is not None
-            skipped["<attributes>"] += obj.find("attributes") is not None  # CVAT's, per object
+            skipped["<attribute> values"] += len(obj.findall("attributes/attribute"))  # CVAT's
             skipped["poses"] += (obj.findtext("pose") or "").strip() not in ("", "Unspecified")
             occluded = _flag(obj.findtext("occluded"))
             if occluded is None:

@@ -166,8 +166,11 @@ _DOCS = [
          "<xmax>2</xmax><ymax>2</ymax></bndbox></object>"),                  # empty flag
     _doc(_OBJ.format(n="dog", t=0, d=0, x1=1, y1=2, x2=3, y2=4) + "<filename>late.jpg</filename>",
          head="<size><width>9</width><height>9</height></size>"),            # filename last
+    _doc(_OBJ.format(n="dog", t=0, d=0, x1=1, y1=2, x2=3, y2=4).replace(
+        "</object>", "<attributes><attribute><name>color</name><value>red</value></attribute>"
+                     "</attributes></object>")),                             # CVAT's attributes
 ]
-_LEFT_TO_ELEMENTTREE = {_DOCS[3], _DOCS[6]}  # fields shuffled, a self-closed flag
+_LEFT_TO_ELEMENTTREE = {_DOCS[3], _DOCS[6], _DOCS[8]}  # fields shuffled, a self-closed flag, attributes
 
 
 def _elementtree(doc: str) -> list[tuple]:
@@ -249,7 +252,7 @@ def test_what_the_frame_has_no_place_for_is_counted_in_one_warning():
                                     "Annotations/b.xml": _doc(boxless)}))
     message = str(caught[0].message)
     for counted in ("2 objects without <bndbox>", "2 <part> boxes", "1 <actions>", "1 poses",
-                    "1 occluded flags", "1 <attributes>"):
+                    "1 occluded flags", "1 <attribute> values"):
         assert counted in message
     assert len(caught) == 1
     assert frame[["x", "y", "w", "h"]].iloc[0].tolist() == [1.0, 1.0, 8.0, 8.0]
