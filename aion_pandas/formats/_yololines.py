@@ -37,7 +37,7 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
             except UnicodeDecodeError as exc:  # Python refuses the bytes Arrow does, and says where
                 line = text.count(b"\n", 0, exc.start) + 1
                 raise FormatError(f"line {line}: not UTF-8 text", path=where, member=label) from None
-        raise
+        raise  # Arrow refused what Python decodes: Arrow's error as it is
     per_file = pc.split_pattern(files, "\n")
     line_file = pc.list_parent_indices(per_file).to_numpy()  # each line's file, ascending
     trimmed = pc.ascii_trim_whitespace(per_file.flatten())  # CR of CRLF, tabs, leading and trailing blanks
@@ -45,11 +45,11 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     box_lines = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
 
     def fail_at(box: int, reason: str) -> None:
-        """Refuse naming the member and line of box line ``box``."""
-        line = int(box_lines[box])
-        label = int(line_file[line])
-        number = line - int(np.searchsorted(line_file, label)) + 1  # from its file's first line
-        raise FormatError(f"line {number}: {reason}", path=where, member=labels[label])
+        """Raise naming the member and line (from 1) of the ``box``-th non-blank line."""
+        flat = int(box_lines[box])  # among all the files' lines
+        file = int(line_file[flat])
+        line = flat - int(np.searchsorted(line_file, file)) + 1  # counted from its file's first line
+        raise FormatError(f"line {line}: {reason}", path=where, member=labels[file])
 
     tokens = pc.ascii_split_whitespace(pc.filter(trimmed, filled))
     nfields = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -85,7 +85,7 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
 def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     """The COCO files of a zip or folder as one frame; ``images``: where the images are, if given."""
     visible = [n for n in archive.names_ending(".json") if not any(p.startswith(".") for p in n.split("/"))]
-    deep = {n for n in visible if archive.root is not None and n.count("/") > _DEPTH}  # not read: named
+    deep = {n for n in visible if archive.root is not None and n.count("/") > _DEPTH}  # named in the warning
     found = [n for n in visible if n not in deep]
     other = [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]
     files = [n for n in found if n not in other] or found  # only files of other tasks: read as they are
@@ -120,11 +120,11 @@ def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
         frames.append(frame)
         shown.append(str(path) if path else f"{archive.where}: {name}")
     if skipped:
-        warnings.warn(f"{archive.where}: {len(skipped)} JSON files not read as COCO detection: "
+        warnings.warn(f"{archive.where}: {len(skipped):,} JSON files not read as COCO detection: "
                       f"{', '.join(skipped[:5])}" + (", ..." if len(skipped) > 5 else ""),
                       UserWarning, stacklevel=3)
     if not frames:
-        raise FormatError("no COCO detection JSON in the folder (looked for *.json up to 3 folders "
+        raise FormatError(f"no COCO detection JSON in the folder (looked for *.json up to {_DEPTH} folders "
                           "down: annotations/instances_*.json, train/_annotations.coco.json, "
                           "labels.json, ...)", path=archive.where)
     frame = _combine(frames, shown)

@@ -266,8 +266,7 @@ def _check_directory(d: Directory, where: str, limits: Limits, archive_size: int
     joined = "\n".join(names)
     if joined.count("\n") == len(names) - 1:  # no name holds a newline: one search finds them
         starts = np.cumsum([0] + [len(n) + 1 for n in names[:-1]])
-        suspects = np.searchsorted(starts, [m.start() for m in _SUSPECT.finditer(joined)],
-                                   side="right") - 1
+        suspects = np.searchsorted(starts, [m.start() for m in _SUSPECT.finditer(joined)], side="right") - 1
     else:
         suspects = range(len(names))
     for i in np.unique(suspects).tolist():

@@ -84,7 +84,7 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
 
 def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list[str]]:
     """The label files, and the other ``.txt`` files that are neither labels nor lists, to be
-    reported: with a ``labels/`` folder, every ``.txt`` outside it."""
+    reported: with a ``labels/`` folder, every ``.txt`` outside it but the list files."""
     listed = {e for entries in config.splits.values() for e in entries if e.lower().endswith(".txt")}  # lists
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
     in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
