@@ -16,8 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aion_pandas.errors import FormatError
-from aion_pandas.formats._source import (ZIP_MAGIC, Dest, Source, is_container, read_source,
-                                         source_name)
+from aion_pandas.formats._source import ZIP_MAGIC, Dest, Source, is_container, read_source, source_name
 from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive, open_archive
 from aion_pandas.formats.schema import (BOX_COLUMNS, CORE_COLUMNS, EXTRA_COLUMNS, FORMATS,
@@ -148,10 +147,9 @@ _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data
 
 
 def sniff_names(names: list[str], *, where: str | None = None) -> str:
-    """The format of a zip's or folder's names: VOC with ``.xml`` files; YOLO with label ``.txt``
-    files (beside a ``data.yaml``, ``obj.names``, ``classes.txt``, under ``labels/`` or named like an
-    image); COCO with ``.json``; CSV with ``.csv`` (``manifest.csv`` aside); else a FormatError saying
-    what was found.
+    """The format of a zip's or folder's names: VOC with ``.xml`` files; YOLO with label ``.txt`` files
+    (beside a ``data.yaml``, ``obj.names``, ``classes.txt``, under ``labels/`` or named like an image); COCO
+    with ``.json``; CSV with ``.csv`` (``manifest.csv`` aside); else a FormatError saying what was found.
 
     >>> sniff_names(["obj.names", "Annotations/a.txt"]), sniff_names(["Annotations/a.xml", "classes.txt"])
     ('yolo', 'pascal_voc')

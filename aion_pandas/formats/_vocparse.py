@@ -35,10 +35,9 @@ _WORDS = {"": np.nan, "true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}
 
 @dataclass
 class ParsedDocuments:
-    """Per document ``filename``, ``width``, ``height``; per object with a box ``doc``, ``index``,
-    ``name`` (a Categorical), the corners and ``difficult``/``truncated`` (0/1, NaN if absent).
-    ``skipped``: what the frame has no place for, with counts; ``boxless_names``: the classes of
-    objects without a box."""
+    """Per document ``filename``, ``width``, ``height``; per object with a box ``doc``, ``index``, ``name`` (a
+    Categorical), the corners and ``difficult``/``truncated`` (0/1, NaN if absent). ``skipped``: what the
+    frame has no place for, with counts; ``boxless_names``: the classes of objects without a box."""
 
     documents: dict[str, object] = field(default_factory=dict)
     objects: dict[str, object] = field(default_factory=dict)

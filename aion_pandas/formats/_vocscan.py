@@ -116,15 +116,13 @@ def _objects_in_order(joined: bytes, n: int) -> dict[str, np.ndarray] | None:
 
 def _parse_table(table: bytes, fields: tuple[str, ...], n: int) -> dict[str, np.ndarray] | None:
     if n == 0:
-        return {**{tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)},
-                "name": pd.Categorical([])}
+        return {**{tag: np.array([], dtype="float64") for tag in (*_BOX, *_FLAGS)}, "name": pd.Categorical([])}
     types = {name: pa.string() if name == "name" else pa.float64() for name in fields}
     try:
         parsed = pacsv.read_csv(
             pa.BufferReader(table),
             read_options=pacsv.ReadOptions(column_names=list(fields), use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
-                                             ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
     except pa.ArrowInvalid:

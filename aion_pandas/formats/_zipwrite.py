@@ -59,8 +59,7 @@ def _write(out: BinaryIO, items: Iterable[tuple[str, str | bytes | memoryview]],
     chunk: list[bytes] = []
     offset = size = 0
     for name, data in items:
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        data = data.encode("utf-8") if isinstance(data, str) else data
         raw_name = name.encode("utf-8")
         flags = 0 if raw_name.isascii() else 0x800
         method = 0 if stored(name) else 8

@@ -86,8 +86,7 @@ def serialize_csv(frame: pd.DataFrame, *, delimiter: str = ",", include_timestam
     ,1,"a.jpg",,,"dog",,1,2,3,4,
     """
     buf = io.BytesIO()
-    write_csv(frame, buf, delimiter=delimiter, include_timestamps=include_timestamps,
-              exported_at=exported_at)
+    write_csv(frame, buf, delimiter=delimiter, include_timestamps=include_timestamps, exported_at=exported_at)
     return buf.getvalue()
 
 

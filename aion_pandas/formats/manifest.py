@@ -86,8 +86,7 @@ def image_extensions(file_names: pd.Series) -> pd.Series:
 def write_manifest(images: pd.DataFrame, label_files: np.ndarray) -> bytes:
     """``manifest.csv`` of an image table (one frame row per image)."""
     out = pd.DataFrame({"image_id": images["image_id"].to_numpy(dtype="int64"),
-                        "file_name": images["file_name"].astype("string"),
-                        "label_file": label_files})
+                        "file_name": images["file_name"].astype("string"), "label_file": label_files})
     for name in (*MANIFEST_COLUMNS[3:], "split"):  # split only when the frame has splits
         if name == "tags":
             out[name] = _tags_json(images["tags"]) if "tags" in images else "[]"

@@ -83,9 +83,8 @@ class SafeArchive:
     ``names``: the file members, sorted; ``where``: the archive's name for errors; ``root``: the
     folder of a folder (``None`` for a zip)."""
 
-    def __init__(self, where: str, directory: Directory | None = None,
-                 rows: dict[str, int] | None = None, buffer: memoryview | None = None,
-                 files: dict[str, str] | None = None,
+    def __init__(self, where: str, directory: Directory | None = None, rows: dict[str, int] | None = None,
+                 buffer: memoryview | None = None, files: dict[str, str] | None = None,
                  limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> None:
         self.where, self.root, self.limits = where, root, limits
         self._dir, self._rows, self._files, self._buffer = directory, rows or {}, files or {}, buffer

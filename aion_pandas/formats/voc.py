@@ -82,8 +82,7 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
         xyxy[:, 0:2] -= 1
     boxes_xywh = from_xyxy(xyxy)
     for bad, reason in ((~np.isfinite(xyxy).all(axis=1), "a corner is not a finite number"),
-                        ((boxes_xywh[:, 2] < 0) | (boxes_xywh[:, 3] < 0),
-                         "xmax/ymax lie before xmin/ymin")):
+                        ((boxes_xywh[:, 2] < 0) | (boxes_xywh[:, 3] < 0), "xmax/ymax lie before xmin/ymin")):
         if bad.any():
             i = int(np.argmax(bad))
             raise FormatError(f"object {int(obj['index'][i]) + 1}: {reason}", path=archive.where,
@@ -192,8 +191,7 @@ def _documents(frame: pd.DataFrame, table: ImageTable, heads: pa.Array,
     del boxes
     if one_based:
         corners[:, :2] += 1
-    names = vt.xml_escape_array(pa.array([str(c) for c in frame["category"].cat.categories],
-                                         type=pa.string()))
+    names = vt.xml_escape_array(pa.array([str(c) for c in frame["category"].cat.categories], type=pa.string()))
     codes = frame["category"].cat.codes.to_numpy()[rows]
     flags = [frame[c].to_numpy(dtype="float64", na_value=0.0)[rows] > 0 if c in frame.columns
              else np.zeros(len(rows), dtype=bool) for c in ("truncated", "difficult")]

@@ -135,9 +135,8 @@ def _categories(max_class: int, names: list[str] | None, where: str) -> pd.Categ
 
 
 def write_yolo(frame: pd.DataFrame, dest: Dest) -> None:
-    """Write a canonical frame as a YOLO zip (a ``.zip`` path or a binary file) or folder (any
-    other path): ``labels/<split>/<stem>.txt`` per image, ``data.yaml``, ``classes.txt``,
-    ``manifest.csv``.
+    """Write a canonical frame as a YOLO zip (a ``.zip`` path or a binary file) or folder (any other path):
+    ``labels/<split>/<stem>.txt`` per image, ``data.yaml``, ``classes.txt``, ``manifest.csv``.
 
     >>> frame = pd.DataFrame({"file_name": ["a.jpg"], "width": [100], "height": [50],
     ...     "category": ["cat"], "x": [10.0], "y": [5.0], "w": [20.0], "h": [10.0]})

@@ -1,11 +1,10 @@
 """Where the labels, images, class names and splits of a YOLO dataset are, by the layout's rules.
 
-Layouts (a folder or a zip, at any depth; the README's YOLO section draws them): Ultralytics
-(``data.yaml``, ``images/<split>/`` beside ``labels/<split>/``), Darknet (``obj.data``,
-``obj.names``, list files, labels beside images), loose label files with ``classes.txt`` or
-``obj.names``, and ours. An image's label file: its last ``images/`` made ``labels/``, else the
-``.txt`` beside it, else the one label file with its stem. Its split: the data.yaml/obj.data
-entry listing it, else a folder named ``train``, ``val``/``valid`` or ``test``.
+Layouts (a folder or a zip, at any depth; the README's YOLO section draws them): Ultralytics (``data.yaml``,
+``images/<split>/`` beside ``labels/<split>/``), Darknet (``obj.data``, ``obj.names``, list files, labels
+beside images), loose label files with ``classes.txt`` or ``obj.names``, and ours. An image's label file: its
+last ``images/`` made ``labels/``, else the ``.txt`` beside it, else the one label file with its stem. Its
+split: the data.yaml/obj.data entry listing it, else a folder named ``train``, ``val``/``valid`` or ``test``.
 
 >>> split_of_path("images/valid/a.jpg"), label_of_image("ds/images/train/a.jpg")
 ('val', 'ds/labels/train/a.txt')
@@ -164,10 +163,8 @@ def _yaml_names(data: dict, archive: SafeArchive, name: str) -> list[str] | None
 def text_of(archive: SafeArchive, name: str) -> str:
     """A small text member (a list, a config), decoded; its size checked before it is read and
     after (a folder's file may grow in between)."""
-    if archive.size(name) > _SMALL_FILE:
-        raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
-    data = archive.read(name)
-    if len(data) > _SMALL_FILE:
+    data = archive.read(name) if archive.size(name) <= _SMALL_FILE else None
+    if data is None or len(data) > _SMALL_FILE:
         raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
     try:
         return data.decode("utf-8-sig")
