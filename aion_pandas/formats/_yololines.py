@@ -25,23 +25,24 @@ def parse_lines(texts: list[bytes], labels: list[str], where: str) -> tuple[np.n
     order: each box's file, and 6 x N ``class, cx, cy, w, h, score`` (NaN without a score).
 
     5 fields a box, 6 with a confidence, 1 + 2k (k >= 3) a polygon as its bounding box; blank
-    lines skipped, LF or CRLF. Anything else is a FormatError naming the member and line. The files'
-    two halves are parsed on two threads at once (Arrow's kernels let go of the GIL), the readers' only
-    threads: ``bench/bench_readers_zip.py --size L``, 4 runs of each in turn, medians: the YOLO zip
-    in 1.04 s against 1.16 s on one thread, the folder in 1.30 s against 1.54 s.
+    lines skipped, LF or CRLF. Anything else is a FormatError naming the member and line (the first
+    half's error wins). The files' second half is parsed on a helper thread (Arrow's kernels let go of
+    the GIL), the only thread a reader starts itself: ``bench/bench_readers_zip.py --size L`` read the
+    YOLO zip in 1.04 s against 1.16 s without it, the folder in 1.30 s against 1.54 s (medians of 4).
 
     >>> parse_lines([b"7 0 0 0 0\\n2 0 0 0 0 .9\\n"], ["a.txt"], "x")[1][[0, 5]].tolist()
     [[7.0, 2.0], [nan, 0.9]]
     """
     half = (len(texts) + 1) // 2
-    parts = [(texts[:half], labels[:half]), (texts[half:], labels[half:])]
-    with ThreadPoolExecutor(2) as pool:  # map hands the results back in order: the first file's error wins
-        (files_a, values_a), (files_b, values_b) = pool.map(lambda part: _parse(*part, where), parts)
-    return np.concatenate([files_a, files_b + half]), np.hstack([values_a, values_b])
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(_parse, texts[half:], labels[half:], where)
+        box_file, values = _parse(texts[:half], labels[:half], where)  # its error is raised first
+        box_file_b, values_b = second.result()
+    return np.concatenate([box_file, box_file_b + half]), np.hstack([values, values_b])
 
 
 def _parse(texts: list[bytes], labels: list[str], where: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`parse_lines` on one thread."""
+    """:func:`parse_lines` of some files, on the calling thread; each box's file counted from ``texts[0]``."""
     try:
         files = pa.array(texts, type=pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:

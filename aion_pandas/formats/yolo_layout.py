@@ -163,8 +163,7 @@ def _yaml_names(data: dict, archive: SafeArchive, name: str) -> list[str] | None
 def text_of(archive: SafeArchive, name: str) -> str:
     """A small text member (a list, a config), decoded; its size checked before it is read and
     after (a folder's file may grow in between)."""
-    data = archive.read(name) if archive.size(name) <= _SMALL_FILE else None
-    if data is None or len(data) > _SMALL_FILE:
+    if archive.size(name) > _SMALL_FILE or len(data := archive.read(name)) > _SMALL_FILE:
         raise FormatError(f"larger than {_SMALL_FILE:,} bytes", path=archive.where, member=name)
     try:
         return data.decode("utf-8-sig")

@@ -15,7 +15,7 @@ import yaml
 from aion_pandas.errors import FormatError
 from aion_pandas.formats import LossyConversionWarning
 from aion_pandas.formats._vectext import fixed
-from aion_pandas.formats._yololines import parse_lines
+from aion_pandas.formats._yololines import _parse, parse_lines
 from aion_pandas.formats.manifest import MANIFEST_COLUMNS, member_stems
 from aion_pandas.formats.schema import CORE_COLUMNS
 from aion_pandas.formats.yolo import MissingImageSizeWarning, read_yolo, write_yolo
@@ -337,18 +337,26 @@ def test_the_first_bad_line_is_named_whatever_else_is_wrong_further_on():
     ([b"", b"0 .5 .5 .2 .2\n", b"1 .5 .5 .2 .2\n\n3 .5 .5 .2 .2 .5\n", b"\n"], [1, 2, 2]),
 ])
 def test_each_box_keeps_its_file_across_the_two_halves(texts, files):
-    box_file, values = parse_lines(texts, [f"{i}.txt" for i in range(len(texts))], "x.zip")
+    labels = [f"{i}.txt" for i in range(len(texts))]
+    box_file, values = parse_lines(texts, labels, "x.zip")
     assert box_file.tolist() == files
     assert values.shape == (6, len(files))
     assert values[0].tolist() == [float(line.split()[0]) for t in texts for line in t.splitlines() if line]
+    whole_file, whole_values = _parse(texts, labels, "x.zip")  # all the files on one thread
+    np.testing.assert_array_equal(box_file, whole_file)
+    np.testing.assert_array_equal(values, whole_values)
 
 
 @pytest.mark.parametrize("bad, message", [
     ({1: "0 .5 .5 .2\n", 3: "zero .5 .5 .2 .2\n"}, r"labels/1.txt: line 1: expected 5 fields"),
-    ({3: "0 .5 .5 .2 .2\n0 .5 .5 -.2 .2\n"}, r"labels/3.txt: line 2: negative box size"),
+    pytest.param({3: "0 .5 .5 .2 .2\n0 .5 .5 -.2 .2\n"}, r"labels/3.txt: line 2: negative box size",
+                 id="the second half's own file names"),
     ({0: "0 .5 .5 .2 .2 \xe9\n", 2: "0 .5\n"}, r"labels/0.txt: line 1: not UTF-8 text"),
+    ({2: "0 .5 .5 .2 .2\n\n0 .5 .5 .2 \xe9\n"}, r"labels/2.txt: line 3: not UTF-8 text"),
+    # one pass would name 3.txt's field count (fields are checked before values): the first half wins
+    ({0: "0 .5 .5 -.2 .2\n", 3: "0 .5 .5 .2\n"}, r"labels/0.txt: line 1: negative box size"),
 ])
-def test_the_first_files_error_wins_when_both_halves_hold_one(bad, message):
+def test_the_first_halfs_error_wins_when_both_halves_hold_one(bad, message):
     members = {f"labels/{i}.txt": bad.get(i, "0 .5 .5 .2 .2\n").encode("latin-1") for i in range(4)}
     with pytest.raises(FormatError, match=message):
         read_yolo(zip_bytes(members))
