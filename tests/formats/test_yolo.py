@@ -434,3 +434,12 @@ def test_a_manifest_only_pandas_can_type_keeps_its_tags():
     frame = read_yolo(zip_bytes({"labels/a.txt": _LABEL, "labels/b.txt": "", "manifest.csv": manifest}))
     assert frame.groupby("file_name")["tags"].first().to_dict() == {"a.jpg": ["x"], "b.jpg": []}
     assert frame["image_id"].unique().tolist() == [1, 2]
+
+
+def test_a_label_file_named_like_a_list_file_under_labels_is_a_label():
+    members = {"images/train.png": _png(100, 50), "images/a.png": _png(10, 10), "classes.txt": "cat\n",
+               "labels/train.txt": "0 0.5 0.5 0.2 0.4\n", "labels/a.txt": "0 0.5 0.5 1 1\n"}
+    for data in (zip_bytes(members), zip_bytes({f"ds/{name}": v for name, v in members.items()})):
+        frame = read_yolo(data).sort_values("file_name")
+        assert frame["file_name"].tolist() == ["a.png", "train.png"]
+        assert frame[["w", "h"]].values.tolist() == [[10.0, 10.0], [20.0, 20.0]]
