@@ -208,7 +208,7 @@ def show_images(frame: pd.DataFrame, n: int = 9, category: str | None = None, *,
     """A grid of ``n`` images with their boxes, a colour per class; only images with a box of
     ``category`` when given. Images are a sample fixed by ``seed`` (``None``: the first ``n``). Pixels
     come from ``images_dir/file_name``, else each ``image_url`` is fetched with ``client`` into the
-    image cache (:func:`aion_pandas.fiftyone.fetch_images`); a missing image is drawn as a grey frame
+    image cache (:func:`aion_pandas.image_cache.fetch_images`); a missing image is drawn as a grey frame
     saying so, with its boxes.
 
     >>> fig = show_images(frame, n=4, images_dir="images/")   # doctest: +SKIP
@@ -216,7 +216,7 @@ def show_images(frame: pd.DataFrame, n: int = 9, category: str | None = None, *,
     from matplotlib.patches import Rectangle
     from PIL import Image
 
-    from .fiftyone import fetch_images
+    from .image_cache import fetch_images
 
     c = columns(frame, "show")
     candidates = np.arange(c.n_images)

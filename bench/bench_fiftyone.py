@@ -88,7 +88,7 @@ def make_data(size: str) -> Path:
 
 def _fill_cache(folder: Path, cache: Path) -> None:
     """Hard-link every image into the cache where to_fiftyone will look for its URL."""
-    from aion_pandas.fiftyone import _cache_path
+    from aion_pandas.image_cache import _cache_path
 
     doc = json.loads((folder / "labels_urls.json").read_text())
     for image in doc["images"]:

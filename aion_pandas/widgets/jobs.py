@@ -160,7 +160,8 @@ def to_fiftyone(client: "Client", steps: Steps, frame: "pd.DataFrame", name: str
     >>> to_fiftyone(client, steps, panel.frame, "Q1").name   # doctest: +SKIP
     'aion-Q1'
     """
-    from ..fiftyone import fetch_images, to_fiftyone as make_dataset
+    from ..fiftyone import to_fiftyone as make_dataset
+    from ..image_cache import fetch_images
 
     images = frame.drop_duplicates(["dataset_id", "image_id"]) if "dataset_id" in frame else frame.drop_duplicates(
         "image_id")

@@ -13,7 +13,7 @@ import aion_pandas as aion
 
 MODULES = ["config", "errors", "records", "pages", "frames", "plots", "accessor", "client", "client.core",
            "client.retries", "client.downloads", "client.sync_client", "client.async_client",
-           "client.datasets", "client.batches", "client.cache"]
+           "client.datasets", "client.batches", "client.cache", "image_cache"]
 
 
 @pytest.mark.parametrize("name", MODULES)

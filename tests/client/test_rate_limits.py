@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aion_pandas as aion
 from aion_pandas.client import Client
-from aion_pandas.fiftyone import fetch_images
+from aion_pandas.image_cache import fetch_images
 from aion_pandas.formats import read_export
 
 

@@ -123,7 +123,7 @@ def test_load_of_two_selected_datasets_gives_one_frame_of_both(own_panel, select
 @pytest.mark.slow
 def test_cancel_while_fetching_images_for_fiftyone_opens_nothing_and_leaves_whole_images(own_panel):
     pytest.importorskip("fiftyone")
-    from aion_pandas.fiftyone import image_cache_dir
+    from aion_pandas.image_cache import image_cache_dir
 
     panel, client = own_panel
     ready = _ready(panel)[0]
