@@ -8,6 +8,7 @@ up); ``one_based=True`` follows the devkit (``xmin = x + 1``, ``xmax = x + w``).
 """
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from itertools import chain
@@ -22,7 +23,7 @@ from aion_pandas.formats import _vectext as vt
 from aion_pandas.errors import FormatError
 from aion_pandas.formats._vocparse import ParsedDocuments, parse_documents
 from aion_pandas.formats.manifest import (
-    MANIFEST_NAME, ImageTable, assemble, files_used, image_extensions, image_of_file,
+    MANIFEST_NAME, ImageTable, assemble, files_used, image_extensions, image_of_file, image_sizes, is_image,
     manifest_images, member_stems, part_of, write_manifest)
 from aion_pandas.formats.yolo_layout import split_of_path, text_of
 from aion_pandas.formats._source import Dest, Source
@@ -67,7 +68,7 @@ def read_voc(source: Source, *, one_based: bool = False, limits: Limits | None =
                               f"{len(archive.names):,} files", path=archive.where)
         images, names = files_used(part_of(_plan(archive, members), part), members)
         parsed = parse_documents(list(archive.read_many(names)), names, archive.where)
-        images = _fill(images, parsed, archive.where)
+        images = _fill(images, parsed, archive)
         category = _category(archive, parsed)
     obj = parsed.objects
     if not len(obj["name"]) and MANIFEST_NAME not in archive and part is None:
@@ -121,20 +122,41 @@ def _plan(archive: SafeArchive, members: list[str]) -> pd.DataFrame:
             for words in map(str.split, text_of(archive, name).splitlines()):
                 if words and lists.get((head, words[0])) in (None, "trainval"):
                     lists[(head, words[0])] = file[:-4]
+    pictures = _pictures(archive, members)
+    taken, stems = set(pictures), {_image_key(m)[1] for m in members}
+    alone = [n for n in archive.names if is_image(n) and n not in taken and _image_key(n)[1] not in stems]
     splits = []
-    for member in members:
+    for member in members + alone:  # the images no document annotates are rows too
         head, found, file = member.rpartition("Annotations/")
         split = lists.get((head, file.rsplit(".", 1)[0])) if found else None
         splits.append(None if split == "trainval" else split or split_of_path(member))
-    return pd.DataFrame({"image_id": np.arange(1, len(members) + 1, dtype="int64"),
-                         "file_pos": np.arange(len(members), dtype="int64"),
+    return pd.DataFrame({"image_id": np.arange(1, len(splits) + 1, dtype="int64"),
+                         "file_pos": np.r_[np.arange(len(members)), np.full(len(alone), -1)].astype("int64"),
+                         "picture": pictures + alone,
                          "split": pd.array(splits, dtype="string")})
 
 
-def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataFrame:
-    """The image columns the parsed documents give: sizes a manifest lacks, and without one the
-    file names (``<filename>``, else the annotation file's stem)."""
-    docs = parsed.documents
+def _pictures(archive: SafeArchive, members: list[str]) -> list[str | None]:
+    """Each annotation file's image: the one of :func:`_image_key`, else the one image of its stem."""
+    keyed, by_stem = {}, {}
+    for name in filter(is_image, archive.names):
+        keyed[_image_key(name)] = name
+        by_stem.setdefault(_image_key(name)[1], []).append(name)
+    return [keyed.get(key) or (found[0] if len(found := by_stem.get(key[1], [])) == 1 else None)
+            for key in map(_image_key, members)]
+
+
+def _image_key(member: str) -> tuple[str, str]:
+    """An annotation file's or image's folder (an ``Annotations/`` or ``JPEGImages/`` one as its parent) and
+    stem: ``VOC2007/Annotations/a.xml`` annotates ``VOC2007/JPEGImages/a.jpg``, ``x/a.xml`` ``x/a.png``."""
+    folder, _, file = member.rpartition("/")
+    return re.sub(r"(^|/)(?:Annotations|JPEGImages)$", "", folder), file.rsplit(".", 1)[0]
+
+
+def _fill(images: pd.DataFrame, parsed: ParsedDocuments, archive: SafeArchive) -> pd.DataFrame:
+    """The image columns the parsed documents give: sizes a manifest lacks (else the image's header), and
+    without one the file names (``<filename>``, else the annotation file's stem; an image alone: its name)."""
+    docs, where = parsed.documents, archive.where
     at = images["file_pos"].to_numpy()  # each image's parsed document (-1: none)
     for name in ("width", "height"):
         values = np.asarray(docs[name], dtype="float64")
@@ -144,10 +166,16 @@ def _fill(images: pd.DataFrame, parsed: ParsedDocuments, where: str) -> pd.DataF
         from_xml = pd.array(np.append(values, np.nan)[at], dtype="Float64").round().astype("Int64")
         images[name] = images[name].fillna(pd.Series(from_xml, index=images.index)) \
             if name in images else from_xml
+    pictures = images.pop("picture") if "picture" in images else pd.Series(None, index=images.index)
+    unsized = pictures[(images["width"].isna() | images["height"].isna()) & pictures.notna()]
+    sizes = image_sizes(archive, unsized.tolist())
+    images[["width", "height"]] = images[["width", "height"]].fillna(pd.DataFrame(
+        [sizes.get(p, (None, None)) for p in unsized], index=unsized.index, columns=["width", "height"], dtype="Int64"))
     if "file_name" not in images:
         names = [f or member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
                  for f, member in zip(docs["filename"], parsed.members)]
-        images.insert(1, "file_name", pd.array([names[i] for i in at.tolist()], dtype="string"))
+        images.insert(1, "file_name", pd.array([names[i] if i >= 0 else picture.rsplit("/", 1)[-1]
+                                                for i, picture in zip(at.tolist(), pictures)], dtype="string"))
     if "split" in images and images["split"].isna().all():
         images = images.drop(columns="split")
     return images
