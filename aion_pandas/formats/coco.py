@@ -84,7 +84,7 @@ def read_coco(source: Source, *, images_dir: str | os.PathLike | None = None) ->
 
 def _read_archive(archive: SafeArchive, images: Path | None) -> pd.DataFrame:
     """The COCO files of a zip or folder as one frame; ``images``: where the images are, if given."""
-    visible = [n for n in archive.names_ending(".json") if not any(p.startswith(".") for p in n.split("/"))]
+    visible = archive.names_ending(".json")
     deep = {n for n in visible if archive.root is not None and n.count("/") > _DEPTH}  # named in the warning
     found = [n for n in visible if n not in deep]
     other = [n for n in found if OTHER_TASKS.match(posixpath.basename(n))]

@@ -80,8 +80,8 @@ def safe_member_name(raw: str, *, where: str | None = None) -> str:
 class SafeArchive:
     """A checked zip or folder whose members are read in memory, each checked as it is read.
 
-    ``names``: the file members, sorted; ``where``: the archive's name for errors; ``root``: the
-    folder of a folder (``None`` for a zip)."""
+    ``names``: the file members, sorted, hidden ones left out; ``where``: the archive's name for errors;
+    ``root``: the folder of a folder (``None`` for a zip)."""
 
     def __init__(self, where: str, directory: Directory | None = None, rows: dict[str, int] | None = None,
                  buffer: memoryview | None = None, files: dict[str, str] | None = None,
@@ -90,7 +90,8 @@ class SafeArchive:
         self._dir, self._rows, self._files, self._buffer = directory, rows or {}, files or {}, buffer
         self._starts: np.ndarray | None = None
         self._lower: list[str] | None = None
-        self.names: list[str] = sorted(self._rows or self._files)
+        names = self._rows or self._files  # hidden ones (.ipynb_checkpoints/, ._a.txt) are read when named, not found
+        self.names: list[str] = sorted(n for n in names if not n.startswith(".") and "/." not in n)
 
     def __contains__(self, name: str) -> bool:
         return name in self._rows or name in self._files

@@ -116,8 +116,12 @@ def _images(archive: SafeArchive, labels: list[str], config: layout.Config,
 
 
 def _file_name(member: str) -> str:
-    """An image's name: its path below its last ``images/`` or ``labels/`` (a label loses ``.txt``)."""
-    name = re.sub(r"^(?:.*/)?(?:images|labels)/", "", member, flags=re.DOTALL)
+    """An image's name: its path below its last ``images/`` or ``labels/``, after the split folder above it if
+    any (Roboflow's ``train/images/a.jpg`` is ``train/a.jpg``, as ``images/train/a.jpg``); a label loses ``.txt``."""
+    found = re.match(r"(?:(.*)/)?(?:images|labels)/(.*)", member, re.DOTALL)
+    above, name = found.groups("") if found else ("", member)
+    split = above.rsplit("/", 1)[-1]
+    name = f"{split}/{name}" if split.lower() in layout.SPLIT_NAMES else name
     return name[:-4] if name.lower().endswith(".txt") else name
 
 

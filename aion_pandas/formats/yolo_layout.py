@@ -3,7 +3,8 @@
 Layouts (a folder or a zip, at any depth; the README's YOLO section draws them): Ultralytics (``data.yaml``,
 ``images/<split>/`` beside ``labels/<split>/``), Darknet (``obj.data``, ``obj.names``, list files, labels
 beside images), loose label files with ``classes.txt`` or ``obj.names``, and ours. An image's label file: its
-last ``images/`` made ``labels/``, else the ``.txt`` beside it, else the one label file with its stem. Its
+last ``images/`` made ``labels/``, else the ``.txt`` beside it, else the one label file with its stem (not
+under ``labels/`` for an image under ``images/``: those pair by path alone, as Ultralytics pairs them). Its
 split: the data.yaml/obj.data entry listing it, else a folder named ``train``, ``val``/``valid`` or ``test``.
 
 >>> split_of_path("images/valid/a.jpg"), label_of_image("ds/images/train/a.jpg")
@@ -20,17 +21,21 @@ from aion_pandas.formats.manifest import is_image
 from aion_pandas.formats.safety import SafeArchive
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
-LIST_NAMES = ("classes.txt", "obj.names")
-_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val",
-           "validation": "val", "test": "test", "testing": "test"}
-_NOT_LABELS = {"classes.txt", "images.txt", "readme.txt", "license.txt", "requirements.txt",
-               *(f"{s}.txt" for s in _SPLITS), "trainval.txt"}
+LIST_NAMES = ("classes.txt", "obj.names", "_darknet.labels")  # the last: Roboflow's Darknet export
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+               "validation": "val", "test": "test", "testing": "test"}
+_NOT_LABELS = {"classes.txt", "images.txt", "requirements.txt",  # and readme*.txt, license*.txt
+               *(f"{s}.txt" for s in SPLIT_NAMES), "trainval.txt"}
 _SMALL_FILE = 16 << 20
 
 
 def split_of_path(name: str) -> str | None:
     """The split a folder of ``name`` says (``train``, ``val``, ``test``), else ``None``."""
-    return next((_SPLITS[part] for part in reversed(name.lower().split("/")[:-1]) if part in _SPLITS), None)
+    return next((SPLIT_NAMES[p] for p in reversed(name.lower().split("/")[:-1]) if p in SPLIT_NAMES), None)
+
+
+def _under(name: str, folder: str) -> bool:
+    return name.startswith(folder + "/") or f"/{folder}/" in name
 
 
 def label_of_image(name: str) -> str:
@@ -51,7 +56,8 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
     """The dataset's :class:`Config`; ``names`` given are the class names (none are read)."""
     splits: dict[str, list[str]] = {}
     found = archive.named(*YAML_NAMES, "obj.data", *LIST_NAMES)  # shallowest first
-    config = _first(found, YAML_NAMES)
+    yamls = archive.names_ending(".yaml", ".yml")
+    config = _first(found, YAML_NAMES) or (yamls[0] if len(yamls) == 1 else None)  # coco128.yaml: the only one
     if config is not None:
         data = _load_yaml(archive, config)
         if isinstance(data, dict):
@@ -72,7 +78,7 @@ def read_config(archive: SafeArchive, names: list[str] | None = None) -> Config:
         folder = posixpath.dirname(darknet)
         for line in text_of(archive, darknet).splitlines():
             key, _, value = line.partition("=")
-            key = _SPLITS.get(key.strip().lower())
+            key = SPLIT_NAMES.get(key.strip().lower())
             if key and value.strip():
                 splits.setdefault(key, []).append(_resolve(folder, value.strip(), archive))
     listing = _first(found, LIST_NAMES) if names is None else None  # a blank line keeps its index, as its name
@@ -86,11 +92,12 @@ def label_members(archive: SafeArchive, config: Config) -> tuple[list[str], list
     reported: with a ``labels/`` folder, every ``.txt`` outside it but the list files."""
     listed = {e for entries in config.splits.values() for e in entries if e.lower().endswith(".txt")}  # lists
     texts = [n for n in archive.names_ending(".txt") if n not in listed]
-    in_labels = [n for n in texts if (n.startswith("labels/") or "/labels/" in n)
-                 and n.rsplit("/", 1)[-1].lower() != "classes.txt"]  # labels/test.txt is a label
+    in_labels = [n for n in texts if _under(n, "labels")  # labels/test.txt is a label
+                 and n.rsplit("/", 1)[-1].lower() != "classes.txt"]
     if in_labels:  # the labels are there: any other .txt (beside an image or not) is not read
         texts = sorted(set(texts) - set(in_labels))
-    named = {n for n in texts if n.rsplit("/", 1)[-1].lower() in _NOT_LABELS}  # list files by name, but...
+    named = {n for n in texts if (base := n.rsplit("/", 1)[-1].lower()) in _NOT_LABELS  # list files by name...
+             or base.startswith(("readme", "license"))}
     lists = {n for n in named if n.rsplit("/", 1)[-1].lower() != "classes.txt"}  # ...train.txt by train.jpg:
     stems = {posixpath.splitext(n)[0] for n in archive.names if is_image(n)} if lists else set()  # a label
     texts = [n for n in texts if n not in named or n in lists and n[:-4] in stems]
@@ -187,7 +194,7 @@ def pair_images(labels: list[str], pictures: list[str]) -> dict[str, str]:
     for picture in pictures:
         if picture not in out:
             same = [n for n in by_stem.get(posixpath.basename(picture).rsplit(".", 1)[0], []) if n in free]
-            if len(same) == 1:
+            if len(same) == 1 and not (_under(picture, "images") and _under(same[0], "labels")):
                 out[picture] = same[0]
                 free.remove(same[0])
     return out

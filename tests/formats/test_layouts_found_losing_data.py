@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 
 import aion_pandas as aion
 from aion_pandas.errors import FormatError
 from aion_pandas.formats.csv import read_csv
+from aion_pandas.formats.lossy import MissingImageSizeWarning
 from aion_pandas.formats.voc import write_voc
 from aion_pandas.formats.yolo import write_yolo
 
@@ -126,3 +128,87 @@ def test_coco_annotations_without_their_images_keep_their_file_names():
            b' "categories": [{"id": 1, "name": "person"}]}')
     frame = aion.read_export(zip_bytes({"annotations/instances_val2017.json": doc}))  # as COCO ships them
     assert frame[["file_name", "split"]].values.tolist() == [["000000000139.jpg", "val"]]  # not annotations/...
+
+
+# --- found by a new user's read of other tools' datasets (2026-12-06): each as a folder and as a zip
+
+
+def _both(tmp_path, members: dict) -> list:
+    """The members as a folder under ``tmp_path`` and as a zip: each read with read_export."""
+    for name, data in members.items():
+        path = tmp_path / "ds" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return [tmp_path / "ds", zip_bytes(members)]
+
+
+def test_a_label_of_one_split_is_never_given_to_the_image_of_its_stem_in_another(tmp_path):
+    members = {"data.yaml": "train: images/train\nval: images/val\nnames: [cat, dog]\n",
+               "images/train/f1.jpg": _jpeg(64, 48),  # a background image: no label file
+               "images/train/f2.jpg": _jpeg(64, 48), "labels/train/f2.txt": "0 0.5 0.5 0.5 0.5\n",
+               "labels/val/f1.txt": "1 0.5 0.5 0.5 0.5\n"}  # its image not copied
+    for source in _both(tmp_path, members):
+        with pytest.warns(MissingImageSizeWarning, match="1 boxes on 1 images"):
+            frame = aion.read_export(source).set_index("file_name")
+        assert pd.isna(frame.loc["train/f1.jpg", "x"])  # no box of val/f1.txt
+        assert frame.loc["val/f1", ["category", "split"]].tolist() == ["dog", "val"]
+        assert pd.isna(frame.loc["val/f1", "width"])
+
+
+def test_hidden_files_are_not_labels_but_a_hidden_list_named_by_the_yaml_is_read(tmp_path):
+    members = {"data.yaml": "train: images/train\nnames: [cat]\n", "images/train/a.jpg": _jpeg(64, 48),
+               "labels/train/a.txt": _LABEL, "labels/train/.ipynb_checkpoints/a-checkpoint.txt": _LABEL,
+               "labels/train/._a.txt": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X\xff\xff"}
+    for source in _both(tmp_path, members):
+        frame = aion.read_export(source)
+        assert frame[["file_name", "category", "x"]].values.tolist() == [["train/a.jpg", "cat", 25.6]]
+
+
+def test_a_bom_before_a_label_files_first_line_is_ignored(tmp_path):
+    members = {"classes.txt": "cat\n", "a.jpg": _jpeg(100, 50), "a.txt": "\ufeff0 0.5 0.5 0.2 0.4\r\n"}
+    for source in _both(tmp_path, members):
+        assert aion.read_export(source)[["category", "x", "h"]].values.tolist() == [["cat", 40.0, 20.0]]
+
+
+def test_roboflow_darknet_names_its_classes_in_darknet_labels_and_its_readme_is_no_label(tmp_path):
+    members = {"train/_darknet.labels": "cat\ndog\nbird\n", "train/a.jpg": _jpeg(64, 48),
+               "train/a.txt": "2 0.5 0.5 0.25 0.5\n", "README.dataset.txt": "# My dataset > 2024\nhttps://x\n",
+               "README.roboflow.txt": "exported\n"}
+    for source in _both(tmp_path, members):
+        assert aion.read_export(source)[["file_name", "category"]].values.tolist() == [["train/a.jpg", "bird"]]
+
+
+def test_the_only_yaml_names_the_classes_whatever_its_name(tmp_path):
+    members = {"coco128.yaml": "path: .\ntrain: images/train\nnames:\n  0: cat\n  1: dog\n  2: bird\n",
+               "images/train/a.jpg": _jpeg(64, 48), "labels/train/a.txt": "2 0.5 0.5 0.25 0.5\n"}
+    for source in _both(tmp_path, members):
+        assert aion.read_export(source)["category"].tolist() == ["bird"]
+    two = {**members, "hyp.yaml": "lr0: 0.01\n"}  # which one is the dataset's is not guessed
+    assert aion.read_export(zip_bytes(two))["category"].tolist() == ["2"]
+
+
+def test_roboflow_yolov8_splits_keep_their_folder_in_the_file_name(tmp_path):
+    members = {"data.yaml": "train: ../train/images\nval: ../valid/images\nnames: [cat]\n"}
+    for split, size in (("train", (64, 48)), ("valid", (32, 32))):
+        members |= {f"{split}/images/x.jpg": _jpeg(*size), f"{split}/labels/x.txt": _LABEL}
+    for source in _both(tmp_path, members):
+        frame = aion.read_export(source)
+        assert frame[["file_name", "split", "width"]].values.tolist() == [["train/x.jpg", "train", 64],
+                                                                          ["valid/x.jpg", "val", 32]]
+
+
+_VOC = ("<annotation><filename>{}</filename>{}<object><name>cat</name><bndbox><xmin>1</xmin><ymin>2</ymin>"
+        "<xmax>30</xmax><ymax>40</ymax></bndbox></object></annotation>")
+
+
+@pytest.mark.parametrize("xml, jpeg", [("{}.xml", "{}.jpg"),  # LabelImg: beside the images
+                                       ("VOC2007/Annotations/{}.xml", "VOC2007/JPEGImages/{}.jpg")])
+def test_voc_images_without_an_annotation_file_are_rows_and_sizes_come_from_their_headers(tmp_path, xml, jpeg):
+    members = {xml.format("a"): _VOC.format("a.jpg", "<size><width>64</width><height>48</height></size>"),
+               xml.format("b"): _VOC.format("b.jpg", ""),  # no <size>: the image's header says it
+               **{jpeg.format(stem): _jpeg(64 + i, 48) for i, stem in enumerate("abcd")}}  # c, d: not annotated
+    for source in _both(tmp_path / xml[:3], members):
+        frame = aion.read_export(source)
+        assert frame[["file_name", "width"]].values.tolist() == [["a.jpg", 64], ["b.jpg", 65], ["c.jpg", 66],
+                                                                 ["d.jpg", 67]]
+        assert frame["x"].notna().tolist() == [True, True, False, False]
