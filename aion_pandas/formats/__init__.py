@@ -133,6 +133,9 @@ def _sniff(path: str | os.PathLike, limits: Any) -> tuple[str, SafeArchive | Non
     if not os.path.exists(path):
         raise FormatError("no such file or folder", path=source_name(path))
     if not is_container(path):
+        if str(path).lower().endswith(_PART_OF_A_DATASET):  # data.yaml, a.xml, labels/a.txt: one part of many
+            raise FormatError("one file of a dataset: pass the folder that holds it, "
+                              f"aion.read_export({os.path.dirname(os.path.abspath(path))!r})", path=source_name(path))
         with open(path, "rb") as fh:
             return sniff_format(fh.read(4096)), None
     archive = open_archive(path, limits=limits)
@@ -143,6 +146,7 @@ def _sniff(path: str | os.PathLike, limits: Any) -> tuple[str, SafeArchive | Non
         raise
 
 
+_PART_OF_A_DATASET = (".yaml", ".yml", ".xml", ".txt", ".names", ".data")
 _YOLO_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml", "obj.data", "obj.names")
 
 

@@ -226,7 +226,9 @@ def open_archive(source: Source | SafeArchive, *, limits: Limits | None = None) 
         buffer.release()
         if isinstance(exc, FormatError):
             raise
-        raise FormatError(f"not a readable zip ({exc})", path=where) from None
+        folder = " (a dataset in a folder: pass the folder)" if isinstance(source, (str, os.PathLike)) \
+            and not where.lower().endswith(".zip") else ""
+        raise FormatError(f"not a readable zip ({exc}){folder}", path=where) from None
     (top, *others) = {name[:name.find("/") + 1] for name in rows} or {""}  # each name's top folder ("": none)
     if top and not others and top + "manifest.csv" in rows:  # one folder, our manifest.csv in it: re-zipped
         rows, where = {name[len(top):]: i for name, i in rows.items()}, where + "/" + top[:-1]

@@ -212,3 +212,14 @@ def test_voc_images_without_an_annotation_file_are_rows_and_sizes_come_from_thei
         assert frame[["file_name", "width"]].values.tolist() == [["a.jpg", 64], ["b.jpg", 65], ["c.jpg", 66],
                                                                  ["d.jpg", 67]]
         assert frame["x"].notna().tolist() == [True, True, False, False]
+
+
+def test_one_file_of_a_dataset_is_refused_saying_to_pass_its_folder(tmp_path):
+    members = {"data.yaml": "train: images/train\nnames: [cat]\n", "images/train/a.jpg": _jpeg(64, 48),
+               "labels/train/a.txt": _LABEL, "a.xml": _VOC.format("a.jpg", "")}
+    _both(tmp_path, members)
+    for name in ("data.yaml", "a.xml", "labels/train/a.txt"):
+        with pytest.raises(FormatError, match="one file of a dataset: pass the folder that holds it"):
+            aion.read_export(tmp_path / "ds" / name)
+    with pytest.raises(FormatError, match=r"not a readable zip .*\(a dataset in a folder: pass the folder\)"):
+        aion.read_yolo(tmp_path / "ds" / "data.yaml")
